@@ -1,0 +1,434 @@
+/**
+ * The client side of the wire protocol, shared by the bridge, the test client, `claude-relay send`, the
+ * hooks and the benchmark. It owns one WebSocket to the hub (through partysocket, the maintained fork of
+ * reconnecting-websocket), says hello on every (re)connect, correlates replies to requests by id, and turns
+ * every failure into a RelayError with a stable code and a sentence that says how to fix it.
+ *
+ * Reliability rules:
+ * - No frame is ever written before hello succeeds on the current socket (partysocket's own send queue is
+ *   disabled, since it would replay frames ahead of hello).
+ * - Requests made while disconnected wait for the next hello, bounded by their timeout.
+ * - Requests in flight when the socket drops are re-sent after the next hello if they are safe to repeat
+ *   (everything but a consuming `inbox`); `send` carries an idempotency key so the hub stores it once.
+ * - Pushed messages are deduplicated by id (the hub may replay a message it pushed before a reconnect).
+ * - A silent dead link (a tunnel that stopped forwarding) is found by an application ping and reconnected.
+ */
+import { EventEmitter } from "node:events";
+import { randomUUID } from "node:crypto";
+import ReconnectingWebSocket from "partysocket/ws";
+import WebSocket from "ws";
+import { ErrorCode, RelayError } from "../server/errors.js";
+import {
+	HubFrame,
+	type Message,
+	type ParamsOf,
+	type PeerInfo,
+	type RequestType,
+	type ResultOf,
+	type SessionMeta,
+} from "../server/protocol.js";
+
+export interface SecretStore {
+	load(room: string, session: string): string | undefined;
+	save(room: string, session: string, secret: string): void;
+}
+
+export interface HubClientOptions {
+	url: string;
+	session: string;
+	room?: string;
+	token?: string;
+	meta?: SessionMeta;
+	/** Attach beside the session's holder (hooks); see HelloRequest.observer. */
+	observer?: boolean;
+	secrets?: SecretStore;
+	/** Keep reconnecting (the bridge); false: one attempt, then fail (CLI one-shots, hooks). */
+	reconnect?: boolean;
+	/** Bound on every request, including the wait for a connection. */
+	requestTimeoutMs?: number;
+	/** Bound on opening the socket. */
+	connectTimeoutMs?: number;
+	/** Application ping interval used to detect a dead link; 0 disables. */
+	keepaliveMs?: number;
+	/** Reconnect backoff: first retry is immediate, then min × 1.6^n, capped, plus up to 30% jitter. */
+	minReconnectDelayMs?: number;
+	maxReconnectDelayMs?: number;
+}
+
+export interface HubClientEvents {
+	ready: [hello: ResultOf<"hello">];
+	message: [message: Message];
+	peer_joined: [peer: PeerInfo];
+	peer_left: [info: { session: string; room: string; reason: string }];
+	disconnected: [info: { code: number; reason: string }];
+	/** Hello was refused for a reason retrying cannot fix (bad ID, bad token); the client stopped. */
+	fatal: [error: RelayError];
+}
+
+interface Pending {
+	type: RequestType;
+	frame: Record<string, unknown>;
+	resolve: (value: unknown) => void;
+	reject: (err: RelayError) => void;
+	timer: NodeJS.Timeout;
+	/** Safe to send again after a reconnect. */
+	repeatable: boolean;
+	/** Written on the current socket (false: waiting for hello). */
+	sent: boolean;
+}
+
+const DEDUPE_WINDOW = 10_000;
+
+export function unreachableHint(url: string): string {
+	return `Cannot reach the relay hub at ${url}. Is the hub running (\`claude-relay hub\`, or \`curl ${url.replace(/^ws/, "http")}/healthz\`)? If it runs on another machine, is the SSH tunnel up (\`claude-relay tunnel user@host\`)?`;
+}
+
+export class HubClient extends EventEmitter<HubClientEvents> {
+	readonly url: string;
+	readonly session: string;
+	readonly room: string;
+	/** The last hello reply on the current connection (null while not ready). */
+	hello: ResultOf<"hello"> | null = null;
+	/** Last failure, with the sentence a person needs; cleared on the next successful hello. */
+	lastError: RelayError | null = null;
+	/** Round-trip time of the last keepalive ping, ms. */
+	rttMs: number | null = null;
+	connectedSince: number | null = null;
+
+	readonly #opts: Required<Omit<HubClientOptions, "token" | "meta" | "secrets" | "room">> & HubClientOptions;
+	readonly #socket: ReconnectingWebSocket;
+	readonly #pending = new Map<string, Pending>();
+	readonly #seen = new Set<string>();
+	#nextId = 1;
+	#closed = false;
+	#keepalive: NodeJS.Timeout | undefined;
+	#everReady = false;
+
+	constructor(options: HubClientOptions) {
+		super();
+		this.#opts = {
+			room: "default",
+			observer: false,
+			reconnect: true,
+			requestTimeoutMs: 10_000,
+			connectTimeoutMs: 4_000,
+			keepaliveMs: 15_000,
+			minReconnectDelayMs: 250,
+			maxReconnectDelayMs: 10_000,
+			...options,
+		};
+		this.url = options.url;
+		this.session = options.session;
+		this.room = options.room ?? "default";
+		const o = this.#opts;
+		this.#socket = new ReconnectingWebSocket(() => this.#nextUrl(), undefined, {
+			WebSocket,
+			minReconnectionDelay: o.minReconnectDelayMs,
+			maxReconnectionDelay: o.maxReconnectDelayMs,
+			reconnectionDelayGrowFactor: 1.6,
+			connectionTimeout: o.connectTimeoutMs,
+			maxRetries: o.reconnect ? Number.POSITIVE_INFINITY : 0,
+			maxEnqueuedMessages: 0,
+			minUptime: 2_000,
+		});
+		this.#socket.addEventListener("open", () => this.#onOpen());
+		this.#socket.addEventListener("message", (ev) => this.#onFrame(String(ev.data)));
+		this.#socket.addEventListener("close", (ev) => this.#onClose(ev.code, ev.reason));
+		this.#socket.addEventListener("error", (ev) => {
+			const msg = (ev as { message?: string }).message ?? "socket error";
+			this.lastError = new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(this.url)} (${msg})`);
+			if (!o.reconnect) this.#failAll(this.lastError);
+		});
+	}
+
+	get ready(): boolean {
+		return this.hello !== null;
+	}
+
+	/** Resolves with the hello reply once connected (at once if already), or rejects after the bound. */
+	waitReady(timeoutMs = this.#opts.requestTimeoutMs): Promise<ResultOf<"hello">> {
+		if (this.hello) return Promise.resolve(this.hello);
+		if (this.#closed) return Promise.reject(new RelayError(ErrorCode.UNREACHABLE, "client closed"));
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => {
+				cleanup();
+				reject(this.lastError?.code === ErrorCode.UNREACHABLE || !this.lastError ? new RelayError(ErrorCode.UNREACHABLE, unreachableHint(this.url)) : this.lastError);
+			}, timeoutMs);
+			const onReady = (h: ResultOf<"hello">) => {
+				cleanup();
+				resolve(h);
+			};
+			const onFatal = (e: RelayError) => {
+				cleanup();
+				reject(e);
+			};
+			const onClosedOnce = () => {
+				if (!this.#opts.reconnect && !this.hello) {
+					cleanup();
+					reject(this.lastError ?? new RelayError(ErrorCode.UNREACHABLE, unreachableHint(this.url)));
+				}
+			};
+			const cleanup = () => {
+				clearTimeout(timer);
+				this.off("ready", onReady);
+				this.off("fatal", onFatal);
+				this.off("disconnected", onClosedOnce);
+			};
+			this.on("ready", onReady);
+			this.on("fatal", onFatal);
+			this.on("disconnected", onClosedOnce);
+		});
+	}
+
+	/** One request, answered or failed within `timeoutMs` (a RelayError with a stable code). */
+	request<T extends RequestType>(type: T, params: ParamsOf<T>, opts: { timeoutMs?: number } = {}): Promise<ResultOf<T>> {
+		if (this.#closed) return Promise.reject(new RelayError(ErrorCode.UNREACHABLE, "The relay client is closed."));
+		const id = `${this.#nextId++}`;
+		const frame = { type, id, ...params } as Record<string, unknown>;
+		const repeatable = !(type === "inbox" && !(params as ParamsOf<"inbox">).peek);
+		const timeoutMs = opts.timeoutMs ?? this.#opts.requestTimeoutMs;
+		return new Promise<ResultOf<T>>((resolve, reject) => {
+			const timer = setTimeout(() => {
+				this.#pending.delete(id);
+				const waitedForHub = !this.ready || !entry.sent;
+				reject(
+					waitedForHub
+						? new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(this.url)} (no connection within ${Math.round(timeoutMs / 1000)} s)`)
+						: new RelayError(ErrorCode.TIMEOUT, `The hub did not answer ${type} within ${Math.round(timeoutMs / 1000)} s.`),
+				);
+			}, timeoutMs);
+			const entry: Pending = { type, frame, resolve: resolve as (v: unknown) => void, reject, timer, repeatable, sent: false };
+			this.#pending.set(id, entry);
+			if (this.ready) this.#write(entry);
+		});
+	}
+
+	/** Sends a message; the idempotency key makes a retry after a reconnect safe. */
+	send(to: string, body: string, opts: { replyTo?: string; key?: string; timeoutMs?: number } = {}): Promise<ResultOf<"send">> {
+		const params: ParamsOf<"send"> = { to, body, key: opts.key ?? randomUUID() };
+		if (opts.replyTo) params.replyTo = opts.replyTo;
+		return this.request("send", params, opts);
+	}
+
+	ack(ids: string[]): Promise<ResultOf<"ack">> {
+		return this.request("ack", { ids });
+	}
+
+	/** Stops reconnecting, says bye if connected (bounded), and closes the socket. */
+	async close(opts: { bye?: boolean; timeoutMs?: number } = {}): Promise<void> {
+		if (this.#closed) return;
+		if (opts.bye !== false && this.ready) {
+			await this.request("bye", {}, { timeoutMs: opts.timeoutMs ?? 1_000 }).catch(() => undefined);
+		}
+		this.#closed = true;
+		this.#stopKeepalive();
+		this.#failAll(new RelayError(ErrorCode.UNREACHABLE, "The relay client is closed."));
+		this.#socket.close(1000, "client closing");
+		this.hello = null;
+	}
+
+	/** Forces a reconnect (e.g. after a keepalive timeout). */
+	reconnect(): void {
+		if (!this.#closed) this.#socket.reconnect(4000, "client reconnecting");
+	}
+
+	// ----- internals -------------------------------------------------------------------------------------
+
+	async #nextUrl(): Promise<string> {
+		// partysocket has no jitter: add up to 30% of the current backoff here, so that many bridges
+		// restarting with the hub do not reconnect in lockstep.
+		const retry = this.#socket?.retryCount ?? 0;
+		if (retry > 1) {
+			const base = Math.min(this.#opts.maxReconnectDelayMs, this.#opts.minReconnectDelayMs * 1.6 ** (retry - 1));
+			await new Promise((r) => setTimeout(r, Math.random() * 0.3 * base));
+		}
+		if (!this.#opts.token) return this.url;
+		const u = new URL(this.url);
+		u.searchParams.set("token", this.#opts.token);
+		return u.toString();
+	}
+
+	#write(entry: Pending): void {
+		entry.sent = true;
+		this.#socket.send(JSON.stringify(entry.frame));
+	}
+
+	#onOpen(): void {
+		const o = this.#opts;
+		const secret = o.secrets?.load(this.room, this.session);
+		const hello: Record<string, unknown> = { type: "hello", id: `hello-${this.#nextId++}`, session: this.session, room: this.room };
+		if (o.token) hello.token = o.token;
+		if (secret) hello.secret = secret;
+		if (o.meta) hello.meta = o.meta;
+		if (o.observer) hello.observer = true;
+		const timer = setTimeout(() => {
+			this.#pending.delete(hello.id as string);
+			this.lastError = new RelayError(ErrorCode.TIMEOUT, "The hub accepted the connection but did not answer hello.");
+			this.reconnect();
+		}, o.requestTimeoutMs);
+		const entry: Pending = {
+			type: "hello",
+			frame: hello,
+			timer,
+			repeatable: false,
+			sent: true,
+			resolve: (value) => this.#onHello(value as ResultOf<"hello">),
+			reject: (err) => this.#onHelloRefused(err),
+		};
+		this.#pending.set(hello.id as string, entry);
+		this.#socket.send(JSON.stringify(hello));
+	}
+
+	#onHello(hello: ResultOf<"hello">): void {
+		if (hello.secret) this.#opts.secrets?.save(this.room, this.session, hello.secret);
+		this.hello = hello;
+		this.lastError = null;
+		this.connectedSince = Date.now();
+		this.#everReady = true;
+		// Requests that were in flight on the old socket, or made while disconnected, go out now.
+		for (const entry of this.#pending.values()) if (!entry.sent) this.#write(entry);
+		this.#startKeepalive();
+		this.emit("ready", hello);
+	}
+
+	#onHelloRefused(err: RelayError): void {
+		this.lastError = err;
+		// A wrong token or an invalid ID will not fix itself: stop. An ID held by a live session may free up
+		// (the other session ends), so keep retrying at the backoff's pace.
+		if (err.code === ErrorCode.AUTH || err.code === ErrorCode.BAD_ID || err.code === ErrorCode.NOT_REGISTERED || !this.#opts.reconnect) {
+			this.#closed = true;
+			this.#stopKeepalive();
+			this.#failAll(err);
+			this.#socket.close(1000, "hello refused");
+			this.emit("fatal", err);
+		}
+	}
+
+	#onFrame(text: string): void {
+		let frame: HubFrame;
+		try {
+			const parsed = HubFrame.safeParse(JSON.parse(text));
+			if (!parsed.success) return;
+			frame = parsed.data;
+		} catch {
+			return;
+		}
+		switch (frame.type) {
+			case "result":
+			case "error": {
+				if (frame.id === null) {
+					if (frame.type === "error") this.lastError = new RelayError(frame.code as ErrorCode, frame.message);
+					return;
+				}
+				const entry = this.#pending.get(String(frame.id));
+				if (!entry) return;
+				this.#pending.delete(String(frame.id));
+				clearTimeout(entry.timer);
+				if (frame.type === "result") entry.resolve(frame.result);
+				else entry.reject(new RelayError(frame.code as ErrorCode, frame.message));
+				return;
+			}
+			case "message": {
+				const id = frame.message.id;
+				if (this.#seen.has(id)) return;
+				this.#seen.add(id);
+				if (this.#seen.size > DEDUPE_WINDOW) {
+					const oldest = this.#seen.values().next().value;
+					if (oldest !== undefined) this.#seen.delete(oldest);
+				}
+				this.emit("message", frame.message);
+				return;
+			}
+			case "peer_joined":
+				this.emit("peer_joined", frame.peer);
+				return;
+			case "peer_left":
+				this.emit("peer_left", frame);
+				return;
+			case "shutdown":
+				this.lastError = new RelayError(ErrorCode.SHUTTING_DOWN, `The hub is shutting down (${frame.reason}); reconnecting.`);
+				return;
+		}
+	}
+
+	#onClose(code: number, reason: string): void {
+		const wasReady = this.hello !== null;
+		this.hello = null;
+		this.connectedSince = null;
+		this.#stopKeepalive();
+		if (code === 4001) {
+			const err = new RelayError(ErrorCode.AUTH, "The hub refused the token (RELAY_TOKEN / --token-file).");
+			this.lastError = err;
+			this.#closed = true;
+			this.#failAll(err);
+			this.#socket.close();
+			this.emit("fatal", err);
+		} else if (wasReady && !this.lastError) {
+			this.lastError = new RelayError(ErrorCode.UNREACHABLE, `Lost the connection to the hub at ${this.url} (${code}${reason ? ` ${reason}` : ""}); reconnecting.`);
+		}
+		// What was written on the dead socket is sent again after the next hello if that is safe.
+		for (const [id, entry] of this.#pending) {
+			if (!entry.sent) continue;
+			if (entry.type === "hello") {
+				clearTimeout(entry.timer);
+				this.#pending.delete(id);
+			} else if (entry.repeatable && this.#opts.reconnect) {
+				entry.sent = false;
+			} else {
+				clearTimeout(entry.timer);
+				this.#pending.delete(id);
+				entry.reject(new RelayError(ErrorCode.UNREACHABLE, `The connection dropped before the hub answered ${entry.type}; nothing was consumed twice, ask again.`));
+			}
+		}
+		if (!this.#opts.reconnect && !this.#closed) {
+			this.#closed = true;
+			this.#failAll(this.lastError ?? new RelayError(ErrorCode.UNREACHABLE, unreachableHint(this.url)));
+			this.#socket.close();
+		}
+		this.emit("disconnected", { code, reason });
+	}
+
+	#failAll(err: RelayError): void {
+		for (const [id, entry] of this.#pending) {
+			clearTimeout(entry.timer);
+			this.#pending.delete(id);
+			entry.reject(err);
+		}
+	}
+
+	#startKeepalive(): void {
+		this.#stopKeepalive();
+		const every = this.#opts.keepaliveMs;
+		if (!every) return;
+		this.#keepalive = setInterval(() => {
+			const started = Date.now();
+			this.request("ping", {}, { timeoutMs: Math.min(every, 10_000) }).then(
+				() => {
+					this.rttMs = Date.now() - started;
+				},
+				() => {
+					if (!this.#closed && this.ready) this.reconnect();
+				},
+			);
+		}, every);
+		this.#keepalive.unref();
+	}
+
+	#stopKeepalive(): void {
+		if (this.#keepalive) clearInterval(this.#keepalive);
+		this.#keepalive = undefined;
+	}
+
+	/** True once a hello has ever succeeded (distinguishes "never reached" from "lost"). */
+	get everConnected(): boolean {
+		return this.#everReady;
+	}
+
+	/** Measures one application round trip now. */
+	async ping(timeoutMs = 5_000): Promise<number> {
+		const started = Date.now();
+		await this.request("ping", {}, { timeoutMs });
+		this.rttMs = Date.now() - started;
+		return this.rttMs;
+	}
+}

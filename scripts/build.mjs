@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// Bundles the TypeScript sources into dist/ with esbuild.
+//
+// Why a bundle and not plain tsc output: every Claude session spawns the bridge, so its cold start matters,
+// and Node resolving and reading hundreds of small ESM files (the MCP SDK, zod) costs more than the code.
+// One entry (dist/cli.js) serves every subcommand; code splitting keeps `claude-relay mcp` from loading the
+// hub, SQLite or yargs. Type-checking is separate (`npm run typecheck`).
+//
+//   node scripts/build.mjs             build
+//   node scripts/build.mjs --if-stale  build only if a source file is newer than dist/cli.js
+import { chmodSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "dist");
+const sourceDirs = ["server", "mcp-client", "sessions", "launchd", "scripts"];
+
+function newestSource(dir) {
+	let newest = 0;
+	for (const entry of readdirSync(dir, { withFileTypes: true })) {
+		const p = join(dir, entry.name);
+		if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
+		else if (/\.(ts|mjs|json|plist|service)$/.test(entry.name)) newest = Math.max(newest, statSync(p).mtimeMs);
+	}
+	return newest;
+}
+
+if (process.argv.includes("--if-stale")) {
+	try {
+		const built = statSync(join(out, "cli.js")).mtimeMs;
+		const newest = Math.max(...sourceDirs.map((d) => newestSource(join(root, d))), statSync(join(root, "package.json")).mtimeMs);
+		if (built >= newest) process.exit(0);
+	} catch {
+		// no dist yet: build
+	}
+}
+
+let esbuild;
+try {
+	esbuild = await import("esbuild");
+} catch {
+	console.error("build: esbuild is not installed. Run `npm install` (or `npm ci`) in the repository first.");
+	process.exit(1);
+}
+
+// Entry points: the CLI (every subcommand) and the benchmark runner.
+const entries = { cli: "scripts/cli.ts", bench: "scripts/bench/main.ts" };
+
+rmSync(out, { recursive: true, force: true });
+const started = Date.now();
+await esbuild.build({
+	absWorkingDir: root,
+	entryPoints: Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(join(root, file)))),
+	outdir: out,
+	bundle: true,
+	splitting: true,
+	format: "esm",
+	platform: "node",
+	target: "node20",
+	sourcemap: "linked",
+	// Native addons and packages that load files relative to themselves at run time stay in node_modules.
+	external: ["better-sqlite3", "pino", "bufferutil", "utf-8-validate"],
+	banner: {
+		// Bundled CommonJS (ws) calls require() for Node built-ins; give ESM output a real require.
+		js: "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);",
+	},
+	chunkNames: "chunks/[name]-[hash]",
+	logLevel: "warning",
+	metafile: true,
+}).then((result) => {
+	if (process.argv.includes("--analyze")) console.error(esbuild.analyzeMetafileSync(result.metafile));
+});
+chmodSync(join(out, "cli.js"), 0o755);
+console.error(`build: dist/ written in ${Date.now() - started} ms`);

@@ -1,0 +1,23 @@
+/**
+ * The yargs command tree of `claude-relay`. Each subcommand is defined next to the component it starts
+ * (`<dir>/*-command.ts`); those modules only declare options and lazy-load their implementation in the
+ * handler, so `claude-relay --help` stays fast and `claude-relay send` never loads SQLite.
+ */
+import yargs from "yargs";
+import { hubCommand } from "../server/hub-command.js";
+
+export async function runCli(argv: string[]): Promise<void> {
+	await yargs(argv)
+		.scriptName("claude-relay")
+		.usage("$0 <command> [options]\n\nReal-time, durable messaging between Claude Code sessions.")
+		.command(hubCommand)
+		// commands: keep one line each, alphabetical after hub
+		.demandCommand(1, "Name a command; `claude-relay --help` lists them.")
+		.strict()
+		.recommendCommands()
+		.help()
+		.alias("h", "help")
+		.wrap(Math.min(110, process.stdout.columns || 100))
+		.epilogue("Docs: README.md and docs/PROTOCOL.md in the repository.")
+		.parseAsync();
+}

@@ -1,0 +1,34 @@
+/**
+ * history: read the log without touching anyone's inbox. A session sees broadcasts in its room and its own
+ * direct messages, never a direct conversation between two others. Paged by seq; `truncated` says the page
+ * reached back past what retention kept.
+ */
+import { ErrorCode, RelayError } from "../errors.js";
+import type { Connection } from "../connection.js";
+import type { Hub } from "../hub.js";
+import { checkName, type RequestOf, type ResultOf } from "../protocol.js";
+
+export async function handleHistory(hub: Hub, conn: Connection, frame: RequestOf<"history">): Promise<ResultOf<"history">> {
+	const s = conn.session;
+	if (!s) throw new RelayError(ErrorCode.NOT_REGISTERED, "Say hello first.");
+	if (frame.with !== undefined) {
+		const check = checkName(frame.with, "peer ID");
+		if (!check.ok) throw new RelayError(ErrorCode.BAD_TARGET, check.reason);
+	}
+	const limit = frame.limit ?? 50;
+	const page = await hub.store.history(s.room, {
+		viewer: s.session,
+		limit,
+		...(frame.with !== undefined ? { with: frame.with } : {}),
+		...(frame.before !== undefined ? { before: frame.before } : {}),
+		...(frame.after !== undefined ? { after: frame.after } : {}),
+	});
+	const oldestSeq = await hub.store.oldestSeq(s.room);
+	// Paging back (or forward from a cursor) into seqs that retention removed: say so instead of silently
+	// returning a shorter page.
+	const truncated =
+		oldestSeq !== null &&
+		((frame.after !== undefined && frame.after + 1 < oldestSeq) ||
+			(frame.before !== undefined && !page.hasMore && frame.before > oldestSeq && oldestSeq > 1 && page.messages.length < limit));
+	return { messages: page.messages, hasMore: page.hasMore, oldestSeq, truncated };
+}

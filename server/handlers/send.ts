@@ -1,0 +1,62 @@
+/**
+ * send: commit a message, then push it to whoever is online. The reply goes out only after the store has
+ * committed it, and it says who had it pushed live and who will get it on their next connect.
+ *
+ * Order: nothing before `store.append` awaits, so appends reach the store in the order frames arrived on
+ * this connection, and the store assigns seqs in that order (order per sender is kept).
+ */
+import { ErrorCode, RelayError, WarningCode } from "../errors.js";
+import type { Connection } from "../connection.js";
+import type { Hub } from "../hub.js";
+import { parseTarget, type RequestOf, type ResultOf, type Warning } from "../protocol.js";
+
+export async function handleSend(hub: Hub, conn: Connection, frame: RequestOf<"send">): Promise<ResultOf<"send">> {
+	const s = conn.session;
+	if (!s) throw new RelayError(ErrorCode.NOT_REGISTERED, "Say hello first.");
+	const bytes = Buffer.byteLength(frame.body, "utf8");
+	if (bytes > hub.options.maxBodyBytes) {
+		throw new RelayError(ErrorCode.TOO_LARGE, `Message body of ${bytes} bytes is over the ${hub.options.maxBodyBytes}-byte limit; split it or send a file path.`);
+	}
+	const parsed = parseTarget(frame.to);
+	if (!parsed.ok) throw new RelayError(ErrorCode.BAD_TARGET, parsed.reason);
+	const target = parsed.target;
+	if (target.kind === "channel") {
+		throw new RelayError(ErrorCode.BAD_TARGET, `Named channels (${frame.to}) are not supported by this hub yet; send to a session ID or '*'.`);
+	}
+
+	const known = hub.knownSessionsLoaded(s.room);
+	const warnings: Warning[] = [];
+	let recipients: string[];
+	if (target.kind === "broadcast") {
+		recipients = [...known].filter((id) => id !== s.session);
+		if (recipients.length === 0) {
+			warnings.push({ code: WarningCode.NO_RECIPIENTS, message: `Nobody else has joined room ${s.room} yet; the message is stored but reaches no one.` });
+		}
+	} else {
+		if (target.session === s.session) throw new RelayError(ErrorCode.BAD_TARGET, "A session cannot send to itself.");
+		recipients = [target.session];
+		if (!known.has(target.session)) {
+			warnings.push({
+				code: WarningCode.UNKNOWN_RECIPIENT,
+				message: `${target.session} has never connected to room ${s.room}; the message is queued and will be delivered if it ever does. Known: ${[...known].slice(0, 20).join(", ") || "none"}.`,
+			});
+		}
+	}
+
+	const result = await hub.store.append({
+		room: s.room,
+		from: s.session,
+		to: frame.to,
+		body: frame.body,
+		replyTo: frame.replyTo ?? null,
+		key: frame.key ?? null,
+		recipients,
+		sentAt: Date.now(),
+	});
+	if (!result.duplicate) await hub.fanout.publish({ kind: "message", message: result.message, recipients: result.recipients });
+
+	const live: string[] = [];
+	const queued: string[] = [];
+	for (const r of result.recipients) (hub.holder(s.room, r)?.open ? live : queued).push(r);
+	return { message: result.message, duplicate: result.duplicate, live, queued, warnings };
+}

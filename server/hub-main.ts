@@ -1,0 +1,112 @@
+/**
+ * Starts a hub from CLI arguments: resolves the database and token, refuses unsafe configurations with a
+ * clear sentence, prints where it listens and how to connect, and shuts down gracefully on SIGINT/SIGTERM.
+ */
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import type { HubArgs } from "./hub-command.js";
+import { Hub, HubConfigError } from "./hub.js";
+import { createLogger, type LogLevel } from "./logger.js";
+import { paths, relayHome } from "./paths.js";
+import { createStore } from "./store/index.js";
+import { VERSION } from "./version.js";
+
+function fail(message: string): never {
+	process.stderr.write(`claude-relay hub: ${message}\n`);
+	process.exit(2);
+}
+
+export function loadToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+	if (tokenFile) {
+		let text: string;
+		try {
+			text = readFileSync(tokenFile, "utf8");
+		} catch (err) {
+			fail(`cannot read token file ${tokenFile}: ${(err as Error).message}`);
+		}
+		if (process.platform !== "win32" && (statSync(tokenFile).mode & 0o077) !== 0) {
+			process.stderr.write(`claude-relay hub: warning: ${tokenFile} is readable by other users; chmod 600 it.\n`);
+		}
+		const token = text.trim();
+		if (!token) fail(`token file ${tokenFile} is empty`);
+		return token;
+	}
+	const fromEnv = env.RELAY_TOKEN?.trim();
+	return fromEnv ? fromEnv : undefined;
+}
+
+export async function runHub(args: HubArgs): Promise<void> {
+	const home = relayHome();
+	const dbSpec = args.db ?? paths.database(home);
+	if (dbSpec !== ":memory:") mkdirSync(dirname(dbSpec), { recursive: true, mode: 0o700 });
+	const token = loadToken(args.tokenFile);
+	const log = createLogger({ level: args.logLevel as LogLevel, name: "hub" });
+	const store = createStore(dbSpec, { synchronous: args.sync });
+
+	let hub: Hub;
+	try {
+		hub = new Hub(
+			{
+				host: args.host,
+				port: args.port,
+				token,
+				maxBodyBytes: args.maxBody,
+				maxFrameBytes: args.maxFrame,
+				maxConnections: args.maxConnections,
+				rateLimitPerSecond: args.rateLimit,
+				rateLimitBurst: args.rateBurst,
+				heartbeatMs: args.heartbeat,
+				retentionDays: args.retentionDays,
+				retentionMaxMessages: args.retentionMaxMessages,
+			},
+			{ store, log },
+		);
+	} catch (err) {
+		if (err instanceof HubConfigError) fail(err.message);
+		throw err;
+	}
+
+	let address: Awaited<ReturnType<Hub["listen"]>>;
+	try {
+		address = await hub.listen();
+	} catch (err) {
+		const e = err as NodeJS.ErrnoException;
+		if (e.code === "EADDRINUSE") fail(`port ${args.port} on ${args.host} is in use: is a hub (or an SSH tunnel) already running there? Try \`curl http://127.0.0.1:${args.port}/healthz\`, or pick another port.`);
+		if (e.code === "EACCES") fail(`not allowed to listen on ${args.host}:${args.port}.`);
+		fail(`cannot start: ${e.message}`);
+	}
+
+	const lines = [
+		`claude-relay hub ${VERSION}`,
+		`  listening  ${address.url}   (health: http://${address.url.slice(5)}/healthz)`,
+		`  data       ${dbSpec === ":memory:" ? "in memory (nothing is kept after exit)" : dbSpec} [${store.kind}]`,
+		`  token      ${token ? "required" : "none (loopback only)"}`,
+		"  connect    claude mcp add relay -s user -- claude-relay mcp",
+		`             (bridge default RELAY_URL is ws://localhost:9999${address.port === 9999 ? "" : `; set RELAY_URL=ws://localhost:${address.port}`})`,
+		"  stop       Ctrl-C",
+		"",
+	];
+	process.stdout.write(lines.join("\n"));
+
+	let stopping = false;
+	const stop = (signal: string) => {
+		if (stopping) {
+			process.stderr.write("claude-relay hub: second signal, exiting now\n");
+			process.exit(1);
+		}
+		stopping = true;
+		log.info({ signal }, "shutting down");
+		hub.close().then(
+			() => {
+				log.flush?.();
+				process.exit(0);
+			},
+			(err) => {
+				log.error({ err }, "shutdown failed");
+				process.exit(1);
+			},
+		);
+	};
+	process.on("SIGINT", () => stop("SIGINT"));
+	process.on("SIGTERM", () => stop("SIGTERM"));
+}

@@ -1,0 +1,378 @@
+/**
+ * The hub: one HTTP server that answers /healthz and upgrades WebSocket connections, the set of live
+ * connections and which session each holds, presence, heartbeat, retention, and graceful shutdown.
+ * What each request does lives in server/handlers/; how frames are read, in server/router.ts.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket } from "ws";
+import { safeEqual, tokenFromUpgrade } from "./auth.js";
+import { Connection, type LeaveReason, sessionKey } from "./connection.js";
+import { DEFAULTS, type HubOptions, isLoopback } from "./defaults.js";
+import { CloseCode } from "./errors.js";
+import { type Fanout, type FanoutEvent, LocalFanout } from "./fanout.js";
+import { type Logger, silentLogger } from "./logger.js";
+import { PROTOCOL_VERSION } from "./protocol.js";
+import { routeFrame } from "./router.js";
+import type { Store } from "./store/store.js";
+import { VERSION } from "./version.js";
+
+export interface HubDeps {
+	store: Store;
+	fanout?: Fanout;
+	log?: Logger;
+}
+
+export class HubConfigError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = "HubConfigError";
+	}
+}
+
+export class Hub {
+	readonly options: HubOptions;
+	readonly store: Store;
+	readonly fanout: Fanout;
+	readonly log: Logger;
+	readonly startedAt = Date.now();
+	closing = false;
+
+	readonly #http: Server;
+	readonly #wss: WebSocketServer;
+	readonly #connections = new Set<Connection>();
+	/** room\0session → the connection holding it. */
+	readonly #online = new Map<string, Connection>();
+	/** room\0session → observer connections attached to it (hooks). */
+	readonly #observers = new Map<string, Set<Connection>>();
+	/** Sessions ever seen per room (the broadcast audience), loaded from the store on first use of a room. */
+	readonly #known = new Map<string, Set<string>>();
+	/** Serializes claims of the same ID so two racing hellos cannot both win. */
+	readonly #claims = new Map<string, Promise<unknown>>();
+	#timers: NodeJS.Timeout[] = [];
+	#unsubscribe: (() => void) | undefined;
+
+	constructor(options: Partial<HubOptions>, deps: HubDeps) {
+		this.options = { ...DEFAULTS, ...stripUndefined(options) };
+		if (!isLoopback(this.options.host) && !this.options.token) {
+			throw new HubConfigError(
+				`Refusing to listen on ${this.options.host} without a token: any machine that can reach it could read and send messages. ` +
+					"Set RELAY_TOKEN or --token-file, or bind 127.0.0.1 and use an SSH tunnel.",
+			);
+		}
+		if (this.options.token !== undefined && this.options.token.length < 16) {
+			throw new HubConfigError("The hub token must be at least 16 characters (e.g. `openssl rand -hex 32`).");
+		}
+		this.store = deps.store;
+		this.fanout = deps.fanout ?? new LocalFanout();
+		this.log = deps.log ?? silentLogger();
+		this.#http = createServer((req, res) => this.#onHttp(req, res));
+		this.#wss = new WebSocketServer({
+			noServer: true,
+			maxPayload: Math.max(this.options.hardMaxPayloadBytes, this.options.maxFrameBytes + 1),
+			perMessageDeflate: false,
+			clientTracking: false,
+		});
+		this.#http.on("upgrade", (req, socket, head) => this.#onUpgrade(req, socket, head));
+	}
+
+	/** Opens the store and starts listening. Resolves with the bound address. */
+	async listen(): Promise<{ host: string; port: number; url: string }> {
+		await this.store.open();
+		this.#unsubscribe = this.fanout.subscribe((event) => this.#onFanout(event));
+		await new Promise<void>((resolve, reject) => {
+			this.#http.once("error", reject);
+			this.#http.listen(this.options.port, this.options.host, () => {
+				this.#http.off("error", reject);
+				resolve();
+			});
+		});
+		this.#startTimers();
+		const addr = this.#http.address() as AddressInfo;
+		const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+		return { host: addr.address, port: addr.port, url: `ws://${host}:${addr.port}` };
+	}
+
+	get port(): number {
+		return (this.#http.address() as AddressInfo).port;
+	}
+
+	// ----- HTTP and upgrade ------------------------------------------------------------------------------
+
+	#onHttp(req: IncomingMessage, res: ServerResponse): void {
+		const path = (req.url ?? "/").split("?")[0];
+		if (req.method === "GET" && path === "/healthz") {
+			this.health().then(
+				(body) => {
+					res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+					res.end(JSON.stringify(body));
+				},
+				(err) => {
+					this.log.error({ err }, "health check failed");
+					res.writeHead(503, { "content-type": "application/json" });
+					res.end(JSON.stringify({ ok: false, error: "store unavailable" }));
+				},
+			);
+			return;
+		}
+		res.writeHead(426, { "content-type": "text/plain" });
+		res.end("claude-relay hub: connect with a WebSocket client (see docs/PROTOCOL.md), or GET /healthz.\n");
+	}
+
+	async health() {
+		const stats = await this.store.stats();
+		return {
+			ok: !this.closing,
+			version: VERSION,
+			protocol: PROTOCOL_VERSION,
+			uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+			sessionsOnline: this.#online.size,
+			connections: this.#connections.size,
+			messagesStored: stats.messages,
+			pendingDeliveries: stats.pendingDeliveries,
+			store: this.store.kind,
+		};
+	}
+
+	#reject(socket: Duplex, status: number, text: string): void {
+		socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+	}
+
+	#onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+		socket.on("error", () => socket.destroy());
+		if (this.closing) {
+			this.#reject(socket, 503, "Service Unavailable");
+			return;
+		}
+		if (this.#connections.size >= this.options.maxConnections) {
+			this.log.warn({ max: this.options.maxConnections }, "connection cap reached; refusing upgrade");
+			this.#reject(socket, 503, "Service Unavailable");
+			return;
+		}
+		let authenticated = this.options.token === undefined;
+		const offered = tokenFromUpgrade(req);
+		if (!authenticated && offered !== undefined) {
+			if (!safeEqual(offered, this.options.token as string)) {
+				this.log.warn({ remote: req.socket.remoteAddress }, "wrong token at upgrade");
+				this.#reject(socket, 401, "Unauthorized");
+				return;
+			}
+			authenticated = true;
+		}
+		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, authenticated));
+	}
+
+	#onConnection(ws: WebSocket, req: IncomingMessage, authenticated: boolean): void {
+		const conn = new Connection(ws, this, authenticated, req.socket.remoteAddress ?? "?");
+		this.#connections.add(conn);
+		ws.on("message", (data, isBinary) => {
+			routeFrame(this, conn, data, isBinary).catch((err) => this.log.error({ err }, "router failed"));
+		});
+		ws.on("pong", () => {
+			conn.alive = true;
+		});
+		ws.on("error", (err) => {
+			// ws reports protocol errors (e.g. a frame over maxPayload: 1009) here and closes the socket itself.
+			this.log.debug({ err: err.message, cid: conn.cid }, "socket error");
+		});
+		ws.on("close", () => {
+			this.#connections.delete(conn);
+			conn.dispose();
+			this.leave(conn, conn.leaving ?? "closed");
+		});
+	}
+
+	// ----- sessions and presence -------------------------------------------------------------------------
+
+	/** The connection holding this session now, if any. */
+	holder(room: string, session: string): Connection | undefined {
+		return this.#online.get(sessionKey(room, session));
+	}
+
+	/** Runs `fn` with no other claim of the same ID in flight. */
+	async withClaimLock<T>(room: string, session: string, fn: () => Promise<T>): Promise<T> {
+		const key = sessionKey(room, session);
+		const previous = this.#claims.get(key) ?? Promise.resolve();
+		const run = previous.then(fn, fn);
+		const tail = run.catch(() => undefined);
+		this.#claims.set(key, tail);
+		try {
+			return await run;
+		} finally {
+			if (this.#claims.get(key) === tail) this.#claims.delete(key);
+		}
+	}
+
+	/** Sessions ever seen in a room (the audience of `*`). Loaded once per room, then kept current. */
+	async knownSessions(room: string): Promise<Set<string>> {
+		let known = this.#known.get(room);
+		if (!known) {
+			const records = await this.store.listSessions(room);
+			known = this.#known.get(room) ?? new Set(records.map((r) => r.session));
+			this.#known.set(room, known);
+		}
+		return known;
+	}
+
+	/** Synchronous view of a room's known sessions; the room must have been loaded by a hello first. */
+	knownSessionsLoaded(room: string): Set<string> {
+		return this.#known.get(room) ?? new Set();
+	}
+
+	online(room: string): Connection[] {
+		const out: Connection[] = [];
+		for (const conn of this.#online.values()) if (conn.session?.room === room && conn.open) out.push(conn);
+		return out;
+	}
+
+	/** Binds a session to a connection that passed hello; the caller holds the claim lock. */
+	register(conn: Connection): void {
+		const key = conn.key;
+		const s = conn.session;
+		if (!key || !s) throw new Error("register without a session");
+		if (s.observer) {
+			const set = this.#observers.get(key) ?? new Set<Connection>();
+			this.#observers.set(key, set);
+			set.add(conn);
+			return;
+		}
+		this.#online.set(key, conn);
+		this.knownSessionsLoaded(s.room).add(s.session);
+	}
+
+	/** After the hello reply went out: tell the room, and start replaying what waits for this session. */
+	afterHello(conn: Connection): void {
+		const s = conn.session;
+		if (!s) return;
+		if (s.observer) {
+			conn.startLive();
+			return;
+		}
+		const peer = conn.peerInfo();
+		for (const other of this.online(s.room)) if (other !== conn) other.send({ type: "peer_joined", peer });
+		conn.startCatchUp();
+	}
+
+	/** A connection is going away (bye, close, heartbeat timeout, replaced, slow, shutdown). Runs once. */
+	leave(conn: Connection, reason: LeaveReason): void {
+		if (conn.leaving === null) conn.leaving = reason;
+		const s = conn.session;
+		const key = conn.key;
+		if (s?.observer && key) {
+			const set = this.#observers.get(key);
+			set?.delete(conn);
+			if (set?.size === 0) this.#observers.delete(key);
+			if (reason === "bye") conn.close(CloseCode.NORMAL, "bye");
+			return;
+		}
+		if (!s || !key || this.#online.get(key) !== conn) {
+			if (reason === "bye") conn.close(CloseCode.NORMAL, "bye");
+			return;
+		}
+		this.#online.delete(key);
+		this.store.touchSession(s.room, s.session, s.meta, Date.now()).catch((err) => this.log.warn({ err }, "touch failed"));
+		this.log.info({ session: s.session, room: s.room, reason }, "session offline");
+		for (const other of this.online(s.room)) other.send({ type: "peer_left", session: s.session, room: s.room, reason });
+		if (reason === "bye") conn.close(CloseCode.NORMAL, "bye");
+	}
+
+	// ----- fan-out ---------------------------------------------------------------------------------------
+
+	#onFanout(event: FanoutEvent): void {
+		const { message, recipients } = event;
+		for (const recipient of recipients) {
+			const key = sessionKey(message.room, recipient);
+			this.#online.get(key)?.deliver(message);
+			const observers = this.#observers.get(key);
+			if (observers) for (const o of observers) o.deliver(message);
+		}
+	}
+
+	// ----- timers ----------------------------------------------------------------------------------------
+
+	#startTimers(): void {
+		const o = this.options;
+		// The ws README heartbeat: whoever did not answer the last ping is gone.
+		const heartbeat = setInterval(() => {
+			for (const conn of this.#connections) {
+				if (!conn.alive) {
+					conn.leaving ??= "timeout";
+					conn.ws.terminate();
+					continue;
+				}
+				conn.alive = false;
+				try {
+					conn.ws.ping();
+				} catch {
+					// closed meanwhile
+				}
+			}
+		}, o.heartbeatMs);
+		// A reader that stopped reading must not hold memory forever: drop it; its messages stay queued.
+		const slow = setInterval(
+			() => {
+				const now = Date.now();
+				for (const conn of this.#connections) {
+					if (conn.isStalled(now, o.slowConsumerMs)) {
+						this.log.warn({ cid: conn.cid, session: conn.session?.session, buffered: conn.ws.bufferedAmount }, "dropping slow consumer");
+						conn.leaving ??= "slow";
+						conn.ws.terminate();
+					}
+				}
+			},
+			Math.min(1000, o.slowConsumerMs),
+		);
+		const retention = setInterval(() => void this.runRetention(), o.retentionIntervalMs);
+		this.#timers = [heartbeat, slow, retention];
+		for (const t of this.#timers) t.unref();
+		void this.runRetention();
+	}
+
+	async runRetention(now = Date.now()) {
+		const o = this.options;
+		if (o.retentionDays <= 0 && o.retentionMaxMessages <= 0) return { deletedMessages: 0, lostDeliveries: 0 };
+		try {
+			const result = await this.store.applyRetention({
+				olderThan: o.retentionDays > 0 ? now - o.retentionDays * 86_400_000 : undefined,
+				maxPerRoom: o.retentionMaxMessages > 0 ? o.retentionMaxMessages : undefined,
+			});
+			if (result.deletedMessages > 0) this.log.info(result, "retention deleted old messages");
+			return result;
+		} catch (err) {
+			this.log.error({ err }, "retention failed");
+			return { deletedMessages: 0, lostDeliveries: 0 };
+		}
+	}
+
+	// ----- shutdown --------------------------------------------------------------------------------------
+
+	/**
+	 * Graceful stop: refuse new connections and requests, tell every client (a `shutdown` push, then close
+	 * 1001), give them a moment, cut whoever is left, then close the store (which flushes it).
+	 */
+	async close(): Promise<void> {
+		if (this.closing) return;
+		this.closing = true;
+		for (const t of this.#timers) clearInterval(t);
+		const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
+		const conns = [...this.#connections];
+		for (const conn of conns) {
+			conn.leaving ??= "shutdown";
+			conn.send({ type: "shutdown", reason: "hub stopping", retryAfterMs: this.options.shutdownRetryAfterMs });
+			conn.close(CloseCode.GOING_AWAY, "hub stopping");
+		}
+		const deadline = Date.now() + this.options.shutdownGraceMs;
+		while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+		for (const conn of this.#connections) conn.ws.terminate();
+		this.#http.closeAllConnections?.();
+		await httpClosed;
+		this.#unsubscribe?.();
+		await this.fanout.close();
+		await this.store.close();
+	}
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+	return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

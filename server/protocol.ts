@@ -1,0 +1,338 @@
+/**
+ * The wire protocol between the hub and its clients (the bridge, the test client, hooks, the bench).
+ *
+ * This module is the single source of truth: docs/PROTOCOL.md describes these schemas, the hub validates
+ * every inbound frame with `ClientFrame`, and every client imports its types and helpers from here.
+ * It must stay cheap to import (the bridge pays for it at every cold start): zod and nothing else.
+ *
+ * Frames are JSON text, one per WebSocket message. Requests carry an `id` that the hub echoes on its
+ * `result` or `error` reply; pushes (`message`, `peer_joined`, `peer_left`, `shutdown`) carry none.
+ */
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = 1;
+
+/** Session IDs and room names: a letter, then letters, digits, `_` or `-`; 64 characters at most. */
+export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/** Broadcast target: every other session in the sender's room. */
+export const BROADCAST = "*";
+
+/** Prefix reserved for named channels (`#name`); the hub refuses them with E_BAD_TARGET until they exist. */
+export const CHANNEL_PREFIX = "#";
+
+/**
+ * Names no session may claim, compared case-insensitively. Some are addressing words (`all`, `everyone`),
+ * some are words a later feature or the tools need (`hub`, `system`, `me`), so that a message that says
+ * "from: system" can never come from a session.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+	"all",
+	"everyone",
+	"here",
+	"broadcast",
+	"channel",
+	"channels",
+	"room",
+	"hub",
+	"relay",
+	"server",
+	"system",
+	"admin",
+	"root",
+	"me",
+	"self",
+	"you",
+	"nobody",
+	"anonymous",
+	"unknown",
+	"null",
+	"undefined",
+]);
+
+export type NameCheck = { ok: true } | { ok: false; reason: string };
+
+/** Why a session ID or room name is refused, in words a person can act on; `{ok: true}` when it is fine. */
+export function checkName(name: string, what = "session ID"): NameCheck {
+	if (typeof name !== "string" || name.length === 0) return { ok: false, reason: `${what} is empty` };
+	if (name.length > 64) return { ok: false, reason: `${what} is longer than 64 characters` };
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: we are looking for control characters on purpose
+	if (/[\u0000-\u001f\u007f]/.test(name)) return { ok: false, reason: `${what} contains control characters` };
+	if (name.includes("/") || name.includes("\\") || name.includes(".."))
+		return { ok: false, reason: `${what} contains a path separator or '..'` };
+	if (!NAME_PATTERN.test(name))
+		return {
+			ok: false,
+			reason: `${what} must start with a letter and contain only letters, digits, '_' or '-' (got ${JSON.stringify(name)})`,
+		};
+	if (RESERVED_NAMES.has(name.toLowerCase())) return { ok: false, reason: `${what} '${name}' is a reserved word` };
+	return { ok: true };
+}
+
+export type Target = { kind: "session"; session: string } | { kind: "broadcast" } | { kind: "channel"; channel: string };
+
+/** Parses a `send.to` value: a session ID, `*`, or `#channel`. Throws nothing; returns the reason instead. */
+export function parseTarget(to: string): { ok: true; target: Target } | { ok: false; reason: string } {
+	if (to === BROADCAST) return { ok: true, target: { kind: "broadcast" } };
+	if (to.startsWith(CHANNEL_PREFIX)) {
+		const channel = to.slice(1);
+		const check = checkName(channel, "channel name");
+		if (!check.ok) return { ok: false, reason: check.reason };
+		return { ok: true, target: { kind: "channel", channel } };
+	}
+	const check = checkName(to, "recipient");
+	if (!check.ok) return { ok: false, reason: check.reason };
+	return { ok: true, target: { kind: "session", session: to } };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared shapes
+// ---------------------------------------------------------------------------------------------------------
+
+export const RequestId = z.union([z.string().min(1).max(64), z.number().int().safe()]);
+export type RequestId = z.infer<typeof RequestId>;
+
+const shortText = z.string().max(256);
+
+/** What a session tells the hub about itself at hello; shown to peers by `peers` and `sessions`. */
+export const SessionMeta = z.object({
+	host: shortText.optional(),
+	cwd: z.string().max(4096).optional(),
+	pid: z.number().int().nonnegative().optional(),
+	branch: shortText.optional(),
+	client: z.string().max(64).optional(),
+	version: z.string().max(64).optional(),
+	claudeSessionId: z.string().max(128).optional(),
+});
+export type SessionMeta = z.infer<typeof SessionMeta>;
+
+/** A stored message, as pushed and as returned by inbox/history/get. */
+export const Message = z.object({
+	/** Hub-assigned, unique, opaque. Clients dedupe by it. */
+	id: z.string(),
+	/** Hub-assigned, strictly increasing across the hub: the order of commit. */
+	seq: z.number().int(),
+	room: z.string(),
+	from: z.string(),
+	/** A session ID or `*`. */
+	to: z.string(),
+	body: z.string(),
+	replyTo: z.string().nullable(),
+	/** Epoch milliseconds when the hub committed it. */
+	sentAt: z.number(),
+});
+export type Message = z.infer<typeof Message>;
+
+export const PeerInfo = z.object({
+	session: z.string(),
+	room: z.string(),
+	meta: SessionMeta,
+	connectedAt: z.number(),
+	/** Milliseconds since this peer last sent a frame. */
+	idleMs: z.number(),
+});
+export type PeerInfo = z.infer<typeof PeerInfo>;
+
+export const SessionInfo = z.object({
+	session: z.string(),
+	room: z.string(),
+	online: z.boolean(),
+	meta: SessionMeta,
+	firstSeen: z.number(),
+	lastSeen: z.number(),
+	/** Messages waiting (unacked) for this session. */
+	pending: z.number(),
+});
+export type SessionInfo = z.infer<typeof SessionInfo>;
+
+export const Warning = z.object({ code: z.string(), message: z.string() });
+export type Warning = z.infer<typeof Warning>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Client → hub requests
+// ---------------------------------------------------------------------------------------------------------
+
+const req = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+	z.object({ type: z.literal(type), id: RequestId, ...shape });
+
+export const HelloRequest = req("hello", {
+	session: z.string().max(256),
+	room: z.string().max(256).optional(),
+	/** The hub token, when the hub requires one and it was not given at the HTTP upgrade. */
+	token: z.string().max(1024).optional(),
+	/** The per-ID secret minted at the first claim of this ID. */
+	secret: z.string().max(256).optional(),
+	meta: SessionMeta.optional(),
+	protocol: z.number().int().optional(),
+	/**
+	 * Attach to a session that another connection holds (a hook beside the bridge): requires the ID's secret,
+	 * never contests the holder, is not shown in presence, and gets live pushes but no replay of the backlog.
+	 * It shares the session's inbox: what it acks is acked for the session.
+	 */
+	observer: z.boolean().optional(),
+});
+export const SendRequest = req("send", {
+	/** A session ID, `*` for every other session in the room, or `#channel` (reserved). */
+	to: z.string().max(256),
+	body: z.string(),
+	replyTo: z.string().max(128).optional(),
+	/** Idempotency key: a retried send with the same key (same sender, same room) is stored once. */
+	key: z.string().min(1).max(128).optional(),
+});
+export const InboxRequest = req("inbox", {
+	limit: z.number().int().min(1).max(1000).optional(),
+	/** Read without acking. */
+	peek: z.boolean().optional(),
+	/** Only messages from this session. */
+	from: z.string().max(256).optional(),
+});
+export const AckRequest = req("ack", { ids: z.array(z.string().max(128)).max(1000) });
+export const GetRequest = req("get", { message: z.string().max(128) });
+export const HistoryRequest = req("history", {
+	/** A peer's session ID: the direct conversation with it. Absent: everything this session can see in the room. */
+	with: z.string().max(256).optional(),
+	limit: z.number().int().min(1).max(500).optional(),
+	/** Page backwards: only messages with seq below this. */
+	before: z.number().int().optional(),
+	/** Page forwards: only messages with seq above this. */
+	after: z.number().int().optional(),
+});
+export const PeersRequest = req("peers", {});
+export const SessionsRequest = req("sessions", {});
+export const PingRequest = req("ping", {});
+export const ByeRequest = req("bye", { reason: z.string().max(256).optional() });
+
+export const ClientFrame = z.discriminatedUnion("type", [
+	HelloRequest,
+	SendRequest,
+	InboxRequest,
+	AckRequest,
+	GetRequest,
+	HistoryRequest,
+	PeersRequest,
+	SessionsRequest,
+	PingRequest,
+	ByeRequest,
+]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+export type RequestType = ClientFrame["type"];
+export const REQUEST_TYPES: readonly RequestType[] = ClientFrame.options.map((o) => o.shape.type.value);
+export type RequestOf<T extends RequestType> = Extract<ClientFrame, { type: T }>;
+/** A request as a client writes it: without `type` and `id`, which the client library fills in. */
+export type ParamsOf<T extends RequestType> = Omit<RequestOf<T>, "type" | "id">;
+
+// ---------------------------------------------------------------------------------------------------------
+// Hub → client results (the `result` field of a `result` frame, by request type)
+// ---------------------------------------------------------------------------------------------------------
+
+export const HelloResult = z.object({
+	session: z.string(),
+	room: z.string(),
+	/** Present only on the first claim of this ID: store it (mode 0600) and present it on every later hello. */
+	secret: z.string().optional(),
+	peers: z.array(PeerInfo),
+	/** Messages waiting for this session; the hub pushes them right after this reply, oldest first. */
+	pending: z.number(),
+	/** Messages that retention deleted before this session read them, since it last said hello. */
+	lost: z.number(),
+	hub: z.object({
+		version: z.string(),
+		protocol: z.number(),
+		maxBodyBytes: z.number(),
+		maxFrameBytes: z.number(),
+		heartbeatMs: z.number(),
+	}),
+});
+export const SendResult = z.object({
+	message: Message,
+	/** True when the idempotency key matched an earlier send: nothing new was stored or pushed. */
+	duplicate: z.boolean(),
+	/** Recipients that were online: the message went to their open connection. */
+	live: z.array(z.string()),
+	/** Recipients that were offline: they get it when they next connect. */
+	queued: z.array(z.string()),
+	warnings: z.array(Warning),
+});
+export const InboxResult = z.object({
+	messages: z.array(Message),
+	/** Unacked messages still waiting after these. */
+	remaining: z.number(),
+	acked: z.boolean(),
+});
+export const AckResult = z.object({ acked: z.number() });
+export const GetResult = z.object({ message: Message });
+export const HistoryResult = z.object({
+	messages: z.array(Message),
+	hasMore: z.boolean(),
+	/** Oldest seq still retained in this room (null: none); a page that reaches below it was cut by retention. */
+	oldestSeq: z.number().nullable(),
+	truncated: z.boolean(),
+});
+export const PeersResult = z.object({ peers: z.array(PeerInfo) });
+export const SessionsResult = z.object({ sessions: z.array(SessionInfo) });
+export const PingResult = z.object({ time: z.number() });
+export const ByeResult = z.object({});
+
+export interface ResultMap {
+	hello: z.infer<typeof HelloResult>;
+	send: z.infer<typeof SendResult>;
+	inbox: z.infer<typeof InboxResult>;
+	ack: z.infer<typeof AckResult>;
+	get: z.infer<typeof GetResult>;
+	history: z.infer<typeof HistoryResult>;
+	peers: z.infer<typeof PeersResult>;
+	sessions: z.infer<typeof SessionsResult>;
+	ping: z.infer<typeof PingResult>;
+	bye: z.infer<typeof ByeResult>;
+}
+export type ResultOf<T extends RequestType> = ResultMap[T];
+
+export const RESULT_SCHEMAS = {
+	hello: HelloResult,
+	send: SendResult,
+	inbox: InboxResult,
+	ack: AckResult,
+	get: GetResult,
+	history: HistoryResult,
+	peers: PeersResult,
+	sessions: SessionsResult,
+	ping: PingResult,
+	bye: ByeResult,
+} as const satisfies { [K in RequestType]: z.ZodType<ResultMap[K]> };
+
+// ---------------------------------------------------------------------------------------------------------
+// Hub → client frames
+// ---------------------------------------------------------------------------------------------------------
+
+export const ResultFrame = z.object({ type: z.literal("result"), id: RequestId, result: z.unknown() });
+export const ErrorFrame = z.object({
+	type: z.literal("error"),
+	/** The request's id; null when the frame could not be read far enough to find one. */
+	id: RequestId.nullable(),
+	code: z.string(),
+	message: z.string(),
+});
+export const MessagePush = z.object({ type: z.literal("message"), message: Message });
+export const PeerJoinedPush = z.object({ type: z.literal("peer_joined"), peer: PeerInfo });
+export const PeerLeftPush = z.object({
+	type: z.literal("peer_left"),
+	session: z.string(),
+	room: z.string(),
+	reason: z.enum(["bye", "closed", "timeout", "replaced", "slow", "shutdown"]),
+});
+export const ShutdownPush = z.object({ type: z.literal("shutdown"), reason: z.string(), retryAfterMs: z.number() });
+
+export const HubFrame = z.discriminatedUnion("type", [
+	ResultFrame,
+	ErrorFrame,
+	MessagePush,
+	PeerJoinedPush,
+	PeerLeftPush,
+	ShutdownPush,
+]);
+export type HubFrame = z.infer<typeof HubFrame>;
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+export type MessagePush = z.infer<typeof MessagePush>;
+export type PeerJoinedPush = z.infer<typeof PeerJoinedPush>;
+export type PeerLeftPush = z.infer<typeof PeerLeftPush>;
+export type ShutdownPush = z.infer<typeof ShutdownPush>;

@@ -1,0 +1,143 @@
+/**
+ * Reads one inbound frame, validates it, and hands it to the handler for its type (server/handlers/).
+ * Every failure becomes an `error` frame with a stable code; nothing here throws to the socket, so bad
+ * input never closes the connection (except a wrong token, which must).
+ */
+import type { RawData } from "ws";
+import type { Connection } from "./connection.js";
+import { CloseCode, ErrorCode, isRelayError } from "./errors.js";
+import { handleHello } from "./handlers/hello.js";
+import { handleAck, handleGet, handleInbox } from "./handlers/inbox.js";
+import { handleHistory } from "./handlers/history.js";
+import { handleBye, handlePing } from "./handlers/ping.js";
+import { handlePeers, handleSessions } from "./handlers/presence.js";
+import { handleSend } from "./handlers/send.js";
+import type { Hub } from "./hub.js";
+import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestOf, type RequestType, type ResultOf } from "./protocol.js";
+
+type Handler<T extends RequestType> = (hub: Hub, conn: Connection, frame: RequestOf<T>) => Promise<ResultOf<T>>;
+
+const handlers: { [T in RequestType]: Handler<T> } = {
+	hello: handleHello,
+	send: handleSend,
+	inbox: handleInbox,
+	ack: handleAck,
+	get: handleGet,
+	history: handleHistory,
+	peers: handlePeers,
+	sessions: handleSessions,
+	ping: handlePing,
+	bye: handleBye,
+};
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set(REQUEST_TYPES);
+
+/** Finds a request id in a frame we will not fully parse (too large), so the error can still be correlated. */
+function sniffId(text: string): RequestId | null {
+	const re = /"id"\s*:\s*(?:"([^"\\]{1,64})"|(-?\d{1,15})\b)/;
+	// JSON puts no order on keys: look at both ends of the frame, never at all of it.
+	const m = re.exec(text.slice(0, 4096)) ?? re.exec(text.slice(-4096));
+	if (!m) return null;
+	return m[1] !== undefined ? m[1] : Number(m[2]);
+}
+
+function idOf(value: unknown): RequestId | null {
+	if (typeof value !== "object" || value === null) return null;
+	const id = (value as { id?: unknown }).id;
+	if (typeof id === "string" && id.length > 0 && id.length <= 64) return id;
+	if (typeof id === "number" && Number.isSafeInteger(id)) return id;
+	return null;
+}
+
+function describeIssues(issues: { path: PropertyKey[]; message: string }[]): string {
+	return issues
+		.slice(0, 3)
+		.map((i) => (i.path.length ? `${i.path.map(String).join(".")}: ${i.message}` : i.message))
+		.join("; ");
+}
+
+export async function routeFrame(hub: Hub, conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
+	conn.lastActive = Date.now();
+	conn.alive = true;
+
+	if (!conn.bucket.take()) {
+		conn.strikes++;
+		if (conn.strikes >= hub.options.rateLimitStrikes) {
+			conn.close(CloseCode.ABUSE, "rate limit exceeded repeatedly");
+			return;
+		}
+		const text = isBinary ? "" : data.toString();
+		conn.error(sniffId(text), ErrorCode.RATE_LIMITED, "Too many frames; slow down and retry this request.");
+		return;
+	}
+
+	const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
+	if (isBinary) {
+		conn.error(null, ErrorCode.BAD_FRAME, "Binary frames are not accepted; send JSON text frames.");
+		return;
+	}
+	const text = data.toString();
+	if (size > hub.options.maxFrameBytes) {
+		conn.error(sniffId(text), ErrorCode.TOO_LARGE, `Frame of ${size} bytes is over the ${hub.options.maxFrameBytes}-byte limit.`);
+		return;
+	}
+
+	let raw: unknown;
+	try {
+		raw = JSON.parse(text);
+	} catch {
+		conn.error(sniffId(text), ErrorCode.BAD_FRAME, "Frame is not valid JSON.");
+		return;
+	}
+	const id = idOf(raw);
+	if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+		conn.error(null, ErrorCode.BAD_FRAME, "Frame must be a JSON object with a `type`.");
+		return;
+	}
+	const type = (raw as { type?: unknown }).type;
+	if (typeof type !== "string") {
+		conn.error(id, ErrorCode.BAD_FRAME, "Frame has no string `type`.");
+		return;
+	}
+	if (!KNOWN_TYPES.has(type)) {
+		conn.error(id, ErrorCode.UNKNOWN_TYPE, `Unknown frame type ${JSON.stringify(type.slice(0, 40))}; known: ${REQUEST_TYPES.join(", ")}.`);
+		return;
+	}
+	const parsed = ClientFrame.safeParse(raw);
+	if (!parsed.success) {
+		conn.error(id, ErrorCode.BAD_FRAME, `Invalid ${type} frame: ${describeIssues(parsed.error.issues)}.`);
+		return;
+	}
+	const frame = parsed.data;
+
+	if (!conn.authenticated && frame.type !== "hello") {
+		conn.error(frame.id, ErrorCode.AUTH, "This hub requires a token; send it in hello or at connect.");
+		conn.close(CloseCode.AUTH, "token required");
+		return;
+	}
+	if (frame.type !== "hello" && !conn.session) {
+		conn.error(frame.id, ErrorCode.NOT_REGISTERED, `Say hello first: ${frame.type} needs a session.`);
+		return;
+	}
+	if (hub.closing) {
+		conn.error(frame.id, ErrorCode.SHUTTING_DOWN, "The hub is shutting down; reconnect in a moment.");
+		return;
+	}
+
+	try {
+		const handler = handlers[frame.type] as Handler<typeof frame.type>;
+		const result = await handler(hub, conn, frame as never);
+		conn.reply(frame.id, result);
+		if (frame.type === "hello") hub.afterHello(conn);
+		if (frame.type === "bye") hub.leave(conn, "bye");
+	} catch (err) {
+		if (isRelayError(err)) {
+			conn.error(frame.id, err.code, err.message);
+			if (err.code === ErrorCode.AUTH) conn.close(CloseCode.AUTH, "bad token");
+			return;
+		}
+		hub.log.error({ err, cid: conn.cid, type: frame.type }, "handler failed");
+		conn.error(frame.id, ErrorCode.INTERNAL, "The hub failed to handle this request; it was not applied.");
+	}
+}
+

@@ -1,0 +1,22 @@
+/**
+ * Picks a Store backend from the `--db` value: `:memory:` for the in-memory store, anything else is the
+ * path of a SQLite file (created, with its directory, if missing).
+ */
+import { MemoryStore } from "./memory.js";
+import { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
+import type { Store } from "./store.js";
+
+export type * from "./store.js";
+export { MemoryStore } from "./memory.js";
+export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
+export { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
+
+export const MEMORY_SPEC = ":memory:";
+
+export type CreateStoreOptions = Omit<SqliteStoreOptions, "file">;
+
+/** The store for `spec`, not yet opened: call `open()` before use. */
+export function createStore(spec: string, opts: CreateStoreOptions = {}): Store {
+	if (spec === MEMORY_SPEC) return new MemoryStore();
+	return new SqliteStore({ ...opts, file: spec });
+}

@@ -1,0 +1,101 @@
+/**
+ * The SQLite schema, as an ordered list of migrations. Entry i brings a database from
+ * `PRAGMA user_version` i to i + 1, so adding version 2 is appending one entry; never edit a published one.
+ * Each step runs in the same transaction as the `user_version` bump, so a crash mid-migration leaves the
+ * file at the previous version, not half-way.
+ */
+import type Database from "better-sqlite3";
+
+export interface Migration {
+	/** For logs and for whoever reads this file. */
+	description: string;
+	sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+	{
+		description: "sessions, messages, deliveries, lost counters",
+		sql: `
+			CREATE TABLE sessions (
+				room        TEXT    NOT NULL,
+				session     TEXT    NOT NULL,
+				secret_hash TEXT    NOT NULL,
+				meta        TEXT    NOT NULL, -- JSON of SessionMeta
+				first_seen  INTEGER NOT NULL,
+				last_seen   INTEGER NOT NULL,
+				PRIMARY KEY (room, session)
+			) WITHOUT ROWID;
+
+			-- AUTOINCREMENT: seq must never be reused, even after retention deleted the newest rows,
+			-- because clients keep seq cursors and dedupe by id.
+			CREATE TABLE messages (
+				seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+				id        TEXT    NOT NULL UNIQUE,
+				room      TEXT    NOT NULL,
+				sender    TEXT    NOT NULL,
+				recipient TEXT    NOT NULL, -- the 'to' field: a session ID or '*'
+				body      TEXT    NOT NULL,
+				reply_to  TEXT,
+				idem_key  TEXT,
+				sent_at   INTEGER NOT NULL
+			);
+			-- Idempotency: one message per (room, sender, key); keys go away with their message.
+			CREATE UNIQUE INDEX messages_idem ON messages (room, sender, idem_key) WHERE idem_key IS NOT NULL;
+			-- History of a room, oldestSeq, per-room retention.
+			CREATE INDEX messages_room_seq ON messages (room, seq);
+			-- History of one conversation (with: X), both directions.
+			CREATE INDEX messages_room_pair ON messages (room, sender, recipient, seq);
+			-- Age-based retention.
+			CREATE INDEX messages_sent_at ON messages (sent_at);
+
+			-- One row per recipient of a message. room is copied from the message so the inbox query
+			-- needs no join to filter.
+			CREATE TABLE deliveries (
+				seq       INTEGER NOT NULL REFERENCES messages (seq) ON DELETE CASCADE,
+				room      TEXT    NOT NULL,
+				recipient TEXT    NOT NULL,
+				acked     INTEGER NOT NULL DEFAULT 0,
+				PRIMARY KEY (seq, recipient)
+			) WITHOUT ROWID;
+			-- The inbox: unacked deliveries of one recipient in one room, in seq order.
+			CREATE INDEX deliveries_inbox ON deliveries (room, recipient, acked, seq);
+
+			-- Unacked deliveries that retention deleted, per (room, session), until takeLost reads them.
+			CREATE TABLE lost (
+				room    TEXT    NOT NULL,
+				session TEXT    NOT NULL,
+				count   INTEGER NOT NULL,
+				PRIMARY KEY (room, session)
+			) WITHOUT ROWID;
+		`,
+	},
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings the database to SCHEMA_VERSION. Refuses a database written by a newer build rather than guess at
+ * its schema. The version is read inside an IMMEDIATE transaction so two processes opening the same new
+ * file cannot both run migration 1.
+ */
+export function migrate(db: Database.Database): { from: number; to: number } {
+	const readVersion = () => db.pragma("user_version", { simple: true }) as number;
+	return db
+		.transaction(() => {
+			const from = readVersion();
+			if (from > SCHEMA_VERSION)
+				throw new Error(
+					`database schema version ${from} is newer than this build supports (${SCHEMA_VERSION}); upgrade claude-relay`,
+				);
+			for (let version = from + 1; version <= SCHEMA_VERSION; version++) {
+				const migration = MIGRATIONS[version - 1];
+				if (!migration) throw new Error(`missing migration ${version}`);
+				db.exec(migration.sql);
+				// user_version lives in the file header and is covered by the transaction.
+				db.pragma(`user_version = ${version}`);
+			}
+			return { from, to: SCHEMA_VERSION };
+		})
+		.immediate();
+}

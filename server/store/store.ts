@@ -1,0 +1,131 @@
+/**
+ * The hub's durable state behind one async interface (the aedes way), so the hub can run on SQLite (the
+ * default), in memory (tests, `--db :memory:`), or on a distributed engine later (Redis, Postgres) without
+ * touching routing. Every backend must pass the one shared suite in test/store.suite.ts.
+ *
+ * Model: a message is stored once; a *delivery* row per recipient records whether that recipient has acked
+ * it. The inbox of a session is its unacked deliveries in `seq` order. Broadcasts get a delivery for every
+ * session known in the room at send time (online or not), so a session away for days still gets them.
+ */
+import type { Message, SessionMeta } from "../protocol.js";
+
+export interface SessionRecord {
+	room: string;
+	session: string;
+	/** sha256 (hex) of the per-ID secret minted at the first claim. */
+	secretHash: string;
+	meta: SessionMeta;
+	firstSeen: number;
+	lastSeen: number;
+}
+
+export interface AppendInput {
+	room: string;
+	from: string;
+	/** A session ID or `*`. */
+	to: string;
+	body: string;
+	replyTo: string | null;
+	/** Idempotency key; with the same (room, from, key) an earlier message is returned, nothing stored. */
+	key: string | null;
+	/** Who gets a delivery row. Decided by the hub (for `*`: every known session in the room but the sender). */
+	recipients: string[];
+	sentAt: number;
+}
+
+export interface AppendResult {
+	message: Message;
+	/** True when the idempotency key matched: `message` is the earlier one and nothing was written. */
+	duplicate: boolean;
+	/** The recipients of the stored message (for a duplicate, those of the original). */
+	recipients: string[];
+}
+
+export interface PendingQuery {
+	/** Only deliveries with seq above this (a connection's push cursor). */
+	afterSeq?: number;
+	limit: number;
+	/** Only messages from this sender. */
+	from?: string;
+}
+
+export interface PendingPage {
+	messages: Message[];
+	/** Unacked deliveries matching the query that come after this page. */
+	remaining: number;
+}
+
+export interface HistoryQuery {
+	/** The session asking: it sees broadcasts in its room and direct messages from or to itself. */
+	viewer: string;
+	/** Only the direct conversation between viewer and this peer. */
+	with?: string;
+	before?: number;
+	after?: number;
+	limit: number;
+}
+
+export interface HistoryPage {
+	/** Oldest first. */
+	messages: Message[];
+	hasMore: boolean;
+}
+
+export interface RetentionPolicy {
+	/** Delete messages sent before this time (epoch ms); undefined: no age limit. */
+	olderThan?: number;
+	/** Keep at most this many messages per room (newest); undefined: no count limit. */
+	maxPerRoom?: number;
+}
+
+export interface RetentionResult {
+	deletedMessages: number;
+	/** Unacked deliveries that were deleted with their messages; each recipient's `lost` counter grew. */
+	lostDeliveries: number;
+}
+
+export interface StoreStats {
+	messages: number;
+	sessions: number;
+	pendingDeliveries: number;
+}
+
+export interface Store {
+	/** Short name for logs and /healthz: "sqlite", "memory", ... */
+	readonly kind: string;
+	/** Opens files, runs migrations. Called once before anything else. */
+	open(): Promise<void>;
+	/** Flushes and closes. Safe to call twice. */
+	close(): Promise<void>;
+
+	getSession(room: string, session: string): Promise<SessionRecord | null>;
+	/**
+	 * Creates the record for a first claim. Returns false (and changes nothing) if the ID already exists,
+	 * so that two hubs or two racing hellos cannot both mint a secret.
+	 */
+	createSession(record: SessionRecord): Promise<boolean>;
+	/** Updates meta and lastSeen of an existing session. */
+	touchSession(room: string, session: string, meta: SessionMeta, lastSeen: number): Promise<void>;
+	listSessions(room: string): Promise<SessionRecord[]>;
+
+	/** Commits the message and its deliveries atomically; resolves only once durable. */
+	append(input: AppendInput): Promise<AppendResult>;
+	/** Unacked messages for a recipient, oldest first. */
+	pending(room: string, recipient: string, query: PendingQuery): Promise<PendingPage>;
+	/** How many unacked messages wait for a recipient. */
+	countPending(room: string, recipient: string): Promise<number>;
+	/** Like `pending` then `ack` of exactly the returned messages, atomically. */
+	takePending(room: string, recipient: string, query: PendingQuery): Promise<PendingPage>;
+	/** Marks deliveries acked; unknown or already-acked ids are ignored. Returns how many changed. */
+	ack(room: string, recipient: string, messageIds: string[]): Promise<number>;
+	/** One message by id, if `viewer` may see it (sender, recipient, or a broadcast in its room). */
+	getMessage(room: string, messageId: string, viewer: string): Promise<Message | null>;
+	history(room: string, query: HistoryQuery): Promise<HistoryPage>;
+	/** Oldest retained seq in the room, or null. */
+	oldestSeq(room: string): Promise<number | null>;
+
+	/** Reads and resets how many of this session's unacked messages retention has deleted. */
+	takeLost(room: string, session: string): Promise<number>;
+	applyRetention(policy: RetentionPolicy): Promise<RetentionResult>;
+	stats(): Promise<StoreStats>;
+}

@@ -1,0 +1,514 @@
+/**
+ * The hub against real sockets on an ephemeral port: delivery, rooms, offline queues, inbox paging,
+ * idempotency, ID claims, presence, and every error code from real bad input.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type WebSocket from "ws";
+import type { HubClient } from "../mcp-client/hub-client.js";
+import { CloseCode, ErrorCode } from "../server/errors.js";
+import { Hub, HubConfigError } from "../server/hub.js";
+import type { Message } from "../server/protocol.js";
+import { createStore } from "../server/store/index.js";
+import { connectClient, connectCollecting, memorySecrets, RawClient, startHub, type TestHub } from "./fixtures/hub.js";
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+	while (cleanups.length) await cleanups.pop()?.();
+});
+
+async function hubWith(opts: Parameters<typeof startHub>[0] = {}): Promise<TestHub> {
+	const h = await startHub(opts);
+	cleanups.push(h.stop);
+	return h;
+}
+async function client(url: string, session: string, extra: Parameters<typeof connectClient>[2] = {}): Promise<HubClient> {
+	const c = await connectClient(url, session, extra);
+	cleanups.push(() => c.close({ bye: false }));
+	return c;
+}
+function raw(url: string, opts?: WebSocket.ClientOptions): RawClient {
+	const r = new RawClient(url, opts);
+	cleanups.push(() => r.close());
+	return r;
+}
+function collect(c: HubClient): Message[] {
+	const got: Message[] = [];
+	c.on("message", (m) => got.push(m));
+	return got;
+}
+async function until(pred: () => boolean, timeoutMs = 3_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!pred()) {
+		if (Date.now() > deadline) throw new Error("condition not met in time");
+		await new Promise((r) => setTimeout(r, 10));
+	}
+}
+
+describe("delivery", () => {
+	it("pushes a direct message live and reports it as live", async () => {
+		const { url } = await hubWith();
+		const a = await client(url, "A");
+		const b = await client(url, "B");
+		const got = collect(b);
+		const res = await a.send("B", "hello B");
+		expect(res.live).toEqual(["B"]);
+		expect(res.queued).toEqual([]);
+		expect(res.duplicate).toBe(false);
+		expect(res.message.from).toBe("A");
+		await until(() => got.length === 1);
+		expect(got[0]?.body).toBe("hello B");
+		expect(got[0]?.id).toBe(res.message.id);
+	});
+
+	it("broadcasts to every other session in the room, online or not, and not to the sender", async () => {
+		const { url } = await hubWith();
+		const secrets = memorySecrets();
+		const a = await client(url, "A");
+		const b = await client(url, "B");
+		const c = await client(url, "C", { secrets });
+		await c.close();
+		const gotA = collect(a);
+		const gotB = collect(b);
+		const res = await a.send("*", "to all");
+		expect(res.live).toEqual(["B"]);
+		expect(res.queued).toEqual(["C"]);
+		await until(() => gotB.length === 1);
+		const c2 = await client(url, "C", { secrets });
+		const inbox = await c2.request("inbox", { peek: true });
+		expect(inbox.messages.map((m) => m.body)).toEqual(["to all"]);
+		expect(gotA).toHaveLength(0);
+	});
+
+	it("keeps rooms isolated", async () => {
+		const { url } = await hubWith();
+		const a = await client(url, "A", { room: "red" });
+		const b = await client(url, "B", { room: "blue" });
+		const b2 = await client(url, "B2", { room: "red" });
+		const gotB = collect(b);
+		const gotB2 = collect(b2);
+		await a.send("*", "red only");
+		await until(() => gotB2.length === 1);
+		const peers = await a.request("peers", {});
+		expect(peers.peers.map((p) => p.session)).toEqual(["B2"]);
+		// B exists only in blue: a direct send from red queues for an unknown red B, with a warning.
+		const res = await a.send("B", "wrong room");
+		expect(res.warnings.map((w) => w.code)).toContain("W_UNKNOWN_RECIPIENT");
+		await new Promise((r) => setTimeout(r, 100));
+		expect(gotB).toHaveLength(0);
+		const hist = await b.request("history", {});
+		expect(hist.messages).toHaveLength(0);
+	});
+
+	it("queues for an offline session and replays everything unacked, in order, on reconnect", async () => {
+		const { url } = await hubWith();
+		const secrets = memorySecrets();
+		const b = await client(url, "B", { secrets });
+		await b.close();
+		const a = await client(url, "A");
+		for (let i = 0; i < 30; i++) {
+			const r = await a.send("B", `m${i}`);
+			expect(r.queued).toEqual(["B"]);
+		}
+		await a.send("*", "broadcast while away");
+		const b2 = new (await import("../mcp-client/hub-client.js")).HubClient({ url, session: "B", secrets, keepaliveMs: 0 });
+		cleanups.push(() => b2.close({ bye: false }));
+		const got = collect(b2);
+		const hello = await b2.waitReady();
+		expect(hello.pending).toBe(31);
+		await until(() => got.length === 31);
+		expect(got.map((m) => m.body)).toEqual([...Array.from({ length: 30 }, (_, i) => `m${i}`), "broadcast while away"]);
+		const seqs = got.map((m) => m.seq);
+		expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+	});
+
+	it("a reconnect replays only what was not acked", async () => {
+		const { url } = await hubWith();
+		const secrets = memorySecrets();
+		const a = await client(url, "A");
+		const b = await client(url, "B", { secrets });
+		const got = collect(b);
+		for (let i = 0; i < 5; i++) await a.send("B", `n${i}`);
+		await until(() => got.length === 5);
+		await b.ack(got.slice(0, 3).map((m) => m.id));
+		await b.close({ bye: false });
+		const { client: b2, got: got2 } = await connectCollecting(url, "B", { secrets });
+		cleanups.push(() => b2.close({ bye: false }));
+		await until(() => got2.length === 2);
+		expect(got2.map((m) => m.body)).toEqual(["n3", "n4"]);
+	});
+});
+
+describe("inbox", () => {
+	it("never skips: 25 queued, limit 10, three reads return all 25 in order", async () => {
+		const { url } = await hubWith();
+		const secrets = memorySecrets();
+		const b = await client(url, "B", { secrets });
+		await b.close();
+		const a = await client(url, "A");
+		for (let i = 0; i < 25; i++) await a.send("B", `x${i}`);
+		const b2 = await client(url, "B", { secrets });
+		const pages = [];
+		for (let i = 0; i < 3; i++) pages.push(await b2.request("inbox", { limit: 10 }));
+		expect(pages.map((p) => p.messages.length)).toEqual([10, 10, 5]);
+		expect(pages.map((p) => p.remaining)).toEqual([15, 5, 0]);
+		expect(pages.flatMap((p) => p.messages.map((m) => m.body))).toEqual(Array.from({ length: 25 }, (_, i) => `x${i}`));
+		const empty = await b2.request("inbox", { limit: 10 });
+		expect(empty.messages).toHaveLength(0);
+	});
+
+	it("peek reads without acking; ack then removes exactly those", async () => {
+		const { url } = await hubWith();
+		const a = await client(url, "A");
+		const b = await client(url, "B");
+		for (let i = 0; i < 4; i++) await a.send("B", `p${i}`);
+		const peek1 = await b.request("inbox", { limit: 2, peek: true });
+		const peek2 = await b.request("inbox", { limit: 2, peek: true });
+		expect(peek1.messages.map((m) => m.id)).toEqual(peek2.messages.map((m) => m.id));
+		expect(peek1.acked).toBe(false);
+		expect(peek1.remaining).toBe(2);
+		const acked = await b.ack(peek1.messages.map((m) => m.id));
+		expect(acked.acked).toBe(2);
+		const rest = await b.request("inbox", { peek: true });
+		expect(rest.messages.map((m) => m.body)).toEqual(["p2", "p3"]);
+	});
+
+	it("filters by sender", async () => {
+		const { url } = await hubWith();
+		const a = await client(url, "A");
+		const c = await client(url, "C");
+		const b = await client(url, "B");
+		await a.send("B", "from a");
+		await c.send("B", "from c");
+		const onlyC = await b.request("inbox", { from: "C", peek: true });
+		expect(onlyC.messages.map((m) => m.body)).toEqual(["from c"]);
+	});
+});
+
+describe("idempotency", () => {
+	it("a retried send with the same key is stored once", async () => {
+		const { url, hub } = await hubWith();
+		const a = await client(url, "A");
+		const b = await client(url, "B");
+		const got = collect(b);
+		const first = await a.send("B", "once", { key: "k-1" });
+		const again = await a.send("B", "once", { key: "k-1" });
+		expect(again.duplicate).toBe(true);
+		expect(again.message.id).toBe(first.message.id);
+		const stats = await hub.store.stats();
+		expect(stats.messages).toBe(1);
+		await new Promise((r) => setTimeout(r, 100));
+		expect(got).toHaveLength(1);
+	});
+});
+
+describe("ID claims", () => {
+	it("mints a secret on first claim and requires it afterwards", async () => {
+		const { url } = await hubWith();
+		const r1 = raw(url);
+		await r1.opened();
+		const hello = await r1.request({ type: "hello", session: "CC-1" });
+		const secret = (hello.result as { secret: string }).secret;
+		expect(secret).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+		r1.close();
+		await new Promise((r) => setTimeout(r, 50));
+		const r2 = raw(url);
+		await r2.opened();
+		const noSecret = await r2.request({ type: "hello", session: "CC-1" });
+		expect(noSecret.code).toBe(ErrorCode.ID_TAKEN);
+		const wrong = await r2.request({ type: "hello", session: "CC-1", secret: "nope" });
+		expect(wrong.code).toBe(ErrorCode.ID_TAKEN);
+		const ok = await r2.request({ type: "hello", session: "CC-1", secret });
+		expect(ok.type).toBe("result");
+		expect((ok.result as { secret?: string }).secret).toBeUndefined();
+	});
+
+	it("refuses a newcomer while the holder answers pings", async () => {
+		const { url } = await hubWith({ livenessProbeMs: 300 });
+		const secrets = memorySecrets();
+		const holder = await client(url, "CC-2", { secrets });
+		const r = raw(url);
+		await r.opened();
+		const res = await r.request({ type: "hello", session: "CC-2", secret: secrets.load("default", "CC-2") });
+		expect(res.code).toBe(ErrorCode.ID_TAKEN);
+		expect(String(res.message)).toMatch(/in use by a live connection/);
+		expect(holder.ready).toBe(true);
+		expect((await holder.request("ping", {})).time).toBeGreaterThan(0);
+	});
+
+	it("lets a newcomer take over from a holder that no longer answers", async () => {
+		const { url } = await hubWith({ livenessProbeMs: 200 });
+		// A holder whose client does not answer pings: a frozen process or a dead link.
+		const frozen = raw(url, { autoPong: false });
+		await frozen.opened();
+		const first = await frozen.request({ type: "hello", session: "CC-3" });
+		const secret = (first.result as { secret: string }).secret;
+		const r = raw(url);
+		await r.opened();
+		const res = await r.request({ type: "hello", session: "CC-3", secret });
+		expect(res.type).toBe("result");
+		const closed = await frozen.waitClosed();
+		expect([CloseCode.REPLACED, 1006]).toContain(closed.code);
+	});
+
+	it("refuses invalid and reserved IDs with E_BAD_ID", async () => {
+		const { url } = await hubWith();
+		const r = raw(url);
+		await r.opened();
+		for (const bad of ["all", "ALL", "system", "../etc", "a/b", "9lives", "-x", "with space", "tab\there", "x".repeat(65), "", "é"]) {
+			const res = await r.request({ type: "hello", session: bad });
+			expect(res.code, bad).toBe(ErrorCode.BAD_ID);
+		}
+		const badRoom = await r.request({ type: "hello", session: "ok", room: "../../tmp" });
+		expect(badRoom.code).toBe(ErrorCode.BAD_ID);
+	});
+
+	it("an observer attaches beside the holder, sees pushes and shares the inbox, without presence", async () => {
+		const { url } = await hubWith();
+		const secrets = memorySecrets();
+		const a = await client(url, "A");
+		const joined: string[] = [];
+		a.on("peer_joined", (p) => joined.push(p.session));
+		const b = await client(url, "B", { secrets });
+		await until(() => joined.length === 1);
+		joined.length = 0;
+		const obs = await client(url, "B", { secrets, observer: true });
+		const got = collect(obs);
+		await a.send("B", "seen by both");
+		await until(() => got.length === 1);
+		const taken = await obs.request("inbox", {});
+		expect(taken.messages.map((m) => m.body)).toEqual(["seen by both"]);
+		const left = await b.request("inbox", { peek: true });
+		expect(left.messages).toHaveLength(0);
+		expect(joined).toEqual([]);
+		expect((await a.request("peers", {})).peers.map((p) => p.session)).toEqual(["B"]);
+	});
+});
+
+describe("presence and queries", () => {
+	it("announces joins and leaves, lists peers with metadata and sessions with offline ones", async () => {
+		const { url } = await hubWith();
+		const a = await client(url, "A");
+		const events: string[] = [];
+		a.on("peer_joined", (p) => events.push(`+${p.session}`));
+		a.on("peer_left", (p) => events.push(`-${p.session}:${p.reason}`));
+		const b = await client(url, "B", { meta: { host: "box", cwd: "/w", branch: "main", pid: 42 } });
+		await until(() => events.length === 1);
+		const peers = await a.request("peers", {});
+		expect(peers.peers[0]?.meta).toMatchObject({ host: "box", cwd: "/w", branch: "main", pid: 42 });
+		expect(peers.peers[0]?.idleMs).toBeGreaterThanOrEqual(0);
+		await b.close();
+		await until(() => events.length === 2);
+		expect(events).toEqual(["+B", "-B:bye"]);
+		const sessions = await a.request("sessions", {});
+		const byId = Object.fromEntries(sessions.sessions.map((s) => [s.session, s]));
+		expect(byId.A?.online).toBe(true);
+		expect(byId.B?.online).toBe(false);
+	});
+
+	it("history shows conversations paged by seq and hides others' direct messages", async () => {
+		const { url } = await hubWith();
+		const a = await client(url, "A");
+		const b = await client(url, "B");
+		const c = await client(url, "C");
+		for (let i = 0; i < 6; i++) await a.send("B", `ab${i}`);
+		await b.send("A", "ba");
+		await c.send("B", "cb secret");
+		await a.send("*", "all");
+		const withB = await a.request("history", { with: "B", limit: 4 });
+		expect(withB.messages.map((m) => m.body)).toEqual(["ab3", "ab4", "ab5", "ba"]);
+		expect(withB.hasMore).toBe(true);
+		const older = await a.request("history", { with: "B", limit: 4, before: withB.messages[0]?.seq });
+		expect(older.messages.map((m) => m.body)).toEqual(["ab0", "ab1", "ab2"]);
+		expect(older.hasMore).toBe(false);
+		const room = await a.request("history", { limit: 50 });
+		expect(room.messages.map((m) => m.body)).not.toContain("cb secret");
+		expect(room.messages.map((m) => m.body)).toContain("all");
+		const get = await a.request("get", { message: withB.messages[0]?.id as string });
+		expect(get.message.body).toBe("ab3");
+	});
+
+	it("answers GET /healthz with JSON", async () => {
+		const { port } = await hubWith();
+		const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+		expect(res.status).toBe(200);
+		const body = (await res.json()) as Record<string, unknown>;
+		expect(body).toMatchObject({ ok: true, store: "memory", sessionsOnline: 0 });
+		expect(typeof body.version).toBe("string");
+	});
+});
+
+describe("errors from real bad input (the connection lives on)", () => {
+	async function registered(url: string, session = "R"): Promise<RawClient> {
+		const r = raw(url);
+		await r.opened();
+		const hello = await r.request({ type: "hello", session });
+		expect(hello.type).toBe("result");
+		return r;
+	}
+
+	it("E_BAD_FRAME for malformed JSON, binary frames, non-objects, wrong field types", async () => {
+		const { url } = await hubWith();
+		const r = await registered(url);
+		r.sendRaw("{not json");
+		expect(await r.next((f) => f.type === "error")).toMatchObject({ code: ErrorCode.BAD_FRAME, id: null });
+		r.sendRaw(Buffer.from([1, 2, 3]), true);
+		expect(await r.next((f) => f.type === "error")).toMatchObject({ code: ErrorCode.BAD_FRAME });
+		r.sendRaw("[1,2]");
+		expect(await r.next((f) => f.type === "error")).toMatchObject({ code: ErrorCode.BAD_FRAME });
+		const wrongType = await r.request({ type: "send", to: "X", body: 42 });
+		expect(wrongType).toMatchObject({ type: "error", code: ErrorCode.BAD_FRAME });
+		expect(String(wrongType.message)).toMatch(/body/);
+		const missing = await r.request({ type: "send", body: "no to" });
+		expect(missing.code).toBe(ErrorCode.BAD_FRAME);
+		expect((await r.request({ type: "ping" })).type).toBe("result");
+	});
+
+	it("E_UNKNOWN_TYPE for a type the hub does not know", async () => {
+		const { url } = await hubWith();
+		const r = await registered(url);
+		expect((await r.request({ type: "subscribe" })).code).toBe(ErrorCode.UNKNOWN_TYPE);
+	});
+
+	it("E_TOO_LARGE for an oversized frame and an oversized body; the socket stays open", async () => {
+		const { url } = await hubWith({ maxFrameBytes: 4096, maxBodyBytes: 1024 });
+		const r = await registered(url);
+		const big = await r.request({ type: "send", to: "X", body: "y".repeat(5000) });
+		expect(big.code).toBe(ErrorCode.TOO_LARGE);
+		const body = await r.request({ type: "send", to: "X", body: "é".repeat(600) });
+		expect(body.code).toBe(ErrorCode.TOO_LARGE);
+		expect((await r.request({ type: "ping" })).type).toBe("result");
+	});
+
+	it("E_NOT_REGISTERED before hello, E_ALREADY_REGISTERED on a second hello", async () => {
+		const { url } = await hubWith();
+		const r = raw(url);
+		await r.opened();
+		expect((await r.request({ type: "send", to: "B", body: "x" })).code).toBe(ErrorCode.NOT_REGISTERED);
+		await r.request({ type: "hello", session: "Q" });
+		expect((await r.request({ type: "hello", session: "Q2" })).code).toBe(ErrorCode.ALREADY_REGISTERED);
+	});
+
+	it("E_BAD_TARGET for bad recipients, self-sends and channels (reserved)", async () => {
+		const { url } = await hubWith();
+		const r = await registered(url, "Mio");
+		for (const to of ["../x", "bad id", "#general", "#../x", "Mio", "all", "", "x\u0000y"]) {
+			const res = await r.request({ type: "send", to, body: "x" });
+			expect(res.code, to).toBe(ErrorCode.BAD_TARGET);
+		}
+	});
+
+	it("E_NOT_FOUND for a message one may not read", async () => {
+		const { url } = await hubWith();
+		const a = await client(url, "A");
+		await client(url, "B");
+		const c = await client(url, "C");
+		const sent = await a.send("B", "private");
+		await expect(c.request("get", { message: sent.message.id })).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
+		await expect(c.request("get", { message: "m-999-zzzzzz" })).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
+	});
+
+	it("E_RATE_LIMITED past the burst; the connection recovers", async () => {
+		const { url } = await hubWith({ rateLimitPerSecond: 5, rateLimitBurst: 5, rateLimitStrikes: 1000 });
+		const r = await registered(url);
+		for (let i = 0; i < 20; i++) r.sendRaw(JSON.stringify({ type: "ping", id: `f${i}` }));
+		const limited = await r.next((f) => f.type === "error" && f.code === ErrorCode.RATE_LIMITED);
+		expect(String(limited.id)).toMatch(/^f\d+$/);
+		await new Promise((res) => setTimeout(res, 1200));
+		expect((await r.request({ type: "ping" })).type).toBe("result");
+	});
+
+	it("closes a connection that keeps flooding past its limit", async () => {
+		const { url } = await hubWith({ rateLimitPerSecond: 1, rateLimitBurst: 1, rateLimitStrikes: 10 });
+		const r = await registered(url);
+		for (let i = 0; i < 50; i++) r.sendRaw(JSON.stringify({ type: "ping", id: i }));
+		expect((await r.waitClosed()).code).toBe(CloseCode.ABUSE);
+	});
+});
+
+describe("security", () => {
+	it("refuses to start on a non-loopback address without a token", () => {
+		expect(() => new Hub({ host: "0.0.0.0", port: 0 }, { store: createStore(":memory:") })).toThrow(HubConfigError);
+		expect(() => new Hub({ host: "0.0.0.0", port: 0, token: "short" }, { store: createStore(":memory:") })).toThrow(/16 characters/);
+	});
+
+	it("with a token: wrong token at upgrade gets 401; missing token must come in hello or the socket closes", async () => {
+		const token = "t0ken-t0ken-t0ken-t0ken";
+		const { url } = await hubWith({ token });
+		const wrong = raw(`${url}/?token=nope`);
+		await expect(wrong.opened()).rejects.toThrow(/401/);
+		const bearer = raw(url, { headers: { authorization: `Bearer ${token}` } });
+		await bearer.opened();
+		expect((await bearer.request({ type: "hello", session: "T1" })).type).toBe("result");
+		const none = raw(url);
+		await none.opened();
+		expect((await none.request({ type: "ping" })).code).toBe(ErrorCode.AUTH);
+		expect((await none.waitClosed()).code).toBe(CloseCode.AUTH);
+		const badHello = raw(url);
+		await badHello.opened();
+		expect((await badHello.request({ type: "hello", session: "T2", token: "wrong-token-wrong" })).code).toBe(ErrorCode.AUTH);
+		expect((await badHello.waitClosed()).code).toBe(CloseCode.AUTH);
+		const goodHello = raw(url);
+		await goodHello.opened();
+		expect((await goodHello.request({ type: "hello", session: "T3", token })).type).toBe("result");
+		const viaClient = await client(url, "T4", { token });
+		expect(viaClient.ready).toBe(true);
+	});
+
+	it("refuses upgrades past the connection cap with 503", async () => {
+		const { url } = await hubWith({ maxConnections: 2 });
+		const a = raw(url);
+		const b = raw(url);
+		await a.opened();
+		await b.opened();
+		const c = raw(url);
+		await expect(c.opened()).rejects.toThrow(/503/);
+	});
+
+	it("closes a connection that never says hello", async () => {
+		const { url } = await hubWith({ helloTimeoutMs: 200 });
+		const r = raw(url);
+		await r.opened();
+		expect((await r.waitClosed()).code).toBe(CloseCode.HELLO_TIMEOUT);
+	});
+});
+
+describe("liveness and slow consumers", () => {
+	it("terminates a socket that stops answering heartbeats and tells the room", async () => {
+		const { url } = await hubWith({ heartbeatMs: 100 });
+		const a = await client(url, "A");
+		const left: string[] = [];
+		a.on("peer_left", (p) => left.push(`${p.session}:${p.reason}`));
+		const deaf = raw(url, { autoPong: false });
+		await deaf.opened();
+		await deaf.request({ type: "hello", session: "Deaf" });
+		await deaf.waitClosed(3_000);
+		await until(() => left.length === 1);
+		expect(left).toEqual(["Deaf:timeout"]);
+	});
+
+	it("drops a reader whose send buffer stays full; its messages stay queued for its reconnect", async () => {
+		const { url } = await hubWith({ sendBufferHighBytes: 64 * 1024, slowConsumerMs: 300, rateLimitBurst: 100_000, rateLimitPerSecond: 100_000 });
+		const slow = raw(url);
+		await slow.opened();
+		const hello = await slow.request({ type: "hello", session: "Slow" });
+		const secret = (hello.result as { secret: string }).secret;
+		// Stop reading: the kernel buffers fill, then the hub's send buffer grows past the mark.
+		(slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+		const a = await client(url, "A");
+		const fast = await client(url, "Fast");
+		const gotFast = collect(fast);
+		const left: string[] = [];
+		fast.on("peer_left", (p) => left.push(`${p.session}:${p.reason}`));
+		const body = "z".repeat(60_000);
+		for (let i = 0; i < 100; i++) await a.send("*", body);
+		// The stalled reader holds nobody up: the fast one got everything.
+		await until(() => gotFast.length === 100, 10_000);
+		await until(() => left.includes("Slow:slow"), 10_000);
+		const back = raw(url);
+		await back.opened();
+		expect((await back.request({ type: "hello", session: "Slow", secret })).type).toBe("result");
+		const waiting = await back.request({ type: "inbox", peek: true, limit: 1 });
+		const result = waiting.result as { messages: unknown[]; remaining: number };
+		expect(result.messages.length + result.remaining).toBe(100);
+	});
+});

@@ -1,0 +1,549 @@
+/**
+ * The behaviour every Store backend must have. test/store.test.ts runs it against each backend; a new
+ * backend (Redis, Postgres, ...) gets a line there and must pass all of it unchanged.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AppendInput, AppendResult, SessionRecord, Store } from "../server/store/store.js";
+
+export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+
+/** A direct message by default (recipients = [to]); a broadcast with no recipients unless given. */
+function input(fields: Partial<AppendInput> & Pick<AppendInput, "room" | "from" | "to">): AppendInput {
+	return {
+		body: `${fields.from} to ${fields.to}`,
+		replyTo: null,
+		key: null,
+		recipients: fields.to === "*" ? [] : [fields.to],
+		sentAt: 1_000,
+		...fields,
+	};
+}
+
+function session(room: string, name: string, over: Partial<SessionRecord> = {}): SessionRecord {
+	return {
+		room,
+		session: name,
+		secretHash: `hash-of-${name}`,
+		meta: { host: "box", cwd: "/src", pid: 42, branch: "main", client: "bridge", version: "1.0.0" },
+		firstSeen: 100,
+		lastSeen: 100,
+		...over,
+	};
+}
+
+const seqs = (page: { messages: { seq: number }[] }) => page.messages.map((m) => m.seq);
+
+export function storeSuite(name: string, makeStore: MakeStore): void {
+	describe(`Store: ${name}`, () => {
+		let store: Store;
+		let cleanup: () => Promise<void>;
+
+		beforeEach(async () => {
+			({ store, cleanup } = await makeStore());
+			await store.open();
+		});
+		afterEach(async () => {
+			await store.close();
+			await cleanup();
+		});
+
+		const send = (fields: Parameters<typeof input>[0]): Promise<AppendResult> => store.append(input(fields));
+		/** n direct messages from `from` to `to`, awaited one by one; returns their seqs. */
+		const sendMany = async (n: number, fields: Parameters<typeof input>[0]): Promise<number[]> => {
+			const out: number[] = [];
+			for (let i = 0; i < n; i++) out.push((await send({ ...fields, body: `#${i}` })).message.seq);
+			return out;
+		};
+
+		describe("sessions", () => {
+			it("createSession creates once and refuses a second claim without changing anything", async () => {
+				const first = session("r", "alice");
+				expect(await store.createSession(first)).toBe(true);
+				expect(await store.getSession("r", "alice")).toEqual(first);
+
+				const second = session("r", "alice", { secretHash: "other", meta: { host: "evil" }, firstSeen: 999 });
+				expect(await store.createSession(second)).toBe(false);
+				expect(await store.getSession("r", "alice")).toEqual(first);
+			});
+
+			it("the same ID in another room is another session", async () => {
+				expect(await store.createSession(session("r", "alice"))).toBe(true);
+				expect(await store.getSession("other", "alice")).toBeNull();
+				expect(await store.createSession(session("other", "alice", { secretHash: "h2" }))).toBe(true);
+				expect((await store.getSession("other", "alice"))?.secretHash).toBe("h2");
+				expect((await store.getSession("r", "alice"))?.secretHash).toBe("hash-of-alice");
+			});
+
+			it("getSession of an unknown ID is null", async () => {
+				expect(await store.getSession("r", "nobody-here")).toBeNull();
+			});
+
+			it("touchSession updates meta and lastSeen only, and ignores unknown sessions", async () => {
+				await store.createSession(session("r", "alice"));
+				await store.touchSession("r", "alice", { host: "laptop", claudeSessionId: "abc" }, 500);
+				expect(await store.getSession("r", "alice")).toEqual({
+					...session("r", "alice"),
+					meta: { host: "laptop", claudeSessionId: "abc" },
+					lastSeen: 500,
+				});
+				await store.touchSession("r", "ghost", { host: "x" }, 500);
+				expect(await store.getSession("r", "ghost")).toBeNull();
+			});
+
+			it("listSessions lists one room, ordered by ID", async () => {
+				await store.createSession(session("r", "carol"));
+				await store.createSession(session("r", "alice"));
+				await store.createSession(session("other", "bob"));
+				const list = await store.listSessions("r");
+				expect(list.map((s) => s.session)).toEqual(["alice", "carol"]);
+				expect(list[0]).toEqual(session("r", "alice"));
+				expect(await store.listSessions("empty")).toEqual([]);
+			});
+
+			it("returned records are copies", async () => {
+				await store.createSession(session("r", "alice"));
+				const got = await store.getSession("r", "alice");
+				if (!got) throw new Error("missing");
+				got.meta.host = "mutated";
+				expect((await store.getSession("r", "alice"))?.meta.host).toBe("box");
+			});
+		});
+
+		describe("append", () => {
+			it("assigns strictly increasing seqs across rooms and short unique ids", async () => {
+				const results = [
+					await send({ room: "a", from: "alice", to: "bob" }),
+					await send({ room: "b", from: "carol", to: "dave" }),
+					await send({ room: "a", from: "bob", to: "*", recipients: ["alice"] }),
+					await send({ room: "b", from: "dave", to: "carol" }),
+				];
+				const all = results.map((r) => r.message);
+				for (let i = 1; i < all.length; i++) expect(all[i]?.seq).toBeGreaterThan(all[i - 1]?.seq ?? Infinity);
+				for (const m of all) expect(m.id).toMatch(new RegExp(`^m-${m.seq}-[a-z0-9]{6}$`));
+				expect(new Set(all.map((m) => m.id)).size).toBe(all.length);
+				expect(results.every((r) => r.duplicate === false)).toBe(true);
+			});
+
+			it("stores the input fields and returns the recipients", async () => {
+				const r = await send({
+					room: "r",
+					from: "alice",
+					to: "bob",
+					body: "hello\nworld ✓",
+					replyTo: "m-1-abcdef",
+					sentAt: 1_234_567,
+				});
+				expect(r.message).toEqual({
+					id: r.message.id,
+					seq: r.message.seq,
+					room: "r",
+					from: "alice",
+					to: "bob",
+					body: "hello\nworld ✓",
+					replyTo: "m-1-abcdef",
+					sentAt: 1_234_567,
+				});
+				expect(r.recipients).toEqual(["bob"]);
+				expect(await store.getMessage("r", r.message.id, "bob")).toEqual(r.message);
+			});
+
+			it("writes one unacked delivery per recipient, none for the sender", async () => {
+				await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"] });
+				expect(await store.countPending("r", "bob")).toBe(1);
+				expect(await store.countPending("r", "carol")).toBe(1);
+				expect(await store.countPending("r", "alice")).toBe(0);
+				expect((await store.stats()).pendingDeliveries).toBe(2);
+			});
+
+			it("queues for an ID that has no session record", async () => {
+				await store.createSession(session("r", "alice"));
+				await send({ room: "r", from: "alice", to: "never-seen" });
+				expect(await store.getSession("r", "never-seen")).toBeNull();
+				const page = await store.pending("r", "never-seen", { limit: 10 });
+				expect(page.messages.map((m) => m.from)).toEqual(["alice"]);
+			});
+
+			it("a recipient listed twice gets one delivery", async () => {
+				const r = await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "bob", "carol"] });
+				expect([...r.recipients].sort()).toEqual(["bob", "carol"]);
+				expect(await store.countPending("r", "bob")).toBe(1);
+			});
+
+			it("a broadcast with no recipients is stored and delivered to no one", async () => {
+				const r = await send({ room: "r", from: "alice", to: "*" });
+				expect(r.recipients).toEqual([]);
+				expect((await store.stats()).messages).toBe(1);
+				expect((await store.stats()).pendingDeliveries).toBe(0);
+			});
+
+			it("the same (room, from, key) returns the earlier message and writes nothing", async () => {
+				const first = await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"], key: "k1" });
+				const again = await send({
+					room: "r",
+					from: "alice",
+					to: "dave",
+					body: "different",
+					recipients: ["dave"],
+					key: "k1",
+					sentAt: 5_000,
+				});
+				expect(again.duplicate).toBe(true);
+				expect(again.message).toEqual(first.message);
+				expect([...again.recipients].sort()).toEqual(["bob", "carol"]);
+				expect(await store.stats()).toEqual({ messages: 1, sessions: 0, pendingDeliveries: 2 });
+				expect(await store.countPending("r", "dave")).toBe(0);
+			});
+
+			it("keys are scoped by sender and room; null keys never match", async () => {
+				const a = await send({ room: "r", from: "alice", to: "bob", key: "k" });
+				const b = await send({ room: "r", from: "carol", to: "bob", key: "k" });
+				const c = await send({ room: "other", from: "alice", to: "bob", key: "k" });
+				const d = await send({ room: "r", from: "alice", to: "bob" });
+				const e = await send({ room: "r", from: "alice", to: "bob" });
+				const all = [a, b, c, d, e];
+				expect(all.map((x) => x.duplicate)).toEqual([false, false, false, false, false]);
+				expect(new Set(all.map((x) => x.message.id)).size).toBe(5);
+				expect(await store.countPending("r", "bob")).toBe(4);
+			});
+
+			it("idempotency holds between appends issued together", async () => {
+				const [one, two] = await Promise.all([
+					send({ room: "r", from: "alice", to: "bob", key: "same" }),
+					send({ room: "r", from: "alice", to: "bob", key: "same" }),
+				]);
+				expect(one?.duplicate).toBe(false);
+				expect(two?.duplicate).toBe(true);
+				expect(two?.message).toEqual(one?.message);
+				expect(await store.countPending("r", "bob")).toBe(1);
+			});
+
+			it("appends issued together get increasing seqs in call order", async () => {
+				const results = await Promise.all(
+					Array.from({ length: 50 }, (_, i) => send({ room: "r", from: "alice", to: "bob", body: `${i}` })),
+				);
+				const got = results.map((r) => r.message.seq);
+				expect(got).toEqual([...got].sort((x, y) => x - y));
+				expect(new Set(got).size).toBe(50);
+				const page = await store.pending("r", "bob", { limit: 100 });
+				expect(page.messages.map((m) => m.body)).toEqual(results.map((_, i) => `${i}`));
+			});
+
+			it("never reuses a seq, even after retention deleted every message", async () => {
+				const before = (await send({ room: "r", from: "alice", to: "bob" })).message.seq;
+				await store.applyRetention({ maxPerRoom: 0 });
+				expect((await store.stats()).messages).toBe(0);
+				const after = (await send({ room: "r", from: "alice", to: "bob" })).message.seq;
+				expect(after).toBeGreaterThan(before);
+			});
+		});
+
+		describe("pending, takePending, ack", () => {
+			it("pages through the inbox in seq order without skipping", async () => {
+				const sent = await sendMany(25, { room: "r", from: "alice", to: "bob" });
+				const pages = [
+					await store.takePending("r", "bob", { limit: 10 }),
+					await store.takePending("r", "bob", { limit: 10 }),
+					await store.takePending("r", "bob", { limit: 10 }),
+				];
+				expect(pages.map((p) => p.messages.length)).toEqual([10, 10, 5]);
+				expect(pages.map((p) => p.remaining)).toEqual([15, 5, 0]);
+				expect(pages.flatMap(seqs)).toEqual(sent);
+				expect(await store.takePending("r", "bob", { limit: 10 })).toEqual({ messages: [], remaining: 0 });
+			});
+
+			it("pending does not ack", async () => {
+				await sendMany(3, { room: "r", from: "alice", to: "bob" });
+				const one = await store.pending("r", "bob", { limit: 2 });
+				const two = await store.pending("r", "bob", { limit: 2 });
+				expect(two).toEqual(one);
+				expect(one.remaining).toBe(1);
+				expect(await store.countPending("r", "bob")).toBe(3);
+			});
+
+			it("takePending acks exactly the returned messages", async () => {
+				const sent = await sendMany(5, { room: "r", from: "alice", to: "bob" });
+				const page = await store.takePending("r", "bob", { limit: 2 });
+				expect(seqs(page)).toEqual(sent.slice(0, 2));
+				expect(await store.countPending("r", "bob")).toBe(3);
+				expect(seqs(await store.pending("r", "bob", { limit: 10 }))).toEqual(sent.slice(2));
+			});
+
+			it("afterSeq skips deliveries up to the cursor; remaining counts only after the page", async () => {
+				const sent = await sendMany(6, { room: "r", from: "alice", to: "bob" });
+				const page = await store.pending("r", "bob", { afterSeq: sent[1], limit: 2 });
+				expect(seqs(page)).toEqual(sent.slice(2, 4));
+				expect(page.remaining).toBe(2);
+			});
+
+			it("from filters by sender, also in remaining, and takePending leaves the others", async () => {
+				await send({ room: "r", from: "alice", to: "bob" });
+				await send({ room: "r", from: "carol", to: "bob" });
+				await send({ room: "r", from: "alice", to: "bob" });
+				await send({ room: "r", from: "alice", to: "bob" });
+				const page = await store.takePending("r", "bob", { from: "alice", limit: 2 });
+				expect(page.messages.map((m) => m.from)).toEqual(["alice", "alice"]);
+				expect(page.remaining).toBe(1);
+				expect(await store.countPending("r", "bob")).toBe(2);
+				const rest = await store.pending("r", "bob", { limit: 10 });
+				expect(rest.messages.map((m) => m.from)).toEqual(["carol", "alice"]);
+			});
+
+			it("inboxes are per room", async () => {
+				await send({ room: "a", from: "alice", to: "bob" });
+				await send({ room: "b", from: "alice", to: "bob" });
+				await send({ room: "b", from: "alice", to: "bob" });
+				expect(await store.countPending("a", "bob")).toBe(1);
+				const page = await store.takePending("b", "bob", { limit: 10 });
+				expect(page.messages.every((m) => m.room === "b")).toBe(true);
+				expect(page.messages).toHaveLength(2);
+				expect(await store.countPending("a", "bob")).toBe(1);
+			});
+
+			it("ack counts only changes and ignores unknown, repeated, foreign and other-room ids", async () => {
+				const toBob = (await send({ room: "r", from: "alice", to: "bob" })).message;
+				const toBob2 = (await send({ room: "r", from: "alice", to: "bob" })).message;
+				const toCarol = (await send({ room: "r", from: "alice", to: "carol" })).message;
+				const elsewhere = (await send({ room: "other", from: "alice", to: "bob" })).message;
+
+				expect(await store.ack("r", "bob", [toBob.id, "m-999-zzzzzz", toCarol.id, elsewhere.id, toBob.id])).toBe(1);
+				expect(await store.ack("r", "bob", [toBob.id])).toBe(0);
+				expect(await store.countPending("r", "bob")).toBe(1);
+				expect(await store.countPending("r", "carol")).toBe(1);
+				expect(await store.countPending("other", "bob")).toBe(1);
+				expect(await store.ack("r", "bob", [toBob2.id])).toBe(1);
+				expect(await store.ack("r", "bob", [])).toBe(0);
+			});
+
+			it("one recipient's ack leaves the others' deliveries of a broadcast", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"] })).message;
+				expect(await store.ack("r", "bob", [m.id])).toBe(1);
+				expect(await store.countPending("r", "bob")).toBe(0);
+				expect(seqs(await store.pending("r", "carol", { limit: 5 }))).toEqual([m.seq]);
+				expect((await store.stats()).pendingDeliveries).toBe(1);
+			});
+
+			it("countPending is zero for unknown recipients", async () => {
+				expect(await store.countPending("r", "nobody-here")).toBe(0);
+			});
+		});
+
+		describe("getMessage", () => {
+			it("shows a direct message to its sender and recipient only", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "bob" })).message;
+				expect(await store.getMessage("r", m.id, "alice")).toEqual(m);
+				expect(await store.getMessage("r", m.id, "bob")).toEqual(m);
+				expect(await store.getMessage("r", m.id, "carol")).toBeNull();
+			});
+
+			it("shows a broadcast to anyone in its room, recipient or not", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob"] })).message;
+				expect(await store.getMessage("r", m.id, "latecomer")).toEqual(m);
+			});
+
+			it("is null in the wrong room and for unknown ids", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob"] })).message;
+				expect(await store.getMessage("other", m.id, "bob")).toBeNull();
+				expect(await store.getMessage("r", "m-12345-abcdef", "bob")).toBeNull();
+			});
+		});
+
+		describe("history", () => {
+			it("without `with`: broadcasts and the viewer's own conversations, not others' DMs or other rooms", async () => {
+				const b1 = await send({ room: "r", from: "bob", to: "*" });
+				const out = await send({ room: "r", from: "alice", to: "bob" });
+				const inn = await send({ room: "r", from: "carol", to: "alice" });
+				await send({ room: "r", from: "bob", to: "carol" });
+				await send({ room: "other", from: "bob", to: "alice" });
+				await send({ room: "other", from: "bob", to: "*" });
+				const b2 = await send({ room: "r", from: "alice", to: "*" });
+
+				const page = await store.history("r", { viewer: "alice", limit: 50 });
+				expect(page.messages).toEqual([b1, out, inn, b2].map((r) => r.message));
+				expect(page.hasMore).toBe(false);
+			});
+
+			it("with `with`: only direct messages between the two, both directions", async () => {
+				await send({ room: "r", from: "bob", to: "*" });
+				const a = await send({ room: "r", from: "alice", to: "bob" });
+				await send({ room: "r", from: "alice", to: "carol" });
+				const b = await send({ room: "r", from: "bob", to: "alice" });
+				await send({ room: "r", from: "bob", to: "carol" });
+				await send({ room: "other", from: "bob", to: "alice" });
+
+				const page = await store.history("r", { viewer: "alice", with: "bob", limit: 50 });
+				expect(page.messages).toEqual([a.message, b.message]);
+			});
+
+			it("pages a conversation in both directions, interleaved in seq order", async () => {
+				const sent: number[] = [];
+				for (let i = 0; i < 6; i++) {
+					const [from, to] = i % 3 === 0 ? ["bob", "alice"] : ["alice", "bob"];
+					sent.push((await send({ room: "r", from, to })).message.seq);
+					await send({ room: "r", from: "alice", to: "carol" }); // noise between them
+				}
+				const newest = await store.history("r", { viewer: "alice", with: "bob", limit: 4 });
+				expect(seqs(newest)).toEqual(sent.slice(2));
+				expect(newest.hasMore).toBe(true);
+				const older = await store.history("r", { viewer: "alice", with: "bob", limit: 4, before: sent[2] });
+				expect(seqs(older)).toEqual(sent.slice(0, 2));
+				expect(older.hasMore).toBe(false);
+				const forward = await store.history("r", { viewer: "bob", with: "alice", limit: 3, after: sent[0] });
+				expect(seqs(forward)).toEqual(sent.slice(1, 4));
+				expect(forward.hasMore).toBe(true);
+			});
+
+			it("no cursor: the newest `limit`, oldest first, hasMore when older ones exist", async () => {
+				const sent = await sendMany(10, { room: "r", from: "alice", to: "*" });
+				const page = await store.history("r", { viewer: "bob", limit: 3 });
+				expect(seqs(page)).toEqual(sent.slice(7));
+				expect(page.hasMore).toBe(true);
+			});
+
+			it("before pages backwards to the start", async () => {
+				const sent = await sendMany(7, { room: "r", from: "alice", to: "*" });
+				const p1 = await store.history("r", { viewer: "bob", limit: 3, before: sent[5] });
+				expect(seqs(p1)).toEqual(sent.slice(2, 5));
+				expect(p1.hasMore).toBe(true);
+				const p2 = await store.history("r", { viewer: "bob", limit: 3, before: sent[2] });
+				expect(seqs(p2)).toEqual(sent.slice(0, 2));
+				expect(p2.hasMore).toBe(false);
+			});
+
+			it("after pages forwards, oldest first", async () => {
+				const sent = await sendMany(7, { room: "r", from: "alice", to: "*" });
+				const p1 = await store.history("r", { viewer: "bob", limit: 3, after: sent[0] });
+				expect(seqs(p1)).toEqual(sent.slice(1, 4));
+				expect(p1.hasMore).toBe(true);
+				const p2 = await store.history("r", { viewer: "bob", limit: 3, after: sent[3] });
+				expect(seqs(p2)).toEqual(sent.slice(4, 7));
+				expect(p2.hasMore).toBe(false);
+				const p3 = await store.history("r", { viewer: "bob", limit: 3, after: sent[6] });
+				expect(p3).toEqual({ messages: [], hasMore: false });
+			});
+
+			it("hasMore is false when exactly `limit` match", async () => {
+				await sendMany(3, { room: "r", from: "alice", to: "*" });
+				const page = await store.history("r", { viewer: "bob", limit: 3 });
+				expect(page.messages).toHaveLength(3);
+				expect(page.hasMore).toBe(false);
+			});
+
+			it("an empty room has no history", async () => {
+				expect(await store.history("nowhere", { viewer: "bob", limit: 10 })).toEqual({
+					messages: [],
+					hasMore: false,
+				});
+			});
+		});
+
+		describe("oldestSeq", () => {
+			it("is the oldest retained seq of the room, or null", async () => {
+				expect(await store.oldestSeq("r")).toBeNull();
+				await send({ room: "other", from: "alice", to: "bob" });
+				const sent = await sendMany(3, { room: "r", from: "alice", to: "bob" });
+				expect(await store.oldestSeq("r")).toBe(sent[0]);
+				await store.applyRetention({ maxPerRoom: 2 });
+				expect(await store.oldestSeq("r")).toBe(sent[1]);
+			});
+		});
+
+		describe("retention", () => {
+			it("deletes messages sent before olderThan and counts unacked deliveries as lost", async () => {
+				const old1 = await send({ room: "r", from: "alice", to: "bob", sentAt: 100 });
+				await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"], sentAt: 150 });
+				const edge = await send({ room: "r", from: "alice", to: "bob", sentAt: 200 });
+				const fresh = await send({ room: "r", from: "alice", to: "bob", sentAt: 300 });
+				await store.ack("r", "bob", [old1.message.id]);
+
+				const result = await store.applyRetention({ olderThan: 200 });
+				expect(result).toEqual({ deletedMessages: 2, lostDeliveries: 2 });
+				expect(await store.getMessage("r", old1.message.id, "alice")).toBeNull();
+				expect(seqs(await store.pending("r", "bob", { limit: 10 }))).toEqual([edge.message.seq, fresh.message.seq]);
+				expect(await store.countPending("r", "carol")).toBe(0);
+				expect(await store.takeLost("r", "bob")).toBe(1);
+				expect(await store.takeLost("r", "carol")).toBe(1);
+				expect(await store.takeLost("r", "bob")).toBe(0);
+				expect(await store.stats()).toEqual({ messages: 2, sessions: 0, pendingDeliveries: 2 });
+			});
+
+			it("keeps the newest maxPerRoom of each room", async () => {
+				const a = await sendMany(5, { room: "a", from: "alice", to: "bob" });
+				const b = await sendMany(2, { room: "b", from: "alice", to: "bob" });
+				const result = await store.applyRetention({ maxPerRoom: 3 });
+				expect(result).toEqual({ deletedMessages: 2, lostDeliveries: 2 });
+				expect(seqs(await store.history("a", { viewer: "bob", limit: 10 }))).toEqual(a.slice(2));
+				expect(seqs(await store.history("b", { viewer: "bob", limit: 10 }))).toEqual(b);
+				expect(await store.takeLost("a", "bob")).toBe(2);
+				expect(await store.takeLost("b", "bob")).toBe(0);
+			});
+
+			it("applies age first, then the cap over what is left", async () => {
+				const sent = [
+					await send({ room: "r", from: "alice", to: "*", sentAt: 100 }),
+					await send({ room: "r", from: "alice", to: "*", sentAt: 500 }),
+					await send({ room: "r", from: "alice", to: "*", sentAt: 600 }),
+					await send({ room: "r", from: "alice", to: "*", sentAt: 50 }), // newest seq, but old
+					await send({ room: "r", from: "alice", to: "*", sentAt: 700 }),
+				].map((r) => r.message.seq);
+				const result = await store.applyRetention({ olderThan: 200, maxPerRoom: 2 });
+				expect(result.deletedMessages).toBe(3);
+				expect(seqs(await store.history("r", { viewer: "bob", limit: 10 }))).toEqual([sent[2], sent[4]]);
+			});
+
+			it("counts lost per room and session, also for recipients without a session record", async () => {
+				await store.createSession(session("a", "bob"));
+				await send({ room: "a", from: "alice", to: "bob", sentAt: 1 });
+				await send({ room: "a", from: "alice", to: "ghost", sentAt: 1 });
+				await send({ room: "b", from: "alice", to: "bob", sentAt: 1 });
+				await send({ room: "b", from: "alice", to: "bob", sentAt: 1 });
+				expect(await store.applyRetention({ olderThan: 2 })).toEqual({ deletedMessages: 4, lostDeliveries: 4 });
+				expect(await store.takeLost("a", "bob")).toBe(1);
+				expect(await store.takeLost("a", "ghost")).toBe(1);
+				expect(await store.takeLost("b", "bob")).toBe(2);
+			});
+
+			it("lost counters accumulate across runs until taken", async () => {
+				await send({ room: "r", from: "alice", to: "bob", sentAt: 1 });
+				await store.applyRetention({ olderThan: 2 });
+				await send({ room: "r", from: "alice", to: "bob", sentAt: 1 });
+				await store.applyRetention({ olderThan: 2 });
+				expect(await store.takeLost("r", "bob")).toBe(2);
+				expect(await store.takeLost("r", "bob")).toBe(0);
+			});
+
+			it("forgets the idempotency keys of deleted messages", async () => {
+				const first = await send({ room: "r", from: "alice", to: "bob", key: "k", sentAt: 1 });
+				await store.applyRetention({ olderThan: 2 });
+				const again = await send({ room: "r", from: "alice", to: "bob", key: "k", sentAt: 3 });
+				expect(again.duplicate).toBe(false);
+				expect(again.message.id).not.toBe(first.message.id);
+			});
+
+			it("an empty policy deletes nothing", async () => {
+				await sendMany(3, { room: "r", from: "alice", to: "bob" });
+				expect(await store.applyRetention({})).toEqual({ deletedMessages: 0, lostDeliveries: 0 });
+				expect((await store.stats()).messages).toBe(3);
+			});
+		});
+
+		describe("stats and lifecycle", () => {
+			it("counts messages, sessions and unacked deliveries", async () => {
+				expect(await store.stats()).toEqual({ messages: 0, sessions: 0, pendingDeliveries: 0 });
+				await store.createSession(session("r", "alice"));
+				await store.createSession(session("r", "bob"));
+				const m = await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"] });
+				await send({ room: "r", from: "bob", to: "alice" });
+				expect(await store.stats()).toEqual({ messages: 2, sessions: 2, pendingDeliveries: 3 });
+				await store.ack("r", "carol", [m.message.id]);
+				expect(await store.stats()).toEqual({ messages: 2, sessions: 2, pendingDeliveries: 2 });
+			});
+
+			it("close is safe twice, and a closed store refuses work", async () => {
+				await store.close();
+				await store.close();
+				await expect(send({ room: "r", from: "alice", to: "bob" })).rejects.toThrow(/closed/);
+				await expect(store.countPending("r", "bob")).rejects.toThrow(/closed/);
+			});
+		});
+	});
+}
