@@ -184,6 +184,37 @@ describe("inbox", () => {
 	});
 });
 
+describe("retention", () => {
+	it("never breaks a cursor silently: lost messages are counted at hello and history says truncated", async () => {
+		const { url, hub } = await hubWith({ retentionMaxMessages: 3, retentionDays: 0 });
+		const secrets = memorySecrets();
+		const b = await client(url, "B", { secrets });
+		await b.close();
+		const a = await client(url, "A");
+		const sent = [];
+		for (let i = 0; i < 5; i++) sent.push(await a.send("B", `r${i}`));
+		const result = await hub.runRetention();
+		expect(result).toEqual({ deletedMessages: 2, lostDeliveries: 2 });
+		const { client: b2, got } = await connectCollecting(url, "B", { secrets });
+		cleanups.push(() => b2.close({ bye: false }));
+		expect(b2.hello?.lost).toBe(2);
+		expect(b2.hello?.pending).toBe(3);
+		await until(() => got.length === 3);
+		expect(got.map((m) => m.body)).toEqual(["r2", "r3", "r4"]);
+		const page = await b2.request("history", { with: "A" });
+		expect(page.truncated).toBe(true);
+		expect(page.oldestSeq).toBe(sent[2]?.message.seq);
+		const fromCursor = await b2.request("history", { after: sent[0]?.message.seq });
+		expect(fromCursor.truncated).toBe(true);
+		const fresh = await b2.request("history", { after: sent[3]?.message.seq });
+		expect(fresh.truncated).toBe(false);
+		// The count is reported once.
+		await b2.close({ bye: false });
+		const b3 = await client(url, "B", { secrets });
+		expect(b3.hello?.lost).toBe(0);
+	});
+});
+
 describe("idempotency", () => {
 	it("a retried send with the same key is stored once", async () => {
 		const { url, hub } = await hubWith();

@@ -447,6 +447,28 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 			});
 		});
 
+		describe("prunedThrough", () => {
+			it("is 0 until retention deletes, then the highest seq it deleted in that room", async () => {
+				const sent = await sendMany(4, { room: "r", from: "alice", to: "bob" });
+				const other = await send({ room: "q", from: "alice", to: "bob" });
+				expect(await store.prunedThrough("r")).toBe(0);
+				await store.applyRetention({ maxPerRoom: 1 });
+				expect(await store.prunedThrough("r")).toBe(sent[2]);
+				expect(await store.prunedThrough("q")).toBe(0);
+				expect(other.message.room).toBe("q");
+				// It never goes down, even when later retention deletes nothing.
+				await store.applyRetention({ maxPerRoom: 10 });
+				expect(await store.prunedThrough("r")).toBe(sent[2]);
+			});
+
+			it("follows age-based deletion too", async () => {
+				const old = await send({ room: "r", from: "alice", to: "bob", sentAt: 10 });
+				await send({ room: "r", from: "alice", to: "bob", sentAt: 1000 });
+				await store.applyRetention({ olderThan: 500 });
+				expect(await store.prunedThrough("r")).toBe(old.message.seq);
+			});
+		});
+
 		describe("retention", () => {
 			it("deletes messages sent before olderThan and counts unacked deliveries as lost", async () => {
 				const old1 = await send({ room: "r", from: "alice", to: "bob", sentAt: 100 });

@@ -23,12 +23,10 @@ export async function handleHistory(hub: Hub, conn: Connection, frame: RequestOf
 		...(frame.before !== undefined ? { before: frame.before } : {}),
 		...(frame.after !== undefined ? { after: frame.after } : {}),
 	});
-	const oldestSeq = await hub.store.oldestSeq(s.room);
-	// Paging back (or forward from a cursor) into seqs that retention removed: say so instead of silently
-	// returning a shorter page.
-	const truncated =
-		oldestSeq !== null &&
-		((frame.after !== undefined && frame.after + 1 < oldestSeq) ||
-			(frame.before !== undefined && !page.hasMore && frame.before > oldestSeq && oldestSeq > 1 && page.messages.length < limit));
+	const [oldestSeq, prunedThrough] = await Promise.all([hub.store.oldestSeq(s.room), hub.store.prunedThrough(s.room)]);
+	// Say when a page reached into history that retention deleted, instead of silently returning less:
+	// paging forward from a cursor at or below the watermark, or paging back to the start of what is left.
+	const pagingBack = frame.after === undefined;
+	const truncated = prunedThrough > 0 && ((frame.after !== undefined && frame.after < prunedThrough) || (pagingBack && !page.hasMore));
 	return { messages: page.messages, hasMore: page.hasMore, oldestSeq, truncated };
 }

@@ -65,6 +65,8 @@ export class MemoryStore implements Store {
 	private readonly inbox = new Map<string, Set<StoredMessage>>();
 	/** k(room, session) → unacked deliveries lost to retention. */
 	private readonly lost = new Map<string, number>();
+	/** room → highest seq retention deleted there. */
+	private readonly pruned = new Map<string, number>();
 
 	async open(): Promise<void> {
 		this.check();
@@ -201,6 +203,11 @@ export class MemoryStore implements Store {
 		return null;
 	}
 
+	async prunedThrough(room: string): Promise<number> {
+		this.check();
+		return this.pruned.get(room) ?? 0;
+	}
+
 	async takeLost(room: string, session: string): Promise<number> {
 		this.check();
 		const key = k(room, session);
@@ -294,6 +301,7 @@ export class MemoryStore implements Store {
 			this.lost.set(key, (this.lost.get(key) ?? 0) + 1);
 			result.lostDeliveries++;
 		}
+		this.pruned.set(room, Math.max(this.pruned.get(room) ?? 0, seq));
 		const msgs = this.roomOf(room);
 		msgs?.delete(seq);
 		if (msgs?.size === 0) this.rooms.delete(room);

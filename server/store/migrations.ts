@@ -14,7 +14,7 @@ export interface Migration {
 
 export const MIGRATIONS: readonly Migration[] = [
 	{
-		description: "sessions, messages, deliveries, lost counters",
+		description: "sessions, messages, deliveries, lost counters, retention watermarks",
 		sql: `
 			CREATE TABLE sessions (
 				room        TEXT    NOT NULL,
@@ -59,6 +59,12 @@ export const MIGRATIONS: readonly Migration[] = [
 			) WITHOUT ROWID;
 			-- The inbox: unacked deliveries of one recipient in one room, in seq order.
 			CREATE INDEX deliveries_inbox ON deliveries (room, recipient, acked, seq);
+
+			-- Per room, the highest seq retention deleted: lets history say "truncated" instead of going quiet.
+			CREATE TABLE pruned (
+				room    TEXT    PRIMARY KEY,
+				through INTEGER NOT NULL
+			) WITHOUT ROWID;
 
 			-- Unacked deliveries that retention deleted, per (room, session), until takeLost reads them.
 			CREATE TABLE lost (

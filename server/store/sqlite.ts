@@ -166,6 +166,14 @@ function prepareStatements(db: Database.Database) {
 		historyPairAsc: pairHistory("ASC"),
 		historyPairDesc: pairHistory("DESC"),
 		oldestSeq: db.prepare<[string], number | null>("SELECT min(seq) FROM messages WHERE room = ?").pluck(),
+		prunedThrough: db.prepare<[string], number>("SELECT through FROM pruned WHERE room = ?").pluck(),
+		raisePruned: db.prepare<[string, number]>(
+			`INSERT INTO pruned (room, through) VALUES (?, ?)
+			 ON CONFLICT (room) DO UPDATE SET through = max(through, excluded.through)`,
+		),
+		prunedByAge: db.prepare<[number], { room: string; through: number }>(
+			"SELECT room, max(seq) AS through FROM messages WHERE sent_at < ? GROUP BY room",
+		),
 
 		takeLost: db.prepare<[string, string], number>(
 			"DELETE FROM lost WHERE room = ? AND session = ? RETURNING count",
@@ -362,6 +370,10 @@ export class SqliteStore implements Store {
 		return this.ready().st.oldestSeq.get(room) ?? null;
 	}
 
+	async prunedThrough(room: string): Promise<number> {
+		return this.ready().st.prunedThrough.get(room) ?? 0;
+	}
+
 	async takeLost(room: string, session: string): Promise<number> {
 		return this.ready().st.takeLost.get(room, session) ?? 0;
 	}
@@ -379,6 +391,7 @@ export class SqliteStore implements Store {
 		db.transaction(() => {
 			// Age first, then the count cap over what is left: a room ends with at most maxPerRoom messages.
 			if (policy.olderThan !== undefined) {
+				for (const { room, through } of st.prunedByAge.all(policy.olderThan)) st.raisePruned.run(room, through);
 				countLost(st.lostByAge.all(policy.olderThan));
 				result.deletedMessages += st.deleteByAge.run(policy.olderThan).changes;
 			}
@@ -386,6 +399,7 @@ export class SqliteStore implements Store {
 				for (const room of st.rooms.all()) {
 					const cap = st.capSeq.get(room, Math.max(0, policy.maxPerRoom));
 					if (cap === undefined) continue;
+					st.raisePruned.run(room, cap);
 					countLost(st.lostBelow.all(room, cap));
 					result.deletedMessages += st.deleteBelow.run(room, cap).changes;
 				}

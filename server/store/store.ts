@@ -123,6 +123,11 @@ export interface Store {
 	history(room: string, query: HistoryQuery): Promise<HistoryPage>;
 	/** Oldest retained seq in the room, or null. */
 	oldestSeq(room: string): Promise<number | null>;
+	/**
+	 * The highest seq retention has deleted in this room (0: it never deleted anything there). A history
+	 * page or cursor at or below it reached into deleted history, which the hub reports as `truncated`.
+	 */
+	prunedThrough(room: string): Promise<number>;
 
 	/** Reads and resets how many of this session's unacked messages retention has deleted. */
 	takeLost(room: string, session: string): Promise<number>;
