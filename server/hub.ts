@@ -10,10 +10,12 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { safeEqual, tokenFromUpgrade } from "./auth.js";
 import { Connection, type LeaveReason, sessionKey } from "./connection.js";
 import { DEFAULTS, type HubOptions, isLoopback } from "./defaults.js";
-import { CloseCode } from "./errors.js";
+import { CloseCode, ErrorCode } from "./errors.js";
+import { DEFAULT_ROOM } from "./handlers/hello.js";
+import { sessionInfos } from "./handlers/presence.js";
 import { type Fanout, type FanoutEvent, LocalFanout } from "./fanout.js";
 import { type Logger, silentLogger } from "./logger.js";
-import { PROTOCOL_VERSION } from "./protocol.js";
+import { checkName, PROTOCOL_VERSION } from "./protocol.js";
 import { routeFrame } from "./router.js";
 import type { Store } from "./store/store.js";
 import { VERSION } from "./version.js";
@@ -116,8 +118,43 @@ export class Hub {
 			);
 			return;
 		}
+		if (req.method === "GET" && path === "/sessions") {
+			this.#sessionsOverHttp(req, res);
+			return;
+		}
 		res.writeHead(426, { "content-type": "text/plain" });
 		res.end("claude-relay hub: connect with a WebSocket client (see docs/PROTOCOL.md), or GET /healthz.\n");
+	}
+
+	/**
+	 * GET /sessions?room=NAME: the `sessions` answer for tools that must not claim an ID to ask
+	 * (`claude-relay sessions`). Behind the hub token when there is one, like the WebSocket.
+	 */
+	#sessionsOverHttp(req: IncomingMessage, res: ServerResponse): void {
+		const send = (status: number, body: unknown) => {
+			res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+			res.end(JSON.stringify(body));
+		};
+		if (this.options.token !== undefined) {
+			const offered = tokenFromUpgrade(req);
+			if (offered === undefined || !safeEqual(offered, this.options.token)) {
+				send(401, { error: { code: ErrorCode.AUTH, message: "This hub requires a token." } });
+				return;
+			}
+		}
+		const room = new URL(req.url ?? "/", "http://hub").searchParams.get("room") ?? DEFAULT_ROOM;
+		const check = checkName(room, "room name");
+		if (!check.ok) {
+			send(400, { error: { code: ErrorCode.BAD_ID, message: check.reason } });
+			return;
+		}
+		sessionInfos(this, room).then(
+			(sessions) => send(200, { room, sessions }),
+			(err) => {
+				this.log.error({ err }, "GET /sessions failed");
+				send(500, { error: { code: ErrorCode.INTERNAL, message: "store unavailable" } });
+			},
+		);
 	}
 
 	async health() {

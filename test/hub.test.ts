@@ -358,6 +358,25 @@ describe("presence and queries", () => {
 		expect(get.message.body).toBe("ab3");
 	});
 
+	it("answers GET /sessions over HTTP, behind the token when there is one", async () => {
+		const token = "t0ken-t0ken-t0ken-t0ken";
+		const { port, url } = await hubWith({ token });
+		const a = await client(url, "A", { token, meta: { host: "h1", cwd: "/a" } });
+		const b = await client(url, "B", { token });
+		await b.close();
+		expect((await fetch(`http://127.0.0.1:${port}/sessions`)).status).toBe(401);
+		const res = await fetch(`http://127.0.0.1:${port}/sessions`, { headers: { authorization: `Bearer ${token}` } });
+		const body = (await res.json()) as { room: string; sessions: Array<{ session: string; online: boolean; meta: { host?: string } }> };
+		expect(body.room).toBe("default");
+		expect(body.sessions.map((s) => [s.session, s.online])).toEqual([
+			["A", true],
+			["B", false],
+		]);
+		expect(body.sessions[0]?.meta.host).toBe("h1");
+		expect((await fetch(`http://127.0.0.1:${port}/sessions?room=../x&token=${token}`)).status).toBe(400);
+		expect(a.ready).toBe(true);
+	});
+
 	it("answers GET /healthz with JSON", async () => {
 		const { port } = await hubWith();
 		const res = await fetch(`http://127.0.0.1:${port}/healthz`);

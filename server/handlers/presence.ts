@@ -2,7 +2,7 @@
 import { ErrorCode, RelayError } from "../errors.js";
 import type { Connection } from "../connection.js";
 import type { Hub } from "../hub.js";
-import type { RequestOf, ResultOf } from "../protocol.js";
+import type { RequestOf, ResultOf, SessionInfo } from "../protocol.js";
 
 export async function handlePeers(hub: Hub, conn: Connection, _frame: RequestOf<"peers">): Promise<ResultOf<"peers">> {
 	const s = conn.session;
@@ -14,7 +14,12 @@ export async function handlePeers(hub: Hub, conn: Connection, _frame: RequestOf<
 export async function handleSessions(hub: Hub, conn: Connection, _frame: RequestOf<"sessions">): Promise<ResultOf<"sessions">> {
 	const s = conn.session;
 	if (!s) throw new RelayError(ErrorCode.NOT_REGISTERED, "Say hello first.");
-	const records = await hub.store.listSessions(s.room);
+	return { sessions: await sessionInfos(hub, s.room) };
+}
+
+/** Every session the room has seen, online first, then most recently seen. Also served as GET /sessions. */
+export async function sessionInfos(hub: Hub, room: string): Promise<SessionInfo[]> {
+	const records = await hub.store.listSessions(room);
 	const sessions = await Promise.all(
 		records.map(async (r) => {
 			const holder = hub.holder(r.room, r.session);
@@ -30,5 +35,5 @@ export async function handleSessions(hub: Hub, conn: Connection, _frame: Request
 		}),
 	);
 	sessions.sort((a, b) => Number(b.online) - Number(a.online) || b.lastSeen - a.lastSeen);
-	return { sessions };
+	return sessions;
 }
