@@ -53,6 +53,8 @@ export interface HubClientOptions {
 	/** Reconnect backoff: first retry is immediate, then min × 1.6^n, capped, plus up to 30% jitter. */
 	minReconnectDelayMs?: number;
 	maxReconnectDelayMs?: number;
+	/** After a hello refused because the ID is held by a live session, wait this long before claiming again. */
+	idTakenRetryMs?: number;
 }
 
 export interface HubClientEvents {
@@ -63,6 +65,8 @@ export interface HubClientEvents {
 	disconnected: [info: { code: number; reason: string }];
 	/** Hello was refused for a reason retrying cannot fix (bad ID, bad token); the client stopped. */
 	fatal: [error: RelayError];
+	/** Hello was refused for now (the ID is held by a live session); the client retries every few seconds. */
+	refused: [error: RelayError];
 }
 
 interface Pending {
@@ -78,6 +82,7 @@ interface Pending {
 }
 
 const DEDUPE_WINDOW = 10_000;
+
 
 export function unreachableHint(url: string): string {
 	return `Cannot reach the relay hub at ${url}. Is the hub running (\`claude-relay hub\`, or \`curl ${url.replace(/^ws/, "http")}/healthz\`)? If it runs on another machine, is the SSH tunnel up (\`claude-relay tunnel user@host\`)?`;
@@ -103,6 +108,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 	#closed = false;
 	#keepalive: NodeJS.Timeout | undefined;
 	#everReady = false;
+	#retryTimer: NodeJS.Timeout | undefined;
 
 	constructor(options: HubClientOptions) {
 		super();
@@ -115,6 +121,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			keepaliveMs: 15_000,
 			minReconnectDelayMs: 250,
 			maxReconnectDelayMs: 10_000,
+			idTakenRetryMs: 5_000,
 			...options,
 		};
 		this.url = options.url;
@@ -148,7 +155,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 	/** Resolves with the hello reply once connected (at once if already), or rejects after the bound. */
 	waitReady(timeoutMs = this.#opts.requestTimeoutMs): Promise<ResultOf<"hello">> {
 		if (this.hello) return Promise.resolve(this.hello);
-		if (this.#closed) return Promise.reject(new RelayError(ErrorCode.UNREACHABLE, "client closed"));
+		if (this.#closed) return Promise.reject(this.lastError ?? new RelayError(ErrorCode.UNREACHABLE, "The relay client is closed."));
 		return new Promise((resolve, reject) => {
 			const timer = setTimeout(() => {
 				cleanup();
@@ -162,6 +169,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				cleanup();
 				reject(e);
 			};
+			const onRefused = onFatal;
 			const onClosedOnce = () => {
 				if (!this.#opts.reconnect && !this.hello) {
 					cleanup();
@@ -172,10 +180,12 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				clearTimeout(timer);
 				this.off("ready", onReady);
 				this.off("fatal", onFatal);
+				this.off("refused", onRefused);
 				this.off("disconnected", onClosedOnce);
 			};
 			this.on("ready", onReady);
 			this.on("fatal", onFatal);
+			this.on("refused", onRefused);
 			this.on("disconnected", onClosedOnce);
 		});
 	}
@@ -222,6 +232,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		}
 		this.#closed = true;
 		this.#stopKeepalive();
+		clearTimeout(this.#retryTimer);
 		this.#failAll(new RelayError(ErrorCode.UNREACHABLE, "The relay client is closed."));
 		this.#socket.close(1000, "client closing");
 		this.hello = null;
@@ -301,7 +312,13 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			this.#failAll(err);
 			this.#socket.close(1000, "hello refused");
 			this.emit("fatal", err);
+			return;
 		}
+		// The socket is open but useless without a session: try again later on a fresh connection.
+		this.emit("refused", err);
+		clearTimeout(this.#retryTimer);
+		this.#retryTimer = setTimeout(() => this.reconnect(), this.#opts.idTakenRetryMs);
+		this.#retryTimer.unref();
 	}
 
 	#onFrame(text: string): void {

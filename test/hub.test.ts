@@ -266,6 +266,20 @@ describe("ID claims", () => {
 		expect((await holder.request("ping", {})).time).toBeGreaterThan(0);
 	});
 
+	it("a reconnecting client refused for a live holder reports it, then gets the ID once the holder leaves", async () => {
+		const { url } = await hubWith({ livenessProbeMs: 200 });
+		const secrets = memorySecrets();
+		const holder = await client(url, "CC-9", { secrets });
+		const second = new (await import("../mcp-client/hub-client.js")).HubClient({ url, session: "CC-9", secrets, keepaliveMs: 0, idTakenRetryMs: 100, minReconnectDelayMs: 50 });
+		cleanups.push(() => second.close({ bye: false }));
+		await expect(second.waitReady(3_000)).rejects.toMatchObject({ code: ErrorCode.ID_TAKEN });
+		expect(second.lastError?.code).toBe(ErrorCode.ID_TAKEN);
+		await holder.close();
+		const hello = await new Promise((resolve) => second.once("ready", resolve));
+		expect(hello).toMatchObject({ session: "CC-9" });
+		expect(second.lastError).toBeNull();
+	});
+
 	it("lets a newcomer take over from a holder that no longer answers", async () => {
 		const { url } = await hubWith({ livenessProbeMs: 200 });
 		// A holder whose client does not answer pings: a frozen process or a dead link.
