@@ -59,8 +59,10 @@ await esbuild.build({
 	platform: "node",
 	target: "node20",
 	sourcemap: "linked",
-	// Native addons and packages that load files relative to themselves at run time stay in node_modules.
-	external: ["better-sqlite3", "pino", "bufferutil", "utf-8-validate"],
+	// Stay in node_modules: native addons, packages that load files relative to themselves at run time
+	// (pino's workers), and CommonJS that reads its own __filename (write-file-atomic), which an ESM
+	// bundle does not have.
+	external: ["better-sqlite3", "pino", "write-file-atomic", "bufferutil", "utf-8-validate"],
 	banner: {
 		// Bundled CommonJS (ws) calls require() for Node built-ins; give ESM output a real require.
 		js: "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);",

@@ -5,6 +5,9 @@
  */
 import yargs from "yargs";
 import { hubCommand } from "../server/hub-command.js";
+import { launchdCommand } from "../launchd/launchd-command.js";
+import { tunnelCommand } from "../launchd/tunnel-command.js";
+import { registerCommand, sessionsCommand } from "../sessions/sessions-command.js";
 
 export async function runCli(argv: string[]): Promise<void> {
 	await yargs(argv)
@@ -12,6 +15,10 @@ export async function runCli(argv: string[]): Promise<void> {
 		.usage("$0 <command> [options]\n\nReal-time, durable messaging between Claude Code sessions.")
 		.command(hubCommand)
 		// commands: keep one line each, alphabetical after hub
+		.command(launchdCommand)
+		.command(registerCommand)
+		.command(sessionsCommand)
+		.command(tunnelCommand)
 		.demandCommand(1, "Name a command; `claude-relay --help` lists them.")
 		.strict()
 		.recommendCommands()

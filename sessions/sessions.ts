@@ -1,0 +1,149 @@
+/**
+ * `claude-relay sessions` and `claude-relay register`: the implementation behind sessions/sessions-command.ts.
+ */
+import { checkName } from "../server/protocol.js";
+import {
+	isProcessAlive,
+	listSessions,
+	readRegistry,
+	type SessionEntry,
+	type SessionStatus,
+	upsertSession,
+} from "./registry.js";
+
+/** What the hub says about a session (a subset of protocol.ts SessionInfo). */
+export interface HubSessionState {
+	session: string;
+	online: boolean;
+}
+
+/**
+ * One row of the sessions view: the registry entry (its status merged with the hub's answer), or for a
+ * session only the hub knows, just its ID and status.
+ */
+export type SessionRow = Partial<Omit<SessionEntry, "id" | "status">> & {
+	id: string;
+	status: SessionStatus;
+	/** Where the status comes from: the local registry, or the hub's answer. */
+	source: "registry" | "hub";
+};
+
+/**
+ * Merges the registry view (statuses already corrected for dead pids, as `listSessions` returns them) with
+ * the hub's answer when there is one. The hub knows whether a connection is open right now, so it wins on
+ * "online"; the registry knows whether the owning process still exists, so it keeps "ended". A registry
+ * "online" the hub does not see online is shown "offline" (its bridge went away without saying so).
+ * Sessions only the hub knows are added.
+ */
+export function mergeSessions(
+	entries: SessionEntry[],
+	hubSessions?: HubSessionState[],
+): SessionRow[] {
+	const hub = new Map((hubSessions ?? []).map((s) => [s.session, s.online]));
+	const rows: SessionRow[] = entries.map((e) => {
+		let status = e.status;
+		if (hubSessions) {
+			if (hub.get(e.id) === true) status = "online";
+			else if (status === "online") status = "offline";
+		}
+		return { ...e, status, source: hub.has(e.id) ? "hub" : "registry" };
+	});
+	const known = new Set(entries.map((e) => e.id));
+	for (const s of hubSessions ?? [])
+		if (!known.has(s.session))
+			rows.push({
+				id: s.session,
+				status: s.online ? "online" : "offline",
+				source: "hub",
+			});
+	return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function formatStarted(iso: string | undefined): string {
+	if (!iso) return "-";
+	const d = new Date(iso);
+	if (Number.isNaN(d.getTime())) return iso;
+	const p = (n: number) => String(n).padStart(2, "0");
+	return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/** The table `claude-relay sessions` prints: ID, STATUS, HOST, CWD, STARTED (local time). */
+export function renderSessionsTable(
+	entries: SessionEntry[],
+	hubSessions?: HubSessionState[],
+): string {
+	const rows = mergeSessions(entries, hubSessions);
+	if (rows.length === 0)
+		return "No sessions registered. Register one with: claude-session <ID>\n";
+	const header = ["ID", "STATUS", "HOST", "CWD", "STARTED"];
+	const cells = rows.map((r) => [
+		r.id,
+		r.status,
+		r.host || "-",
+		r.cwd || "-",
+		formatStarted(r.started),
+	]);
+	const widths = header.map((h, i) =>
+		Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)),
+	);
+	const line = (c: string[]) =>
+		c
+			.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i] ?? 0)))
+			.join("  ")
+			.trimEnd();
+	return `${[line(header), ...cells.map(line)].join("\n")}\n`;
+}
+
+export interface SessionsOptions {
+	json: boolean;
+	prune: boolean;
+	/** The hub's answer, once the command asks the hub (not yet wired: see sessions-command.ts). */
+	hubSessions?: HubSessionState[];
+}
+
+export async function runSessions(opts: SessionsOptions): Promise<void> {
+	const entries = await listSessions({ prune: opts.prune });
+	if (opts.json)
+		process.stdout.write(
+			`${JSON.stringify(mergeSessions(entries, opts.hubSessions), null, 2)}\n`,
+		);
+	else process.stdout.write(renderSessionsTable(entries, opts.hubSessions));
+}
+
+export interface RegisterOptions {
+	id: string;
+	pid?: number;
+	cwd?: string;
+}
+
+/** Exit codes of `register`: 2 for an invalid ID (the shell function relies on a non-zero code). */
+export const EXIT_INVALID_ID = 2;
+
+/** Validates and records the ID. Returns the exit code; prints the reason on stderr when refused. */
+export async function runRegister(opts: RegisterOptions): Promise<number> {
+	const check = checkName(opts.id);
+	if (!check.ok) {
+		process.stderr.write(`claude-relay register: ${check.reason}\n`);
+		return EXIT_INVALID_ID;
+	}
+	const previous = (await readRegistry())[opts.id];
+	const entry = await upsertSession({
+		id: opts.id,
+		pid: opts.pid ?? process.ppid,
+		cwd: opts.cwd ?? process.cwd(),
+		status: "offline",
+	});
+	if (
+		previous &&
+		previous.pid !== entry.pid &&
+		previous.host === entry.host &&
+		isProcessAlive(previous.pid)
+	)
+		process.stderr.write(
+			`claude-relay register: note: ${opts.id} was registered to pid ${previous.pid} (still running, in ${previous.cwd}); it now belongs to pid ${entry.pid}\n`,
+		);
+	process.stdout.write(
+		`Registered ${entry.id} (pid ${entry.pid}, ${entry.cwd})\n`,
+	);
+	return 0;
+}
