@@ -11,6 +11,7 @@ interface SessionsArgs {
 	json: boolean;
 	prune: boolean;
 	url: string;
+	room: string;
 }
 
 export const sessionsCommand: CommandModule<object, SessionsArgs> = {
@@ -33,8 +34,13 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
 				type: "string",
 				default: process.env.RELAY_URL || DEFAULT_URL,
 				defaultDescription: `$RELAY_URL or ${DEFAULT_URL}`,
-				describe:
-					"Hub URL (reserved: the status comes from the local registry for now)",
+				describe: "Hub to ask who is online (GET /sessions); the registry alone if unreachable",
+			})
+			.option("room", {
+				type: "string",
+				default: process.env.RELAY_ROOM || "default",
+				defaultDescription: "$RELAY_ROOM or default",
+				describe: "Room whose sessions the hub lists",
 			})
 			.example("$0 sessions", "Table of every registered session")
 			.example("$0 sessions --json", "The same as JSON")
@@ -45,9 +51,8 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
 	handler: async (argv) => {
 		try {
 			const { runSessions } = await import("./sessions.js");
-			// The hub has no per-session listing reachable without claiming an ID yet; once it has, ask it
-			// at argv.url and pass its answer as `hubSessions` (mergeSessions knows how to combine them).
-			await runSessions({ json: argv.json, prune: argv.prune });
+			const token = process.env.RELAY_TOKEN?.trim() || undefined;
+			await runSessions({ json: argv.json, prune: argv.prune, url: argv.url, room: argv.room, token });
 		} catch (err) {
 			reportFailure("sessions", err);
 		}

@@ -15,6 +15,41 @@ import {
 export interface HubSessionState {
 	session: string;
 	online: boolean;
+	meta?: { host?: string; cwd?: string };
+	firstSeen?: number;
+}
+
+/**
+ * Asks the hub which sessions of a room it has seen and which are online (GET /sessions, which claims no
+ * ID). Bounded: a hub that is down or slow costs at most `timeoutMs`, and the caller falls back to the
+ * registry alone. Returns the reason instead of throwing.
+ */
+export async function fetchHubSessions(
+	url: string,
+	opts: { room?: string; token?: string; timeoutMs?: number } = {},
+): Promise<{ ok: true; sessions: HubSessionState[] } | { ok: false; reason: string }> {
+	let http: URL;
+	try {
+		http = new URL(url);
+		http.protocol = http.protocol === "wss:" ? "https:" : "http:";
+		http.pathname = "/sessions";
+		http.search = "";
+		if (opts.room) http.searchParams.set("room", opts.room);
+	} catch {
+		return { ok: false, reason: `invalid hub URL ${JSON.stringify(url)}` };
+	}
+	try {
+		const res = await fetch(http, {
+			headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+			signal: AbortSignal.timeout(opts.timeoutMs ?? 1500),
+		});
+		if (res.status === 401) return { ok: false, reason: "the hub refused the token (RELAY_TOKEN)" };
+		if (!res.ok) return { ok: false, reason: `the hub answered HTTP ${res.status}` };
+		const body = (await res.json()) as { sessions?: HubSessionState[] };
+		return { ok: true, sessions: Array.isArray(body.sessions) ? body.sessions : [] };
+	} catch {
+		return { ok: false, reason: `the hub is not reachable at ${url}` };
+	}
 }
 
 /**
@@ -55,6 +90,9 @@ export function mergeSessions(
 				id: s.session,
 				status: s.online ? "online" : "offline",
 				source: "hub",
+				...(s.meta?.host ? { host: s.meta.host } : {}),
+				...(s.meta?.cwd ? { cwd: s.meta.cwd } : {}),
+				...(s.firstSeen ? { started: new Date(s.firstSeen).toISOString() } : {}),
 			});
 	return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
@@ -97,12 +135,21 @@ export function renderSessionsTable(
 export interface SessionsOptions {
 	json: boolean;
 	prune: boolean;
-	/** The hub's answer, once the command asks the hub (not yet wired: see sessions-command.ts). */
+	/** Ask this hub who is online (GET /sessions); without it, the registry alone. */
+	url?: string;
+	room?: string;
+	token?: string;
+	/** The hub's answer, when the caller already has it (tests). */
 	hubSessions?: HubSessionState[];
 }
 
 export async function runSessions(opts: SessionsOptions): Promise<void> {
 	const entries = await listSessions({ prune: opts.prune });
+	if (!opts.hubSessions && opts.url) {
+		const answer = await fetchHubSessions(opts.url, { room: opts.room, token: opts.token });
+		if (answer.ok) opts.hubSessions = answer.sessions;
+		else process.stderr.write(`note: ${answer.reason}; showing the local registry only\n`);
+	}
 	if (opts.json)
 		process.stdout.write(
 			`${JSON.stringify(mergeSessions(entries, opts.hubSessions), null, 2)}\n`,
