@@ -8,7 +8,7 @@
 //
 //   node scripts/build.mjs             build
 //   node scripts/build.mjs --if-stale  build only if a source file is newer than dist/cli.js
-import { chmodSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -47,12 +47,15 @@ try {
 // Entry points: the CLI (every subcommand) and the benchmark runner.
 const entries = { cli: "scripts/cli.ts", bench: "scripts/bench/main.ts" };
 
-rmSync(out, { recursive: true, force: true });
+// Build beside dist/ and swap it in, so a process running from dist/ (a hub, a test) never sees a half-written
+// tree, and chunk names from an older build stay valid until the swap.
+const staging = `${out}.staging-${process.pid}`;
+rmSync(staging, { recursive: true, force: true });
 const started = Date.now();
 await esbuild.build({
 	absWorkingDir: root,
 	entryPoints: Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(join(root, file)))),
-	outdir: out,
+	outdir: staging,
 	bundle: true,
 	splitting: true,
 	format: "esm",
@@ -73,5 +76,9 @@ await esbuild.build({
 }).then((result) => {
 	if (process.argv.includes("--analyze")) console.error(esbuild.analyzeMetafileSync(result.metafile));
 });
-chmodSync(join(out, "cli.js"), 0o755);
+chmodSync(join(staging, "cli.js"), 0o755);
+const retired = `${out}.old-${process.pid}`;
+if (existsSync(out)) renameSync(out, retired);
+renameSync(staging, out);
+rmSync(retired, { recursive: true, force: true });
 console.error(`build: dist/ written in ${Date.now() - started} ms`);
