@@ -11,6 +11,7 @@
 import { chmodSync, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundleTrim } from "../mcp-client/bundle-trim.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist");
@@ -71,6 +72,8 @@ await esbuild.build({
 		js: "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);",
 	},
 	chunkNames: "chunks/[name]-[hash]",
+	// Leaves out SDK dependencies the bridge never runs, for its cold start (see the file).
+	plugins: [bundleTrim],
 	logLevel: "warning",
 	metafile: true,
 }).then((result) => {

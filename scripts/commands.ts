@@ -4,6 +4,7 @@
  * handler, so `claude-relay --help` stays fast and `claude-relay send` never loads SQLite.
  */
 import yargs from "yargs";
+import { mcpCommand } from "../mcp-client/mcp-command.js";
 import { hubCommand } from "../server/hub-command.js";
 import { launchdCommand } from "../launchd/launchd-command.js";
 import { tunnelCommand } from "../launchd/tunnel-command.js";
@@ -16,6 +17,7 @@ export async function runCli(argv: string[]): Promise<void> {
 		.command(hubCommand)
 		// commands: keep one line each, alphabetical after hub
 		.command(launchdCommand)
+		.command(mcpCommand)
 		.command(registerCommand)
 		.command(sessionsCommand)
 		.command(tunnelCommand)

@@ -1,0 +1,89 @@
+/**
+ * What every tool gets: the configuration, the log, and the hub link, which is loaded and connected in the
+ * background once the MCP handshake is done (or when a tool first needs it), so that answering
+ * `initialize` never waits for ws, partysocket or the network.
+ */
+import { ErrorCode, RelayError } from "../server/errors.js";
+import { paths } from "../server/paths.js";
+import type { HubLink } from "./hub-link.js";
+import { sessionMeta } from "./identity.js";
+import type { BridgeLog } from "./log.js";
+import type { BridgeConfig } from "./options.js";
+
+export class BridgeContext {
+	#link: Promise<HubLink> | undefined;
+	#loaded: HubLink | undefined;
+	#closing = false;
+
+	constructor(
+		readonly config: BridgeConfig,
+		readonly log: BridgeLog,
+	) {}
+
+	get session(): string {
+		return this.config.identity.id;
+	}
+
+	/** The link if it has been created (for status and shutdown); never starts it. */
+	get loaded(): HubLink | undefined {
+		return this.#loaded;
+	}
+
+	/**
+	 * Starts connecting in the background (idempotent), and loads every module a tool may need later, so
+	 * that rebuilding dist/ while this session runs (an upgrade) cannot make a later lazy import fail.
+	 */
+	start(): void {
+		this.link().catch(() => undefined);
+		import("../sessions/sessions.js").catch((err) =>
+			this.log.warn(
+				{ error: (err as Error).message },
+				"cannot load the sessions module",
+			),
+		);
+	}
+
+	/** The hub link, created on first use. Rejects with the configuration problem, if there is one. */
+	link(): Promise<HubLink> {
+		const problem = this.config.problem;
+		if (problem) return Promise.reject(problem);
+		if (this.#closing)
+			return Promise.reject(
+				new RelayError(ErrorCode.UNREACHABLE, "The bridge is shutting down."),
+			);
+		this.#link ??= (async () => {
+			const [{ HubLink }, { FileSecretStore }] = await Promise.all([
+				import("./hub-link.js"),
+				import("./secrets.js"),
+			]);
+			const c = this.config;
+			const link = new HubLink({
+				url: c.url,
+				session: c.identity.id,
+				room: c.room,
+				token: c.token,
+				home: c.home,
+				meta: sessionMeta(c.claudeSessionId),
+				secrets: new FileSecretStore(paths.secrets(c.home), this.log),
+				log: this.log,
+				claudeSessionId: c.claudeSessionId,
+			});
+			this.#loaded = link;
+			this.log.info(
+				{ url: c.url, room: c.room, idSource: c.identity.source },
+				"connecting to the hub",
+			);
+			return link;
+		})();
+		return this.#link;
+	}
+
+	/** Says bye to the hub and marks the session offline, bounded; never throws. */
+	async close(timeoutMs: number): Promise<void> {
+		this.#closing = true;
+		const link =
+			this.#loaded ??
+			(this.#link ? await this.#link.catch(() => undefined) : undefined);
+		await link?.close(timeoutMs);
+	}
+}

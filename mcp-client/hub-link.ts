@@ -1,0 +1,548 @@
+/**
+ * The bridge's live connection to the hub, loaded after the MCP handshake (it pulls in ws and partysocket):
+ * the HubClient, the local hold of pushed messages, loss-proof receive and wait, the acks, and the
+ * session's entry in the sessions registry.
+ *
+ * Receive is peek-then-ack: read the oldest unacked messages with `inbox {peek: true}`, hand them to the
+ * model, then `ack` exactly those ids. The consuming `inbox` would lose its page if the reply were lost in
+ * a reconnect; this way the worst case is a message shown again after the bridge itself died, never one
+ * that disappears.
+ */
+import { randomUUID } from "node:crypto";
+import { ErrorCode, RelayError } from "../server/errors.js";
+import { paths } from "../server/paths.js";
+import type {
+	Message,
+	ParamsOf,
+	RequestType,
+	ResultOf,
+	SessionMeta,
+} from "../server/protocol.js";
+import { HubClient, type SecretStore, unreachableHint } from "./hub-client.js";
+import { gitBranch } from "./identity.js";
+import { LocalInbox } from "./inbox.js";
+import type { BridgeLog } from "./log.js";
+
+export interface HubLinkOptions {
+	url: string;
+	session: string;
+	room: string;
+	token: string | undefined;
+	home: string;
+	meta: SessionMeta;
+	secrets: SecretStore;
+	log: BridgeLog;
+	claudeSessionId: string | undefined;
+	/** Bound on each hub request (default 10 s). */
+	requestTimeoutMs?: number;
+	/** How long a tool waits for a connection that is not up yet before saying the hub is unreachable. */
+	connectWaitMs?: number;
+}
+
+export interface ReceiveResult {
+	messages: Message[];
+	/** Unacked messages still waiting after these (at the hub; or held here when `source` is "local"). */
+	remaining: number;
+	/** "hub": read from the hub; "local": the hub was unreachable, these were held by the bridge. */
+	source: "hub" | "local";
+	/** Acks that could not be sent yet: they go out after the next reconnect. */
+	acksQueued: number;
+}
+
+export interface WaitResult {
+	message: Message | null;
+	/** Messages still waiting after this one (null when unknown). */
+	remaining: number | null;
+	source: "hub" | "local" | null;
+	acksQueued: number;
+}
+
+const REGISTRY_REFRESH_MS = 60_000;
+/** How long receive waits for a reconnect before handing over what the bridge holds. */
+const HELD_CONNECT_WAIT_MS = 1_000;
+
+export class HubLink {
+	readonly client: HubClient;
+	readonly inbox = new LocalInbox();
+	readonly options: HubLinkOptions;
+	/** Set when the client stopped for good (bad token, invalid ID): every tool reports it. */
+	fatal: RelayError | null = null;
+	/** Unread messages of this session that the hub's retention deleted, as reported at each hello. */
+	lost = 0;
+	readonly #log: BridgeLog;
+	readonly #registry: RegistrySync;
+	#flushing: Promise<void> | null = null;
+
+	constructor(options: HubLinkOptions) {
+		this.options = options;
+		this.#log = options.log;
+		this.client = new HubClient({
+			url: options.url,
+			session: options.session,
+			room: options.room,
+			token: options.token,
+			meta: options.meta,
+			secrets: options.secrets,
+			reconnect: true,
+			requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+		});
+		this.#registry = new RegistrySync(options, this.#log);
+		const c = this.client;
+		c.on("ready", (hello) => {
+			this.#log.info(
+				{
+					url: options.url,
+					room: hello.room,
+					pending: hello.pending,
+					lost: hello.lost,
+					peers: hello.peers.length,
+				},
+				"connected to the hub",
+			);
+			this.lost += hello.lost;
+			if (hello.lost > 0)
+				this.#log.warn(
+					{ lost: hello.lost },
+					"the hub's retention deleted unread messages for this session",
+				);
+			void this.flushAcks().catch(() => undefined);
+			this.#registry.online();
+		});
+		c.on("message", (m) => {
+			if (this.inbox.wasHanded(m.id)) {
+				// Re-delivered after its ack was lost: the model has it already.
+				this.inbox.reack(m.id);
+				void this.flushAcks().catch(() => undefined);
+				return;
+			}
+			if (!this.inbox.add(m))
+				this.#log.debug(
+					{ id: m.id },
+					"push not held (hold full or already held); it stays unacked at the hub",
+				);
+		});
+		let failures = 0;
+		c.on("ready", () => {
+			failures = 0;
+		});
+		c.on("disconnected", ({ code, reason }) => {
+			// The first failure is worth a warning; every retry after it, only at debug (the hub may be down for hours).
+			const level = failures++ === 0 ? "warn" : "debug";
+			this.#log[level](
+				{ code, reason, error: c.lastError?.message, attempt: failures },
+				"disconnected from the hub; reconnecting",
+			);
+			// The branch may have changed while connected: the next hello says the current one.
+			options.meta.branch = refreshBranch(options.meta);
+			this.#registry.offline();
+		});
+		c.on("refused", (err) => {
+			// The ID is held by a live session; the client claims it again every few seconds.
+			this.#log[failures++ === 0 ? "warn" : "debug"](
+				{ code: err.code, error: err.message },
+				"the hub refused this session ID for now; retrying",
+			);
+		});
+		c.on("fatal", (err) => {
+			this.fatal = err;
+			this.#log.error(
+				{ code: err.code, error: err.message },
+				"the hub refused this session; not retrying",
+			);
+			this.#registry.offline();
+		});
+	}
+
+	/** Resolves once connected, or throws the reason (with its fix) within `connectWaitMs`. */
+	async ready(timeoutMs = this.options.connectWaitMs ?? 5_000): Promise<void> {
+		if (this.fatal) throw this.fatal;
+		try {
+			await this.client.waitReady(timeoutMs);
+		} catch (err) {
+			throw this.explain(err);
+		}
+	}
+
+	/** Turns a failure into the RelayError a person should read (the fatal reason beats "client closed"). */
+	explain(err: unknown): RelayError {
+		if (this.fatal) return this.fatal;
+		if (err instanceof RelayError) {
+			const last = this.client.lastError;
+			// A refusal that will be retried (ID held by a live session) says more than "unreachable".
+			if (
+				err.code === ErrorCode.UNREACHABLE &&
+				last &&
+				last.code !== ErrorCode.UNREACHABLE
+			)
+				return last;
+			return err;
+		}
+		return new RelayError(
+			ErrorCode.INTERNAL,
+			(err as Error)?.message ?? String(err),
+		);
+	}
+
+	/**
+	 * Sends one message; a retry after a reconnect carries the same idempotency key, so it is stored once.
+	 * When the outcome is unknown (the frame went out, then no answer in time), says so rather than "failed":
+	 * the hub may have stored it, and a blind resend would store it twice.
+	 */
+	async send(
+		to: string,
+		body: string,
+		replyTo?: string,
+	): Promise<ResultOf<"send">> {
+		await this.ready();
+		// Ready: the request is written at once. A drop from here on leaves its fate unknown.
+		let dropped = false;
+		const onDrop = () => {
+			dropped = true;
+		};
+		this.client.on("disconnected", onDrop);
+		try {
+			return await this.client.send(to, body, {
+				key: randomUUID(),
+				...(replyTo ? { replyTo } : {}),
+			});
+		} catch (err) {
+			const e = this.explain(err);
+			if (
+				e.code === ErrorCode.TIMEOUT ||
+				(dropped && e.code === ErrorCode.UNREACHABLE)
+			) {
+				throw new RelayError(
+					ErrorCode.TIMEOUT,
+					`The message went out but the hub did not confirm it in time${dropped ? " (the connection dropped meanwhile)" : ""}: it may or may not have been stored. Check relay_history {"with":"${to}"} before sending it again. (${e.message})`,
+				);
+			}
+			throw e;
+		} finally {
+			this.client.off("disconnected", onDrop);
+		}
+	}
+
+	async request<T extends RequestType>(
+		type: T,
+		params: ParamsOf<T>,
+	): Promise<ResultOf<T>> {
+		await this.ready();
+		try {
+			return await this.client.request(type, params);
+		} catch (err) {
+			throw this.explain(err);
+		}
+	}
+
+	/**
+	 * The oldest unacked messages. Unless `peek`, they are handed over and acked (exactly these ids).
+	 * While the hub is unreachable, what the bridge holds is handed over instead and its acks are queued;
+	 * with nothing held, the unreachable error is thrown.
+	 */
+	async receive(
+		limit: number,
+		peek: boolean,
+		signal?: AbortSignal,
+	): Promise<ReceiveResult> {
+		try {
+			// With messages in hand, a reconnect is worth only a short wait.
+			await this.ready(this.inbox.size > 0 ? HELD_CONNECT_WAIT_MS : undefined);
+		} catch (err) {
+			if (this.fatal) throw err;
+			const held = this.inbox.list(limit);
+			if (held.length === 0) throw err;
+			if (!peek) this.inbox.markHanded(held);
+			return {
+				messages: held,
+				remaining: this.inbox.size - (peek ? held.length : 0),
+				source: "local",
+				acksQueued: this.inbox.unsentAcks,
+			};
+		}
+		let page: { messages: Message[]; remaining: number };
+		try {
+			page = await this.#peekUnseen(limit);
+		} catch (err) {
+			throw this.explain(err);
+		}
+		// A cancelled call's answer is thrown away: then nothing was handed over, so nothing is acked.
+		if (peek || signal?.aborted)
+			return {
+				messages: page.messages,
+				remaining: page.remaining,
+				source: "hub",
+				acksQueued: this.inbox.unsentAcks,
+			};
+		this.inbox.markHanded(page.messages);
+		await this.flushAcks().catch(() => undefined);
+		return {
+			messages: page.messages,
+			remaining: page.remaining,
+			source: "hub",
+			acksQueued: this.inbox.unsentAcks,
+		};
+	}
+
+	/**
+	 * Blocks until a message (from `from`, if given) is waiting, hands the oldest one over and acks it;
+	 * `message: null` when `timeoutMs` passes first or `signal` aborts. Never throws for the hub being down
+	 * (it keeps waiting for a reconnect); throws only for a fatal refusal.
+	 */
+	async wait(
+		timeoutMs: number,
+		opts: { from?: string; signal?: AbortSignal } = {},
+	): Promise<WaitResult> {
+		const deadline = Date.now() + timeoutMs;
+		const { from, signal } = opts;
+		const none = (): WaitResult => ({
+			message: null,
+			remaining: null,
+			source: null,
+			acksQueued: this.inbox.unsentAcks,
+		});
+		for (;;) {
+			if (this.fatal) throw this.fatal;
+			// A cancelled call's answer is thrown away: hand nothing over (and ack nothing) once it is cancelled.
+			if (signal?.aborted) return none();
+			const seen = this.inbox.version;
+			if (this.client.ready) {
+				try {
+					const page = await this.#peekUnseen(1, from);
+					const message = page.messages[0];
+					if (signal?.aborted) return none();
+					if (message) {
+						this.inbox.markHanded([message]);
+						await this.flushAcks().catch(() => undefined);
+						return {
+							message,
+							remaining: page.remaining,
+							source: "hub",
+							acksQueued: this.inbox.unsentAcks,
+						};
+					}
+				} catch (err) {
+					if (this.fatal) throw this.fatal;
+					this.#log.debug(
+						{ error: (err as Error).message },
+						"wait: peek failed; waiting for a push or a reconnect",
+					);
+				}
+			} else {
+				const message = this.inbox.list(1, from)[0];
+				if (message) {
+					this.inbox.markHanded([message]);
+					return {
+						message,
+						remaining: this.inbox.list(Number.POSITIVE_INFINITY, from).length,
+						source: "local",
+						acksQueued: this.inbox.unsentAcks,
+					};
+				}
+			}
+			if (this.inbox.version !== seen) continue;
+			const left = deadline - Date.now();
+			if (left <= 0) return none();
+			await this.#nextEvent(left, from, signal);
+		}
+	}
+
+	/** Sends the acks that are still owed to the hub (handed messages); bounded by the request timeout. */
+	flushAcks(): Promise<void> {
+		// A flush in flight does not carry acks added since it started: run another one after it.
+		if (this.#flushing)
+			return this.#flushing.catch(() => undefined).then(() => this.flushAcks());
+		const ids = this.inbox.pendingAcks();
+		if (ids.length === 0 || !this.client.ready) return Promise.resolve();
+		this.#flushing = (async () => {
+			try {
+				for (let i = 0; i < ids.length; i += 1000) {
+					const chunk = ids.slice(i, i + 1000);
+					await this.client.ack(chunk);
+					this.inbox.acked(chunk);
+				}
+			} catch (err) {
+				this.#log.warn(
+					{ error: (err as Error).message, owed: this.inbox.unsentAcks },
+					"acks not confirmed; they are sent again after the next reconnect",
+				);
+				throw err;
+			} finally {
+				this.#flushing = null;
+			}
+		})();
+		return this.#flushing;
+	}
+
+	/** Messages waiting: at the hub when connected (null if it does not answer), else held here. */
+	async waiting(): Promise<{ count: number; source: "hub" | "local" }> {
+		if (this.client.ready) {
+			try {
+				const page = await this.client.request(
+					"inbox",
+					{ peek: true, limit: 1 },
+					{ timeoutMs: 3_000 },
+				);
+				return { count: page.messages.length + page.remaining, source: "hub" };
+			} catch {
+				// fall through to what is held
+			}
+		}
+		return { count: this.inbox.size, source: "local" };
+	}
+
+	/** Says bye (bounded), marks the session offline in the registry, and stops. Never throws. */
+	async close(timeoutMs = 1_000): Promise<void> {
+		await Promise.allSettled([
+			this.client.close({ bye: true, timeoutMs }),
+			this.#registry.close(timeoutMs),
+		]);
+	}
+
+	/** Peeks the hub's inbox, skipping (and re-acking) messages the model already has. */
+	async #peekUnseen(
+		limit: number,
+		from?: string,
+	): Promise<{ messages: Message[]; remaining: number }> {
+		await this.flushAcks().catch(() => undefined);
+		for (let attempt = 0; ; attempt++) {
+			const heldBefore = from === undefined ? this.inbox.heldIds() : [];
+			const page = await this.client.request("inbox", {
+				peek: true,
+				limit,
+				...(from !== undefined ? { from } : {}),
+			});
+			if (from === undefined) this.inbox.reconcile(heldBefore, page.messages);
+			const already = page.messages.filter((m) => this.inbox.wasHanded(m.id));
+			if (already.length === 0 || attempt >= 2) {
+				const fresh = page.messages.filter((m) => !this.inbox.wasHanded(m.id));
+				return { messages: fresh, remaining: page.remaining };
+			}
+			// The model has these already (their acks were lost): ack them, then look again.
+			for (const m of already) this.inbox.reack(m.id);
+			await this.flushAcks().catch(() => undefined);
+		}
+	}
+
+	/** Resolves at the next push (matching `from`), reconnect, timeout or abort. */
+	#nextEvent(
+		timeoutMs: number,
+		from: string | undefined,
+		signal: AbortSignal | undefined,
+	): Promise<void> {
+		return new Promise((resolve) => {
+			const done = () => {
+				clearTimeout(timer);
+				unsubscribe();
+				this.client.off("ready", done);
+				this.client.off("fatal", done);
+				signal?.removeEventListener("abort", done);
+				resolve();
+			};
+			const timer = setTimeout(done, timeoutMs);
+			const unsubscribe = this.inbox.onAdd((m) => {
+				if (from === undefined || m.from === from) done();
+			});
+			this.client.on("ready", done);
+			this.client.on("fatal", done);
+			signal?.addEventListener("abort", done, { once: true });
+		});
+	}
+
+	/** The hub's unreachable sentence for this URL (for status and errors). */
+	get unreachable(): string {
+		return unreachableHint(this.options.url);
+	}
+}
+
+function refreshBranch(meta: SessionMeta): string | undefined {
+	return meta.cwd ? (gitBranch(meta.cwd) ?? meta.branch) : meta.branch;
+}
+
+/**
+ * Keeps this session's entry in the sessions registry current: online at each hello, refreshed every
+ * minute while connected (last seen), offline on disconnect and at exit. Writes are serialized, loaded
+ * lazily (the registry pulls in file locking), and never fail the bridge: a failure is logged.
+ */
+class RegistrySync {
+	#chain: Promise<unknown> = Promise.resolve();
+	#timer: NodeJS.Timeout | undefined;
+	#online = false;
+	#closed = false;
+
+	/** Loaded at once, so that a later rebuild of dist/ (an upgrade while sessions run) cannot break it. */
+	readonly #module: Promise<typeof import("../sessions/registry.js")>;
+
+	constructor(
+		private readonly options: HubLinkOptions,
+		private readonly log: BridgeLog,
+	) {
+		this.#module = import("../sessions/registry.js");
+		this.#module.catch((err) =>
+			log.warn(
+				{ error: (err as Error).message },
+				"cannot load the sessions registry module",
+			),
+		);
+	}
+
+	online(): void {
+		if (this.#closed) return;
+		this.#online = true;
+		this.#write("online");
+		if (!this.#timer) {
+			this.#timer = setInterval(() => {
+				if (this.#online) this.#write("online");
+			}, REGISTRY_REFRESH_MS);
+			this.#timer.unref();
+		}
+	}
+
+	offline(): void {
+		if (this.#closed || !this.#online) return;
+		this.#online = false;
+		this.#write("offline");
+	}
+
+	/** Marks the session offline (bounded), whatever it was, and stops refreshing. */
+	async close(timeoutMs: number): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		if (this.#timer) clearInterval(this.#timer);
+		const write = this.#write("offline");
+		await Promise.race([
+			write,
+			new Promise((r) => setTimeout(r, timeoutMs).unref()),
+		]);
+	}
+
+	#write(status: "online" | "offline"): Promise<unknown> {
+		const o = this.options;
+		const file = paths.registry(o.home);
+		this.#chain = this.#chain
+			.then(async () => {
+				const registry = await this.#module;
+				if (status === "online") {
+					await registry.upsertSession(
+						{
+							id: o.session,
+							hubUrl: o.url,
+							status: "online",
+							...(o.claudeSessionId
+								? { claudeSessionId: o.claudeSessionId }
+								: {}),
+						},
+						file,
+					);
+				} else {
+					await registry.markOffline(o.session, file);
+				}
+			})
+			.catch((err) =>
+				this.log.warn(
+					{ error: (err as Error).message, status },
+					"could not update the sessions registry",
+				),
+			);
+		return this.#chain;
+	}
+}

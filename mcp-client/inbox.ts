@@ -1,0 +1,146 @@
+/**
+ * The bridge's local side of delivery. The hub is the source of truth (a message stays unacked there until
+ * the bridge acks it); this keeps three things the hub cannot know:
+ *
+ * - held: messages the hub pushed while no tool was asking, bounded by count and bytes. They wake
+ *   `relay_wait` and let `relay_receive` hand something over while the hub is unreachable. Dropping one
+ *   (over the bound) loses nothing: it is still unacked at the hub, and the tools read the hub first.
+ * - handed: ids already given to the model, so a message the hub delivers again (its ack was lost in a
+ *   reconnect) is never shown twice: it is filtered out and acked again.
+ * - unsent acks: acks for handed messages that could not reach the hub yet; sent after the next hello.
+ */
+import type { Message } from "../server/protocol.js";
+
+export interface HoldLimits {
+	maxMessages: number;
+	maxBytes: number;
+	/** How many handed ids to remember for filtering re-deliveries. */
+	maxHanded: number;
+}
+
+export const DEFAULT_HOLD_LIMITS: HoldLimits = {
+	maxMessages: 500,
+	maxBytes: 8 * 1024 * 1024,
+	maxHanded: 20_000,
+};
+
+const bySeq = (a: Message, b: Message) => a.seq - b.seq;
+
+export class LocalInbox {
+	readonly limits: HoldLimits;
+	readonly #held = new Map<string, Message>();
+	#heldBytes = 0;
+	readonly #handed = new Set<string>();
+	readonly #unsentAcks = new Set<string>();
+	readonly #listeners = new Set<(message: Message) => void>();
+	/** Messages not held because the hold was full (they stay at the hub). */
+	dropped = 0;
+	/** Increases whenever a message is added: lets a waiter tell whether anything arrived while it looked elsewhere. */
+	version = 0;
+
+	constructor(limits: Partial<HoldLimits> = {}) {
+		this.limits = { ...DEFAULT_HOLD_LIMITS, ...limits };
+	}
+
+	get size(): number {
+		return this.#held.size;
+	}
+
+	get unsentAcks(): number {
+		return this.#unsentAcks.size;
+	}
+
+	/** A pushed message. Returns false when it was not held (already handed, already held, or over the bound). */
+	add(message: Message): boolean {
+		if (this.#handed.has(message.id) || this.#held.has(message.id))
+			return false;
+		const bytes = message.body.length * 2;
+		if (
+			this.#held.size >= this.limits.maxMessages ||
+			this.#heldBytes + bytes > this.limits.maxBytes
+		) {
+			this.dropped++;
+			return false;
+		}
+		this.#held.set(message.id, message);
+		this.#heldBytes += bytes;
+		this.version++;
+		for (const listener of this.#listeners) listener(message);
+		return true;
+	}
+
+	/** Called with every message added from now on; returns the unsubscribe function. */
+	onAdd(listener: (message: Message) => void): () => void {
+		this.#listeners.add(listener);
+		return () => this.#listeners.delete(listener);
+	}
+
+	/** Held messages, oldest first, optionally only from one sender; nothing is removed. */
+	list(limit = Number.POSITIVE_INFINITY, from?: string): Message[] {
+		const all = [...this.#held.values()]
+			.filter((m) => from === undefined || m.from === from)
+			.sort(bySeq);
+		return all.slice(0, limit);
+	}
+
+	wasHanded(id: string): boolean {
+		return this.#handed.has(id);
+	}
+
+	/** These messages were given to the model: stop holding them, never show them again, and ack them. */
+	markHanded(messages: readonly Message[]): string[] {
+		const ids = messages.map((m) => m.id);
+		for (const id of ids) {
+			this.#remove(id);
+			this.#handed.add(id);
+			this.#unsentAcks.add(id);
+		}
+		while (this.#handed.size > this.limits.maxHanded) {
+			const oldest = this.#handed.values().next().value;
+			if (oldest === undefined) break;
+			this.#handed.delete(oldest);
+		}
+		return ids;
+	}
+
+	/** Acks that still have to reach the hub (handed, or re-delivered after being handed). */
+	pendingAcks(): string[] {
+		return [...this.#unsentAcks];
+	}
+
+	/** A re-delivered message the model already has: ack it again, show it never. */
+	reack(id: string): void {
+		this.#remove(id);
+		this.#unsentAcks.add(id);
+	}
+
+	/** The hub confirmed these acks. */
+	acked(ids: readonly string[]): void {
+		for (const id of ids) this.#unsentAcks.delete(id);
+	}
+
+	/**
+	 * After an unfiltered peek of the hub's inbox that was sent when `heldBefore` were held: any of those the
+	 * page does not contain and that are older than its first message are no longer unacked at the hub (a
+	 * hook attached to this session acked them), so holding them would only risk showing them twice.
+	 */
+	reconcile(heldBefore: readonly string[], page: readonly Message[]): void {
+		const inPage = new Set(page.map((m) => m.id));
+		const firstSeq = page[0]?.seq ?? Number.POSITIVE_INFINITY;
+		for (const id of heldBefore) {
+			const m = this.#held.get(id);
+			if (m && !inPage.has(id) && m.seq < firstSeq) this.#remove(id);
+		}
+	}
+
+	heldIds(): string[] {
+		return [...this.#held.keys()];
+	}
+
+	#remove(id: string): void {
+		const m = this.#held.get(id);
+		if (!m) return;
+		this.#held.delete(id);
+		this.#heldBytes -= m.body.length * 2;
+	}
+}

@@ -1,0 +1,205 @@
+/**
+ * The flags of `claude-relay mcp`, defined once: the bridge parses them with node:util `parseArgs` (no yargs
+ * on the cold-start path), and mcp-command.ts turns the same definitions into yargs options for `--help`.
+ *
+ * Every setting also has an environment variable, because `claude mcp add -e KEY=VAL` and the terminal's
+ * environment are how a Claude session passes settings to the server it spawns. A flag beats its variable,
+ * except for the session ID (see identity.ts for that order and why).
+ */
+import { readFileSync, statSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { ErrorCode, RelayError } from "../server/errors.js";
+import { paths, relayHome } from "../server/paths.js";
+import { checkName } from "../server/protocol.js";
+import { type Identity, resolveIdentity } from "./identity.js";
+import type { LogLevel } from "./log.js";
+
+export const DEFAULT_RELAY_URL = "ws://localhost:9999";
+export const DEFAULT_ROOM = "default";
+
+export interface BridgeOption {
+	describe: string;
+	/** Environment variable that sets the same thing when the flag is absent. */
+	env?: string;
+	default?: string;
+}
+
+export const BRIDGE_OPTIONS = {
+	"relay-url": {
+		describe:
+			"WebSocket URL of the hub (through an SSH tunnel: the local end, e.g. ws://localhost:9999)",
+		env: "RELAY_URL",
+		default: DEFAULT_RELAY_URL,
+	},
+	"client-id": {
+		describe:
+			"Session ID to claim when CLAUDE_RELAY_SESSION_ID is not set. Order: CLAUDE_RELAY_SESSION_ID, --client-id, RELAY_CLIENT_ID, <hostname>-<pid>",
+	},
+	room: {
+		describe: "Room to join: sessions only see others in the same room",
+		env: "RELAY_ROOM",
+		default: DEFAULT_ROOM,
+	},
+	"token-file": {
+		describe:
+			"File holding the hub token (RELAY_TOKEN may hold the token itself; default file: $RELAY_HOME/token if it exists)",
+		env: "RELAY_TOKEN_FILE",
+	},
+	"log-level": {
+		describe:
+			"trace|debug|info|warn|error|silent (logs go to stderr and $RELAY_HOME/logs/bridge-<ID>.log, never stdout)",
+		env: "RELAY_LOG_LEVEL",
+		default: "info",
+	},
+} as const satisfies Record<string, BridgeOption>;
+
+export type BridgeFlag = keyof typeof BRIDGE_OPTIONS;
+
+const LOG_LEVELS: readonly LogLevel[] = [
+	"trace",
+	"debug",
+	"info",
+	"warn",
+	"error",
+	"fatal",
+	"silent",
+];
+
+/** Everything the bridge needs to know before it starts; `problem` is set when it cannot work as configured. */
+export interface BridgeConfig {
+	url: string;
+	room: string;
+	token: string | undefined;
+	home: string;
+	identity: Identity;
+	logLevel: LogLevel;
+	/** Claude Code's own session id, when Claude Code passed it (CLAUDE_CODE_SESSION_ID). */
+	claudeSessionId: string | undefined;
+	/**
+	 * A configuration the bridge cannot connect with (invalid ID, unreadable token file, bad URL). The bridge
+	 * still starts and answers MCP, so that every tool can tell the model (and the user) what to fix.
+	 */
+	problem: RelayError | undefined;
+}
+
+/** A command line the bridge cannot run with (unknown flag, missing value): print it and exit 2. */
+export class UsageError extends Error {
+	override name = "UsageError";
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+	const v = value?.trim();
+	return v ? v : undefined;
+}
+
+/** Parses `claude-relay mcp` arguments and the environment into a config. Throws UsageError for a bad command line. */
+export function resolveConfig(
+	argv: string[],
+	env: NodeJS.ProcessEnv = process.env,
+): BridgeConfig {
+	let values: Partial<Record<BridgeFlag, string>>;
+	try {
+		const parsed = parseArgs({
+			args: argv,
+			options: Object.fromEntries(
+				Object.keys(BRIDGE_OPTIONS).map((k) => [
+					k,
+					{ type: "string" as const },
+				]),
+			),
+			strict: true,
+			allowPositionals: false,
+		});
+		values = parsed.values as Partial<Record<BridgeFlag, string>>;
+	} catch (err) {
+		throw new UsageError(
+			`${(err as Error).message}. See \`claude-relay mcp --help\`.`,
+		);
+	}
+	const pick = (flag: BridgeFlag): string | undefined => {
+		const spec: BridgeOption = BRIDGE_OPTIONS[flag];
+		return (
+			nonEmpty(values[flag]) ??
+			(spec.env ? nonEmpty(env[spec.env]) : undefined) ??
+			spec.default
+		);
+	};
+
+	const home = relayHome(env);
+	const url = pick("relay-url") ?? DEFAULT_RELAY_URL;
+	const room = pick("room") ?? DEFAULT_ROOM;
+	const levelText = (pick("log-level") ?? "info").toLowerCase();
+	const logLevel = (LOG_LEVELS as readonly string[]).includes(levelText)
+		? (levelText as LogLevel)
+		: "info";
+	const identity = resolveIdentity({ clientIdFlag: values["client-id"], env });
+
+	let problem = identity.problem;
+	if (!problem && !/^wss?:\/\/[^/\s]+/i.test(url)) {
+		problem = new RelayError(
+			ErrorCode.UNREACHABLE,
+			`The hub URL ${JSON.stringify(url)} is not a ws:// or wss:// URL; fix --relay-url or RELAY_URL.`,
+		);
+	}
+	if (!problem) {
+		const roomCheck = checkName(room, "room name");
+		if (!roomCheck.ok)
+			problem = new RelayError(
+				ErrorCode.BAD_ID,
+				`${roomCheck.reason}; fix --room or RELAY_ROOM.`,
+			);
+	}
+	let token: string | undefined;
+	try {
+		token = loadToken(pick("token-file"), env, home);
+	} catch (err) {
+		problem ??= new RelayError(ErrorCode.AUTH, (err as Error).message);
+	}
+
+	return {
+		url,
+		room,
+		token,
+		home,
+		identity,
+		logLevel,
+		claudeSessionId: nonEmpty(env.CLAUDE_CODE_SESSION_ID),
+		problem,
+	};
+}
+
+/**
+ * The hub token, in the hub's own order (server/hub-main.ts): a token file named by --token-file or
+ * RELAY_TOKEN_FILE, else RELAY_TOKEN; then, for the bridge only, $RELAY_HOME/token when it exists.
+ * Throws (with the fix) when a named file cannot be read or is empty.
+ */
+export function loadToken(
+	tokenFile: string | undefined,
+	env: NodeJS.ProcessEnv,
+	home: string,
+): string | undefined {
+	if (tokenFile) return readTokenFile(tokenFile);
+	const fromEnv = nonEmpty(env.RELAY_TOKEN);
+	if (fromEnv) return fromEnv;
+	const fallback = paths.tokenFile(home);
+	try {
+		statSync(fallback);
+	} catch {
+		return undefined;
+	}
+	return readTokenFile(fallback);
+}
+
+function readTokenFile(file: string): string {
+	let text: string;
+	try {
+		text = readFileSync(file, "utf8");
+	} catch (err) {
+		throw new Error(
+			`Cannot read the hub token file ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix --token-file or RELAY_TOKEN_FILE.`,
+		);
+	}
+	const token = text.trim();
+	if (!token) throw new Error(`The hub token file ${file} is empty.`);
+	return token;
+}

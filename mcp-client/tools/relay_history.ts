@@ -1,0 +1,77 @@
+/** relay_history: read the message log (broadcasts and this session's conversations) without touching the inbox. */
+import { z } from "zod";
+import { present } from "../format.js";
+import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
+
+export const registerHistory: ToolRegistrar = (server, ctx) => {
+	server.registerTool(
+		"relay_history",
+		{
+			title: "Relay message history",
+			description:
+				"Read past messages (oldest first) without marking anything read: all you can see in the room, or the conversation with one session. Page back with before.",
+			inputSchema: {
+				with: z
+					.string()
+					.min(1)
+					.max(256)
+					.optional()
+					.describe("Only the conversation with this session ID"),
+				limit: z
+					.number()
+					.int()
+					.min(1)
+					.max(100)
+					.optional()
+					.describe("Most messages (default 20)"),
+				before: z
+					.number()
+					.int()
+					.optional()
+					.describe("Only messages with seq below this (page back)"),
+			},
+			outputSchema: {
+				messages: z.array(ShownMessageSchema),
+				hasMore: z
+					.boolean()
+					.describe(
+						"Older messages exist: call again with before = nextBefore",
+					),
+				nextBefore: z.number().int().nullable(),
+				truncated: z
+					.boolean()
+					.describe("Retention removed messages this page would have reached"),
+			},
+			annotations: { readOnlyHint: true, openWorldHint: false },
+		},
+		(args) =>
+			guard(async () => {
+				const link = await ctx.link();
+				const page = await link.request("history", {
+					limit: args.limit ?? 20,
+					...(args.with !== undefined ? { with: args.with } : {}),
+					...(args.before !== undefined ? { before: args.before } : {}),
+				});
+				const { lines, shown } = present(page.messages);
+				const nextBefore =
+					page.hasMore && page.messages[0] ? page.messages[0].seq : null;
+				const out = lines.length
+					? lines
+					: [
+							`No messages${args.with ? ` with ${args.with}` : ""}${args.before !== undefined ? ` before ${args.before}` : ""}.`,
+						];
+				if (nextBefore !== null)
+					out.push(
+						`Older: relay_history {${args.with ? `"with":"${args.with}",` : ""}"before":${nextBefore}}`,
+					);
+				if (page.truncated)
+					out.push("(Older messages were removed by the hub's retention.)");
+				return ok(out.join("\n"), {
+					messages: shown,
+					hasMore: page.hasMore,
+					nextBefore,
+					truncated: page.truncated,
+				});
+			}),
+	);
+};

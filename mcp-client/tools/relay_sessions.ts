@@ -1,0 +1,102 @@
+/** relay_sessions: every session the hub's room has seen plus this machine's sessions registry, online or not. */
+import { z } from "zod";
+import { paths } from "../../server/paths.js";
+import type { SessionInfo } from "../../server/protocol.js";
+import { formatDuration } from "../format.js";
+import { guard, ok, type ToolRegistrar } from "./common.js";
+
+const Row = z.object({
+	id: z.string(),
+	status: z
+		.enum(["online", "offline", "ended"])
+		.describe("ended: its process is gone from this machine"),
+	host: z.string(),
+	cwd: z.string(),
+	branch: z.string().nullable(),
+	pid: z.number().int().nullable(),
+	lastSeen: z.number().nullable().describe("Epoch ms"),
+	pending: z
+		.number()
+		.int()
+		.nullable()
+		.describe("Messages waiting for it at the hub"),
+	source: z.enum(["hub", "registry"]),
+});
+type Row = z.infer<typeof Row>;
+
+export const registerSessions: ToolRegistrar = (server, ctx) => {
+	server.registerTool(
+		"relay_sessions",
+		{
+			title: "List relay sessions",
+			description:
+				"List all known sessions, online and offline: the hub's view of this room plus this machine's sessions registry.",
+			inputSchema: {},
+			outputSchema: {
+				self: z.string(),
+				sessions: z.array(Row),
+				hubError: z
+					.string()
+					.nullable()
+					.describe("Why the hub's view is missing"),
+			},
+			annotations: { readOnlyHint: true, openWorldHint: false },
+		},
+		() =>
+			guard(async () => {
+				const [{ listSessions }, { mergeSessions }] = await Promise.all([
+					import("../../sessions/registry.js"),
+					import("../../sessions/sessions.js"),
+				]);
+				const hubQuery = ctx
+					.link()
+					.then((link) => link.request("sessions", {}))
+					.then((r) => ({ sessions: r.sessions, error: null }))
+					.catch((err: Error) => ({ sessions: undefined, error: err.message }));
+				const [entries, hub] = await Promise.all([
+					listSessions({ file: paths.registry(ctx.config.home) }),
+					hubQuery,
+				]);
+				const byId = new Map<string, SessionInfo>(
+					(hub.sessions ?? []).map((s) => [s.session, s]),
+				);
+				const registered = new Map(entries.map((e) => [e.id, e]));
+				const rows: Row[] = mergeSessions(entries, hub.sessions).map((r) => {
+					const h = byId.get(r.id);
+					const e = registered.get(r.id);
+					return {
+						id: r.id,
+						status: r.status,
+						host: r.host || h?.meta.host || "",
+						cwd: r.cwd || h?.meta.cwd || "",
+						branch: h?.meta.branch ?? null,
+						pid: r.pid ?? h?.meta.pid ?? null,
+						lastSeen: h?.lastSeen ?? (e ? Date.parse(e.lastSeen) : null),
+						pending: h?.pending ?? null,
+						source: r.source,
+					};
+				});
+				const now = Date.now();
+				const lines = rows.map((r) => {
+					const where = [r.host, r.cwd].filter(Boolean).join(":");
+					const seen =
+						r.status !== "online" && r.lastSeen
+							? ` seen ${formatDuration(now - r.lastSeen)} ago`
+							: "";
+					const waiting = r.pending ? ` ${r.pending} waiting` : "";
+					return `${r.id}${r.id === ctx.session ? " (you)" : ""}  ${r.status}${seen}  ${where || "-"}${r.branch ? ` (${r.branch})` : ""}${waiting}`;
+				});
+				const head = rows.length
+					? `${rows.length} sessions:`
+					: "No sessions known yet.";
+				const tail = hub.error
+					? [`Hub not asked successfully (registry only): ${hub.error}`]
+					: [];
+				return ok([head, ...lines, ...tail].join("\n"), {
+					self: ctx.session,
+					sessions: rows,
+					hubError: hub.error,
+				});
+			}),
+	);
+};

@@ -1,0 +1,122 @@
+/** relay_status: is the bridge connected, as whom, to which hub, how much is waiting, and what to fix if not. */
+import { z } from "zod";
+import { ErrorCode, RelayError } from "../../server/errors.js";
+import { plural } from "../format.js";
+import { guard, ok, type ToolRegistrar } from "./common.js";
+
+/** How long status waits for a connection that is being made (a call right after start-up). */
+const STATUS_CONNECT_WAIT_MS = 2_000;
+
+export const registerStatus: ToolRegistrar = (server, ctx) => {
+	server.registerTool(
+		"relay_status",
+		{
+			title: "Relay connection status",
+			description:
+				"Show whether this session is connected to the relay hub, its ID, messages waiting, round-trip time, and the last error with how to fix it.",
+			inputSchema: {},
+			outputSchema: {
+				connected: z.boolean(),
+				hubUrl: z.string(),
+				session: z.string(),
+				sessionSource: z
+					.string()
+					.describe(
+						"Where the ID came from: CLAUDE_RELAY_SESSION_ID, --client-id, RELAY_CLIENT_ID or hostname-pid",
+					),
+				room: z.string(),
+				waiting: z
+					.number()
+					.int()
+					.nullable()
+					.describe(
+						"Unread messages (at the hub when connected, else held by the bridge)",
+					),
+				heldLocally: z.number().int(),
+				acksQueued: z.number().int(),
+				lost: z
+					.number()
+					.int()
+					.describe(
+						"Unread messages deleted by the hub's retention since this bridge started",
+					),
+				rttMs: z.number().nullable(),
+				hubVersion: z.string().nullable(),
+				connectedSince: z.number().nullable().describe("Epoch ms"),
+				lastError: z
+					.object({ code: z.string(), message: z.string() })
+					.nullable(),
+				logFile: z.string(),
+			},
+			annotations: { readOnlyHint: true, openWorldHint: false },
+		},
+		() =>
+			guard(async () => {
+				const c = ctx.config;
+				const link = c.problem ? undefined : await ctx.link();
+				if (link && !link.client.ready && !link.fatal)
+					await link.ready(STATUS_CONNECT_WAIT_MS).catch(() => undefined);
+				const connected = Boolean(link?.client.ready);
+				const rttMs =
+					connected && link
+						? await link.client.ping(2_000).catch(() => link.client.rttMs)
+						: (link?.client.rttMs ?? null);
+				const waiting = link ? await link.waiting() : null;
+				let lastError: RelayError | null =
+					c.problem ?? link?.fatal ?? link?.client.lastError ?? null;
+				if (!connected && !lastError && link)
+					lastError = new RelayError(ErrorCode.UNREACHABLE, link.unreachable);
+				const hubVersion = link?.client.hello?.hub.version ?? null;
+				const who = `${ctx.session} (from ${c.identity.source}), room ${c.room}`;
+				const lines = [
+					connected
+						? `Connected to ${c.url} as ${who}; hub ${hubVersion}${rttMs !== null ? `, round trip ${rttMs} ms` : ""}.`
+						: `NOT connected to ${c.url} (as ${who}).`,
+				];
+				if (waiting) {
+					if (waiting.source === "hub")
+						lines.push(
+							waiting.count
+								? `${plural(waiting.count, "message")} waiting: relay_receive.`
+								: "No messages waiting.",
+						);
+					else if (waiting.count)
+						lines.push(
+							`${plural(waiting.count, "message")} held by the bridge: relay_receive.`,
+						);
+				}
+				if (link?.lost)
+					lines.push(
+						`${plural(link.lost, "unread message")} for this session were deleted by the hub's retention before being read.`,
+					);
+				if (link?.inbox.unsentAcks)
+					lines.push(
+						`${plural(link.inbox.unsentAcks, "read mark")} to send after reconnect.`,
+					);
+				if (lastError && !connected)
+					lines.push(`Problem: ${lastError.code}: ${lastError.message}`);
+				else if (lastError)
+					lines.push(
+						`Last error (recovered): ${lastError.code}: ${lastError.message}`,
+					);
+				return ok(lines.join("\n"), {
+					connected,
+					hubUrl: c.url,
+					session: ctx.session,
+					sessionSource: c.identity.source,
+					room: c.room,
+					waiting: waiting?.count ?? null,
+					heldLocally: link?.inbox.size ?? 0,
+					acksQueued: link?.inbox.unsentAcks ?? 0,
+					lost: link?.lost ?? 0,
+					rttMs,
+					hubVersion,
+					connectedSince: link?.client.connectedSince ?? null,
+					lastError: lastError
+						? { code: lastError.code, message: lastError.message }
+						: null,
+					logFile: ctx.log.file,
+				});
+			}),
+	);
+};

@@ -1,0 +1,379 @@
+/**
+ * The bridge's pieces on their own: session ID order, flags and environment, the local hold, secrets on
+ * disk, and the compact text. The end-to-end behaviour is in bridge.test.ts.
+ */
+import {
+	mkdirSync,
+	readdirSync,
+	readFileSync,
+	statSync,
+	writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+	BODY_LIMIT,
+	messageLine,
+	PREVIEW_CHARS,
+	present,
+	RESULT_BUDGET,
+} from "../mcp-client/format.js";
+import {
+	fallbackId,
+	gitBranch,
+	resolveIdentity,
+} from "../mcp-client/identity.js";
+import { LocalInbox } from "../mcp-client/inbox.js";
+import { resolveConfig, UsageError } from "../mcp-client/options.js";
+import { FileSecretStore } from "../mcp-client/secrets.js";
+import { checkName, type Message } from "../server/protocol.js";
+import { tempDir } from "./fixtures/hub.js";
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+	while (cleanups.length) cleanups.pop()?.();
+});
+function dir(): string {
+	const t = tempDir("relay-units-");
+	cleanups.push(t.cleanup);
+	return t.dir;
+}
+
+let seq = 0;
+const msg = (over: Partial<Message> = {}): Message => {
+	seq++;
+	return {
+		id: `m-${seq}-x`,
+		seq,
+		room: "default",
+		from: "A",
+		to: "B",
+		body: `body ${seq}`,
+		replyTo: null,
+		sentAt: Date.now(),
+		...over,
+	};
+};
+
+describe("session ID order", () => {
+	const env = {
+		CLAUDE_RELAY_SESSION_ID: "FromAlias",
+		RELAY_CLIENT_ID: "FromEnv",
+	};
+	it("prefers CLAUDE_RELAY_SESSION_ID, then --client-id, then RELAY_CLIENT_ID, then hostname-pid", () => {
+		expect(resolveIdentity({ env, clientIdFlag: "FromFlag" })).toEqual({
+			id: "FromAlias",
+			source: "CLAUDE_RELAY_SESSION_ID",
+		});
+		expect(
+			resolveIdentity({
+				env: { RELAY_CLIENT_ID: "FromEnv" },
+				clientIdFlag: "FromFlag",
+			}),
+		).toEqual({ id: "FromFlag", source: "--client-id" });
+		expect(resolveIdentity({ env: { RELAY_CLIENT_ID: "FromEnv" } })).toEqual({
+			id: "FromEnv",
+			source: "RELAY_CLIENT_ID",
+		});
+		expect(resolveIdentity({ env: {}, host: "laptop.local", pid: 42 })).toEqual(
+			{ id: "laptop-42", source: "hostname-pid" },
+		);
+		// Blank values count as unset.
+		expect(
+			resolveIdentity({
+				env: { CLAUDE_RELAY_SESSION_ID: "  " },
+				clientIdFlag: "FromFlag",
+			}).source,
+		).toBe("--client-id");
+	});
+
+	it("refuses an invalid ID from the source that won, naming it and the fix, instead of falling through", () => {
+		const r = resolveIdentity({
+			env: { CLAUDE_RELAY_SESSION_ID: "../etc", RELAY_CLIENT_ID: "Fine" },
+		});
+		expect(r.source).toBe("CLAUDE_RELAY_SESSION_ID");
+		expect(r.problem?.code).toBe("E_BAD_ID");
+		expect(r.problem?.message).toMatch(
+			/CLAUDE_RELAY_SESSION_ID.*path separator.*claude-session/,
+		);
+		expect(
+			resolveIdentity({ env: { RELAY_CLIENT_ID: "system" } }).problem?.message,
+		).toMatch(/reserved/);
+	});
+
+	it("makes a valid fallback ID out of any hostname", () => {
+		for (const host of [
+			"laptop",
+			"my.host.example.com",
+			"123-box",
+			"weird_host name!",
+			"",
+			"-.-",
+			"x".repeat(100),
+		]) {
+			const id = fallbackId(host, 987654);
+			expect(checkName(id)).toEqual({ ok: true });
+			expect(id.endsWith("-987654")).toBe(true);
+		}
+		expect(fallbackId("123-box", 1)).toBe("h123-box-1");
+	});
+});
+
+describe("flags and environment", () => {
+	it("uses defaults, then environment, then flags", () => {
+		const home = dir();
+		const base = resolveConfig([], {
+			RELAY_HOME: home,
+			CLAUDE_RELAY_SESSION_ID: "A",
+		});
+		expect(base).toMatchObject({
+			url: "ws://localhost:9999",
+			room: "default",
+			token: undefined,
+			home,
+			logLevel: "info",
+			problem: undefined,
+		});
+		const env = resolveConfig([], {
+			RELAY_HOME: home,
+			CLAUDE_RELAY_SESSION_ID: "A",
+			RELAY_URL: "ws://hub:1",
+			RELAY_ROOM: "team",
+			RELAY_TOKEN: "t".repeat(20),
+		});
+		expect(env).toMatchObject({
+			url: "ws://hub:1",
+			room: "team",
+			token: "t".repeat(20),
+		});
+		const flags = resolveConfig(
+			["--relay-url=ws://other:2", "--room", "solo"],
+			{
+				RELAY_HOME: home,
+				CLAUDE_RELAY_SESSION_ID: "A",
+				RELAY_URL: "ws://hub:1",
+			},
+		);
+		expect(flags).toMatchObject({ url: "ws://other:2", room: "solo" });
+		expect(
+			resolveConfig([], { RELAY_HOME: home, CLAUDE_CODE_SESSION_ID: "abc-123" })
+				.claudeSessionId,
+		).toBe("abc-123");
+	});
+
+	it("reads the token from --token-file before RELAY_TOKEN, and from $RELAY_HOME/token as a last resort", () => {
+		const home = dir();
+		const file = join(home, "my-token");
+		writeFileSync(file, "from-file-0123456789\n");
+		expect(
+			resolveConfig(["--token-file", file], {
+				RELAY_HOME: home,
+				RELAY_TOKEN: "from-env",
+			}).token,
+		).toBe("from-file-0123456789");
+		expect(
+			resolveConfig([], { RELAY_HOME: home, RELAY_TOKEN_FILE: file }).token,
+		).toBe("from-file-0123456789");
+		expect(
+			resolveConfig([], { RELAY_HOME: home, RELAY_TOKEN: "from-env" }).token,
+		).toBe("from-env");
+		writeFileSync(join(home, "token"), "default-file-token\n");
+		expect(resolveConfig([], { RELAY_HOME: home }).token).toBe(
+			"default-file-token",
+		);
+	});
+
+	it("turns a bad configuration into a problem the tools report, and a bad command line into a UsageError", () => {
+		const home = dir();
+		const missing = resolveConfig(["--token-file", join(home, "nope")], {
+			RELAY_HOME: home,
+			CLAUDE_RELAY_SESSION_ID: "A",
+		});
+		expect(missing.problem?.code).toBe("E_AUTH");
+		expect(missing.problem?.message).toMatch(
+			/Cannot read the hub token file .*nope/,
+		);
+		expect(
+			resolveConfig([], { RELAY_HOME: home, RELAY_URL: "http://x" }).problem
+				?.message,
+		).toMatch(/not a ws:\/\/ or wss:\/\/ URL/);
+		expect(
+			resolveConfig(["--room", "a b"], { RELAY_HOME: home }).problem?.code,
+		).toBe("E_BAD_ID");
+		expect(() => resolveConfig(["--nope"], { RELAY_HOME: home })).toThrow(
+			UsageError,
+		);
+		expect(() => resolveConfig(["stray"], { RELAY_HOME: home })).toThrow(
+			/claude-relay mcp --help/,
+		);
+	});
+});
+
+describe("local hold", () => {
+	it("holds pushes oldest first, never twice, and never one already handed to the model", () => {
+		const inbox = new LocalInbox();
+		const [m1, m2, m3] = [msg(), msg({ from: "C" }), msg()];
+		expect(inbox.add(m3)).toBe(true);
+		expect(inbox.add(m1)).toBe(true);
+		expect(inbox.add(m1)).toBe(false);
+		expect(inbox.add(m2)).toBe(true);
+		expect(inbox.list().map((m) => m.id)).toEqual([m1.id, m2.id, m3.id]);
+		expect(inbox.list(5, "C").map((m) => m.id)).toEqual([m2.id]);
+
+		expect(inbox.markHanded([m1])).toEqual([m1.id]);
+		expect(inbox.size).toBe(2);
+		expect(inbox.add(m1)).toBe(false);
+		expect(inbox.wasHanded(m1.id)).toBe(true);
+		expect(inbox.pendingAcks()).toEqual([m1.id]);
+		inbox.acked([m1.id]);
+		expect(inbox.unsentAcks).toBe(0);
+		inbox.reack(m1.id);
+		expect(inbox.pendingAcks()).toEqual([m1.id]);
+	});
+
+	it("is bounded by count and bytes, counting what it could not hold", () => {
+		const inbox = new LocalInbox({ maxMessages: 2, maxBytes: 1_000 });
+		expect(inbox.add(msg())).toBe(true);
+		expect(inbox.add(msg({ body: "x".repeat(600) }))).toBe(false);
+		expect(inbox.add(msg())).toBe(true);
+		expect(inbox.add(msg())).toBe(false);
+		expect(inbox.size).toBe(2);
+		expect(inbox.dropped).toBe(2);
+	});
+
+	it("forgets held messages the hub no longer has unacked, judged by an unfiltered peek", () => {
+		const inbox = new LocalInbox();
+		const [old, kept, later] = [msg(), msg(), msg()];
+		for (const m of [old, kept, later]) inbox.add(m);
+		const before = inbox.heldIds();
+		inbox.reconcile(before, [kept]);
+		expect(inbox.list().map((m) => m.id)).toEqual([kept.id, later.id]);
+		inbox.reconcile(inbox.heldIds(), []);
+		expect(inbox.size).toBe(0);
+	});
+
+	it("wakes listeners and bumps its version on each new message only", () => {
+		const inbox = new LocalInbox();
+		const seen: string[] = [];
+		const off = inbox.onAdd((m) => seen.push(m.id));
+		const m = msg();
+		inbox.add(m);
+		inbox.add(m);
+		expect(seen).toEqual([m.id]);
+		expect(inbox.version).toBe(1);
+		off();
+		inbox.add(msg());
+		expect(seen).toHaveLength(1);
+	});
+});
+
+describe("secrets on disk", () => {
+	it("writes <room>.<id>.secret with mode 0600 in a 0700 directory, atomically, and reads it back", () => {
+		const root = dir();
+		const store = new FileSecretStore(join(root, "secrets"));
+		expect(store.load("default", "A")).toBeUndefined();
+		store.save("default", "A", "s3cret");
+		const file = join(root, "secrets", "default.A.secret");
+		expect(readFileSync(file, "utf8")).toBe("s3cret\n");
+		expect(statSync(file).mode & 0o777).toBe(0o600);
+		expect(statSync(join(root, "secrets")).mode & 0o777).toBe(0o700);
+		expect(readdirSync(join(root, "secrets"))).toEqual(["default.A.secret"]);
+		expect(
+			new FileSecretStore(join(root, "secrets")).load("default", "A"),
+		).toBe("s3cret");
+		store.save("default", "A", "rotated");
+		expect(
+			new FileSecretStore(join(root, "secrets")).load("default", "A"),
+		).toBe("rotated");
+	});
+
+	it("tightens a secret file others can read, and keeps a secret it cannot write in memory", () => {
+		const root = dir();
+		const secrets = join(root, "secrets");
+		mkdirSync(secrets, { mode: 0o700 });
+		writeFileSync(join(secrets, "default.B.secret"), "open\n", { mode: 0o644 });
+		const warnings: string[] = [];
+		const log = {
+			warn: (_: object, m: string) => warnings.push(m),
+			error: (_: object, m: string) => warnings.push(m),
+		};
+		expect(new FileSecretStore(secrets, log).load("default", "B")).toBe("open");
+		expect(statSync(join(secrets, "default.B.secret")).mode & 0o777).toBe(
+			0o600,
+		);
+		expect(warnings[0]).toMatch(/mode 0600/);
+
+		const blocked = join(root, "a-file");
+		writeFileSync(blocked, "");
+		const store = new FileSecretStore(join(blocked, "secrets"), log);
+		store.save("default", "C", "kept");
+		expect(store.load("default", "C")).toBe("kept");
+		expect(warnings.at(-1)).toMatch(/E_ID_TAKEN/);
+	});
+});
+
+describe("compact text", () => {
+	it("puts one message on one line with its seq, sender, recipient, time, id and reply", () => {
+		const m = msg({
+			seq: 7,
+			id: "m-7-abc",
+			from: "CC-1",
+			to: "CC-2",
+			body: "hi",
+			replyTo: "m-3-def",
+			sentAt: new Date(2026, 0, 2, 3, 4, 5).getTime(),
+		});
+		expect(messageLine(m, BODY_LIMIT, new Date(2026, 0, 2, 12).getTime())).toBe(
+			"[7] CC-1 → CC-2 (03:04:05, m-7-abc, re m-3-def): hi",
+		);
+		expect(
+			messageLine(m, BODY_LIMIT, new Date(2026, 0, 5).getTime()),
+		).toContain("(2026-01-02 03:04:05,");
+		expect(messageLine(msg({ body: "a\nb" }))).toMatch(/: a\n {2}b$/);
+	});
+
+	it("cuts long bodies with a relay_get hint and keeps a whole page within its budget", () => {
+		const long = msg({ body: "z".repeat(BODY_LIMIT + 10) });
+		expect(messageLine(long)).toContain(
+			`… [10 more chars: relay_get {"id":"${long.id}","offset":${BODY_LIMIT}}]`,
+		);
+		const page = Array.from({ length: 10 }, () =>
+			msg({ body: "y".repeat(BODY_LIMIT) }),
+		);
+		const { lines, shown } = present(page);
+		const bodyChars = shown.reduce((n, m) => n + m.body.length, 0);
+		expect(bodyChars).toBeLessThanOrEqual(
+			RESULT_BUDGET + PREVIEW_CHARS * page.length,
+		);
+		expect(shown.at(-1)).toMatchObject({
+			truncated: true,
+			bodyChars: BODY_LIMIT,
+		});
+		expect(shown.at(-1)?.body.length).toBe(PREVIEW_CHARS);
+		expect(lines.at(-1)).toContain("relay_get");
+		expect(shown[0]).toMatchObject({ truncated: false });
+	});
+});
+
+describe("git branch", () => {
+	it("reads the branch from .git/HEAD, a worktree's gitdir file, or a detached commit", () => {
+		const root = dir();
+		mkdirSync(join(root, ".git"));
+		writeFileSync(join(root, ".git", "HEAD"), "ref: refs/heads/feature/x\n");
+		mkdirSync(join(root, "sub", "deeper"), { recursive: true });
+		expect(gitBranch(join(root, "sub", "deeper"))).toBe("feature/x");
+
+		const wt = dir();
+		mkdirSync(join(wt, "gitdir"));
+		writeFileSync(
+			join(wt, "gitdir", "HEAD"),
+			"0123456789abcdef0123456789abcdef01234567\n",
+		);
+		mkdirSync(join(wt, "checkout"));
+		writeFileSync(
+			join(wt, "checkout", ".git"),
+			`gitdir: ${join(wt, "gitdir")}\n`,
+		);
+		expect(gitBranch(join(wt, "checkout"))).toBe("0123456789ab");
+	});
+});
