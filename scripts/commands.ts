@@ -6,6 +6,8 @@
 import yargs from "yargs";
 import { mcpCommand } from "../mcp-client/mcp-command.js";
 import { hubCommand } from "../server/hub-command.js";
+import { clientCommand } from "./client-command.js";
+import { sendCommand } from "./send-command.js";
 import { launchdCommand } from "../launchd/launchd-command.js";
 import { tunnelCommand } from "../launchd/tunnel-command.js";
 import { registerCommand, sessionsCommand } from "../sessions/sessions-command.js";
@@ -16,9 +18,11 @@ export async function runCli(argv: string[]): Promise<void> {
 		.usage("$0 <command> [options]\n\nReal-time, durable messaging between Claude Code sessions.")
 		.command(hubCommand)
 		// commands: keep one line each, alphabetical after hub
+		.command(clientCommand)
 		.command(launchdCommand)
 		.command(mcpCommand)
 		.command(registerCommand)
+		.command(sendCommand)
 		.command(sessionsCommand)
 		.command(tunnelCommand)
 		.demandCommand(1, "Name a command; `claude-relay --help` lists them.")

@@ -1,0 +1,47 @@
+/**
+ * `claude-relay client [ID]`: an interactive session for a person (the original's `node test-client.js
+ * MACHINE_A`, with more commands). Implementation: scripts/client.ts.
+ */
+import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { withEnv } from "../server/hub-command.js";
+import { reportFailure } from "../sessions/cli-errors.js";
+
+export interface ClientCommandArgs {
+	id?: string;
+	url?: string;
+	room?: string;
+	tokenFile?: string;
+	ack: boolean;
+	timeout: number;
+}
+
+export const clientCommand: CommandModule<object, ClientCommandArgs> = {
+	command: "client [id]",
+	describe: "Interactive session for a person: send, send:<ID>, peers, history, ... (messages print as they arrive)",
+	builder: (y: Argv) =>
+		y
+			.positional("id", {
+				type: "string",
+				describe: "Session ID to claim [default: CLAUDE_RELAY_SESSION_ID, else RELAY_CLIENT_ID, else <host>-<pid>]",
+			})
+			.options({
+				url: withEnv("RELAY_URL", { type: "string", describe: "WebSocket URL of the hub [default: ws://localhost:9999]" }),
+				room: withEnv("RELAY_ROOM", { type: "string", describe: "Room to join [default: default]" }),
+				"token-file": withEnv("RELAY_TOKEN_FILE", { type: "string", describe: "File holding the hub token (RELAY_TOKEN may hold the token itself)" }),
+				ack: { type: "boolean", default: true, describe: "Ack messages as they are printed (--no-ack: leave them for inbox/peek, ack with `ack`)" },
+				timeout: { type: "number", default: 10, describe: "Seconds to wait for the hub (connecting, and each answer)" },
+			})
+			.example("$0 client ME", "Join as ME; type `help` at the prompt")
+			.example("printf 'peers\\nsend:CC-1 hi\\nhistory 5\\n' | $0 client ME", "Scripted: one line per command, exits at the end of input")
+			.epilogue(
+				"Commands at the prompt: send <msg> (everyone), send:<ID> <msg>, reply <msg>, peers, sessions, history [n], history:<ID> [n], inbox [n], peek [n], ack, wait [s], status, help, quit.\nExit codes: 0 on quit or end of input, 1 when the hub cannot be reached or refuses the ID, 2 for an invalid ID, room or URL.",
+			) as unknown as Argv<ClientCommandArgs>,
+	handler: async (argv: ArgumentsCamelCase<ClientCommandArgs>) => {
+		try {
+			const { runClient } = await import("./client.js");
+			await runClient({ id: argv.id, url: argv.url, room: argv.room, tokenFile: argv.tokenFile, ack: argv.ack, timeout: argv.timeout });
+		} catch (err) {
+			reportFailure("client", err);
+		}
+	},
+};

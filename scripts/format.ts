@@ -1,0 +1,165 @@
+/**
+ * How the test client and `claude-relay send` show things to a person: messages, send outcomes, peers,
+ * sessions, status. Pure functions (no I/O), so they are tested directly.
+ *
+ * Bodies come from other agents: control characters (escape sequences could repaint or retitle the
+ * terminal) are shown in caret notation, never written raw.
+ */
+import type { Message, PeerInfo, ResultOf, SessionInfo } from "../server/protocol.js";
+
+export interface Style {
+	/** ANSI colors (a terminal, NO_COLOR unset). */
+	color: boolean;
+	/**
+	 * true: a multi-line body is printed on indented continuation lines (a terminal).
+	 * false: one line per event; newlines and tabs are shown as \n and \t (piped output).
+	 */
+	multiline: boolean;
+}
+
+export const PLAIN: Style = { color: false, multiline: false };
+
+const SGR = { dim: [2, 22], bold: [1, 22], red: [31, 39], yellow: [33, 39], green: [32, 39], cyan: [36, 39] } as const;
+type Paint = keyof typeof SGR;
+
+export function paint(style: Style, what: Paint, text: string): string {
+	if (!style.color) return text;
+	const [on, off] = SGR[what];
+	return `\u001b[${on}m${text}\u001b[${off}m`;
+}
+
+/** Caret notation for C0/C1 control characters and DEL; keeps \n (and \t) only where `keep` allows. */
+export function sanitize(text: string, keepNewlines: boolean): string {
+	let out = "";
+	for (const ch of text) {
+		const c = ch.codePointAt(0) ?? 0;
+		if (ch === "\n") out += keepNewlines ? "\n" : "\\n";
+		else if (ch === "\t") out += keepNewlines ? "\t" : "\\t";
+		else if (ch === "\r") out += keepNewlines ? "" : "\\r";
+		else if (c < 0x20) out += `^${String.fromCharCode(c + 64)}`;
+		else if (c === 0x7f) out += "^?";
+		else if (c >= 0x80 && c < 0xa0) out += `\\u${c.toString(16).padStart(4, "0")}`;
+		else out += ch;
+	}
+	return out;
+}
+
+export function clock(epochMs: number): string {
+	const d = new Date(epochMs);
+	return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+}
+
+/** "3 s", "4 min", "2 h", "5 d". */
+export function duration(ms: number): string {
+	const s = Math.max(0, Math.round(ms / 1000));
+	if (s < 60) return `${s} s`;
+	if (s < 3600) return `${Math.round(s / 60)} min`;
+	if (s < 86_400) return `${Math.round(s / 3600)} h`;
+	return `${Math.round(s / 86_400)} d`;
+}
+
+/** `[12:03:04] CC-1 → CC-2: body` (a broadcast shows `→ *`; a reply adds `(re m-…)`). */
+export function formatMessage(m: Message, style: Style = PLAIN): string {
+	const head = `${paint(style, "dim", `[${clock(m.sentAt)}]`)} ${paint(style, "bold", m.from)} → ${m.to}`;
+	const re = m.replyTo ? ` ${paint(style, "dim", `(re ${m.replyTo})`)}` : "";
+	const body = sanitize(m.body, style.multiline);
+	if (!style.multiline || !body.includes("\n")) return `${head}${re}: ${body}`;
+	return `${head}${re}:\n${body
+		.split("\n")
+		.map((l) => `    ${l}`)
+		.join("\n")}`;
+}
+
+/** One line: "delivered live to B (m-3-x)", "queued for C (offline)", both, or "stored; no recipients". */
+export function formatSendOutcome(r: ResultOf<"send">): string {
+	const parts: string[] = [];
+	if (r.live.length) parts.push(`delivered live to ${r.live.join(", ")}`);
+	if (r.queued.length) parts.push(`queued for ${r.queued.join(", ")} (offline)`);
+	if (!parts.length) parts.push("stored; it reached no one");
+	const dup = r.duplicate ? " [duplicate: already sent earlier, not stored again]" : "";
+	return `${parts.join("; ")} (${r.message.id})${dup}`;
+}
+
+/** One line per warning of a send result: "warning: <sentence>". */
+export function formatWarnings(r: ResultOf<"send">, style: Style = PLAIN): string[] {
+	return r.warnings.map((w) => paint(style, "yellow", `warning: ${sanitize(w.message, false)}`));
+}
+
+function where(meta: PeerInfo["meta"]): string {
+	return [meta.host, meta.cwd, meta.branch && `(${meta.branch})`].filter(Boolean).join(" ");
+}
+
+export function formatPeers(peers: PeerInfo[], room: string, style: Style = PLAIN): string[] {
+	if (peers.length === 0) return [`no other session online in room ${room}`];
+	return [
+		`${peers.length} peer${peers.length === 1 ? "" : "s"} online in room ${room}:`,
+		...peers.map((p) => {
+			const w = where(p.meta);
+			return `  ${paint(style, "bold", p.session)}${w ? `  ${sanitize(w, false)}` : ""}  ${paint(style, "dim", `idle ${duration(p.idleMs)}`)}`;
+		}),
+	];
+}
+
+export function formatSessions(sessions: SessionInfo[], room: string, me: string, now = Date.now(), style: Style = PLAIN): string[] {
+	if (sessions.length === 0) return [`no sessions in room ${room}`];
+	const width = Math.max(...sessions.map((s) => s.session.length + (s.session === me ? 6 : 0)));
+	return [
+		`${sessions.length} session${sessions.length === 1 ? "" : "s"} in room ${room}:`,
+		...sessions.map((s) => {
+			const name = `${s.session}${s.session === me ? " (you)" : ""}`.padEnd(width);
+			const state = s.online ? paint(style, "green", "online ") : paint(style, "dim", "offline");
+			const seen = s.online ? "" : `  last seen ${duration(now - s.lastSeen)} ago`;
+			const w = where(s.meta);
+			return `  ${name}  ${state}  ${s.pending} waiting${seen}${w ? `  ${sanitize(w, false)}` : ""}`;
+		}),
+	];
+}
+
+export interface StatusInfo {
+	id: string;
+	room: string;
+	url: string;
+	connected: boolean;
+	hello: ResultOf<"hello"> | null;
+	connectedSince: number | null;
+	rttMs: number | null;
+	peers: number;
+	lastError: string | null;
+	autoAck: boolean;
+	received: number;
+}
+
+/** One line: "connected as A in room default to ws://…; hub 0.1.0 (protocol 1); 1 peer online; …". */
+export function formatStatus(s: StatusInfo, now = Date.now()): string {
+	if (!s.connected || !s.hello) {
+		return `disconnected: ${s.id} in room ${s.room} at ${s.url}; reconnecting${s.lastError ? `; last error: ${s.lastError}` : ""}`;
+	}
+	const parts = [
+		`connected as ${s.id} in room ${s.room} to ${s.url}`,
+		`hub ${s.hello.hub.version} (protocol ${s.hello.hub.protocol})`,
+		`${s.peers} peer${s.peers === 1 ? "" : "s"} online`,
+		`${s.received} message${s.received === 1 ? "" : "s"} received`,
+		s.autoAck ? "acked as printed" : "not acked until `ack`",
+	];
+	if (s.connectedSince) parts.push(`up ${duration(now - s.connectedSince)}`);
+	if (s.rttMs !== null) parts.push(`rtt ${s.rttMs} ms`);
+	return parts.join("; ");
+}
+
+export const CLIENT_HELP = [
+	"commands:",
+	"  send <message>        to every other session in the room (*)",
+	"  send:<ID> <message>   to one session (Tab completes the IDs online)",
+	"  reply <message>       to the sender of the last message received, as a reply to it",
+	"  peers                 sessions online in this room",
+	"  sessions              every session the room has seen, with what waits for each",
+	"  history [n]           the last n messages you can see (default 20); history:<ID> [n]: with one peer",
+	"  inbox [n]             read and ack up to n unacked messages (default 20)",
+	"  peek [n]              the same without acking",
+	"  ack                   ack the messages printed so far (when started with --no-ack)",
+	"  wait [s]              wait up to s seconds (default 30) for a message (at once if one came since the last wait)",
+	"  status                connection, ID, URL, hub version, round trip",
+	"  help                  this list",
+	"  quit                  leave (also Ctrl-D, or exit)",
+	"messages are printed as they arrive.",
+];
