@@ -11,6 +11,9 @@ import { sendCommand } from "./send-command.js";
 import { launchdCommand } from "../launchd/launchd-command.js";
 import { tunnelCommand } from "../launchd/tunnel-command.js";
 import { registerCommand, sessionsCommand } from "../sessions/sessions-command.js";
+import { doctorCommand } from "../mcp-client/claude/doctor-command.js";
+import { hookCommand } from "../mcp-client/claude/hook-command.js";
+import { installCommand, uninstallCommand } from "../mcp-client/claude/install-command.js";
 
 export async function runCli(argv: string[]): Promise<void> {
 	await yargs(argv)
@@ -19,12 +22,16 @@ export async function runCli(argv: string[]): Promise<void> {
 		.command(hubCommand)
 		// commands: keep one line each, alphabetical after hub
 		.command(clientCommand)
+		.command(doctorCommand)
+		.command(hookCommand)
+		.command(installCommand)
 		.command(launchdCommand)
 		.command(mcpCommand)
 		.command(registerCommand)
 		.command(sendCommand)
 		.command(sessionsCommand)
 		.command(tunnelCommand)
+		.command(uninstallCommand)
 		.demandCommand(1, "Name a command; `claude-relay --help` lists them.")
 		.strict()
 		.recommendCommands()

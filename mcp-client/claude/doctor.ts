@@ -1,0 +1,337 @@
+/**
+ * `claude-relay doctor`: checks the whole chain on this machine, one line each, ✓ (fine), ✗ (broken, with
+ * the fix) or ! (worth knowing, not an error):
+ *
+ *   Node version · hub reachable (GET /healthz) · token accepted · session ID (and where it came from) ·
+ *   stored secret / the hooks' observer path · sessions registry readable · bridge registered with Claude
+ *   Code (`claude mcp get relay` says Connected) · hooks in settings.json (or the plugin) · Claude Code
+ *   version (channels)
+ *
+ * Exit code 0 when every essential check passes (node, hub, token, registry, bridge, hooks), else 1. The
+ * session ID is not essential: doctor may run in a terminal that has not run `claude-session`.
+ */
+import { existsSync } from "node:fs";
+import WebSocket from "ws";
+import { paths, relayHome } from "../../server/paths.js";
+import { checkName } from "../../server/protocol.js";
+import { resolveIdentity } from "../identity.js";
+import { DEFAULT_RELAY_URL, DEFAULT_ROOM, loadToken } from "../options.js";
+import { FileSecretStore } from "../secrets.js";
+import { observerClient, readSmallFile } from "./hook-common.js";
+import { cliLocation, SERVER_NAME } from "./install.js";
+import { runProgram } from "./run.js";
+import { claudePaths, findRelayHooks, parseSettings } from "./settings.js";
+
+export type Status = "ok" | "fail" | "warn";
+
+export interface Check {
+	status: Status;
+	text: string;
+	fix?: string;
+	essential: boolean;
+}
+
+export interface DoctorOptions {
+	url?: string;
+	room?: string;
+	id?: string;
+	env?: NodeJS.ProcessEnv;
+	print?: (line: string) => void;
+}
+
+export const MIN_NODE = "20.17.0";
+export const MIN_CLAUDE_FOR_CHANNELS = "2.1.80";
+
+export function compareVersions(a: string, b: string): number {
+	const pa = a.split(".").map((x) => Number.parseInt(x, 10) || 0);
+	const pb = b.split(".").map((x) => Number.parseInt(x, 10) || 0);
+	for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+		const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+		if (d !== 0) return Math.sign(d);
+	}
+	return 0;
+}
+
+const SYMBOL: Record<Status, string> = { ok: "✓", fail: "✗", warn: "!" };
+
+export function renderCheck(c: Check): string {
+	return c.fix ? `${SYMBOL[c.status]} ${c.text}\n    fix: ${c.fix}` : `${SYMBOL[c.status]} ${c.text}`;
+}
+
+function nodeCheck(): Check {
+	const v = process.versions.node;
+	return compareVersions(v, MIN_NODE) >= 0
+		? { status: "ok", essential: true, text: `Node.js ${v} (needs ${MIN_NODE} or newer)` }
+		: { status: "fail", essential: true, text: `Node.js ${v} is too old (needs ${MIN_NODE} or newer)`, fix: "install Node.js 20.17+ (e.g. `nvm install 20`)" };
+}
+
+/** The user-scope `relay` registration's environment, from Claude Code's global config (for its RELAY_URL). */
+function registeredEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+	const text = readSmallFile(claudePaths(env).globalConfig, 64 * 1024 * 1024);
+	if (!text) return {};
+	try {
+		const server = (JSON.parse(text) as { mcpServers?: Record<string, { env?: Record<string, string> }> }).mcpServers?.[SERVER_NAME];
+		return server?.env && typeof server.env === "object" ? server.env : {};
+	} catch {
+		return {};
+	}
+}
+
+async function healthCheck(url: string): Promise<{ check: Check; up: boolean }> {
+	const http = url.replace(/^ws/i, "http");
+	let target: string;
+	try {
+		const u = new URL(http);
+		target = `${u.protocol}//${u.host}/healthz`;
+	} catch {
+		return { up: false, check: { status: "fail", essential: true, text: `Hub URL ${url} is not a valid URL`, fix: "set RELAY_URL (or --url) to ws://HOST:PORT" } };
+	}
+	try {
+		const res = await fetch(target, { signal: AbortSignal.timeout(3_000) });
+		const body = (await res.json().catch(() => ({}))) as { ok?: boolean; version?: string };
+		if (res.ok && body.ok !== false) {
+			return { up: true, check: { status: "ok", essential: true, text: `Hub reachable at ${url}${body.version ? ` (claude-relay ${body.version})` : ""}` } };
+		}
+		return { up: false, check: { status: "fail", essential: true, text: `Hub at ${url} answered ${res.status} on /healthz`, fix: "look at the hub's log; restart it (`claude-relay hub`)" } };
+	} catch (err) {
+		const reason = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+		return {
+			up: false,
+			check: {
+				status: "fail",
+				essential: true,
+				text: `Hub not reachable at ${url} (${reason})`,
+				fix: "start it with `claude-relay hub` (or `claude-relay launchd install`); if it runs on another machine, bring the tunnel up (`claude-relay tunnel user@host`); or point RELAY_URL/--url at it",
+			},
+		};
+	}
+}
+
+/** Opens a socket (token at the upgrade) and sends a ping before hello: E_NOT_REGISTERED means the token passed. */
+function tokenProbe(url: string, token: string | undefined): Promise<"accepted" | "refused" | "error"> {
+	return new Promise((resolve) => {
+		const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+		const ws = new WebSocket(url, { headers, handshakeTimeout: 3_000 });
+		let settled = false;
+		const done = (r: "accepted" | "refused" | "error") => {
+			if (settled) return;
+			settled = true;
+			clearTimeout(timer);
+			ws.terminate();
+			resolve(r);
+		};
+		const timer = setTimeout(() => done("error"), 4_000);
+		ws.on("open", () => ws.send(JSON.stringify({ type: "ping", id: "doctor" })));
+		ws.on("message", (data) => {
+			try {
+				const f = JSON.parse(String(data)) as { type?: string; code?: string };
+				if (f.type === "error" && f.code === "E_AUTH") return done("refused");
+				if (f.type === "error" || f.type === "result") return done("accepted");
+			} catch {
+				// ignore
+			}
+		});
+		ws.on("unexpected-response", (_req, res) => done(res.statusCode === 401 ? "refused" : "error"));
+		ws.on("close", (code) => done(code === 4001 ? "refused" : "error"));
+		ws.on("error", () => done("error"));
+	});
+}
+
+async function claudeChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
+	const out: Check[] = [];
+	const get = await runProgram("claude", ["mcp", "get", SERVER_NAME], { env, timeoutMs: 45_000 });
+	const text = `${get.stdout}\n${get.stderr}`;
+	if (get.notFound) {
+		out.push({
+			status: "fail",
+			essential: true,
+			text: "Claude Code's `claude` command is not on PATH",
+			fix: "install Claude Code, then `claude-relay install`",
+		});
+		return out;
+	}
+	if (get.timedOut) {
+		out.push({ status: "fail", essential: true, text: "`claude mcp get relay` did not finish within 45 s", fix: "run it yourself to see where it hangs" });
+	} else if (get.code !== 0 || /no mcp server/i.test(text)) {
+		out.push({ status: "fail", essential: true, text: "Bridge not registered with Claude Code (`claude mcp get relay` finds nothing)", fix: "`claude-relay install`" });
+	} else if (/connected/i.test(text) && !/failed|not connected|disconnected/i.test(text)) {
+		out.push({ status: "ok", essential: true, text: "Bridge registered with Claude Code: `claude mcp get relay` says Connected" });
+	} else if (/pending approval/i.test(text)) {
+		out.push({
+			status: "warn",
+			essential: false,
+			text: "Bridge registered in .mcp.json, pending approval",
+			fix: "start `claude` in this project and approve the relay server",
+		});
+	} else {
+		out.push({
+			status: "fail",
+			essential: true,
+			text: "Bridge registered, but Claude Code cannot start it (`claude mcp get relay` does not say Connected)",
+			fix: "run `claude mcp get relay` for the command it runs; make sure dist/cli.js exists (`npm run build`) and `claude-relay install` again to point it here",
+		});
+	}
+	const version = await runProgram("claude", ["--version"], { env, timeoutMs: 15_000 });
+	const v = /(\d+\.\d+\.\d+)/.exec(version.stdout)?.[1];
+	if (v && compareVersions(v, MIN_CLAUDE_FOR_CHANNELS) >= 0) {
+		out.push({
+			status: "ok",
+			essential: false,
+			text: `Claude Code ${v}: channels available (push into a running session with \`claude --dangerously-load-development-channels server:relay\`)`,
+		});
+	} else if (v) {
+		out.push({
+			status: "warn",
+			essential: false,
+			text: `Claude Code ${v}: no channels before ${MIN_CLAUDE_FOR_CHANNELS}; messages arrive through the tools and the hooks only`,
+			fix: "`claude update`",
+		});
+	}
+	return out;
+}
+
+function hooksCheck(env: NodeJS.ProcessEnv): Check {
+	const file = claudePaths(env).settings;
+	const text = readSmallFile(file, 16 * 1024 * 1024);
+	let settings: ReturnType<typeof parseSettings>;
+	try {
+		settings = parseSettings(text, file);
+	} catch (err) {
+		return { status: "fail", essential: true, text: (err as Error).message.replace(/ Nothing was changed\.$/, ""), fix: "fix the JSON by hand, then `claude-relay install`" };
+	}
+	const plugins = settings.enabledPlugins;
+	if (plugins && typeof plugins === "object" && !Array.isArray(plugins) && Object.entries(plugins).some(([k, v]) => k.startsWith("claude-relay@") && v === true)) {
+		return { status: "ok", essential: true, text: "Hooks come from the claude-relay plugin (enabled in settings.json)" };
+	}
+	const found = findRelayHooks(settings);
+	const missing = found.filter((f) => !f.command).map((f) => `${f.spec.event}/${f.spec.kind}`);
+	if (missing.length > 0) {
+		return {
+			status: "fail",
+			essential: true,
+			text: `Hooks missing from ${file}: ${missing.join(", ")}${text === undefined ? " (no settings.json)" : ""}`,
+			fix: "`claude-relay install` (or install the plugin)",
+		};
+	}
+	let cli: string | undefined;
+	try {
+		cli = cliLocation().cli;
+	} catch {
+		cli = undefined;
+	}
+	const elsewhere = found.filter((f) => cli && !f.command?.includes(cli));
+	if (elsewhere.length > 0) {
+		return {
+			status: "warn",
+			essential: true,
+			text: `Hooks in ${file} run another copy of claude-relay (${elsewhere[0]?.command})`,
+			fix: "`claude-relay install` from the copy you use, to point them there",
+		};
+	}
+	return { status: "ok", essential: true, text: `Hooks in ${file}: ${found.map((f) => `${f.spec.event}/${f.spec.kind}`).join(", ")}` };
+}
+
+export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
+	const env = opts.env ?? process.env;
+	const print = opts.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+	const home = relayHome(env);
+	const checks: Check[] = [];
+	const emit = (c: Check) => {
+		checks.push(c);
+		print(renderCheck(c));
+	};
+	print("claude-relay doctor");
+	emit(nodeCheck());
+
+	const registered = registeredEnv(env);
+	const url = opts.url?.trim() || env.RELAY_URL?.trim() || registered.RELAY_URL || DEFAULT_RELAY_URL;
+	const room = opts.room?.trim() || env.RELAY_ROOM?.trim() || registered.RELAY_ROOM || DEFAULT_ROOM;
+	const health = await healthCheck(url);
+	emit(health.check);
+
+	let token: string | undefined;
+	let tokenOk = false;
+	try {
+		token = loadToken(env.RELAY_TOKEN_FILE?.trim() || undefined, env, home);
+		tokenOk = true;
+	} catch (err) {
+		emit({ status: "fail", essential: true, text: (err as Error).message, fix: "fix RELAY_TOKEN_FILE, or unset it and set RELAY_TOKEN" });
+	}
+	if (tokenOk && health.up) {
+		const probe = await tokenProbe(url, token);
+		if (probe === "accepted") emit({ status: "ok", essential: true, text: token ? "Token accepted by the hub" : "No token needed (the hub has none)" });
+		else if (probe === "refused") {
+			emit({
+				status: "fail",
+				essential: true,
+				text: token ? "The hub refused the token" : "The hub requires a token and none is set",
+				fix: `put the hub's token in RELAY_TOKEN or ${paths.tokenFile(home)} (mode 600)`,
+			});
+		} else emit({ status: "fail", essential: true, text: "Could not complete a WebSocket handshake with the hub", fix: "check the URL (ws:// vs wss://) and the hub's log" });
+	}
+
+	// Session ID: the hooks' rule (the bridge's, minus its hostname-pid fallback).
+	const forced = opts.id?.trim() || registered.CLAUDE_RELAY_SESSION_ID;
+	const identity = forced ? { id: forced, source: opts.id ? "--id" : "the bridge registration (-e CLAUDE_RELAY_SESSION_ID)", problem: checkName(forced).ok ? undefined : new Error(`invalid ID ${forced}`) } : resolveIdentity({ env });
+	let session: string | undefined;
+	if (identity.problem) {
+		emit({ status: "fail", essential: false, text: identity.problem.message, fix: "`claude-session <ID>` with a valid ID (a letter, then letters, digits, _ or -)" });
+	} else if (identity.source === "hostname-pid") {
+		emit({
+			status: "warn",
+			essential: false,
+			text: "No session ID in this shell (CLAUDE_RELAY_SESSION_ID, RELAY_CLIENT_ID): the bridge would use <hostname>-<pid> and the hooks stay silent",
+			fix: "`claude-session CC-1` in the terminal, then start `claude` there",
+		});
+	} else {
+		session = identity.id;
+		emit({ status: "ok", essential: false, text: `Session ID ${identity.id} (from ${identity.source}), room ${room}` });
+	}
+
+	if (session) {
+		const store = new FileSecretStore(paths.secrets(home));
+		if (!store.load(room, session)) {
+			emit({
+				status: "warn",
+				essential: false,
+				text: `No stored secret for ${session} yet (${store.file(room, session)}): the first bridge with this ID claims it; until then the hooks stay silent`,
+			});
+		} else if (health.up) {
+			const client = observerClient(
+				{ home, url, room, token, session, idSource: "", secrets: { load: (r, s) => store.load(r, s), save: () => {} }, claudeSessionId: undefined, input: {}, log: Object.assign(() => {}, { file: "" }) },
+				{ requestTimeoutMs: 3_000 },
+			);
+			try {
+				const hello = await client.waitReady(4_000);
+				const holder = hello.peers.find((p) => p.session === session);
+				emit({
+					status: "ok",
+					essential: false,
+					text: `Hooks can attach to ${session}: ${holder ? "its bridge is connected" : "no bridge connected right now"}, ${hello.pending} unread`,
+				});
+			} catch (err) {
+				emit({ status: "fail", essential: false, text: `The hooks cannot attach to ${session}: ${(err as Error).message}`, fix: "if the ID was claimed with another RELAY_HOME or hub, use that one, or pick a new ID" });
+			} finally {
+				await client.close({ bye: false });
+			}
+		}
+	}
+
+	try {
+		const { readRegistry } = await import("../../sessions/registry.js");
+		const file = paths.registry(home);
+		const reg = await readRegistry(file);
+		const n = Object.keys(reg).length;
+		emit({ status: "ok", essential: true, text: `Sessions registry readable (${file}${existsSync(file) ? `, ${n} ${n === 1 ? "entry" : "entries"}` : ", empty"})` });
+	} catch (err) {
+		emit({ status: "fail", essential: true, text: `Sessions registry unreadable: ${(err as Error).message}`, fix: `check the permissions of ${paths.registry(home)}` });
+	}
+
+	for (const c of await claudeChecks(env)) emit(c);
+	emit(hooksCheck(env));
+
+	const failed = checks.filter((c) => c.essential && c.status === "fail");
+	print("");
+	print(failed.length === 0 ? "All essential checks passed." : `${failed.length} essential check${failed.length === 1 ? "" : "s"} failed.`);
+	return failed.length === 0 ? 0 : 1;
+}

@@ -1,0 +1,51 @@
+/**
+ * `claude-relay hook <prompt|stop|wake>`: the Claude Code hooks (installed by `claude-relay install` or the
+ * plugin's hooks/hooks.json). They read Claude Code's hook JSON on stdin and answer on stdout; they are
+ * silent and exit 0 whenever the session is not bridged or the hub cannot be reached. Implementation:
+ * hook-main.ts and hook-<event>.ts.
+ */
+import type { CommandModule } from "yargs";
+import { HOOK_EVENTS, type HookEvent, WAKE_DEFAULT_SECONDS } from "./constants.js";
+
+interface HookArgs {
+	event: HookEvent;
+	url?: string;
+	room?: string;
+	id?: string;
+	timeout: number;
+}
+
+export const hookCommand: CommandModule<object, HookArgs> = {
+	command: "hook <event>",
+	describe: "Run a Claude Code hook: prompt (UserPromptSubmit), stop (Stop), wake (asyncRewake)",
+	builder: (y) =>
+		y
+			.positional("event", {
+				choices: HOOK_EVENTS,
+				describe:
+					"prompt: unread messages become context (and are marked read); stop: block the stop while mail waits; wake: wait in the background and wake an idle session",
+				demandOption: true,
+			})
+			.option("url", { type: "string", describe: "Hub URL (default: $RELAY_URL or ws://localhost:9999)" })
+			.option("room", { type: "string", describe: "Room (default: $RELAY_ROOM or default)" })
+			.option("id", {
+				type: "string",
+				describe: "Session ID, beating CLAUDE_RELAY_SESSION_ID (install --id writes it, as it registers the bridge with -e CLAUDE_RELAY_SESSION_ID)",
+			})
+			.option("timeout", { type: "number", default: WAKE_DEFAULT_SECONDS, describe: "wake: seconds to wait before giving up silently" })
+			.example("echo '{}' | CLAUDE_RELAY_SESSION_ID=CC-1 $0 hook prompt", "Print CC-1's unread messages as UserPromptSubmit context")
+			.epilogue(
+				"Session ID: --id, else CLAUDE_RELAY_SESSION_ID (exported by `claude-session CC-1` before `claude`), else RELAY_CLIENT_ID; " +
+					"with none, or no stored secret for it, the hook does nothing. Logs: $RELAY_HOME/logs/hooks.log.",
+			) as never,
+	handler: async (argv) => {
+		let runHook: typeof import("./hook-main.js").runHook;
+		try {
+			({ runHook } = await import("./hook-main.js"));
+		} catch {
+			// A half-rebuilt dist/ (or a broken install) must not break the Claude session: stay silent.
+			process.exit(0);
+		}
+		await runHook(argv.event, { url: argv.url, room: argv.room, id: argv.id, timeout: argv.timeout });
+	},
+};

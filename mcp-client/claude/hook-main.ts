@@ -1,0 +1,67 @@
+/**
+ * Runs one hook and exits. Every path ends here: the hook's own exit code (0, or 2 for a wake) when it
+ * worked, and 0 with nothing on stdout or stderr for everything else (not bridged, hub unreachable, a bug),
+ * logged to $RELAY_HOME/logs/hooks.log. A deadline bounds the whole run (5 s; wake: its --timeout + 5 s).
+ *
+ * `runHookCli(argv)` parses the arguments with node:util (no yargs), for a fast path in scripts/cli.ts:
+ * Claude Code runs the prompt hook before every prompt, so its start-up time is the user's wait.
+ */
+import { parseArgs } from "node:util";
+import { relayHome } from "../../server/paths.js";
+import { HOOK_EVENTS, type HookEvent, WAKE_DEFAULT_SECONDS } from "./constants.js";
+import { HOOK_DEADLINE_MS, type HookOptions, hookLog, readHookInput, resolveHookContext } from "./hook-common.js";
+
+export async function runHook(event: HookEvent, opts: HookOptions, env: NodeJS.ProcessEnv = process.env): Promise<never> {
+	const timeoutSeconds = opts.timeout !== undefined && Number.isFinite(opts.timeout) && opts.timeout >= 0 ? opts.timeout : WAKE_DEFAULT_SECONDS;
+	const bound = event === "wake" ? (timeoutSeconds + 5) * 1000 : HOOK_DEADLINE_MS;
+	const deadline = setTimeout(() => {
+		hookLog(relayHome(env))("warn", `hook ${event}: deadline reached; exiting without output`);
+		process.exit(0);
+	}, bound);
+	let code = 0;
+	try {
+		const input = await readHookInput();
+		const resolved = resolveHookContext(opts, input, env);
+		if (!resolved.ok) {
+			if (env.RELAY_HOOK_DEBUG) hookLog(relayHome(env))("info", `hook ${event}: silent`, { reason: resolved.reason });
+			process.exit(0);
+		}
+		const { ctx } = resolved;
+		if (event === "prompt") code = await (await import("./hook-prompt.js")).runPromptHook(ctx);
+		else if (event === "stop") code = await (await import("./hook-stop.js")).runStopHook(ctx);
+		else code = await (await import("./hook-wake.js")).runWakeHook(ctx, { timeoutSeconds });
+	} catch (err) {
+		hookLog(relayHome(env))("warn", `hook ${event}: ${(err as Error).message ?? String(err)}`, { code: (err as { code?: string }).code });
+		code = 0;
+	}
+	clearTimeout(deadline);
+	process.exit(code === 2 ? 2 : 0);
+}
+
+/** `claude-relay hook <event> [--url U] [--room R] [--id X] [--timeout S]`, parsed without yargs. */
+export async function runHookCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<never> {
+	let event: HookEvent | undefined;
+	const opts: HookOptions = {};
+	try {
+		const { values, positionals } = parseArgs({
+			args: argv,
+			options: { url: { type: "string" }, room: { type: "string" }, id: { type: "string" }, timeout: { type: "string" } },
+			allowPositionals: true,
+			strict: true,
+		});
+		const name = positionals[0];
+		if (positionals.length === 1 && (HOOK_EVENTS as readonly string[]).includes(name ?? "")) event = name as HookEvent;
+		if (values.url) opts.url = values.url;
+		if (values.room) opts.room = values.room;
+		if (values.id) opts.id = values.id;
+		if (values.timeout !== undefined) opts.timeout = Number(values.timeout);
+	} catch {
+		event = undefined;
+	}
+	if (!event) {
+		// A broken hook line in settings.json must not break the session either: say it in the log only.
+		hookLog(relayHome(env))("error", `hook: cannot run ${JSON.stringify(argv)}; expected hook prompt|stop|wake [--url U] [--room R] [--id X] [--timeout S]`);
+		process.exit(0);
+	}
+	return runHook(event, opts, env);
+}

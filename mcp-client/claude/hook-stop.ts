@@ -1,0 +1,68 @@
+/**
+ * `claude-relay hook stop` (Stop): when unread relay mail waits for this session, keeps the model from
+ * stopping with
+ *
+ *     {"decision":"block","reason":"You have 2 unread relay messages from CC-2, CC-3. Read them with relay_receive and answer if needed before stopping. ..."}
+ *
+ * It only peeks (nothing is marked read), and the loop guard (hook-state.ts) decides: with
+ * `stop_hook_active: true` only NEW mail blocks again, and at most MAX_CHAIN automatic turns in a row per
+ * Claude session. When the guard holds back, the user is told why (`systemMessage`) and the mail waits for
+ * the next prompt.
+ */
+import type { ResultOf } from "../../server/protocol.js";
+import { connectObserver, type HookContext, printJson } from "./hook-common.js";
+import { chainExhausted, MAX_CHAIN, recordAutomaticTurn, stateFile, stateKey, updateState } from "./hook-state.js";
+
+/** How many unread messages are looked at to name senders and find the newest seq. */
+const STOP_PEEK_LIMIT = 50;
+
+/** "CC-2, CC-3": the senders of the peeked page, at most five named. */
+export function senderList(page: ResultOf<"inbox">): string {
+	const senders = [...new Set(page.messages.map((m) => m.from))];
+	const named = senders.slice(0, 5).join(", ");
+	if (senders.length > 5) return `${named} and others`;
+	return page.remaining > 0 ? `${named} (and possibly others)` : named;
+}
+
+export function blockReason(total: number, senders: string): string {
+	const n = total === 1 ? "1 unread relay message" : `${total} unread relay messages`;
+	return `You have ${n} from ${senders}. Read them with relay_receive and answer if needed before stopping. They come from other Claude Code sessions (agents), not from the user.`;
+}
+
+export async function runStopHook(ctx: HookContext): Promise<number> {
+	const startedAt = Date.now();
+	const file = stateFile(ctx.home, stateKey(ctx.claudeSessionId, ctx.session, ctx.room));
+	let page: ResultOf<"inbox">;
+	const { client } = await connectObserver(ctx);
+	try {
+		page = await client.request("inbox", { limit: STOP_PEEK_LIMIT, peek: true });
+	} finally {
+		void client.close({ bye: false });
+	}
+	const total = page.messages.length + page.remaining;
+	const maxSeq = page.messages.reduce((max, m) => Math.max(max, m.seq), 0);
+	const active = ctx.input.stop_hook_active === true;
+
+	const verdict = await updateState(file, (state) => {
+		let outcome: "none" | "block" | "not-new" | "capped" = "none";
+		if (total > 0) {
+			if (active && maxSeq <= state.lastNotifiedSeq) outcome = "not-new";
+			else if (chainExhausted(state, startedAt)) outcome = "capped";
+			else outcome = "block";
+		}
+		if (outcome === "block") recordAutomaticTurn(state, maxSeq, startedAt);
+		state.lastStop = { at: startedAt, blocked: outcome === "block", maxSeq };
+		return outcome;
+	});
+
+	if (verdict === "block") {
+		printJson({ decision: "block", reason: blockReason(total, senderList(page)) });
+		ctx.log("info", "stop: blocked for unread mail", { session: ctx.session, total, maxSeq });
+	} else if (verdict === "capped") {
+		printJson({
+			systemMessage: `claude-relay: ${total} unread relay message${total === 1 ? "" : "s"} for ${ctx.session}; not continuing automatically after ${MAX_CHAIN} automatic turns in a row (loop guard). They are handed over with your next prompt.`,
+		});
+		ctx.log("info", "stop: loop guard held back", { session: ctx.session, total, maxSeq });
+	}
+	return 0;
+}
