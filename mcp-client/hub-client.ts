@@ -79,6 +79,8 @@ interface Pending {
 	repeatable: boolean;
 	/** Written on the current socket (false: waiting for hello). */
 	sent: boolean;
+	/** Written on some socket at least once: the hub may have applied it. */
+	written: boolean;
 }
 
 const DEDUPE_WINDOW = 10_000;
@@ -200,14 +202,16 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		return new Promise<ResultOf<T>>((resolve, reject) => {
 			const timer = setTimeout(() => {
 				this.#pending.delete(id);
-				const waitedForHub = !this.ready || !entry.sent;
+				const seconds = Math.round(timeoutMs / 1000);
+				// Once a request has been written, the hub may have applied it even if its answer never came
+				// back (e.g. the connection dropped right after): say so, rather than "never reached".
 				reject(
-					waitedForHub
-						? new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(this.url)} (no connection within ${Math.round(timeoutMs / 1000)} s)`)
-						: new RelayError(ErrorCode.TIMEOUT, `The hub did not answer ${type} within ${Math.round(timeoutMs / 1000)} s.`),
+					entry.written
+						? new RelayError(ErrorCode.TIMEOUT, `The hub did not answer ${type} within ${seconds} s; it may or may not have been applied.`)
+						: new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(this.url)} (no connection within ${seconds} s)`),
 				);
 			}, timeoutMs);
-			const entry: Pending = { type, frame, resolve: resolve as (v: unknown) => void, reject, timer, repeatable, sent: false };
+			const entry: Pending = { type, frame, resolve: resolve as (v: unknown) => void, reject, timer, repeatable, sent: false, written: false };
 			this.#pending.set(id, entry);
 			if (this.ready) this.#write(entry);
 		});
@@ -261,6 +265,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 
 	#write(entry: Pending): void {
 		entry.sent = true;
+		entry.written = true;
 		this.#socket.send(JSON.stringify(entry.frame));
 	}
 
@@ -283,6 +288,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			timer,
 			repeatable: false,
 			sent: true,
+			written: true,
 			resolve: (value) => this.#onHello(value as ResultOf<"hello">),
 			reject: (err) => this.#onHelloRefused(err),
 		};
@@ -394,7 +400,14 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			} else {
 				clearTimeout(entry.timer);
 				this.#pending.delete(id);
-				entry.reject(new RelayError(ErrorCode.UNREACHABLE, `The connection dropped before the hub answered ${entry.type}; nothing was consumed twice, ask again.`));
+				// Only a consuming inbox is not repeatable: the hub may have acked what it read, and that answer
+				// is gone. Say so plainly; callers that cannot afford it read with peek + ack instead.
+				entry.reject(
+					new RelayError(
+						ErrorCode.TIMEOUT,
+						`The connection dropped before the hub answered ${entry.type}; it may have been applied (a consuming inbox may have acked messages: read them back with history).`,
+					),
+				);
 			}
 		}
 		if (!this.#opts.reconnect && !this.#closed) {

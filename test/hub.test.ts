@@ -215,6 +215,33 @@ describe("retention", () => {
 	});
 });
 
+describe("client library honesty", () => {
+	it("a send written but never answered is E_TIMEOUT ('may have been applied'), not 'unreachable'", async () => {
+		const { url, port, hub } = await hubWith();
+		const { ReplyDroppingProxy } = await import("./fixtures/bridge.js");
+		const proxy = await ReplyDroppingProxy.start(port);
+		cleanups.push(() => proxy.close());
+		await client(url, "B");
+		const a = await client(proxy.url, "A", { requestTimeoutMs: 1_500, minReconnectDelayMs: 5_000, maxReconnectDelayMs: 5_000 });
+		proxy.dropReplyTo("lost-answer");
+		// The proxy forwards the frame, then cuts the connection: the hub stores it, the answer is lost.
+		const attempt = a.send("B", "lost-answer");
+		await until(() => proxy.dropped === 1);
+		await proxy.close(); // and the hub stays unreachable through it, so the retry cannot happen in time
+		await expect(attempt).rejects.toMatchObject({ code: ErrorCode.TIMEOUT, message: expect.stringMatching(/may or may not have been applied/) });
+		expect(await hub.store.countPending("default", "B")).toBe(1);
+	});
+
+	it("a request that never reached a hub is E_UNREACHABLE with the fix", async () => {
+		const { freePort } = await import("./fixtures/processes.js");
+		const port = await freePort();
+		const { HubClient } = await import("../mcp-client/hub-client.js");
+		const c = new HubClient({ url: `ws://127.0.0.1:${port}`, session: "A", reconnect: false, requestTimeoutMs: 1_000, keepaliveMs: 0 });
+		cleanups.push(() => c.close({ bye: false }));
+		await expect(c.request("ping", {})).rejects.toMatchObject({ code: ErrorCode.UNREACHABLE, message: expect.stringMatching(/Is the hub running/) });
+	});
+});
+
 describe("idempotency", () => {
 	it("a retried send with the same key is stored once", async () => {
 		const { url, hub } = await hubWith();

@@ -10,12 +10,19 @@ import type { Connection } from "../connection.js";
 import type { Hub } from "../hub.js";
 import { parseTarget, type RequestOf, type ResultOf, type Warning } from "../protocol.js";
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export async function handleSend(hub: Hub, conn: Connection, frame: RequestOf<"send">): Promise<ResultOf<"send">> {
 	const s = conn.session;
 	if (!s) throw new RelayError(ErrorCode.NOT_REGISTERED, "Say hello first.");
 	const bytes = Buffer.byteLength(frame.body, "utf8");
 	if (bytes > hub.options.maxBodyBytes) {
 		throw new RelayError(ErrorCode.TOO_LARGE, `Message body of ${bytes} bytes is over the ${hub.options.maxBodyBytes}-byte limit; split it or send a file path.`);
+	}
+	// JSON allows a lone UTF-16 surrogate ("\ud800"); UTF-8 storage cannot hold one, so the stored body would
+	// differ from the one pushed live. Refuse it rather than let readers see two versions of one message.
+	if (LONE_SURROGATE.test(frame.body)) {
+		throw new RelayError(ErrorCode.BAD_FRAME, "Message body contains an unpaired UTF-16 surrogate, which is not valid Unicode text.");
 	}
 	const parsed = parseTarget(frame.to);
 	if (!parsed.ok) throw new RelayError(ErrorCode.BAD_TARGET, parsed.reason);
