@@ -312,8 +312,12 @@ describe("plugin layout", () => {
 		expect(plugin.version).toBe(pkg.version);
 		expect(typeof plugin.description).toBe("string");
 
+		// The repository's .mcp.json doubles as a project-scope server for whoever runs claude inside the
+		// repo (Claude Code asks before using it): outside a plugin CLAUDE_PLUGIN_ROOT is unset and the
+		// ${VAR:-default} form falls back to the repository itself.
+		const rootOrHere = ["$", "{CLAUDE_PLUGIN_ROOT:-.}"].join("");
 		const mcp = JSON.parse(readFileSync(join(ROOT, ".mcp.json"), "utf8"));
-		expect(mcp).toEqual({ mcpServers: { relay: { command: "node", args: [`${root}/dist/cli.js`, "mcp"] } } });
+		expect(mcp).toEqual({ mcpServers: { relay: { command: "node", args: [`${rootOrHere}/dist/cli.js`, "mcp"] } } });
 
 		const hooks = JSON.parse(readFileSync(join(ROOT, "hooks", "hooks.json"), "utf8"));
 		expect(hooks.hooks).toEqual(hooksObject(`node "${root}/dist/cli.js"`));
