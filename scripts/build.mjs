@@ -66,7 +66,8 @@ await esbuild.build({
 	// Stay in node_modules: native addons, packages that load files relative to themselves at run time
 	// (pino's workers), and CommonJS that reads its own __filename (write-file-atomic), which an ESM
 	// bundle does not have.
-	external: ["better-sqlite3", "pino", "write-file-atomic", "bufferutil", "utf-8-validate"],
+	// ioredis is loaded only by a hub on --db redis://, from node_modules as published.
+	external: ["better-sqlite3", "pino", "write-file-atomic", "ioredis", "bufferutil", "utf-8-validate"],
 	banner: {
 		// Bundled CommonJS (ws) calls require() for Node built-ins; give ESM output a real require.
 		js: "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);",

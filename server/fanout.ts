@@ -9,12 +9,17 @@
  */
 import type { Message } from "./protocol.js";
 
-export type FanoutEvent = { kind: "message"; message: Message; recipients: string[] };
+export type FanoutEvent =
+	| { kind: "message"; message: Message; recipients: string[] }
+	/** A session ID was claimed for the first time: every hub adds it to the room's broadcast audience. */
+	| { kind: "session"; room: string; session: string };
 
 export type FanoutHandler = (event: FanoutEvent) => void;
 
 export interface Fanout {
 	readonly kind: string;
+	/** Connects, if the engine needs it; resolves once events published after it will be received. */
+	open?(): Promise<void>;
 	publish(event: FanoutEvent): Promise<void>;
 	/** Returns the unsubscribe function. */
 	subscribe(handler: FanoutHandler): () => void;

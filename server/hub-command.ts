@@ -49,7 +49,7 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 			.positional("port", { type: "number", describe: "Port to listen on (same as --port)", default: envNumber("RELAY_PORT", DEFAULTS.port) })
 			.options({
 				host: withEnv("RELAY_HOST", { type: "string", default: DEFAULTS.host, describe: "Interface to bind; anything but loopback requires a token" }),
-				db: withEnv("RELAY_DB", { type: "string", describe: "SQLite file, or :memory: (default: $RELAY_HOME/relay.db)" }),
+				db: withEnv("RELAY_DB", { type: "string", describe: "SQLite file, :memory:, or redis://[user:pass@]host:6379[/db] (default: $RELAY_HOME/relay.db)" }),
 				"token-file": withEnv("RELAY_TOKEN_FILE", { type: "string", describe: "File holding the hub token (RELAY_TOKEN may hold the token itself)" }),
 				"max-body": withEnv("RELAY_MAX_BODY", { type: "number", default: DEFAULTS.maxBodyBytes, describe: "Largest message body, bytes" }),
 				"max-frame": withEnv("RELAY_MAX_FRAME", { type: "number", default: DEFAULTS.maxFrameBytes, describe: "Largest frame, bytes" }),
@@ -65,7 +65,8 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 			.example("$0 hub", "Loopback, port 9999, database in ~/.claude-relay/relay.db")
 			.example("$0 hub 8888", "Another port (like `node server.js 8888` of the original)")
 			.example("RELAY_TOKEN=$(cat ~/.relay-token) $0 hub --host 0.0.0.0", "Reachable from the LAN: a token is then required")
-			.example("$0 hub --db :memory:", "Nothing kept on disk (demos, tests)") as unknown as Argv<HubArgs>,
+			.example("$0 hub --db :memory:", "Nothing kept on disk (demos, tests)")
+			.example("$0 hub --db redis://127.0.0.1:6379/1", "Store in Redis; several hubs can share it") as unknown as Argv<HubArgs>,
 	handler: async (argv: ArgumentsCamelCase<HubArgs>) => {
 		const { runHub } = await import("./hub-main.js");
 		await runHub(argv);

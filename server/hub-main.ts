@@ -4,11 +4,13 @@
  */
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { RedisFanout } from "./fanout-redis.js";
 import type { HubArgs } from "./hub-command.js";
 import { Hub, HubConfigError } from "./hub.js";
 import { createLogger, type LogLevel } from "./logger.js";
 import { paths, relayHome } from "./paths.js";
-import { createStore } from "./store/index.js";
+import { createStore, RedisStore } from "./store/index.js";
+import { redactRedisUrl } from "./store/redis.js";
 import { VERSION } from "./version.js";
 
 function fail(message: string): never {
@@ -38,10 +40,15 @@ export function loadToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv 
 export async function runHub(args: HubArgs): Promise<void> {
 	const home = relayHome();
 	const dbSpec = args.db ?? paths.database(home);
-	if (dbSpec !== ":memory:") mkdirSync(dirname(dbSpec), { recursive: true, mode: 0o700 });
 	const token = loadToken(args.tokenFile);
 	const log = createLogger({ level: args.logLevel as LogLevel, name: "hub" });
 	const store = createStore(dbSpec, { synchronous: args.sync });
+	if (store.kind === "sqlite") mkdirSync(dirname(dbSpec), { recursive: true, mode: 0o700 });
+	// Hubs sharing a Redis store must also share fan-out, so a message committed on one is pushed by all.
+	const fanout =
+		store instanceof RedisStore
+			? new RedisFanout({ url: store.url, prefix: store.prefix, onError: (err) => log.warn({ err }, "fan-out event dropped") })
+			: undefined;
 
 	let hub: Hub;
 	try {
@@ -59,7 +66,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 				retentionDays: args.retentionDays,
 				retentionMaxMessages: args.retentionMaxMessages,
 			},
-			{ store, log },
+			{ store, fanout, log },
 		);
 	} catch (err) {
 		if (err instanceof HubConfigError) fail(err.message);
@@ -79,7 +86,8 @@ export async function runHub(args: HubArgs): Promise<void> {
 	const lines = [
 		`claude-relay hub ${VERSION}`,
 		`  listening  ${address.url}   (health: http://${address.url.slice(5)}/healthz)`,
-		`  data       ${dbSpec === ":memory:" ? "in memory (nothing is kept after exit)" : dbSpec} [${store.kind}]`,
+		`  data       ${dbSpec === ":memory:" ? "in memory (nothing is kept after exit)" : store instanceof RedisStore ? redactRedisUrl(dbSpec) : dbSpec} [${store.kind}]`,
+		...(store instanceof RedisStore ? store.warnings.map((w) => `  warning    ${w}`) : []),
 		`  token      ${token ? "required" : "none (loopback only)"}`,
 		"  connect    claude mcp add relay -s user -- claude-relay mcp",
 		`             (bridge default RELAY_URL is ws://localhost:9999${address.port === 9999 ? "" : `; set RELAY_URL=ws://localhost:${address.port}`})`,

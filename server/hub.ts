@@ -50,6 +50,8 @@ export class Hub {
 	readonly #observers = new Map<string, Set<Connection>>();
 	/** Sessions ever seen per room (the broadcast audience), loaded from the store on first use of a room. */
 	readonly #known = new Map<string, Set<string>>();
+	/** room → sessions announced by other hubs while that room's audience was being loaded. */
+	readonly #knownLoading = new Map<string, Set<string>>();
 	/** Serializes claims of the same ID so two racing hellos cannot both win. */
 	readonly #claims = new Map<string, Promise<unknown>>();
 	#timers: NodeJS.Timeout[] = [];
@@ -82,6 +84,8 @@ export class Hub {
 	/** Opens the store and starts listening. Resolves with the bound address. */
 	async listen(): Promise<{ host: string; port: number; url: string }> {
 		await this.store.open();
+		// A distributed fan-out must be receiving before the first client can connect, or a push could be missed.
+		await this.fanout.open?.();
 		this.#unsubscribe = this.fanout.subscribe((event) => this.#onFanout(event));
 		await new Promise<void>((resolve, reject) => {
 			this.#http.once("error", reject);
@@ -245,8 +249,12 @@ export class Hub {
 	async knownSessions(room: string): Promise<Set<string>> {
 		let known = this.#known.get(room);
 		if (!known) {
+			// Session events from other hubs that arrive while the store is read must not be lost.
+			const early = this.#knownLoading.get(room) ?? new Set<string>();
+			this.#knownLoading.set(room, early);
 			const records = await this.store.listSessions(room);
-			known = this.#known.get(room) ?? new Set(records.map((r) => r.session));
+			this.#knownLoading.delete(room);
+			known = this.#known.get(room) ?? new Set([...early, ...records.map((r) => r.session)]);
 			this.#known.set(room, known);
 		}
 		return known;
@@ -275,7 +283,14 @@ export class Hub {
 			return;
 		}
 		this.#online.set(key, conn);
-		this.knownSessionsLoaded(s.room).add(s.session);
+		const known = this.knownSessionsLoaded(s.room);
+		if (!known.has(s.session)) {
+			known.add(s.session);
+			// Other hubs sharing the store loaded this room's audience before this session existed: tell them.
+			this.fanout
+				.publish({ kind: "session", room: s.room, session: s.session })
+				.catch((err) => this.log.warn({ err }, "fan-out of a new session failed"));
+		}
 	}
 
 	/** After the hello reply went out: tell the room, and start replaying what waits for this session. */
@@ -317,6 +332,12 @@ export class Hub {
 	// ----- fan-out ---------------------------------------------------------------------------------------
 
 	#onFanout(event: FanoutEvent): void {
+		if (event.kind === "session") {
+			// A room not loaded yet reads the session from the store when it is (or from #knownLoading, if
+			// the read is under way and might predate the session).
+			(this.#known.get(event.room) ?? this.#knownLoading.get(event.room))?.add(event.session);
+			return;
+		}
 		const { message, recipients } = event;
 		for (const recipient of recipients) {
 			const key = sessionKey(message.room, recipient);

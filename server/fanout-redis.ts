@@ -1,0 +1,108 @@
+/**
+ * Fan-out between hub processes over Redis pub/sub, for hubs that share a RedisStore (same server, same
+ * prefix). Every event goes through one channel, `<prefix>fanout`, and every hub, the publisher included,
+ * acts on what it receives there: there is one delivery path, so nothing is delivered twice and all hubs
+ * see events in the same order.
+ *
+ * Message events are published by RedisStore's append script, inside the commit, not here. Publishing after
+ * the commit (as LocalFanout's caller does) would let two hubs' events overtake each other: a connection
+ * that got seq 7 pushed would then drop seq 6 as already seen (its push cursor is a high-water mark) and
+ * the message would wait, unpushed, for the next reconnect. From the script, events leave in seq order.
+ * So `publish` of a message event does nothing: the commit already published it.
+ *
+ * Session events ("this ID was first claimed in this room") are published here, so every hub's broadcast
+ * audience learns about sessions that joined elsewhere.
+ *
+ * Like every Fanout this carries no durability: an event missed while the subscriber connection is down
+ * only delays a push until the recipient's next catch-up (reconnect or inbox); the store keeps the message.
+ */
+import type { Redis } from "ioredis";
+import type { Fanout, FanoutEvent, FanoutHandler } from "./fanout.js";
+import { connectRedis, DEFAULT_REDIS_PREFIX, quitRedis } from "./store/redis.js";
+
+export interface RedisFanoutOptions {
+	url: string;
+	/** Must be the RedisStore's prefix: the store publishes message events on `<prefix>fanout`. */
+	prefix?: string;
+	/** Called with events that cannot be parsed or handlers that throw; the default drops them. */
+	onError?: (err: unknown) => void;
+}
+
+export class RedisFanout implements Fanout {
+	readonly kind = "redis";
+	readonly channel: string;
+	readonly #handlers = new Set<FanoutHandler>();
+	/** A connection in subscriber mode can run no other command, so publishing needs its own. */
+	#sub: Redis | null = null;
+	#pub: Redis | null = null;
+	#opening: Promise<void> | null = null;
+	#closed = false;
+
+	constructor(private readonly options: RedisFanoutOptions) {
+		this.channel = `${options.prefix ?? DEFAULT_REDIS_PREFIX}fanout`;
+	}
+
+	/** Connects and subscribes; resolves once events are flowing, so none is missed after it. */
+	open(): Promise<void> {
+		this.#opening ??= this.#open();
+		return this.#opening;
+	}
+
+	async #open(): Promise<void> {
+		if (this.#closed) throw new Error("fanout is closed");
+		const [sub, pub] = await Promise.allSettled([connectRedis(this.options.url), connectRedis(this.options.url)]);
+		if (sub.status === "rejected" || pub.status === "rejected") {
+			// Do not leave the other connection open: it would keep the process alive.
+			for (const c of [sub, pub]) if (c.status === "fulfilled") c.value.disconnect();
+			throw (sub.status === "rejected" ? sub : (pub as PromiseRejectedResult)).reason;
+		}
+		this.#sub = sub.value;
+		this.#pub = pub.value;
+		sub.value.on("message", (channel: string, text: string) => {
+			if (channel === this.channel) this.#dispatch(text);
+		});
+		// ioredis subscribes again by itself after a reconnect.
+		await sub.value.subscribe(this.channel);
+	}
+
+	async publish(event: FanoutEvent): Promise<void> {
+		if (event.kind === "message") return; // published by the store's commit (see the top of this file)
+		await this.open();
+		await this.#pub?.publish(this.channel, JSON.stringify(event));
+	}
+
+	subscribe(handler: FanoutHandler): () => void {
+		this.#handlers.add(handler);
+		// For callers that do not call open() first; Hub.listen does, so that no event is missed.
+		this.open().catch((err) => this.options.onError?.(err));
+		return () => this.#handlers.delete(handler);
+	}
+
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		this.#handlers.clear();
+		await this.#opening?.catch(() => undefined);
+		await Promise.all([quitRedis(this.#sub), quitRedis(this.#pub)]);
+		this.#sub = this.#pub = null;
+	}
+
+	#dispatch(text: string): void {
+		let event: FanoutEvent;
+		try {
+			event = JSON.parse(text) as FanoutEvent;
+		} catch (err) {
+			this.options.onError?.(err);
+			return;
+		}
+		// Events from a newer hub version that this one does not know are skipped, not misread.
+		if (event.kind !== "message" && event.kind !== "session") return;
+		for (const handler of this.#handlers) {
+			try {
+				handler(event);
+			} catch (err) {
+				this.options.onError?.(err);
+			}
+		}
+	}
+}

@@ -1,0 +1,288 @@
+/**
+ * The Lua scripts behind RedisStore, one per operation that must be atomic. Redis runs a script with
+ * nothing else interleaved, which is what a SQLite transaction gives the other backend.
+ *
+ * Key layout (P = the prefix, every other part through `encodeKeyPart`/`enc`, so ':' stays a separator):
+ *   P seq                       counter: the last seq handed out (never decreases, so seqs are never reused)
+ *   P stats                     hash: sessions, pending (kept by the scripts, for O(1) stats)
+ *   P msg:<seq>                 hash: json (the Message as returned), id, room, from, to, key (idempotency)
+ *                               (an id is m-<seq>-<tail>, so it leads to its hash; the stored id must match)
+ *   P rcpt:<seq>                set: the recipients of the message (acked or not; for get and duplicates)
+ *   P idem:<room>               hash: enc(from) ":" key -> seq, while the message exists
+ *   P room:<room>               zset of seqs: history, oldestSeq, per-room cap
+ *   P dir:<room>:<from>:<to>    zset of seqs: one direction of a conversation (history `with`)
+ *   P sent                      zset seq by sentAt: age-based retention; its size is the message count
+ *   P rooms                     set of rooms that hold messages: per-room cap
+ *   P inbox:<room>:<recipient>  zset of seqs: the unacked deliveries, in seq order
+ *   P lost:<room>:<session>     counter: unacked deliveries retention deleted, until takeLost
+ *   P pruned                    hash: room -> highest seq retention deleted there
+ *   P session:<room>:<session>  hash: secretHash, meta (JSON), firstSeen, lastSeen
+ *   P sessions:<room>           set of session IDs in the room
+ *   P fanout                    pub/sub channel: every committed message (see server/fanout-redis.ts)
+ *
+ * Every script takes P as ARGV[1] and no KEYS: keys are derived from data (a message's recipients), which
+ * is also why Redis Cluster is not supported.
+ */
+import { BROADCAST } from "../protocol.js";
+
+/**
+ * Percent-encodes every byte outside [A-Za-z0-9_-] of the UTF-8 form. Must match `enc` in the Lua prelude
+ * below byte for byte: TypeScript builds the keys of plain reads, the scripts those of everything else.
+ */
+export function encodeKeyPart(part: string): string {
+	return part.replace(/[^A-Za-z0-9_-]/gu, (c) =>
+		[...Buffer.from(c, "utf8")].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`).join(""),
+	);
+}
+
+const PRELUDE = `
+local P = ARGV[1]
+local function enc(s)
+	return (string.gsub(s, "[^A-Za-z0-9_%-]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+local function key(kind, ...)
+	local k = P .. kind
+	for i = 1, select("#", ...) do k = k .. ":" .. enc(select(i, ...)) end
+	return k
+end
+local function msgKey(seq) return P .. "msg:" .. seq end
+local function json(seq) return redis.call("HGET", msgKey(seq), "json") end
+-- The seq of a stored message with exactly this id, or nil: ids are m-<seq>-<tail>, the tail must match.
+local function seqOf(id)
+	local seq = string.match(id, "^m%-(%d+)%-")
+	if seq and redis.call("HGET", msgKey(seq), "id") == id then return seq end
+	return nil
+end
+local BROADCAST = ${JSON.stringify(BROADCAST)}
+`;
+
+/** Deletes one message and everything pointing at it; returns how many unacked deliveries it had. */
+const DROP = `
+local function drop(seq)
+	local f = redis.call("HMGET", msgKey(seq), "id", "room", "from", "to", "key")
+	local id, room, from, to, ikey = f[1], f[2], f[3], f[4], f[5]
+	if not id then
+		redis.call("ZREM", P .. "sent", seq) -- a stray index entry; nothing else to undo
+		return 0
+	end
+	local lost = 0
+	for _, r in ipairs(redis.call("SMEMBERS", P .. "rcpt:" .. seq)) do
+		if redis.call("ZREM", key("inbox", room, r), seq) == 1 then
+			redis.call("INCR", key("lost", room, r))
+			lost = lost + 1
+		end
+	end
+	redis.call("DEL", msgKey(seq), P .. "rcpt:" .. seq)
+	if ikey then redis.call("HDEL", key("idem", room), enc(from) .. ":" .. ikey) end
+	local roomKey = key("room", room)
+	redis.call("ZREM", roomKey, seq)
+	if redis.call("ZCARD", roomKey) == 0 then redis.call("SREM", P .. "rooms", room) end
+	redis.call("ZREM", key("dir", room, from, to), seq)
+	redis.call("ZREM", P .. "sent", seq)
+	local pruned = redis.call("HGET", P .. "pruned", room)
+	if not pruned or tonumber(pruned) < tonumber(seq) then redis.call("HSET", P .. "pruned", room, seq) end
+	if lost > 0 then redis.call("HINCRBY", P .. "stats", "pending", -lost) end
+	return lost
+end
+`;
+
+const BODIES = {
+	/**
+	 * ARGV: P, room, from, to, key, hasKey, idTail, sentAt, restJson, recipientsJson, recipients...
+	 * Returns {1, json, recipients} for a duplicate key, else {0, json}. Publishes the committed message.
+	 */
+	relayAppend: `
+local room, from, to, ikey, hasKey = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] == "1"
+local tail, sentAt, rest, recipientsJson = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local idemKey, idemField = key("idem", room), enc(from) .. ":" .. ikey
+if hasKey then
+	local earlier = redis.call("HGET", idemKey, idemField)
+	if earlier then return {1, json(earlier), redis.call("SMEMBERS", P .. "rcpt:" .. earlier)} end
+end
+local seq = string.format("%d", redis.call("INCR", P .. "seq"))
+local id = "m-" .. seq .. "-" .. tail
+-- rest is the JSON of the other fields, serialized by the caller: splice id and seq in front of it.
+local message = '{"id":"' .. id .. '","seq":' .. seq .. "," .. string.sub(rest, 2)
+if hasKey then
+	redis.call("HSET", msgKey(seq), "json", message, "id", id, "room", room, "from", from, "to", to, "key", ikey)
+	redis.call("HSET", idemKey, idemField, seq)
+else
+	redis.call("HSET", msgKey(seq), "json", message, "id", id, "room", room, "from", from, "to", to)
+end
+redis.call("ZADD", key("room", room), seq, seq)
+redis.call("ZADD", key("dir", room, from, to), seq, seq)
+redis.call("ZADD", P .. "sent", sentAt, seq)
+redis.call("SADD", P .. "rooms", room)
+for i = 11, #ARGV do
+	redis.call("SADD", P .. "rcpt:" .. seq, ARGV[i])
+	redis.call("ZADD", key("inbox", room, ARGV[i]), seq, seq)
+end
+if #ARGV > 10 then redis.call("HINCRBY", P .. "stats", "pending", #ARGV - 10) end
+-- Inside the script, so fan-out events leave in seq (= commit) order whichever hub committed them.
+redis.call("PUBLISH", P .. "fanout", '{"kind":"message","message":' .. message .. ',"recipients":' .. recipientsJson .. "}")
+return {0, message}
+`,
+
+	/**
+	 * ARGV: P, room, recipient, minScore ("-inf" or "(afterSeq"), limit, from, hasFrom, take.
+	 * Returns {remaining, json...}; with take=1 the returned deliveries are acked in the same step.
+	 */
+	relayPending: `
+local inbox = key("inbox", ARGV[2], ARGV[3])
+local min, limit, from, hasFrom, take = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7] == "1", ARGV[8] == "1"
+local page, remaining = {}, 0
+if not hasFrom then
+	if limit > 0 then page = redis.call("ZRANGEBYSCORE", inbox, min, "+inf", "LIMIT", 0, limit) end
+	remaining = redis.call("ZCOUNT", inbox, min, "+inf") - #page
+else
+	-- Filtering by sender reads the inbox in chunks and checks each message, as SQLite's join does.
+	local cursor = min
+	while true do
+		local chunk = redis.call("ZRANGEBYSCORE", inbox, cursor, "+inf", "LIMIT", 0, 256)
+		for _, seq in ipairs(chunk) do
+			if redis.call("HGET", msgKey(seq), "from") == from then
+				if #page < limit then page[#page + 1] = seq else remaining = remaining + 1 end
+			end
+		end
+		if #chunk < 256 then break end
+		cursor = "(" .. chunk[#chunk]
+	end
+end
+local out = {remaining}
+for i, seq in ipairs(page) do out[i + 1] = json(seq) end
+if take and #page > 0 then
+	for _, seq in ipairs(page) do redis.call("ZREM", inbox, seq) end
+	redis.call("HINCRBY", P .. "stats", "pending", -#page)
+end
+return out
+`,
+
+	/** ARGV: P, room, recipient, ids... Returns how many deliveries went from unacked to acked. */
+	relayAck: `
+local inbox = key("inbox", ARGV[2], ARGV[3])
+local n = 0
+for i = 4, #ARGV do
+	-- Seqs are global, so a seq from another room or recipient is simply not in this inbox.
+	local seq = seqOf(ARGV[i])
+	if seq and redis.call("ZREM", inbox, seq) == 1 then n = n + 1 end
+end
+if n > 0 then redis.call("HINCRBY", P .. "stats", "pending", -n) end
+return n
+`,
+
+	/** ARGV: P, room, id, viewer. The message's json if the viewer may see it, else nil. */
+	relayGetMessage: `
+local seq = seqOf(ARGV[3])
+if not seq then return false end
+local f = redis.call("HMGET", msgKey(seq), "room", "from", "to", "json")
+if f[1] ~= ARGV[2] then return false end
+local viewer = ARGV[4]
+-- The addressee counts even without a delivery, so that anything history shows can be fetched.
+if f[3] == BROADCAST or f[2] == viewer or f[3] == viewer or redis.call("SISMEMBER", P .. "rcpt:" .. seq, viewer) == 1 then
+	return f[4]
+end
+return false
+`,
+
+	/**
+	 * ARGV: P, room, viewer, peer, hasPeer, minScore, maxScore, limit, forward.
+	 * Returns up to limit + 1 messages (one more tells whether there are more), in walking order.
+	 */
+	relayHistory: `
+local room, viewer, peer, hasPeer = ARGV[2], ARGV[3], ARGV[4], ARGV[5] == "1"
+local min, max, want, forward = ARGV[6], ARGV[7], tonumber(ARGV[8]) + 1, ARGV[9] == "1"
+local function range(k, offset, count)
+	if forward then return redis.call("ZRANGEBYSCORE", k, min, max, "LIMIT", offset, count) end
+	return redis.call("ZREVRANGEBYSCORE", k, max, min, "LIMIT", offset, count)
+end
+local seqs = {}
+if hasPeer then
+	-- A conversation is two directions, each cut at want and merged, as in SQLite.
+	local a = range(key("dir", room, viewer, peer), 0, want)
+	local b = {}
+	if peer ~= viewer then b = range(key("dir", room, peer, viewer), 0, want) end
+	local i, j = 1, 1
+	while #seqs < want and (i <= #a or j <= #b) do
+		local x, y = tonumber(a[i]), tonumber(b[j])
+		local fromA = y == nil or (x ~= nil and ((forward and x < y) or (not forward and x > y)))
+		if fromA then seqs[#seqs + 1] = a[i]; i = i + 1 else seqs[#seqs + 1] = b[j]; j = j + 1 end
+	end
+else
+	-- A room's history walks its seqs and filters: broadcasts are most of what a room holds.
+	local offset = 0
+	while #seqs < want do
+		local chunk = range(key("room", room), offset, 256)
+		for _, seq in ipairs(chunk) do
+			local f = redis.call("HMGET", msgKey(seq), "from", "to")
+			if f[2] == BROADCAST or f[1] == viewer or f[2] == viewer then
+				seqs[#seqs + 1] = seq
+				if #seqs == want then break end
+			end
+		end
+		if #chunk < 256 then break end
+		offset = offset + 256
+	end
+end
+local out = {}
+for i, seq in ipairs(seqs) do out[i] = json(seq) end
+return out
+`,
+
+	/** ARGV: P, room, session, secretHash, meta, firstSeen, lastSeen. 1 if created, 0 if it existed. */
+	relayCreateSession: `
+local sk = key("session", ARGV[2], ARGV[3])
+if redis.call("EXISTS", sk) == 1 then return 0 end
+redis.call("HSET", sk, "secretHash", ARGV[4], "meta", ARGV[5], "firstSeen", ARGV[6], "lastSeen", ARGV[7])
+redis.call("SADD", key("sessions", ARGV[2]), ARGV[3])
+redis.call("HINCRBY", P .. "stats", "sessions", 1)
+return 1
+`,
+
+	/** ARGV: P, room, session, meta, lastSeen. Unknown sessions are left alone (not created). */
+	relayTouchSession: `
+local sk = key("session", ARGV[2], ARGV[3])
+if redis.call("EXISTS", sk) == 1 then redis.call("HSET", sk, "meta", ARGV[4], "lastSeen", ARGV[5]) end
+return 0
+`,
+
+	/** ARGV: P, room. Returns {session, secretHash, meta, firstSeen, lastSeen} rows, unordered. */
+	relayListSessions: `
+local out = {}
+for _, s in ipairs(redis.call("SMEMBERS", key("sessions", ARGV[2]))) do
+	local f = redis.call("HMGET", key("session", ARGV[2], s), "secretHash", "meta", "firstSeen", "lastSeen")
+	out[#out + 1] = {s, f[1], f[2], f[3], f[4]}
+end
+return out
+`,
+
+	/** ARGV: P. Returns {messages, sessions, pending}, from one snapshot. */
+	relayStats: `
+local stats = redis.call("HMGET", P .. "stats", "sessions", "pending")
+return {redis.call("ZCARD", P .. "sent"), tonumber(stats[1] or 0), tonumber(stats[2] or 0)}
+`,
+
+	/** ARGV: P, maxScore ("(olderThan"), batch. Deletes up to batch messages sent before; {deleted, lost}. */
+	relayRetainAge: `${DROP}
+local seqs = redis.call("ZRANGEBYSCORE", P .. "sent", "-inf", ARGV[2], "LIMIT", 0, tonumber(ARGV[3]))
+local lost = 0
+for _, seq in ipairs(seqs) do lost = lost + drop(seq) end
+return {#seqs, lost}
+`,
+
+	/** ARGV: P, room, maxPerRoom, batch. Deletes up to batch of the oldest messages over the cap; {deleted, lost}. */
+	relayRetainRoom: `${DROP}
+local excess = redis.call("ZCARD", key("room", ARGV[2])) - tonumber(ARGV[3])
+if excess <= 0 then return {0, 0} end
+local seqs = redis.call("ZRANGE", key("room", ARGV[2]), 0, math.min(excess, tonumber(ARGV[4])) - 1)
+local lost = 0
+for _, seq in ipairs(seqs) do lost = lost + drop(seq) end
+return {#seqs, lost}
+`,
+} as const;
+
+export type ScriptName = keyof typeof BODIES;
+
+/** Each script with the prelude in front, ready for `defineCommand`. */
+export const SCRIPTS = Object.fromEntries(
+	Object.entries(BODIES).map(([name, body]) => [name, PRELUDE + body]),
+) as Record<ScriptName, string>;
