@@ -5,20 +5,61 @@
  */
 import { ErrorCode, RelayError } from "../server/errors.js";
 import { paths } from "../server/paths.js";
+import { ChannelGate, type ChannelState } from "./channel.js";
+import type { ChannelPusher, ChannelSink } from "./channel-push.js";
 import type { HubLink } from "./hub-link.js";
 import { sessionMeta } from "./identity.js";
 import type { BridgeLog } from "./log.js";
 import type { BridgeConfig } from "./options.js";
 
 export class BridgeContext {
+	/** Whether messages are pushed into the session as channel notifications, and why (channel.ts). */
+	readonly channels: ChannelGate;
 	#link: Promise<HubLink> | undefined;
 	#loaded: HubLink | undefined;
 	#closing = false;
+	#sink: ChannelSink | undefined;
+	#pusher: ChannelPusher | undefined;
 
 	constructor(
 		readonly config: BridgeConfig,
 		readonly log: BridgeLog,
-	) {}
+	) {
+		this.channels = new ChannelGate({
+			mode: config.channels,
+			serverName: config.serverName,
+			invalid: config.channelsInvalid,
+		});
+		let logged = "";
+		this.channels.onChange((state) => {
+			if (!state.decided || state.reason === logged) return;
+			logged = state.reason;
+			this.log.info(
+				{ mode: state.mode, active: state.active, reason: state.reason },
+				state.active
+					? "channels: pushing messages into the session"
+					: "channels: not pushing messages into the session",
+			);
+		});
+	}
+
+	/** How to write one channel notification to the session (main.ts: through the MCP server). */
+	setChannelSink(sink: ChannelSink): void {
+		this.#sink = sink;
+	}
+
+	/** The channel state, with how many messages were pushed so far. */
+	get channelStatus(): ChannelState & { pushed: number } {
+		const state = this.channels.state;
+		const stopped = this.#pusher?.stopped;
+		return {
+			...state,
+			...(stopped
+				? { active: false, reason: `${state.reason}; stopped: ${stopped}` }
+				: {}),
+			pushed: this.#pusher?.pushed ?? 0,
+		};
+	}
 
 	get session(): string {
 		return this.config.identity.id;
@@ -52,10 +93,12 @@ export class BridgeContext {
 				new RelayError(ErrorCode.UNREACHABLE, "The bridge is shutting down."),
 			);
 		this.#link ??= (async () => {
-			const [{ HubLink }, { FileSecretStore }] = await Promise.all([
-				import("./hub-link.js"),
-				import("./secrets.js"),
-			]);
+			const [{ HubLink }, { FileSecretStore }, { ChannelPusher }] =
+				await Promise.all([
+					import("./hub-link.js"),
+					import("./secrets.js"),
+					import("./channel-push.js"),
+				]);
 			const c = this.config;
 			const link = new HubLink({
 				url: c.url,
@@ -69,6 +112,15 @@ export class BridgeContext {
 				claudeSessionId: c.claudeSessionId,
 			});
 			this.#loaded = link;
+			// Push once the gate says the session listens (it never does before the handshake is done).
+			const push = (state: ChannelState) => {
+				if (!state.active || this.#pusher || !this.#sink || this.#closing)
+					return;
+				this.#pusher = new ChannelPusher(link, this.#sink, this.log);
+				this.#pusher.start();
+			};
+			this.channels.onChange(push);
+			push(this.channels.state);
 			this.log.info(
 				{ url: c.url, room: c.room, idSource: c.identity.source },
 				"connecting to the hub",
@@ -81,6 +133,7 @@ export class BridgeContext {
 	/** Says bye to the hub and marks the session offline, bounded; never throws. */
 	async close(timeoutMs: number): Promise<void> {
 		this.#closing = true;
+		this.#pusher?.stop("the bridge is shutting down");
 		const link =
 			this.#loaded ??
 			(this.#link ? await this.#link.catch(() => undefined) : undefined);

@@ -72,6 +72,9 @@ export class HubLink {
 	readonly #log: BridgeLog;
 	readonly #registry: RegistrySync;
 	#flushing: Promise<void> | null = null;
+	/** The relay_wait calls in progress (their `from` filter): a message one of them wants is not pushed. */
+	readonly #waits = new Set<{ from: string | undefined }>();
+	readonly #waitEndListeners = new Set<() => void>();
 
 	constructor(options: HubLinkOptions) {
 		this.options = options;
@@ -115,6 +118,8 @@ export class HubLink {
 				void this.flushAcks().catch(() => undefined);
 				return;
 			}
+			// Being pushed to the session right now: acked once written.
+			if (this.inbox.isPushing(m.id)) return;
 			if (!this.inbox.add(m))
 				this.#log.debug(
 					{ id: m.id },
@@ -261,7 +266,7 @@ export class HubLink {
 		}
 		let page: { messages: Message[]; remaining: number };
 		try {
-			page = await this.#peekUnseen(limit);
+			page = await this.peekUnseen(limit);
 		} catch (err) {
 			throw this.explain(err);
 		}
@@ -286,11 +291,39 @@ export class HubLink {
 	/**
 	 * Blocks until a message (from `from`, if given) is waiting, hands the oldest one over and acks it;
 	 * `message: null` when `timeoutMs` passes first or `signal` aborts. Never throws for the hub being down
-	 * (it keeps waiting for a reconnect); throws only for a fatal refusal.
+	 * (it keeps waiting for a reconnect); throws only for a fatal refusal. While it waits, a message it would
+	 * take is not pushed as a channel notification: it is this call's answer.
 	 */
 	async wait(
 		timeoutMs: number,
 		opts: { from?: string; signal?: AbortSignal } = {},
+	): Promise<WaitResult> {
+		const waiter = { from: opts.from };
+		this.#waits.add(waiter);
+		try {
+			return await this.#wait(timeoutMs, opts);
+		} finally {
+			this.#waits.delete(waiter);
+			for (const listener of this.#waitEndListeners) listener();
+		}
+	}
+
+	/** Whether a relay_wait in progress would take this message (then it is not pushed as a channel notification). */
+	wantedByWait(m: Message): boolean {
+		for (const w of this.#waits)
+			if (w.from === undefined || w.from === m.from) return true;
+		return false;
+	}
+
+	/** Called whenever a relay_wait ends (it may leave behind messages it did not take); returns the unsubscribe function. */
+	onWaitEnd(listener: () => void): () => void {
+		this.#waitEndListeners.add(listener);
+		return () => this.#waitEndListeners.delete(listener);
+	}
+
+	async #wait(
+		timeoutMs: number,
+		opts: { from?: string; signal?: AbortSignal },
 	): Promise<WaitResult> {
 		const deadline = Date.now() + timeoutMs;
 		const { from, signal } = opts;
@@ -307,7 +340,7 @@ export class HubLink {
 			const seen = this.inbox.version;
 			if (this.client.ready) {
 				try {
-					const page = await this.#peekUnseen(1, from);
+					const page = await this.peekUnseen(1, from);
 					const message = page.messages[0];
 					if (signal?.aborted) return none();
 					if (message) {
@@ -398,8 +431,11 @@ export class HubLink {
 		]);
 	}
 
-	/** Peeks the hub's inbox, skipping (and re-acking) messages the model already has. */
-	async #peekUnseen(
+	/**
+	 * Peeks the hub's inbox, skipping (and re-acking) messages the model already has, and skipping those
+	 * being pushed to it as channel notifications.
+	 */
+	async peekUnseen(
 		limit: number,
 		from?: string,
 	): Promise<{ messages: Message[]; remaining: number }> {
@@ -414,7 +450,7 @@ export class HubLink {
 			if (from === undefined) this.inbox.reconcile(heldBefore, page.messages);
 			const already = page.messages.filter((m) => this.inbox.wasHanded(m.id));
 			if (already.length === 0 || attempt >= 2) {
-				const fresh = page.messages.filter((m) => !this.inbox.wasHanded(m.id));
+				const fresh = page.messages.filter((m) => !this.inbox.taken(m.id));
 				return { messages: fresh, remaining: page.remaining };
 			}
 			// The model has these already (their acks were lost): ack them, then look again.

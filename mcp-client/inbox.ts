@@ -8,6 +8,8 @@
  * - handed: ids already given to the model, so a message the hub delivers again (its ack was lost in a
  *   reconnect) is never shown twice: it is filtered out and acked again.
  * - unsent acks: acks for handed messages that could not reach the hub yet; sent after the next hello.
+ * - pushing: messages being written to the session as channel notifications (channel-push.ts): no longer
+ *   held, not handed yet (they are acked only once written), and shown by no tool meanwhile.
  */
 import type { Message } from "../server/protocol.js";
 
@@ -32,6 +34,7 @@ export class LocalInbox {
 	#heldBytes = 0;
 	readonly #handed = new Set<string>();
 	readonly #unsentAcks = new Set<string>();
+	readonly #pushing = new Map<string, Message>();
 	readonly #listeners = new Set<(message: Message) => void>();
 	/** Messages not held because the hold was full (they stay at the hub). */
 	dropped = 0;
@@ -50,10 +53,9 @@ export class LocalInbox {
 		return this.#unsentAcks.size;
 	}
 
-	/** A pushed message. Returns false when it was not held (already handed, already held, or over the bound). */
+	/** A pushed message. Returns false when it was not held (already handed or pushing, already held, or over the bound). */
 	add(message: Message): boolean {
-		if (this.#handed.has(message.id) || this.#held.has(message.id))
-			return false;
+		if (this.taken(message.id) || this.#held.has(message.id)) return false;
 		const bytes = message.body.length * 2;
 		if (
 			this.#held.size >= this.limits.maxMessages ||
@@ -87,11 +89,36 @@ export class LocalInbox {
 		return this.#handed.has(id);
 	}
 
+	/** Handed to the model, or being pushed to it: no tool may show it. */
+	taken(id: string): boolean {
+		return this.#handed.has(id) || this.#pushing.has(id);
+	}
+
+	/** Being written as a channel notification (not acked yet). */
+	isPushing(id: string): boolean {
+		return this.#pushing.has(id);
+	}
+
+	/** This message is about to be pushed to the session: stop holding it and keep every tool from showing it. */
+	claim(message: Message): void {
+		this.#remove(message.id);
+		this.#pushing.set(message.id, message);
+	}
+
+	/** The push failed: hold the message again (if it fits), for the tools. */
+	release(id: string): void {
+		const m = this.#pushing.get(id);
+		if (!m) return;
+		this.#pushing.delete(id);
+		this.add(m);
+	}
+
 	/** These messages were given to the model: stop holding them, never show them again, and ack them. */
 	markHanded(messages: readonly Message[]): string[] {
 		const ids = messages.map((m) => m.id);
 		for (const id of ids) {
 			this.#remove(id);
+			this.#pushing.delete(id);
 			this.#handed.add(id);
 			this.#unsentAcks.add(id);
 		}

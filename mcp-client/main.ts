@@ -4,8 +4,18 @@
  * load the logger, the WebSocket client and the registry, and connect to the hub.
  *
  * stdout carries MCP frames only. Logs go to stderr and $RELAY_HOME/logs/bridge-<ID>.log.
+ *
+ * Channels (channel.ts): the capability is declared in the initialize answer, but whether messages are pushed
+ * is decided only after the client's `initialized` (what it declared, the protocol answered, and the parent's
+ * command line, read then), so none of it delays the answer.
  */
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import {
+	CHANNEL_CAPABILITY,
+	CHANNEL_METHOD,
+	channelNotification,
+} from "./channel.js";
 import { BridgeContext } from "./context.js";
 import { createBridgeLog } from "./log.js";
 import { resolveConfig, UsageError } from "./options.js";
@@ -62,14 +72,39 @@ export async function runBridgeCli(argv: string[]): Promise<void> {
 	});
 
 	const transport = new StdioServerTransport();
+	// The protocol version the server answered `initialize` with (Claude Code drops channel notifications on one).
+	let protocolVersion: string | undefined;
+	const send = transport.send.bind(transport);
+	transport.send = (message: JSONRPCMessage) => {
+		if (protocolVersion === undefined)
+			protocolVersion = answeredVersion(message);
+		return send(message);
+	};
+	ctx.setChannelSink(async (message) => {
+		await server.server.notification({
+			method: CHANNEL_METHOD,
+			params: channelNotification(message),
+		});
+		// Resolved once the frame has left this process (not merely queued in it): only then is it acked.
+		await flushStdout();
+	});
 	let started = false;
 	const startBackground = () => {
 		if (started || exiting) return;
 		started = true;
 		ctx.start();
+		ctx.channels.probeParent();
 		void log.attach();
 	};
-	server.server.oninitialized = startBackground;
+	server.server.oninitialized = () => {
+		const client = server.server.getClientCapabilities();
+		ctx.channels.initialized({
+			clientDeclared: Boolean(client?.experimental?.[CHANNEL_CAPABILITY]),
+			protocolVersion,
+			clientName: server.server.getClientVersion()?.name,
+		});
+		startBackground();
+	};
 	await server.connect(transport);
 	setTimeout(startBackground, START_FALLBACK_MS).unref();
 	startWatchdog({ onExit: (reason) => void shutdown(reason) });
@@ -85,4 +120,23 @@ export async function runBridgeCli(argv: string[]): Promise<void> {
 	);
 	if (config.problem)
 		log.error({ code: config.problem.code }, config.problem.message);
+}
+
+/** The protocolVersion of an `initialize` answer, if this message is one. */
+function answeredVersion(message: JSONRPCMessage): string | undefined {
+	if (!("result" in message)) return undefined;
+	const result = message.result as {
+		protocolVersion?: unknown;
+		serverInfo?: unknown;
+	};
+	return typeof result.protocolVersion === "string" && result.serverInfo
+		? result.protocolVersion
+		: undefined;
+}
+
+/** Resolves once everything written to stdout so far has been handed to the OS. */
+function flushStdout(): Promise<void> {
+	return new Promise((resolve, reject) => {
+		process.stdout.write("", (err) => (err ? reject(err) : resolve()));
+	});
 }

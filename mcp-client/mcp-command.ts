@@ -40,6 +40,10 @@ export const mcpCommand: CommandModule = {
 				"claude-session CC-1 && claude",
 				"Start a session that claims the ID CC-1",
 			)
+			.example(
+				"claude --dangerously-load-development-channels server:relay",
+				"Start a session that gets messages pushed as they arrive (channels; --channels auto sees the flag)",
+			)
 			.epilogue(
 				[
 					"Session ID, first found wins: CLAUDE_RELAY_SESSION_ID (set by `claude-session <ID>`), --client-id, RELAY_CLIENT_ID, <hostname>-<pid>.",

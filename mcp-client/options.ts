@@ -51,9 +51,24 @@ export const BRIDGE_OPTIONS = {
 		env: "RELAY_LOG_LEVEL",
 		default: "info",
 	},
+	channels: {
+		describe:
+			"on|off|auto: push each message into the running session as a <channel> notification (Claude Code channels). auto: only with evidence the session listens (its claude was started with --dangerously-load-development-channels server:<server name>, or the client declares claude/channel). on: always (a session that does not listen drops them silently: messages lost). off: never (relay_receive and the hooks only)",
+		env: "RELAY_CHANNELS",
+		default: "auto",
+	},
+	"server-name": {
+		describe:
+			"The name this server is registered under in Claude Code (`claude mcp add <name>`), as in server:<name>",
+		env: "RELAY_SERVER_NAME",
+		default: "relay",
+	},
 } as const satisfies Record<string, BridgeOption>;
 
 export type BridgeFlag = keyof typeof BRIDGE_OPTIONS;
+
+export type ChannelsMode = "on" | "off" | "auto";
+const CHANNELS_MODES: readonly ChannelsMode[] = ["on", "off", "auto"];
 
 const LOG_LEVELS: readonly LogLevel[] = [
 	"trace",
@@ -73,6 +88,12 @@ export interface BridgeConfig {
 	home: string;
 	identity: Identity;
 	logLevel: LogLevel;
+	/** Whether to push messages into the session as channel notifications (see channel.ts). */
+	channels: ChannelsMode;
+	/** Set when --channels / RELAY_CHANNELS held something else than on|off|auto (auto is used). */
+	channelsInvalid: string | undefined;
+	/** The name Claude Code knows this server by (`claude mcp add <name>`): `server:<name>` in its channel list. */
+	serverName: string;
 	/** Claude Code's own session id, when Claude Code passed it (CLAUDE_CODE_SESSION_ID). */
 	claudeSessionId: string | undefined;
 	/**
@@ -133,6 +154,12 @@ export function resolveConfig(
 		? (levelText as LogLevel)
 		: "info";
 	const identity = resolveIdentity({ clientIdFlag: values["client-id"], env });
+	const channelsText = (pick("channels") ?? "auto").toLowerCase();
+	const channelsValid = (CHANNELS_MODES as readonly string[]).includes(
+		channelsText,
+	);
+	const channels = channelsValid ? (channelsText as ChannelsMode) : "auto";
+	const serverName = pick("server-name") ?? "relay";
 
 	let problem = identity.problem;
 	if (!problem && !/^wss?:\/\/[^/\s]+/i.test(url)) {
@@ -163,6 +190,9 @@ export function resolveConfig(
 		home,
 		identity,
 		logLevel,
+		channels,
+		channelsInvalid: channelsValid ? undefined : channelsText,
+		serverName,
 		claudeSessionId: nonEmpty(env.CLAUDE_CODE_SESSION_ID),
 		problem,
 	};

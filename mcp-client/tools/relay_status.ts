@@ -47,6 +47,23 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					.object({ code: z.string(), message: z.string() })
 					.nullable(),
 				logFile: z.string(),
+				channels: z
+					.object({
+						mode: z.enum(["on", "off", "auto"]),
+						active: z
+							.boolean()
+							.describe(
+								"Whether messages are pushed into this session as <channel> notifications",
+							),
+						reason: z.string(),
+						pushed: z
+							.number()
+							.int()
+							.describe("Messages pushed since the bridge started"),
+					})
+					.describe(
+						"Pushing messages into the running session (Claude Code channels)",
+					),
 			},
 			annotations: { readOnlyHint: true, openWorldHint: false },
 		},
@@ -93,6 +110,10 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					lines.push(
 						`${plural(link.inbox.unsentAcks, "read mark")} to send after reconnect.`,
 					);
+				const channels = ctx.channelStatus;
+				lines.push(
+					`Channels ${channels.active ? "active" : "inactive"} (${channels.reason})${channels.pushed ? `; ${plural(channels.pushed, "message")} pushed` : ""}.`,
+				);
 				if (lastError && !connected)
 					lines.push(`Problem: ${lastError.code}: ${lastError.message}`);
 				else if (lastError)
@@ -116,6 +137,12 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 						? { code: lastError.code, message: lastError.message }
 						: null,
 					logFile: ctx.log.file,
+					channels: {
+						mode: channels.mode,
+						active: channels.active,
+						reason: channels.reason,
+						pushed: channels.pushed,
+					},
 				});
 			}),
 	);
