@@ -339,11 +339,14 @@ export class Hub {
 			return;
 		}
 		const { message, recipients } = event;
+		// One serialization per message, however many recipients (a broadcast to 50 stringified it 50 times).
+		let text: string | undefined;
+		const frame = () => (text ??= JSON.stringify({ type: "message", message }));
 		for (const recipient of recipients) {
 			const key = sessionKey(message.room, recipient);
-			this.#online.get(key)?.deliver(message);
+			this.#online.get(key)?.deliver(message, frame);
 			const observers = this.#observers.get(key);
-			if (observers) for (const o of observers) o.deliver(message);
+			if (observers) for (const o of observers) o.deliver(message, frame);
 		}
 	}
 

@@ -14,6 +14,8 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
 import { newMessageId, uniqueRecipients } from "./memory.js";
@@ -235,6 +237,7 @@ export class SqliteStore implements Store {
 	readonly kind = "sqlite";
 
 	private conn: Connection | null = null;
+	private checkpointer: Worker | null = null;
 	private closed = false;
 	private queue: QueuedAppend[] = [];
 	private flushTimer: NodeJS.Immediate | null = null;
@@ -256,6 +259,17 @@ export class SqliteStore implements Store {
 			db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
 			db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
 			db.pragma("foreign_keys = ON");
+			// Checkpoints copy the WAL into the database and fsync both: milliseconds that would stall every
+			// connection if the committing thread ran them (SQLite's default, every 1000 pages). A worker thread
+			// with its own connection runs them instead, off the event loop.
+			db.pragma("wal_autocheckpoint = 0");
+			this.checkpointer = startCheckpointer(file, 250);
+			// If the worker dies, nothing would checkpoint and the WAL would grow without bound: hand the
+			// job back to SQLite's own autocheckpoint on the committing connection.
+			this.checkpointer.once("error", () => {
+				this.checkpointer = null;
+				if (this.conn) this.conn.db.pragma("wal_autocheckpoint = 1000");
+			});
 			migrate(db);
 			this.conn = { db, st: prepareStatements(db) };
 		} catch (err) {
@@ -271,6 +285,7 @@ export class SqliteStore implements Store {
 		if (!conn) return;
 		this.flush();
 		this.conn = null;
+		await this.checkpointer?.terminate();
 		// Cheap, and what SQLite recommends before closing a long-lived connection.
 		conn.db.pragma("optimize");
 		conn.db.close();
@@ -465,4 +480,18 @@ export class SqliteStore implements Store {
 		const total = st.pendingCount.get(params) ?? 0;
 		return { messages, remaining: total - messages.length };
 	}
+}
+
+/** A worker thread that runs PASSIVE checkpoints every `everyMs` on its own connection. */
+function startCheckpointer(file: string, everyMs: number): Worker {
+	const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
+	const worker = new Worker(
+		`const { workerData } = require("node:worker_threads");
+		 const Database = require(workerData.sqlite);
+		 const db = new Database(workerData.file, { timeout: 5000 });
+		 setInterval(() => { try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {} }, workerData.everyMs);`,
+		{ eval: true, workerData: { file, everyMs, sqlite } },
+	);
+	worker.unref();
+	return worker;
 }
