@@ -1,0 +1,107 @@
+/**
+ * Latency: one message at a time from A to B, send → push (the moment B has the frame), p50/p99/max.
+ * Against the hub A also waits for its `result` before the next send (so nothing overlaps); that
+ * send → result time is reported too. The forwarder relays the same bytes; there is no result to wait for.
+ */
+import { type Child, spawnBenchHub, spawnForwarder } from "./procs.js";
+import { type Summary, summarize } from "./stats.js";
+import { answerKind, bodyOf, connectAs, indexOfDelivery, type Mode, sendFrame, type Wire } from "./wire.js";
+
+export interface LatencyOptions {
+	/** Samples per round, per target. */
+	samples: number;
+	warmup: number;
+	bodyBytes: number;
+	/** Rounds alternate forwarder and hub; their samples are pooled. */
+	rounds: number;
+}
+
+export interface LatencyRun {
+	/** send → push at B, microseconds. */
+	push: Summary;
+	/** send → result at A, microseconds (hub only). */
+	ack: Summary | null;
+}
+
+export interface LatencyResult {
+	options: LatencyOptions;
+	relay: LatencyRun;
+	forwarder: LatencyRun;
+}
+
+interface Samples {
+	push: number[];
+	ack: number[];
+}
+
+async function run(a: Wire, b: Wire, mode: Mode, o: LatencyOptions, warmup: number, into: Samples): Promise<void> {
+	let expect = -1;
+	let pushedAt = 0;
+	let ackedAt = 0;
+	let onPush: () => void = () => undefined;
+	let onAck: () => void = () => undefined;
+	let failure: Error | null = null;
+	b.onText = (text) => {
+		const t = performance.now();
+		const i = indexOfDelivery(mode, text);
+		if (i < 0) return;
+		if (i !== expect) failure = new Error(`B got message ${i} while waiting for ${expect}`);
+		pushedAt = t;
+		onPush();
+	};
+	a.onText = (text) => {
+		const t = performance.now();
+		const kind = answerKind(text);
+		if (kind === "other") return;
+		if (kind !== "result") failure = new Error(`a send failed: ${text.slice(0, 300)}`);
+		ackedAt = t;
+		onAck();
+	};
+	for (let i = 0; i < warmup + o.samples; i++) {
+		const frame = sendFrame(i, "LatB", bodyOf("l", i, o.bodyBytes));
+		expect = i;
+		const pushed = new Promise<void>((r) => {
+			onPush = r;
+		});
+		const acked = mode === "hub" ? new Promise<void>((r) => (onAck = r)) : null;
+		const t0 = performance.now();
+		a.send(frame);
+		await pushed;
+		if (acked) await acked;
+		if (failure) throw failure;
+		if (i >= warmup) {
+			into.push.push((pushedAt - t0) * 1000);
+			if (acked) into.ack.push((ackedAt - t0) * 1000);
+		}
+	}
+}
+
+async function measureOn(server: Child, mode: Mode, o: LatencyOptions, room: string, warmup: number, into: Samples): Promise<void> {
+	const b = await connectAs(server.url, mode, "LatB", room);
+	const a = await connectAs(server.url, mode, "LatA", room);
+	try {
+		await run(a, b, mode, o, warmup, into);
+	} finally {
+		a.close();
+		b.close();
+		await new Promise((r) => setTimeout(r, 100));
+	}
+}
+
+export async function measureLatency(o: LatencyOptions): Promise<LatencyResult> {
+	const fwd = await spawnForwarder();
+	const hub = await spawnBenchHub();
+	const f: Samples = { push: [], ack: [] };
+	const h: Samples = { push: [], ack: [] };
+	try {
+		for (let r = 0; r < o.rounds; r++) {
+			const warmup = r === 0 ? o.warmup : 100;
+			await measureOn(fwd, "forwarder", o, `lat${r}`, warmup, f);
+			await measureOn(hub, "hub", o, `lat${r}`, warmup, h);
+		}
+		return { options: o, relay: { push: summarize(h.push), ack: summarize(h.ack) }, forwarder: { push: summarize(f.push), ack: null } };
+	} finally {
+		await fwd.stop();
+		await hub.cleanup();
+	}
+}

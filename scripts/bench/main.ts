@@ -1,0 +1,240 @@
+/**
+ * `npm run bench`: starts its own hub (a real `claude-relay hub` process on an ephemeral port with a temp
+ * database, rate limits raised) and a bare `ws` forwarder, runs every scenario, prints a table with the
+ * targets of issue 6, and writes bench-results/<timestamp>-<shortsha>.json so runs can be compared.
+ *
+ *   node dist/bench.js                         every scenario
+ *   node dist/bench.js latency throughput      only these (latency throughput fanout connections coldstart watchdog)
+ *   node dist/bench.js --quick                 smaller counts, for a quick look (not comparable)
+ *   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench.js throughput    profile the hub
+ *
+ * The same bundle plays the helper processes: `--role forwarder` (the baseline) and `--role wd-parent`
+ * (the Claude session the watchdog scenario kills).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, platform, release, totalmem } from "node:os";
+import { join } from "node:path";
+import { measureConnections } from "./connections.js";
+import { measureFanout } from "./fanout.js";
+import { runForwarder } from "./forwarder.js";
+import { measureLatency } from "./latency.js";
+import { built, gitCommit, ROOT, snapshotDist } from "./procs.js";
+import type { Round } from "./rounds.js";
+import { measureThroughput } from "./throughput.js";
+import { measureWatchdog, runWatchdogParent } from "./watchdog.js";
+
+type Verdict = "PASS" | "MISS" | "info" | "n/a" | "ERROR";
+
+interface Row {
+	scenario: string;
+	metric: string;
+	relay: string;
+	forwarder: string;
+	ratio: string;
+	target: string;
+	verdict: Verdict;
+}
+
+const SCENARIOS = ["latency", "throughput", "fanout", "connections", "coldstart", "watchdog"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const us = (n: number) => `${int(n)} µs`;
+const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
+const rate = (n: number) => `${int(n)}/s`;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+const verdict = (ok: boolean): Verdict => (ok ? "PASS" : "MISS");
+
+/**
+ * CPU per operation of each server in its median round, and (server/clients) how busy the server process
+ * and the bench's client process each were, as a share of one core.
+ */
+function cpuRow(scenario: string, metric: string, relay: Round, forwarder: Round): Row {
+	const pct = (u: number) => `${Math.round(u * 100)}%`;
+	return {
+		scenario,
+		metric,
+		relay: `${relay.serverCpuUs.toFixed(1)} µs (${pct(relay.serverUtil)}/${pct(relay.clientUtil)})`,
+		forwarder: `${forwarder.serverCpuUs.toFixed(1)} µs (${pct(forwarder.serverUtil)}/${pct(forwarder.clientUtil)})`,
+		ratio: ratio(relay.serverCpuUs, forwarder.serverCpuUs),
+		target: "",
+		verdict: "info",
+	};
+}
+
+async function runScenario(name: Scenario, quick: boolean, raw: Record<string, unknown>): Promise<Row[]> {
+	switch (name) {
+		case "latency": {
+			const r = await measureLatency(quick ? { samples: 500, warmup: 200, bodyBytes: 256, rounds: 2 } : { samples: 1_000, warmup: 1_000, bodyBytes: 256, rounds: 5 });
+			raw.latency = r;
+			const f = r.forwarder.push;
+			const h = r.relay.push;
+			const rows: Row[] = [
+				{ scenario: "latency", metric: "send→push p50", relay: us(h.p50), forwarder: us(f.p50), ratio: ratio(h.p50, f.p50), target: "≤ 1.5x forwarder", verdict: verdict(h.p50 <= 1.5 * f.p50) },
+				{ scenario: "latency", metric: "send→push p99", relay: us(h.p99), forwarder: us(f.p99), ratio: ratio(h.p99, f.p99), target: "", verdict: "info" },
+				{ scenario: "latency", metric: "send→push max", relay: us(h.max), forwarder: us(f.max), ratio: ratio(h.max, f.max), target: "", verdict: "info" },
+			];
+			if (r.relay.ack) rows.push({ scenario: "latency", metric: "send→result p50", relay: us(r.relay.ack.p50), forwarder: "", ratio: "", target: "", verdict: "info" });
+			return rows;
+		}
+		case "throughput": {
+			const rows: Row[] = [];
+			const windows = [256, 1_000];
+			const results = [];
+			for (const window of windows) {
+				const r = await measureThroughput({ messages: quick ? 10_000 : 30_000, window, bodyBytes: 256, rounds: quick ? 1 : 3 });
+				results.push(r);
+				const h = r.relay.rate;
+				const f = r.forwarder.rate;
+				rows.push(
+					{
+						scenario: "throughput",
+						metric: `durable msgs/s, window ${window}`,
+						relay: rate(h),
+						forwarder: rate(f),
+						ratio: ratio(h, f),
+						target: "≥ 10,000/s and ≥ 0.5x",
+						verdict: verdict(h >= 10_000 && h >= 0.5 * f),
+					},
+					cpuRow("throughput", `server CPU/msg, window ${window}`, r.relay, r.forwarder),
+				);
+			}
+			raw.throughput = results;
+			return rows;
+		}
+		case "fanout": {
+			const r = await measureFanout({ receivers: 50, broadcasts: quick ? 500 : 1_000, window: 64, bodyBytes: 256, rounds: quick ? 1 : 3 });
+			raw.fanout = r;
+			return [
+				{
+					scenario: "fan-out",
+					metric: "deliveries/s, 50 sessions",
+					relay: rate(r.relay.rate),
+					forwarder: rate(r.forwarder.rate),
+					ratio: ratio(r.relay.rate, r.forwarder.rate),
+					target: "≥ 25,000/s",
+					verdict: verdict(r.relay.rate >= 25_000),
+				},
+				cpuRow("fan-out", "server CPU/delivery", r.relay, r.forwarder),
+			];
+		}
+		case "connections": {
+			const n = quick ? 500 : 2_000;
+			const one = await measureConnections({ sessions: n, concurrency: 64, roomSize: Number.POSITIVE_INFINITY });
+			const small = await measureConnections({ sessions: n, concurrency: 64, roomSize: 20 });
+			raw.connections = [one, small];
+			const rows: Row[] = [];
+			for (const [label, r] of [
+				["one room", one],
+				["rooms of 20", small],
+			] as const) {
+				rows.push(
+					{ scenario: "connections", metric: `memory/idle session, ${int(n)} (${label})`, relay: kib(r.bytesPerSession), forwarder: "", ratio: "", target: "≤ 40 KiB", verdict: verdict(r.bytesPerSession <= 40 * 1024) },
+					{ scenario: "connections", metric: `connect+hello rate (${label})`, relay: rate(r.connectRate), forwarder: "", ratio: "", target: "", verdict: "info" },
+				);
+			}
+			return rows;
+		}
+		case "coldstart": {
+			// Imported lazily, so that it lands in a chunk of its own: cold-start.ts runs itself when
+			// import.meta.url is the main script, which inside dist/bench.js it would be.
+			const { measureColdStart, measureBareNode } = await import("./cold-start.js");
+			const metric = "spawn→initialize, median of 10";
+			let r: Awaited<ReturnType<typeof measureColdStart>>;
+			try {
+				r = await measureColdStart(10, { cli: built.cli });
+			} catch (err) {
+				raw.coldStart = { available: false, reason: (err as Error).message };
+				return [{ scenario: "bridge cold start", metric, relay: "not available", forwarder: "", ratio: "", target: "≤ 200 ms", verdict: "n/a" }];
+			}
+			const bare = await measureBareNode(10);
+			raw.coldStart = { bridge: r, bareNode: bare };
+			return [
+				{ scenario: "bridge cold start", metric, relay: ms(r.median), forwarder: "", ratio: "", target: "≤ 200 ms", verdict: verdict(r.median <= 200) },
+				{ scenario: "bridge cold start", metric: "`node -e 0` spawn→exit (floor)", relay: ms(bare.median), forwarder: "", ratio: "", target: "", verdict: "info" },
+			];
+		}
+		case "watchdog": {
+			const r = await measureWatchdog(5);
+			raw.watchdog = r;
+			if (!r.available) return [{ scenario: "watchdog", metric: "parent SIGKILL→bridge gone, median of 5", relay: "not available", forwarder: "", ratio: "", target: "< 2 s", verdict: "n/a" }];
+			return [
+				{
+					scenario: "watchdog",
+					metric: "parent SIGKILL→bridge gone, median of 5",
+					relay: ms(r.medianMs),
+					forwarder: "",
+					ratio: "",
+					target: "< 2 s",
+					verdict: verdict(r.medianMs < 2_000 && r.timedOut === 0),
+				},
+			];
+		}
+	}
+}
+
+function table(rows: Row[]): string {
+	const head = ["scenario", "metric", "relay", "ws forwarder", "ratio", "target", "verdict"];
+	const cells = rows.map((r) => [r.scenario, r.metric, r.relay, r.forwarder, r.ratio, r.target, r.verdict]);
+	const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
+	const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i] as number)).join("  ").trimEnd();
+	return [line(head), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
+}
+
+async function bench(args: string[]): Promise<void> {
+	const quick = args.includes("--quick");
+	const wanted = args.filter((a) => !a.startsWith("--"));
+	for (const w of wanted) if (!(SCENARIOS as readonly string[]).includes(w)) throw new Error(`unknown scenario ${w}; known: ${SCENARIOS.join(", ")}`);
+	const scenarios = wanted.length ? SCENARIOS.filter((s) => wanted.includes(s)) : [...SCENARIOS];
+	const git = gitCommit();
+	const cpu = cpus();
+	const machine = { node: process.version, platform: `${platform()} ${release()}`, cpus: cpu.length, cpuModel: cpu[0]?.model ?? "?", memoryGiB: Math.round(totalmem() / 2 ** 30) };
+	process.stderr.write(`claude-relay bench @ ${git.short}${git.dirty ? "+dirty" : ""}, node ${machine.node}, ${machine.cpus} x ${machine.cpuModel}${quick ? " (quick)" : ""}\n`);
+
+	const rows: Row[] = [];
+	const raw: Record<string, unknown> = {};
+	const errors: Record<string, string> = {};
+	const removeSnapshot = snapshotDist();
+	process.on("exit", removeSnapshot);
+	for (const s of scenarios) {
+		const started = Date.now();
+		process.stderr.write(`  ${s} ... `);
+		try {
+			rows.push(...(await runScenario(s, quick, raw)));
+			process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+		} catch (err) {
+			const message = (err as Error).message;
+			errors[s] = message;
+			process.stderr.write(`failed: ${message}\n`);
+			rows.push({ scenario: s, metric: "(failed)", relay: message.slice(0, 60), forwarder: "", ratio: "", target: "", verdict: "ERROR" });
+		}
+	}
+
+	process.stdout.write(`\n${table(rows)}\n\n`);
+	const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+	const dir = join(ROOT, "bench-results");
+	mkdirSync(dir, { recursive: true });
+	const file = join(dir, `${stamp}-${git.short}${git.dirty ? "-dirty" : ""}.json`);
+	writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), git, machine, quick, rows, errors, raw }, null, 2)}\n`);
+	process.stdout.write(`results: ${file}\n`);
+	if (Object.keys(errors).length) process.exitCode = 1;
+}
+
+const argv = process.argv.slice(2);
+const roleAt = argv.indexOf("--role");
+const role = roleAt >= 0 ? argv[roleAt + 1] : undefined;
+if (role === "forwarder") {
+	await runForwarder();
+} else if (role === "wd-parent") {
+	const [url, home, session] = argv.slice(roleAt + 2);
+	await runWatchdogParent(url as string, home as string, session as string);
+} else {
+	await bench(argv).then(
+		() => process.exit(process.exitCode ?? 0),
+		(err) => {
+			process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+			process.exit(1);
+		},
+	);
+}
