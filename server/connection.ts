@@ -88,9 +88,14 @@ export class Connection {
 
 	/** Writes one frame. Returns false if the socket is not open (the frame is dropped: pushes are re-read from the store). */
 	send(frame: object, cb?: (err?: Error) => void): boolean {
+		return this.sendText(JSON.stringify(frame), cb);
+	}
+
+	/** Writes a frame already serialized: for one frame going to many connections (presence, broadcasts). */
+	sendText(text: string, cb?: (err?: Error) => void): boolean {
 		if (this.ws.readyState !== this.ws.OPEN) return false;
 		this.#cork();
-		this.ws.send(JSON.stringify(frame), cb);
+		this.ws.send(text, cb);
 		return true;
 	}
 
@@ -132,10 +137,8 @@ export class Connection {
 		if (!this.open || message.seq <= this.#cursor) return;
 		if (this.#mode === "live" && !this.#overHighWater()) {
 			this.#cursor = message.seq;
-			if (frame) {
-				this.#cork();
-				this.ws.send(frame());
-			} else this.send({ type: "message", message });
+			if (frame) this.sendText(frame());
+			else this.send({ type: "message", message });
 			return;
 		}
 		this.#dirty = true;

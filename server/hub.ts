@@ -301,8 +301,9 @@ export class Hub {
 			conn.startLive();
 			return;
 		}
-		const peer = conn.peerInfo();
-		for (const other of this.online(s.room)) if (other !== conn) other.send({ type: "peer_joined", peer });
+		// Serialized once: in a room of N sessions every join writes N-1 frames.
+		const text = JSON.stringify({ type: "peer_joined", peer: conn.peerInfo() });
+		for (const other of this.online(s.room)) if (other !== conn) other.sendText(text);
 		conn.startCatchUp();
 	}
 
@@ -325,7 +326,8 @@ export class Hub {
 		this.#online.delete(key);
 		this.store.touchSession(s.room, s.session, s.meta, Date.now()).catch((err) => this.log.warn({ err }, "touch failed"));
 		this.log.info({ session: s.session, room: s.room, reason }, "session offline");
-		for (const other of this.online(s.room)) other.send({ type: "peer_left", session: s.session, room: s.room, reason });
+		const text = JSON.stringify({ type: "peer_left", session: s.session, room: s.room, reason });
+		for (const other of this.online(s.room)) other.sendText(text);
 		if (reason === "bye") conn.close(CloseCode.NORMAL, "bye");
 	}
 

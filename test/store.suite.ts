@@ -327,6 +327,19 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 			});
 		});
 
+		describe("forged and malformed ids", () => {
+			it("an id with the right seq but another tail neither reads nor acks anything", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "bob" })).message;
+				const forged = m.id.replace(/-[a-z0-9]{6}$/, (t) => (t === "-aaaaaa" ? "-bbbbbb" : "-aaaaaa"));
+				for (const id of [forged, `m-${m.seq}`, "m--1-abcdef", "../etc/passwd", "", `${m.id}x`]) {
+					expect(await store.getMessage("r", id, "bob"), id).toBeNull();
+					expect(await store.ack("r", "bob", [id]), id).toBe(0);
+				}
+				expect(await store.countPending("r", "bob")).toBe(1);
+				expect(await store.ack("r", "bob", [m.id])).toBe(1);
+			});
+		});
+
 		describe("getMessage", () => {
 			it("shows a direct message to its sender and recipient only", async () => {
 				const m = (await send({ room: "r", from: "alice", to: "bob" })).message;

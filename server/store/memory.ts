@@ -32,6 +32,16 @@ export function newMessageId(seq: number): string {
 	return `m-${seq}-${tail}`;
 }
 
+/**
+ * The seq inside a message id (`m-<seq>-<tail>`), or null for anything not shaped like one. Lets SQLite find a
+ * message by its primary key instead of keeping a second unique index on the id (one B-tree less to update
+ * on every append).
+ */
+export function seqOfMessageId(id: string): number | null {
+	const m = /^m-(\d{1,15})-[a-z0-9]{6}$/.exec(id);
+	return m ? Number(m[1]) : null;
+}
+
 /** Recipients without repeats (one delivery each), first occurrence order kept. */
 export function uniqueRecipients(recipients: readonly string[]): string[] {
 	return [...new Set(recipients)];

@@ -30,7 +30,7 @@ export const MIGRATIONS: readonly Migration[] = [
 			-- because clients keep seq cursors and dedupe by id.
 			CREATE TABLE messages (
 				seq       INTEGER PRIMARY KEY AUTOINCREMENT,
-				id        TEXT    NOT NULL UNIQUE,
+				id        TEXT    NOT NULL, -- m-<seq>-<random>: unique because seq is; looked up by seq
 				room      TEXT    NOT NULL,
 				sender    TEXT    NOT NULL,
 				recipient TEXT    NOT NULL, -- the 'to' field: a session ID or '*'

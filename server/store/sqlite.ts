@@ -18,7 +18,7 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
-import { newMessageId, uniqueRecipients } from "./memory.js";
+import { newMessageId, seqOfMessageId, uniqueRecipients } from "./memory.js";
 import { migrate } from "./migrations.js";
 import type {
 	AppendInput,
@@ -152,14 +152,16 @@ function prepareStatements(db: Database.Database) {
 		ackSeq: db.prepare<[number, string]>(
 			"UPDATE deliveries SET acked = 1 WHERE seq = ? AND recipient = ? AND acked = 0",
 		),
-		ackId: db.prepare<[string, string, string]>(
+		// By seq (the primary key, parsed from the id), then the id must match exactly: ids are not indexed.
+		ackId: db.prepare<{ seq: number; id: string; room: string; recipient: string }>(
 			`UPDATE deliveries SET acked = 1
-			 WHERE seq = (SELECT seq FROM messages WHERE id = ? AND room = ?) AND recipient = ? AND acked = 0`,
+			 WHERE seq = @seq AND room = @room AND recipient = @recipient AND acked = 0
+			   AND (SELECT id FROM messages WHERE seq = @seq) = @id`,
 		),
 
 		// The addressee counts even without a delivery row, so that anything history shows can be fetched.
-		getMessage: db.prepare<{ id: string; room: string; viewer: string }, Message>(
-			`SELECT ${MESSAGE} FROM messages m WHERE m.id = @id AND m.room = @room
+		getMessage: db.prepare<{ seq: number; id: string; room: string; viewer: string }, Message>(
+			`SELECT ${MESSAGE} FROM messages m WHERE m.seq = @seq AND m.id = @id AND m.room = @room
 			 AND (m.recipient = '${BROADCAST}' OR m.sender = @viewer OR m.recipient = @viewer
 			      OR EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = m.seq AND d.recipient = @viewer))`,
 		),
@@ -345,14 +347,19 @@ export class SqliteStore implements Store {
 		return db
 			.transaction(() => {
 				let changed = 0;
-				for (const id of messageIds) changed += st.ackId.run(id, room, recipient).changes;
+				for (const id of messageIds) {
+					const seq = seqOfMessageId(id);
+					if (seq !== null) changed += st.ackId.run({ seq, id, room, recipient }).changes;
+				}
 				return changed;
 			})
 			.immediate();
 	}
 
 	async getMessage(room: string, messageId: string, viewer: string): Promise<Message | null> {
-		return this.ready().st.getMessage.get({ id: messageId, room, viewer }) ?? null;
+		const seq = seqOfMessageId(messageId);
+		if (seq === null) return null;
+		return this.ready().st.getMessage.get({ seq, id: messageId, room, viewer }) ?? null;
 	}
 
 	async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
