@@ -7,6 +7,7 @@
  *   node dist/bench.js latency throughput      only these (latency throughput fanout connections coldstart watchdog)
  *   node dist/bench.js --quick                 smaller counts, for a quick look (not comparable)
  *   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench.js throughput    profile the hub
+ *   BENCH_HUB_DB=:memory: node dist/bench.js latency    the same on another store (what durability costs)
  *
  * The same bundle plays the helper processes: `--role forwarder` (the baseline) and `--role wd-parent`
  * (the Claude session the watchdog scenario kills).

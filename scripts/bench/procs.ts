@@ -152,7 +152,9 @@ export interface BenchHub extends Child {
  */
 export async function spawnBenchHub(extraArgs: string[] = []): Promise<BenchHub> {
 	const { dir, cleanup } = tempDir("relay-bench-");
-	const db = join(dir, "relay.db");
+	// BENCH_HUB_DB=:memory: (or redis://…) runs the same scenarios on another store, to tell what durability
+	// costs from what the rest of the hub costs.
+	const db = process.env.BENCH_HUB_DB || join(dir, "relay.db");
 	const args = [
 		...hubNodeArgs(),
 		built.cli,
