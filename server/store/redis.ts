@@ -23,7 +23,7 @@
  */
 import type { Redis, RedisOptions } from "ioredis";
 import type { Message, SessionMeta } from "../protocol.js";
-import { newMessageId, uniqueRecipients } from "./memory.js";
+import { newMessageId, uniqueRecipients } from "./ids.js";
 import { encodeKeyPart, SCRIPTS, type ScriptName } from "./redis-scripts.js";
 import type {
 	AppendInput,

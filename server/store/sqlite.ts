@@ -18,7 +18,7 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
-import { newMessageId, seqOfMessageId, uniqueRecipients } from "./memory.js";
+import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { migrate } from "./migrations.js";
 import type {
 	AppendInput,
