@@ -4,8 +4,8 @@
  * sender keeps `window` broadcasts in flight, counted as not yet received by all 50 (against the hub,
  * also not yet acknowledged). The forwarder relays each frame to every other client.
  */
-import { type Child, spawnBenchHub, spawnForwarder } from "./procs.js";
-import { measured, medianRound, type Round } from "./rounds.js";
+import type { Child } from "./procs.js";
+import { compareWithForwarder, measured, type Round } from "./rounds.js";
 import { answerKind, bodyOf, connectAs, indexOfDelivery, type Mode, sendFrame, type Wire } from "./wire.js";
 
 export interface FanoutOptions {
@@ -90,19 +90,5 @@ async function measureOn(server: Child, mode: Mode, o: FanoutOptions, room: stri
 
 export async function measureFanout(o: FanoutOptions): Promise<FanoutResult> {
 	const warm = { ...o, broadcasts: Math.min(o.broadcasts, 300) };
-	const fwd = await spawnForwarder();
-	const hub = await spawnBenchHub();
-	try {
-		await measureOn(fwd, "forwarder", warm, "warm");
-		await measureOn(hub, "hub", warm, "warm");
-		const rounds: { relay: Round[]; forwarder: Round[] } = { relay: [], forwarder: [] };
-		for (let r = 0; r < o.rounds; r++) {
-			rounds.forwarder.push(await measureOn(fwd, "forwarder", o, `fan${r}`));
-			rounds.relay.push(await measureOn(hub, "hub", o, `fan${r}`));
-		}
-		return { options: o, relay: medianRound(rounds.relay), forwarder: medianRound(rounds.forwarder), rounds };
-	} finally {
-		await fwd.stop();
-		await hub.cleanup();
-	}
+	return { options: o, ...(await compareWithForwarder(o, warm, "fan", measureOn)) };
 }

@@ -5,7 +5,8 @@
  * barely moves when the machine is busy, and it says whether the server was the bottleneck.
  */
 import type { Child } from "./procs.js";
-import { selfCpuMs } from "./procs.js";
+import { selfCpuMs, spawnBenchHub, spawnForwarder } from "./procs.js";
+import type { Mode } from "./wire.js";
 
 export interface Round {
 	/** Operations (messages or deliveries) completed. */
@@ -43,4 +44,38 @@ export async function measured(server: Child, fn: () => Promise<number>): Promis
 export function medianRound(rounds: readonly Round[]): Round {
 	const sorted = [...rounds].sort((a, b) => a.rate - b.rate);
 	return sorted[Math.floor((sorted.length - 1) / 2)] as Round;
+}
+
+export interface Compared {
+	relay: Round;
+	forwarder: Round;
+	rounds: { relay: Round[]; forwarder: Round[] };
+}
+
+/**
+ * The shape every rate scenario shares: start a forwarder and a hub, warm both up (JIT, SQLite page cache)
+ * in rooms of their own, then alternate measured rounds on fresh rooms, forwarder first, and keep the
+ * median of each side.
+ */
+export async function compareWithForwarder<O>(
+	options: O & { rounds: number },
+	warm: O,
+	roomPrefix: string,
+	measureOn: (server: Child, mode: Mode, o: O, room: string) => Promise<Round>,
+): Promise<Compared> {
+	const fwd = await spawnForwarder();
+	const hub = await spawnBenchHub();
+	try {
+		await measureOn(fwd, "forwarder", warm, "warm");
+		await measureOn(hub, "hub", warm, "warm");
+		const rounds: Compared["rounds"] = { relay: [], forwarder: [] };
+		for (let r = 0; r < options.rounds; r++) {
+			rounds.forwarder.push(await measureOn(fwd, "forwarder", options, `${roomPrefix}${r}`));
+			rounds.relay.push(await measureOn(hub, "hub", options, `${roomPrefix}${r}`));
+		}
+		return { relay: medianRound(rounds.relay), forwarder: medianRound(rounds.forwarder), rounds };
+	} finally {
+		await fwd.stop();
+		await hub.cleanup();
+	}
 }

@@ -5,8 +5,8 @@
  * order, once. The forwarder has no acknowledgement: its window is counted by B's receipts.
  * Rounds alternate forwarder and hub; the median round of each is reported.
  */
-import { type Child, spawnBenchHub, spawnForwarder } from "./procs.js";
-import { measured, medianRound, type Round } from "./rounds.js";
+import type { Child } from "./procs.js";
+import { compareWithForwarder, measured, type Round } from "./rounds.js";
 import { answerKind, bodyOf, connectAs, indexOfDelivery, type Mode, sendFrame, type Wire } from "./wire.js";
 
 export interface ThroughputOptions {
@@ -78,20 +78,5 @@ async function measureOn(server: Child, mode: Mode, o: ThroughputOptions, room: 
 
 export async function measureThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
 	const warm = { ...o, messages: Math.min(o.messages, 5_000) };
-	const fwd = await spawnForwarder();
-	const hub = await spawnBenchHub();
-	try {
-		// Warm-up (JIT, SQLite page cache) in rooms of their own, then the measured rounds on fresh rooms.
-		await measureOn(fwd, "forwarder", warm, "warm");
-		await measureOn(hub, "hub", warm, "warm");
-		const rounds: { relay: Round[]; forwarder: Round[] } = { relay: [], forwarder: [] };
-		for (let r = 0; r < o.rounds; r++) {
-			rounds.forwarder.push(await measureOn(fwd, "forwarder", o, `tput${r}`));
-			rounds.relay.push(await measureOn(hub, "hub", o, `tput${r}`));
-		}
-		return { options: o, relay: medianRound(rounds.relay), forwarder: medianRound(rounds.forwarder), rounds };
-	} finally {
-		await fwd.stop();
-		await hub.cleanup();
-	}
+	return { options: o, ...(await compareWithForwarder(o, warm, "tput", measureOn)) };
 }
