@@ -84,6 +84,8 @@ interface Pending {
 }
 
 const DEDUPE_WINDOW = 10_000;
+/** Pause before re-sending a request the hub refused with E_RATE_LIMITED. */
+const RATE_LIMIT_BACKOFF_MS = 250;
 
 
 export function unreachableHint(url: string): string {
@@ -345,6 +347,14 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				}
 				const entry = this.#pending.get(String(frame.id));
 				if (!entry) return;
+				if (frame.type === "error" && frame.code === ErrorCode.RATE_LIMITED && entry.repeatable) {
+					// The hub did not apply it: slow down and send it again, still within the request's own
+					// bound (its timer keeps running and ends the wait if the hub stays busy).
+					setTimeout(() => {
+						if (this.#pending.get(String(frame.id)) === entry && this.ready) this.#write(entry);
+					}, RATE_LIMIT_BACKOFF_MS).unref();
+					return;
+				}
 				this.#pending.delete(String(frame.id));
 				clearTimeout(entry.timer);
 				if (frame.type === "result") entry.resolve(frame.result);

@@ -232,6 +232,17 @@ describe("client library honesty", () => {
 		expect(await hub.store.countPending("default", "B")).toBe(1);
 	});
 
+	it("backs off and retries what the hub refused with E_RATE_LIMITED, so a fast loop still lands everything", async () => {
+		const { url } = await hubWith({ rateLimitPerSecond: 20, rateLimitBurst: 10 });
+		const b = await client(url, "B");
+		const a = await client(url, "A", { requestTimeoutMs: 10_000 });
+		const got = collect(b);
+		const results = await Promise.all(Array.from({ length: 40 }, (_, i) => a.send("B", `fast ${i}`)));
+		expect(results.every((r) => !r.duplicate)).toBe(true);
+		await until(() => got.length === 40, 5_000);
+		expect(new Set(got.map((m) => m.body)).size).toBe(40);
+	});
+
 	it("a request that never reached a hub is E_UNREACHABLE with the fix", async () => {
 		const { freePort } = await import("./fixtures/processes.js");
 		const port = await freePort();
