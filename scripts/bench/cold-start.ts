@@ -4,14 +4,13 @@
  * RELAY_HOME and no hub (the bridge answers before it connects). One warm-up run (file cache) is not
  * counted. `measureBareNode` gives the floor: `node -e 0` from spawn to exit.
  *
- * Run on its own: `npx esbuild scripts/bench/cold-start.ts --bundle --platform=node --format=esm
- * --outfile=/tmp/cold-start.mjs && node /tmp/cold-start.mjs [runs]` (after `npm run build`).
+ * Run on its own: `npm run build && node dist/bench.js coldstart`.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { median } from "./stats.js";
 
 export interface ColdStartResult {
@@ -118,15 +117,3 @@ export async function measureBareNode(runs: number): Promise<ColdStartResult> {
 	return { median: median(times), runs: times };
 }
 
-if (
-	process.argv[1] &&
-	import.meta.url === pathToFileURL(resolve(process.argv[1])).href
-) {
-	const n = Number(process.argv[2] ?? 10);
-	const bare = await measureBareNode(n);
-	const bridge = await measureColdStart(n);
-	const fmt = (r: ColdStartResult) =>
-		`median ${r.median.toFixed(1)} ms  [${r.runs.map((t) => t.toFixed(0)).join(", ")}]`;
-	console.log(`node -e 0           ${fmt(bare)}`);
-	console.log(`claude-relay mcp    ${fmt(bridge)}`);
-}
