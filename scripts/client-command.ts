@@ -3,8 +3,8 @@
  * MACHINE_A`, with more commands). Implementation: scripts/client.ts.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { withEnv } from "../server/hub-command.js";
 import { reportFailure } from "../sessions/cli-errors.js";
+import { hubConnectionOptions } from "./hub-options.js";
 
 export interface ClientCommandArgs {
 	id?: string;
@@ -25,9 +25,7 @@ export const clientCommand: CommandModule<object, ClientCommandArgs> = {
 				describe: "Session ID to claim [default: CLAUDE_RELAY_SESSION_ID, else RELAY_CLIENT_ID, else <host>-<pid>]",
 			})
 			.options({
-				url: withEnv("RELAY_URL", { type: "string", describe: "WebSocket URL of the hub [default: ws://localhost:9999]" }),
-				room: withEnv("RELAY_ROOM", { type: "string", describe: "Room to join [default: default]" }),
-				"token-file": withEnv("RELAY_TOKEN_FILE", { type: "string", describe: "File holding the hub token (RELAY_TOKEN may hold the token itself)" }),
+				...hubConnectionOptions,
 				ack: { type: "boolean", default: true, describe: "Ack messages as they are printed (--no-ack: leave them for inbox/peek, ack with `ack`)" },
 				timeout: { type: "number", default: 10, describe: "Seconds to wait for the hub (connecting, and each answer)" },
 			})

@@ -3,8 +3,8 @@
  * Implementation: scripts/send.ts.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { withEnv } from "../server/hub-command.js";
 import { reportFailure } from "../sessions/cli-errors.js";
+import { hubConnectionOptions } from "./hub-options.js";
 
 export interface SendCommandArgs {
 	to: string;
@@ -27,9 +27,7 @@ export const sendCommand: CommandModule<object, SendCommandArgs> = {
 			.positional("message", { type: "string", array: true, default: [], describe: "The message (words are joined by spaces); - reads it from stdin" })
 			.options({
 				from: { type: "string", describe: "Session ID to send as [default: CLAUDE_RELAY_SESSION_ID, else RELAY_CLIENT_ID, else <host>-cli]" },
-				url: withEnv("RELAY_URL", { type: "string", describe: "WebSocket URL of the hub [default: ws://localhost:9999]" }),
-				room: withEnv("RELAY_ROOM", { type: "string", describe: "Room [default: default]" }),
-				"token-file": withEnv("RELAY_TOKEN_FILE", { type: "string", describe: "File holding the hub token (RELAY_TOKEN may hold the token itself)" }),
+				...hubConnectionOptions,
 				"reply-to": { type: "string", describe: "Id of the message this one answers (m-…)" },
 				json: { type: "boolean", default: false, describe: "Print the hub's result (or the error) as JSON" },
 				timeout: { type: "number", default: 10, describe: "Seconds to wait for the hub" },
