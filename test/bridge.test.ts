@@ -51,6 +51,24 @@ async function online(h: TestHub, ...ids: string[]): Promise<void> {
 	);
 }
 
+/**
+ * Alpha on the hub directly, Beta through a TCP proxy the test can cut or take down, and one message from
+ * Alpha already pushed to Beta and held there (not yet handed to its model).
+ */
+async function pairBehindProxy(firstMessage: string) {
+	const h = await hub();
+	const proxy = new TcpProxy(h.port);
+	await proxy.up();
+	cleanups.push(() => proxy.close());
+	const dir = home();
+	const a = await bridge(h.url, "Alpha", dir);
+	const b = await bridge(proxy.url, "Beta", dir);
+	await online(h, "Alpha", "Beta");
+	await a.call("relay_send", { to: "Beta", message: firstMessage });
+	await until(async () => (await b.call("relay_status")).data.heldLocally === 1, 5_000, "Beta holds the push");
+	return { h, proxy, a, b };
+}
+
 describe("tools", () => {
 	it("lists every tool with an input schema, an output schema and annotations, and explains the relay", async () => {
 		const h = await hub();
@@ -464,21 +482,7 @@ describe("reliability", () => {
 	});
 
 	it("resumes after the link drops (a cut tunnel) without losing or repeating a message", async () => {
-		const h = await hub();
-		const proxy = new TcpProxy(h.port);
-		await proxy.up();
-		cleanups.push(() => proxy.close());
-		const dir = home();
-		const a = await bridge(h.url, "Alpha", dir);
-		const b = await bridge(proxy.url, "Beta", dir);
-		await online(h, "Alpha", "Beta");
-
-		await a.call("relay_send", { to: "Beta", message: "one" });
-		await until(
-			async () => (await b.call("relay_status")).data.heldLocally === 1,
-			5_000,
-			"Beta holds the push",
-		);
+		const { proxy, a, b } = await pairBehindProxy("one");
 		proxy.cut();
 		await a.call("relay_send", { to: "Beta", message: "two" });
 		await until(
@@ -549,20 +553,7 @@ describe("reliability", () => {
 	}, 30_000);
 
 	it("hands over held messages while the hub is unreachable and acks them after reconnect", async () => {
-		const h = await hub();
-		const proxy = new TcpProxy(h.port);
-		await proxy.up();
-		cleanups.push(() => proxy.close());
-		const dir = home();
-		const a = await bridge(h.url, "Alpha", dir);
-		const b = await bridge(proxy.url, "Beta", dir);
-		await online(h, "Alpha", "Beta");
-		await a.call("relay_send", { to: "Beta", message: "held" });
-		await until(
-			async () => (await b.call("relay_status")).data.heldLocally === 1,
-			5_000,
-			"Beta holds the push",
-		);
+		const { h, proxy, b } = await pairBehindProxy("held");
 
 		await proxy.down();
 		proxy.cut();
