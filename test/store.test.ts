@@ -8,6 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createStore, MemoryStore, SCHEMA_VERSION, SqliteStore } from "../server/store/index.js";
+import { MIGRATIONS } from "../server/store/migrations.js";
 import type { AppendInput } from "../server/store/store.js";
 import { storeSuite } from "./store.suite.js";
 
@@ -114,13 +115,49 @@ describe("SqliteStore only", () => {
 		await expect(open()).rejects.toThrow(/newer/);
 	});
 
-	it("uses WAL, the requested synchronous level, and foreign keys", async () => {
+	it("migrates a version 1 file with data: messages, unacked deliveries, broadcast audiences, keys, seq floor", async () => {
+		// Build the file exactly as version 1 left it: its schema, and rows as its append/ack/retention wrote them.
+		file = join(dir, "v1.db");
+		const v1 = new Database(file);
+		v1.exec(MIGRATIONS[0]?.sql ?? "");
+		v1.pragma("user_version = 1");
+		const msg = v1.prepare(
+			"INSERT INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at) VALUES (?, ?, 'r', ?, ?, ?, NULL, ?, ?)",
+		);
+		const delivery = v1.prepare("INSERT INTO deliveries (seq, room, recipient, acked) VALUES (?, 'r', ?, ?)");
+		msg.run(1, "m-1-aaaaaa", "alice", "bob", "direct, acked", null, 10);
+		delivery.run(1, "bob", 1);
+		msg.run(2, "m-2-bbbbbb", "alice", "*", "broadcast", "kb", 20);
+		delivery.run(2, "carol", 1);
+		delivery.run(2, "bob", 0);
+		msg.run(3, "m-3-cccccc", "bob", "alice", "direct, unacked", "kd", 30);
+		delivery.run(3, "alice", 0);
+		// Retention deleted seqs 4..7 once; AUTOINCREMENT remembered them.
+		v1.prepare("UPDATE sqlite_sequence SET seq = 7 WHERE name = 'messages'").run();
+		v1.close();
+
+		const store = await open();
+		expect((await store.pending("r", "bob", { limit: 10 })).messages.map((m) => m.body)).toEqual(["broadcast"]);
+		expect((await store.pending("r", "alice", { limit: 10 })).messages.map((m) => m.body)).toEqual(["direct, unacked"]);
+		expect(await store.countPending("r", "carol")).toBe(0);
+		expect((await store.getMessage("r", "m-1-aaaaaa", "bob"))?.body).toBe("direct, acked");
+		expect((await store.history("r", { viewer: "carol", limit: 10 })).messages.map((m) => m.seq)).toEqual([2]);
+		// A retried broadcast answers with the audience stored in version 1, acked or not.
+		const retried = await store.append({ ...dm(0), to: "*", recipients: ["dave"], key: "kb" });
+		expect(retried).toMatchObject({ duplicate: true, recipients: ["bob", "carol"] });
+		expect((await store.append({ ...dm(0), from: "bob", to: "alice", recipients: ["alice"], key: "kd" })).duplicate).toBe(true);
+		// Seqs continue above the deleted ones.
+		expect((await store.append(dm(1))).message.seq).toBe(8);
+		expect(await store.stats()).toEqual({ messages: 4, sessions: 0, pendingDeliveries: 3 });
+		await store.close();
+	});
+
+	it("uses WAL and the requested synchronous level", async () => {
 		const store = await open({ synchronous: "full" });
 		// The connection is private; peek at it the way an operator would debug it.
 		const db = (store as unknown as { conn: { db: Database.Database } }).conn.db;
 		expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
 		expect(db.pragma("synchronous", { simple: true })).toBe(2); // FULL
-		expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
 		expect(db.pragma("busy_timeout", { simple: true })).toBeGreaterThan(0);
 		await store.close();
 		const normal = await open();

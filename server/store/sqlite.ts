@@ -81,7 +81,7 @@ interface LostRow {
 
 /** Every statement, prepared once per connection. */
 function prepareStatements(db: Database.Database) {
-	const pendingWhere = `d.room = @room AND d.recipient = @recipient AND d.acked = 0 AND d.seq > @afterSeq
+	const pendingWhere = `p.room = @room AND p.recipient = @recipient AND p.seq > @afterSeq
 		AND (@from IS NULL OR m.sender = @from)`;
 	const inRange = "m.seq > @after AND m.seq < @before";
 	// A room's history walks (room, seq) and filters: broadcasts are most of what a room holds.
@@ -121,49 +121,51 @@ function prepareStatements(db: Database.Database) {
 			 FROM sessions WHERE room = ? ORDER BY session`,
 		),
 
-		// AUTOINCREMENT's high-water mark: higher than any seq ever used, even deleted ones.
-		lastSeq: db.prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").pluck(),
+		// The highest seq ever used, even a deleted one: the newest row, or retention's floor past it.
+		lastSeq: db
+			.prepare<[], number>("SELECT max(coalesce((SELECT max(seq) FROM messages), 0), (SELECT seq FROM seq_floor))")
+			.pluck(),
+		raiseSeqFloor: db.prepare<[number]>("UPDATE seq_floor SET seq = max(seq, ?)"),
 		byKey: db.prepare<[string, string, string], Message>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.room = ? AND m.sender = ? AND m.idem_key = ?`,
 		),
-		recipientsOf: db.prepare<[number], string>("SELECT recipient FROM deliveries WHERE seq = ?").pluck(),
-		insertMessage: db.prepare<[number, string, string, string, string, string, string | null, string | null, number]>(
-			`INSERT OR IGNORE INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		// A broadcast's recipients, as stored with it (JSON); null for a direct message.
+		recipientsOf: db.prepare<[number], string | null>("SELECT recipients FROM messages WHERE seq = ?").pluck(),
+		insertMessage: db.prepare<
+			[number, string, string, string, string, string, string | null, string | null, number, string | null]
+		>(
+			`INSERT OR IGNORE INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		),
-		insertDelivery: db.prepare<[number, string, string]>(
-			"INSERT INTO deliveries (seq, room, recipient) VALUES (?, ?, ?)",
-		),
+		insertPending: db.prepare<[string, string, number]>("INSERT INTO pending (room, recipient, seq) VALUES (?, ?, ?)"),
 
 		pendingPage: db.prepare<PendingParams, Message>(
-			`SELECT ${MESSAGE} FROM deliveries d JOIN messages m ON m.seq = d.seq
-			 WHERE ${pendingWhere} ORDER BY d.seq LIMIT @limit`,
+			`SELECT ${MESSAGE} FROM pending p JOIN messages m ON m.seq = p.seq
+			 WHERE ${pendingWhere} ORDER BY p.seq LIMIT @limit`,
 		),
 		pendingCount: db
 			.prepare<Omit<PendingParams, "limit">, number>(
-				`SELECT count(*) FROM deliveries d JOIN messages m ON m.seq = d.seq WHERE ${pendingWhere}`,
+				`SELECT count(*) FROM pending p JOIN messages m ON m.seq = p.seq WHERE ${pendingWhere}`,
 			)
 			.pluck(),
 		countPending: db
 			.prepare<[string, string], number>(
-				"SELECT count(*) FROM deliveries WHERE room = ? AND recipient = ? AND acked = 0",
+				"SELECT count(*) FROM pending WHERE room = ? AND recipient = ?",
 			)
 			.pluck(),
-		ackSeq: db.prepare<[number, string]>(
-			"UPDATE deliveries SET acked = 1 WHERE seq = ? AND recipient = ? AND acked = 0",
-		),
-		// By seq (the primary key, parsed from the id), then the id must match exactly: ids are not indexed.
+		// Acking deletes the pending row: delivery state is only what is still owed.
+		ackSeq: db.prepare<[string, string, number]>("DELETE FROM pending WHERE room = ? AND recipient = ? AND seq = ?"),
+		// By seq (the key, parsed from the id), then the id must match exactly: ids are not indexed.
 		ackId: db.prepare<{ seq: number; id: string; room: string; recipient: string }>(
-			`UPDATE deliveries SET acked = 1
-			 WHERE seq = @seq AND room = @room AND recipient = @recipient AND acked = 0
+			`DELETE FROM pending WHERE room = @room AND recipient = @recipient AND seq = @seq
 			   AND (SELECT id FROM messages WHERE seq = @seq) = @id`,
 		),
 
-		// The addressee counts even without a delivery row, so that anything history shows can be fetched.
+		// A session sees broadcasts and the direct messages it sent or was sent: every message it was a
+		// recipient of, and everything history shows it.
 		getMessage: db.prepare<{ seq: number; id: string; room: string; viewer: string }, Message>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.seq = @seq AND m.id = @id AND m.room = @room
-			 AND (m.recipient = '${BROADCAST}' OR m.sender = @viewer OR m.recipient = @viewer
-			      OR EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = m.seq AND d.recipient = @viewer))`,
+			 AND (m.recipient = '${BROADCAST}' OR m.sender = @viewer OR m.recipient = @viewer)`,
 		),
 		historyRoomAsc: roomHistory("ASC"),
 		historyRoomDesc: roomHistory("DESC"),
@@ -186,13 +188,15 @@ function prepareStatements(db: Database.Database) {
 			`INSERT INTO lost (room, session, count) VALUES (?, ?, ?)
 			 ON CONFLICT (room, session) DO UPDATE SET count = count + excluded.count`,
 		),
-		// The lost counts read only the doomed messages' deliveries: CROSS JOIN makes SQLite start from
-		// messages (sent_at or room_seq index) rather than scan every delivery.
+		// Pending rows are only the unacked deliveries, few next to messages: retention scans them rather than
+		// give every append one more index (on seq) to write.
 		lostByAge: db.prepare<[number], LostRow>(
-			`SELECT d.room, d.recipient AS session, count(*) AS n FROM messages m CROSS JOIN deliveries d ON d.seq = m.seq
-			 WHERE m.sent_at < ? AND d.acked = 0 GROUP BY d.room, d.recipient`,
+			`SELECT p.room, p.recipient AS session, count(*) AS n FROM pending p JOIN messages m ON m.seq = p.seq
+			 WHERE m.sent_at < ? GROUP BY p.room, p.recipient`,
 		),
-		// Deliveries go with their message (ON DELETE CASCADE).
+		deletePendingByAge: db.prepare<[number]>(
+			"DELETE FROM pending WHERE seq IN (SELECT seq FROM messages WHERE sent_at < ?)",
+		),
 		deleteByAge: db.prepare<[number]>("DELETE FROM messages WHERE sent_at < ?"),
 		// Distinct rooms by skipping through the (room, seq) index instead of reading every row.
 		rooms: db
@@ -208,14 +212,14 @@ function prepareStatements(db: Database.Database) {
 			.prepare<[string, number], number>("SELECT seq FROM messages WHERE room = ? ORDER BY seq DESC LIMIT 1 OFFSET ?")
 			.pluck(),
 		lostBelow: db.prepare<[string, number], LostRow>(
-			`SELECT d.room, d.recipient AS session, count(*) AS n FROM messages m CROSS JOIN deliveries d ON d.seq = m.seq
-			 WHERE m.room = ? AND m.seq <= ? AND d.acked = 0 GROUP BY d.recipient`,
+			"SELECT room, recipient AS session, count(*) AS n FROM pending WHERE room = ? AND seq <= ? GROUP BY recipient",
 		),
+		deletePendingBelow: db.prepare<[string, number]>("DELETE FROM pending WHERE room = ? AND seq <= ?"),
 		deleteBelow: db.prepare<[string, number]>("DELETE FROM messages WHERE room = ? AND seq <= ?"),
 
 		stats: db.prepare<[], StoreStats>(
 			`SELECT (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM sessions) AS sessions,
-			        (SELECT count(*) FROM deliveries WHERE acked = 0) AS pendingDeliveries`,
+			        (SELECT count(*) FROM pending) AS pendingDeliveries`,
 		),
 	};
 }
@@ -260,7 +264,6 @@ export class SqliteStore implements Store {
 			if (mode !== "wal") throw new Error(`cannot use WAL journal mode on ${file} (got ${String(mode)})`);
 			db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
 			db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-			db.pragma("foreign_keys = ON");
 			// Checkpoints copy the WAL into the database and fsync both: milliseconds that would stall every
 			// connection if the committing thread ran them (SQLite's default, every 1000 pages). A worker thread
 			// with its own connection runs them instead, off the event loop.
@@ -336,7 +339,7 @@ export class SqliteStore implements Store {
 		return db
 			.transaction(() => {
 				const page = this.pendingPage(st, room, recipient, query);
-				for (const m of page.messages) st.ackSeq.run(m.seq, recipient);
+				for (const m of page.messages) st.ackSeq.run(room, recipient, m.seq);
 				return page;
 			})
 			.immediate();
@@ -413,8 +416,12 @@ export class SqliteStore implements Store {
 		db.transaction(() => {
 			// Age first, then the count cap over what is left: a room ends with at most maxPerRoom messages.
 			if (policy.olderThan !== undefined) {
-				for (const { room, through } of st.prunedByAge.all(policy.olderThan)) st.raisePruned.run(room, through);
+				for (const { room, through } of st.prunedByAge.all(policy.olderThan)) {
+					st.raisePruned.run(room, through);
+					st.raiseSeqFloor.run(through);
+				}
 				countLost(st.lostByAge.all(policy.olderThan));
+				st.deletePendingByAge.run(policy.olderThan);
 				result.deletedMessages += st.deleteByAge.run(policy.olderThan).changes;
 			}
 			if (policy.maxPerRoom !== undefined) {
@@ -422,7 +429,9 @@ export class SqliteStore implements Store {
 					const cap = st.capSeq.get(room, Math.max(0, policy.maxPerRoom));
 					if (cap === undefined) continue;
 					st.raisePruned.run(room, cap);
+					st.raiseSeqFloor.run(cap);
 					countLost(st.lostBelow.all(room, cap));
+					st.deletePendingBelow.run(room, cap);
 					result.deletedMessages += st.deleteBelow.run(room, cap).changes;
 				}
 			}
@@ -482,15 +491,23 @@ export class SqliteStore implements Store {
 		const { room, from, to, body, replyTo, key, sentAt } = input;
 		const seq = next.seq;
 		const message: Message = { id: newMessageId(seq), seq, room, from, to, body, replyTo, sentAt };
-		if (st.insertMessage.run(seq, message.id, room, from, to, body, replyTo, key, sentAt).changes === 0) {
+		const recipients = uniqueRecipients(input.recipients);
+		const stored = to === BROADCAST ? JSON.stringify(recipients) : null;
+		if (st.insertMessage.run(seq, message.id, room, from, to, body, replyTo, key, sentAt, stored).changes === 0) {
 			const earlier = key === null ? undefined : st.byKey.get(room, from, key);
 			if (!earlier) throw new Error(`append of seq ${seq} was ignored without an idempotency match`);
-			return { message: earlier, duplicate: true, recipients: st.recipientsOf.all(earlier.seq).sort() };
+			return { message: earlier, duplicate: true, recipients: this.recipientsOf(st, earlier) };
 		}
 		next.seq++;
-		const recipients = uniqueRecipients(input.recipients);
-		for (const r of recipients) st.insertDelivery.run(seq, room, r);
+		for (const r of recipients) st.insertPending.run(room, r, seq);
 		return { message, duplicate: false, recipients };
+	}
+
+	/** Whom a stored message was for: its addressee, or the audience stored with a broadcast. */
+	private recipientsOf(st: Statements, message: Message): string[] {
+		if (message.to !== BROADCAST) return [message.to];
+		const stored = st.recipientsOf.get(message.seq);
+		return stored ? (JSON.parse(stored) as string[]).sort() : [];
 	}
 
 	private pendingPage(st: Statements, room: string, recipient: string, query: PendingQuery): PendingPage {
