@@ -8,6 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createStore, MemoryStore, SCHEMA_VERSION, SqliteStore } from "../server/store/index.js";
+import { newMessageId, seqOfMessageId } from "../server/store/ids.js";
 import { MIGRATIONS } from "../server/store/migrations.js";
 import type { AppendInput } from "../server/store/store.js";
 import { storeSuite } from "./store.suite.js";
@@ -35,6 +36,25 @@ const dm = (i: number): AppendInput => ({
 	key: null,
 	recipients: ["bob"],
 	sentAt: 1_000 + i,
+});
+
+describe("message ids", () => {
+	it("are m-<seq>-<6 of [a-z0-9]>, carry their seq, and use every letter about equally", () => {
+		const counts = new Map<string, number>();
+		const ids = new Set<string>();
+		const n = 20_000; // several refills of the random pool
+		for (let i = 1; i <= n; i++) {
+			const id = newMessageId(i);
+			expect(id).toMatch(/^m-\d+-[a-z0-9]{6}$/);
+			expect(seqOfMessageId(id)).toBe(i);
+			ids.add(id);
+			for (const c of id.slice(-6)) counts.set(c, (counts.get(c) ?? 0) + 1);
+		}
+		expect(ids.size).toBe(n);
+		expect(counts.size).toBe(36);
+		// 120,000 letters over 36: about 3,333 each. A modulo bias (256 % 36) would put a-d near 3,750.
+		for (const count of counts.values()) expect(Math.abs(count - (n * 6) / 36)).toBeLessThan(300);
+	});
 });
 
 describe("createStore", () => {
