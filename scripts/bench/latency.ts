@@ -2,6 +2,10 @@
  * Latency: one message at a time from A to B, send → push (the moment B has the frame), p50/p99/max.
  * Against the hub A also waits for its `result` before the next send (so nothing overlaps); that
  * send → result time is reported too. The forwarder relays the same bytes; there is no result to wait for.
+ *
+ * A third server, the same hub on the in-memory store, splits the hub's extra time into what durability
+ * costs (the SQLite commit before the push) and what the rest of the hub costs (parsing, validation,
+ * routing, the result frame).
  */
 import { type Child, spawnBenchHub, spawnForwarder } from "./procs.js";
 import { type Summary, summarize } from "./stats.js";
@@ -26,6 +30,8 @@ export interface LatencyRun {
 export interface LatencyResult {
 	options: LatencyOptions;
 	relay: LatencyRun;
+	/** The same hub on `--db :memory:`: no durability. */
+	memory: LatencyRun;
 	forwarder: LatencyRun;
 }
 
@@ -91,17 +97,26 @@ async function measureOn(server: Child, mode: Mode, o: LatencyOptions, room: str
 export async function measureLatency(o: LatencyOptions): Promise<LatencyResult> {
 	const fwd = await spawnForwarder();
 	const hub = await spawnBenchHub();
+	const mem = await spawnBenchHub([], ":memory:");
 	const f: Samples = { push: [], ack: [] };
 	const h: Samples = { push: [], ack: [] };
+	const m: Samples = { push: [], ack: [] };
 	try {
 		for (let r = 0; r < o.rounds; r++) {
 			const warmup = r === 0 ? o.warmup : 100;
 			await measureOn(fwd, "forwarder", o, `lat${r}`, warmup, f);
 			await measureOn(hub, "hub", o, `lat${r}`, warmup, h);
+			await measureOn(mem, "hub", o, `lat${r}`, warmup, m);
 		}
-		return { options: o, relay: { push: summarize(h.push), ack: summarize(h.ack) }, forwarder: { push: summarize(f.push), ack: null } };
+		return {
+			options: o,
+			relay: { push: summarize(h.push), ack: summarize(h.ack) },
+			memory: { push: summarize(m.push), ack: summarize(m.ack) },
+			forwarder: { push: summarize(f.push), ack: null },
+		};
 	} finally {
 		await fwd.stop();
 		await hub.cleanup();
+		await mem.cleanup();
 	}
 }

@@ -150,11 +150,11 @@ export interface BenchHub extends Child {
  * `claude-relay hub` on an ephemeral port with a fresh temp database, rate limits raised so the benchmark
  * measures the hub and not its throttle. Everything else is the default configuration.
  */
-export async function spawnBenchHub(extraArgs: string[] = []): Promise<BenchHub> {
+export async function spawnBenchHub(extraArgs: string[] = [], store?: string): Promise<BenchHub> {
 	const { dir, cleanup } = tempDir("relay-bench-");
 	// BENCH_HUB_DB=:memory: (or redis://…) runs the same scenarios on another store, to tell what durability
-	// costs from what the rest of the hub costs.
-	const db = process.env.BENCH_HUB_DB || join(dir, "relay.db");
+	// costs from what the rest of the hub costs; `store` does the same for one scenario.
+	const db = store ?? (process.env.BENCH_HUB_DB || join(dir, "relay.db"));
 	const args = [
 		...hubNodeArgs(),
 		built.cli,
