@@ -14,13 +14,13 @@
  * - A silent dead link (a tunnel that stopped forwarding) is found by an application ping and reconnected.
  */
 import { EventEmitter } from "node:events";
-import { randomUUID } from "node:crypto";
 import ReconnectingWebSocket from "partysocket/ws";
 import WebSocket from "ws";
 import { ErrorCode, RelayError } from "../server/errors.js";
 import {
 	HubFrame,
 	type Message,
+	newIdempotencyKey,
 	type ParamsOf,
 	type PeerInfo,
 	type RequestType,
@@ -221,7 +221,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 
 	/** Sends a message; the idempotency key makes a retry after a reconnect safe. */
 	send(to: string, body: string, opts: { replyTo?: string; key?: string; timeoutMs?: number } = {}): Promise<ResultOf<"send">> {
-		const params: ParamsOf<"send"> = { to, body, key: opts.key ?? randomUUID() };
+		const params: ParamsOf<"send"> = { to, body, key: opts.key ?? newIdempotencyKey() };
 		if (opts.replyTo) params.replyTo = opts.replyTo;
 		return this.request("send", params, opts);
 	}

@@ -8,15 +8,15 @@
  * a reconnect; this way the worst case is a message shown again after the bridge itself died, never one
  * that disappears.
  */
-import { randomUUID } from "node:crypto";
 import { ErrorCode, RelayError } from "../server/errors.js";
 import { paths } from "../server/paths.js";
-import type {
-	Message,
-	ParamsOf,
-	RequestType,
-	ResultOf,
-	SessionMeta,
+import {
+	type Message,
+	newIdempotencyKey,
+	type ParamsOf,
+	type RequestType,
+	type ResultOf,
+	type SessionMeta,
 } from "../server/protocol.js";
 import { HubClient, type SecretStore, unreachableHint } from "./hub-client.js";
 import { gitBranch } from "./identity.js";
@@ -207,7 +207,7 @@ export class HubLink {
 		this.client.on("disconnected", onDrop);
 		try {
 			return await this.client.send(to, body, {
-				key: randomUUID(),
+				key: newIdempotencyKey(),
 				...(replyTo ? { replyTo } : {}),
 			});
 		} catch (err) {

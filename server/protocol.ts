@@ -8,6 +8,7 @@
  * Frames are JSON text, one per WebSocket message. Requests carry an `id` that the hub echoes on its
  * `result` or `error` reply; pushes (`message`, `peer_joined`, `peer_left`, `shutdown`) carry none.
  */
+import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 
 export const PROTOCOL_VERSION = 1;
@@ -176,7 +177,10 @@ export const SendRequest = req("send", {
 	to: z.string().max(256),
 	body: z.string(),
 	replyTo: z.string().max(128).optional(),
-	/** Idempotency key: a retried send with the same key (same sender, same room) is stored once. */
+	/**
+	 * Idempotency key: a retried send with the same key (same sender, same room) is stored once. Any string;
+	 * time-ordered ones (newIdempotencyKey) are cheaper for the hub to index than random ones.
+	 */
 	key: z.string().min(1).max(128).optional(),
 });
 export const InboxRequest = req("inbox", {
@@ -336,3 +340,13 @@ export type MessagePush = z.infer<typeof MessagePush>;
 export type PeerJoinedPush = z.infer<typeof PeerJoinedPush>;
 export type PeerLeftPush = z.infer<typeof PeerLeftPush>;
 export type ShutdownPush = z.infer<typeof ShutdownPush>;
+
+/**
+ * A fresh idempotency key for one logical send: a UUIDv7, which starts with the time. The hub indexes keys
+ * per sender, and time-ordered keys land at the end of that index, where the pages of the last commit
+ * still are; random UUIDs land anywhere, and in a database of a few hundred thousand messages they made
+ * every append write one more page (about 25% less throughput, measured with the hub's own client).
+ */
+export function newIdempotencyKey(): string {
+	return uuidv7();
+}

@@ -26,7 +26,7 @@ import {
 import { LocalInbox } from "../mcp-client/inbox.js";
 import { resolveConfig, UsageError } from "../mcp-client/options.js";
 import { FileSecretStore } from "../mcp-client/secrets.js";
-import { checkName, type Message } from "../server/protocol.js";
+import { checkName, type Message, newIdempotencyKey } from "../server/protocol.js";
 import { tempDir } from "./fixtures/hub.js";
 
 const cleanups: Array<() => void> = [];
@@ -375,5 +375,14 @@ describe("git branch", () => {
 			`gitdir: ${join(wt, "gitdir")}\n`,
 		);
 		expect(gitBranch(join(wt, "checkout"))).toBe("0123456789ab");
+	});
+});
+
+describe("idempotency keys", () => {
+	it("are UUIDv7s, unique, and sort in the order they were made (the hub's key index stays append-only)", () => {
+		const keys = Array.from({ length: 5_000 }, () => newIdempotencyKey());
+		for (const k of keys) expect(k).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+		expect(new Set(keys).size).toBe(keys.length);
+		expect([...keys].sort()).toEqual(keys);
 	});
 });

@@ -5,7 +5,7 @@
  * own (cheap) bookkeeping.
  */
 import WebSocket from "ws";
-import type { ResultOf } from "../../server/protocol.js";
+import { newIdempotencyKey, type ResultOf } from "../../server/protocol.js";
 
 export class Wire {
 	readonly ws: WebSocket;
@@ -137,9 +137,12 @@ export async function connectAs(url: string, mode: Mode, session: string, room: 
 	return w;
 }
 
-/** The exact `send` frame of docs/PROTOCOL.md; the forwarder relays these same bytes. */
+/**
+ * The exact `send` frame of docs/PROTOCOL.md, keyed as the reference clients key theirs (a key shaped
+ * differently costs the hub a different amount to index); the forwarder relays these same bytes.
+ */
 export function sendFrame(id: number, to: string, body: string): string {
-	return JSON.stringify({ type: "send", id: String(id), to, body, key: `k${id}` });
+	return JSON.stringify({ type: "send", id: String(id), to, body, key: newIdempotencyKey() });
 }
 
 /**
