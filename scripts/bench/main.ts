@@ -67,7 +67,7 @@ function cpuRow(scenario: string, metric: string, relay: Round, forwarder: Round
 async function runScenario(name: Scenario, quick: boolean, raw: Record<string, unknown>): Promise<Row[]> {
 	switch (name) {
 		case "latency": {
-			const r = await measureLatency(quick ? { samples: 500, warmup: 200, bodyBytes: 256, rounds: 2 } : { samples: 1_000, warmup: 1_000, bodyBytes: 256, rounds: 5 });
+			const r = await measureLatency(quick ? { samples: 500, warmup: 200, bodyBytes: 256, rounds: 2 } : { samples: 250, warmup: 1_000, bodyBytes: 256, rounds: 16 });
 			raw.latency = r;
 			const f = r.forwarder.push;
 			const h = r.relay.push;
