@@ -123,7 +123,7 @@ function prepareStatements(db: Database.Database) {
 
 		// The highest seq ever used, even a deleted one: the newest row, or retention's floor past it.
 		lastSeq: db
-			.prepare<[], number>("SELECT max(coalesce((SELECT max(seq) FROM messages), 0), (SELECT seq FROM seq_floor))")
+			.prepare<[], number>("SELECT max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT seq FROM seq_floor), 0))")
 			.pluck(),
 		raiseSeqFloor: db.prepare<[number]>("UPDATE seq_floor SET seq = max(seq, ?)"),
 		byKey: db.prepare<[string, string, string], Message>(
