@@ -172,6 +172,18 @@ describe("SqliteStore only", () => {
 		await store.close();
 	});
 
+	it("continues seqs from the newest message even if the seq_floor row was deleted by hand", async () => {
+		const a = await open();
+		const last = (await a.append(dm(1))).message.seq;
+		await a.close();
+		const raw = new Database(file);
+		raw.exec("DELETE FROM seq_floor");
+		raw.close();
+		const b = await open();
+		expect((await b.append(dm(2))).message.seq).toBe(last + 1);
+		await b.close();
+	});
+
 	it("uses WAL and the requested synchronous level", async () => {
 		const store = await open({ synchronous: "full" });
 		// The connection is private; peek at it the way an operator would debug it.
