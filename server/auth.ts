@@ -14,6 +14,16 @@ export function safeEqual(presented: string, expected: string): boolean {
 	return timingSafeEqual(digest(presented), digest(expected));
 }
 
+/**
+ * A secret a client brings to the first claim of an ID on this hub, adopted instead of minting a new one
+ * when it is shaped like one we mint (at least 32 bytes of base64url). The case: the same ID used on two
+ * hubs (a laptop's and a remote one) from one RELAY_HOME, which keeps one secret per room and ID. Minting
+ * here would overwrite the client's secret for the other hub and lock it out of its own ID there.
+ */
+export function adoptableSecret(presented: string | undefined): presented is string {
+	return presented !== undefined && /^[A-Za-z0-9_-]{43,256}$/.test(presented);
+}
+
 /** A new per-ID secret: 32 random bytes, base64url. Returned to the claimer once; only its hash is stored. */
 export function mintSecret(): string {
 	return randomBytes(32).toString("base64url");

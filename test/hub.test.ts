@@ -291,6 +291,45 @@ describe("ID claims", () => {
 		expect((ok.result as { secret?: string }).secret).toBeUndefined();
 	});
 
+	it("adopts a secret brought to a first claim (from another hub) and returns none; a weak one is not adopted", async () => {
+		const { url } = await hubWith();
+		const brought = "x".repeat(10) + "A1_-".repeat(10) + "zzz"; // 53 base64url characters
+		const r1 = raw(url);
+		await r1.opened();
+		const first = await r1.request({ type: "hello", session: "CC-7", secret: brought });
+		expect(first.type).toBe("result");
+		expect((first.result as { secret?: string }).secret).toBeUndefined();
+		r1.close();
+		await new Promise((r) => setTimeout(r, 50));
+		const r2 = raw(url);
+		await r2.opened();
+		expect((await r2.request({ type: "hello", session: "CC-7" })).code).toBe(ErrorCode.ID_TAKEN);
+		expect((await r2.request({ type: "hello", session: "CC-7", secret: brought })).type).toBe("result");
+
+		// Too short to be one we would mint: a fresh secret is minted and the short one does not work.
+		const r3 = raw(url);
+		await r3.opened();
+		const weak = await r3.request({ type: "hello", session: "CC-8", secret: "short" });
+		const minted = (weak.result as { secret: string }).secret;
+		expect(minted).toMatch(/^[A-Za-z0-9_-]{43}$/);
+		r3.close();
+		await new Promise((r) => setTimeout(r, 50));
+		const r4 = raw(url);
+		await r4.opened();
+		expect((await r4.request({ type: "hello", session: "CC-8", secret: "short" })).code).toBe(ErrorCode.ID_TAKEN);
+		expect((await r4.request({ type: "hello", session: "CC-8", secret: minted })).type).toBe("result");
+	});
+
+	it("one client secret store, one ID, two hubs: each hub keeps accepting the ID", async () => {
+		const one = await hubWith();
+		const two = await hubWith();
+		const secrets = memorySecrets();
+		for (const url of [one.url, two.url, one.url, two.url]) {
+			const c = await client(url, "CC-9", { secrets });
+			await c.close();
+		}
+	});
+
 	it("refuses a newcomer while the holder answers pings", async () => {
 		const { url } = await hubWith({ livenessProbeMs: 300 });
 		const secrets = memorySecrets();

@@ -1,10 +1,10 @@
 /**
  * hello: claim a session ID in a room. The first claim mints a per-ID secret (returned once, stored only
- * as a hash); every later claim must present it. If a live connection holds the ID, it is probed with a
+ * as a hash), or adopts the one the client brings from another hub; every later claim must present it. If a live connection holds the ID, it is probed with a
  * ping: if it answers, the newcomer is refused (two Claude sessions must not share an ID); if not, the
  * newcomer takes over (the usual case: a bridge restarted before the hub noticed the old socket died).
  */
-import { hashSecret, mintSecret, safeEqual, secretMatches } from "../auth.js";
+import { adoptableSecret, hashSecret, mintSecret, safeEqual, secretMatches } from "../auth.js";
 import { CloseCode, ErrorCode, RelayError } from "../errors.js";
 import type { Connection } from "../connection.js";
 import type { Hub } from "../hub.js";
@@ -53,8 +53,15 @@ export async function handleHello(hub: Hub, conn: Connection, frame: RequestOf<"
 				);
 			}
 		} else {
-			secret = mintSecret();
-			const created = await hub.store.createSession({ room, session, secretHash: hashSecret(secret), meta, firstSeen: now, lastSeen: now });
+			// A client that already holds a secret for this room and ID (from another hub) keeps it: nothing is
+			// returned, so it has nothing to overwrite. Otherwise a fresh one is minted and returned once.
+			let kept: string;
+			if (adoptableSecret(frame.secret)) kept = frame.secret;
+			else {
+				secret = mintSecret();
+				kept = secret;
+			}
+			const created = await hub.store.createSession({ room, session, secretHash: hashSecret(kept), meta, firstSeen: now, lastSeen: now });
 			if (!created) throw new RelayError(ErrorCode.ID_TAKEN, `${session} was claimed by another client a moment ago; choose another ID.`);
 		}
 
