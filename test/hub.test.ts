@@ -293,7 +293,7 @@ describe("ID claims", () => {
 
 	it("adopts a secret brought to a first claim (from another hub) and returns none; a weak one is not adopted", async () => {
 		const { url } = await hubWith();
-		const brought = "x".repeat(10) + "A1_-".repeat(10) + "zzz"; // 53 base64url characters
+		const brought = `${"x".repeat(10)}${"A1_-".repeat(10)}zzz`; // 53 base64url characters
 		const r1 = raw(url);
 		await r1.opened();
 		const first = await r1.request({ type: "hello", session: "CC-7", secret: brought });
