@@ -94,35 +94,28 @@ export class Connection {
 	/** Writes a frame already serialized: for one frame going to many connections (presence, broadcasts). */
 	sendText(text: string, cb?: (err?: Error) => void): boolean {
 		if (this.ws.readyState !== this.ws.OPEN) return false;
-		this.#batchWrites();
+		this.#cork();
 		this.ws.send(text, cb);
 		return true;
 	}
 
-	/** 0: nothing written this tick; 1: one frame went out at once; 2: the socket is corked until the tick ends. */
-	#tickWrites: 0 | 1 | 2 = 0;
+	#corked = false;
 	/**
 	 * Frames written in the same tick (a group commit answers and pushes many at once) leave in one writev
-	 * instead of one syscall each: profiling showed one writev per frame at 19% of hub time. But the first
-	 * frame of a tick goes out at once: a lone push (the common case when traffic is light) should not wait
-	 * for the rest of the tick's work, such as answering its sender. From the second frame on, the socket is
-	 * corked and uncorked when the tick's work is done. `_socket` is ws's (undocumented but stable in ws 8)
-	 * net.Socket; without it we simply do not cork.
+	 * instead of one syscall each: cork the socket on the first, uncork once the tick's work is done.
+	 * Profiling showed one writev per frame at 19% of hub time. `_socket` is ws's (undocumented but stable
+	 * in ws 8) net.Socket; without it we simply do not cork.
 	 */
-	#batchWrites(): void {
-		if (this.#tickWrites === 2) return;
-		if (this.#tickWrites === 0) {
-			this.#tickWrites = 1;
-			process.nextTick(() => {
-				this.#tickWrites = 0;
-			});
-			return;
-		}
+	#cork(): void {
+		if (this.#corked) return;
 		const socket = (this.ws as unknown as { _socket?: import("node:net").Socket })._socket;
 		if (!socket) return;
-		this.#tickWrites = 2;
+		this.#corked = true;
 		socket.cork();
-		process.nextTick(() => socket.uncork());
+		process.nextTick(() => {
+			this.#corked = false;
+			socket.uncork();
+		});
 	}
 
 	reply(id: RequestId, result: unknown): void {
