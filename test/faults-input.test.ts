@@ -510,8 +510,11 @@ describe("unicode the store cannot keep", () => {
 	// emoji) must still round-trip exactly.
 	it("a body with a lone surrogate is refused with E_BAD_FRAME; a surrogate pair reads back exactly as pushed", async () => {
 		const raw = await registered.get();
-		const refused = await raw.request({ type: "send", to: "G2", body: "x\ud800y" });
-		expect(refused).toMatchObject({ type: "error", code: ErrorCode.BAD_FRAME });
+		// High alone, low alone, high at the very end, and a pair in the wrong order.
+		for (const body of ["x\ud800y", "\udc00", "x\ud83d", "\ude00\ud83d"]) {
+			const refused = await raw.request({ type: "send", to: "G2", body });
+			expect(refused).toMatchObject({ type: "error", code: ErrorCode.BAD_FRAME });
+		}
 		const reply = await raw.request({ type: "send", to: "G2", body: "x\ud83d\ude00y" });
 		expect(reply.type).toBe("result");
 		const sent = (reply.result as { message: Message }).message;
