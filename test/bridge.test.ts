@@ -51,6 +51,16 @@ async function online(h: TestHub, ...ids: string[]): Promise<void> {
 	);
 }
 
+/** A hub and two bridges on it, Alpha and Beta, sharing one RELAY_HOME, both online. */
+async function pair() {
+	const h = await hub();
+	const dir = home();
+	const a = await bridge(h.url, "Alpha", dir);
+	const b = await bridge(h.url, "Beta", dir);
+	await online(h, "Alpha", "Beta");
+	return { h, dir, a, b };
+}
+
 /**
  * Alpha on the hub directly, Beta through a TCP proxy the test can cut or take down, and one message from
  * Alpha already pushed to Beta and held there (not yet handed to its model).
@@ -100,11 +110,7 @@ describe("tools", () => {
 
 describe("two sessions", () => {
 	it("exchange direct messages, live, with replies threaded by replyTo", async () => {
-		const h = await hub();
-		const dir = home();
-		const a = await bridge(h.url, "Alpha", dir);
-		const b = await bridge(h.url, "Beta", dir);
-		await online(h, "Alpha", "Beta");
+		const { a, b } = await pair();
 
 		const sent = await a.call("relay_send", {
 			to: "Beta",
@@ -212,11 +218,7 @@ describe("two sessions", () => {
 
 describe("receive", () => {
 	it("pages through a backlog bigger than its limit without skipping or repeating", async () => {
-		const h = await hub();
-		const dir = home();
-		const a = await bridge(h.url, "Alpha", dir);
-		const b = await bridge(h.url, "Beta", dir);
-		await online(h, "Alpha", "Beta");
+		const { a, b } = await pair();
 		for (let i = 0; i < 25; i++)
 			expect(
 				(await a.call("relay_send", { to: "Beta", message: `m${i}` })).isError,
@@ -234,11 +236,7 @@ describe("receive", () => {
 	});
 
 	it("peek shows without acking; a later receive returns the same messages, then nothing", async () => {
-		const h = await hub();
-		const dir = home();
-		const a = await bridge(h.url, "Alpha", dir);
-		const b = await bridge(h.url, "Beta", dir);
-		await online(h, "Alpha", "Beta");
+		const { h, a, b } = await pair();
 		await a.call("relay_send", { to: "Beta", message: "one" });
 		await a.call("relay_send", { to: "Beta", message: "two" });
 
@@ -267,11 +265,7 @@ describe("receive", () => {
 	});
 
 	it("bounds a huge body in the result and serves the rest with relay_get", async () => {
-		const h = await hub();
-		const dir = home();
-		const a = await bridge(h.url, "Alpha", dir);
-		const b = await bridge(h.url, "Beta", dir);
-		await online(h, "Alpha", "Beta");
+		const { a, b } = await pair();
 		const body = `${"a".repeat(4_000)}${"b".repeat(6_000)}`;
 		const sent = await a.call("relay_send", { to: "Beta", message: body });
 
@@ -294,11 +288,7 @@ describe("receive", () => {
 
 describe("wait", () => {
 	it("returns a message that arrives while waiting, and one already waiting at once", async () => {
-		const h = await hub();
-		const dir = home();
-		const a = await bridge(h.url, "Alpha", dir);
-		const b = await bridge(h.url, "Beta", dir);
-		await online(h, "Alpha", "Beta");
+		const { a, b } = await pair();
 
 		const waiting = b.call("relay_wait", { timeoutSeconds: 30 });
 		await new Promise((r) => setTimeout(r, 300));
@@ -745,11 +735,7 @@ describe("identity, secrets and registry", () => {
 	});
 
 	it("writes only MCP frames to stdout, even with debug logging", async () => {
-		const h = await hub();
-		const dir = home();
-		const a = await bridge(h.url, "Alpha", dir);
-		const b = await bridge(h.url, "Beta", dir);
-		await online(h, "Alpha", "Beta");
+		const { a, b } = await pair();
 		// Any stray line on stdout would make the SDK client fail to parse and drop the connection.
 		const errors: Error[] = [];
 		a.client.onerror = (e) => errors.push(e);
