@@ -10,8 +10,8 @@
  * worst it is pushed twice, and clients dedupe by message id.
  */
 import type { WebSocket } from "ws";
-import type { Hub } from "./hub.js";
 import { CloseCode, type ErrorCode } from "./errors.js";
+import type { HandlerContext } from "./handlers/context.js";
 import type { Message, PeerInfo, RequestId, SessionMeta } from "./protocol.js";
 import { TokenBucket } from "./rate-limit.js";
 
@@ -53,7 +53,7 @@ export class Connection {
 
 	constructor(
 		readonly ws: WebSocket,
-		private readonly hub: Hub,
+		private readonly hub: Pick<HandlerContext, "options" | "store" | "log">,
 		authenticated: boolean,
 		readonly remote: string,
 	) {

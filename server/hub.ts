@@ -8,13 +8,15 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { safeEqual, tokenFromUpgrade } from "./auth.js";
-import { Connection, type LeaveReason, sessionKey } from "./connection.js";
+import { Connection } from "./connection.js";
 import { DEFAULTS, type HubOptions, isLoopback } from "./defaults.js";
 import { CloseCode, ErrorCode } from "./errors.js";
 import { DEFAULT_ROOM } from "./handlers/hello.js";
+import type { HandlerContext } from "./handlers/context.js";
 import { sessionInfos } from "./handlers/presence.js";
 import { type Fanout, type FanoutEvent, LocalFanout } from "./fanout.js";
 import { type Logger, silentLogger } from "./logger.js";
+import { Presence } from "./presence.js";
 import { checkName, PROTOCOL_VERSION } from "./protocol.js";
 import { routeFrame } from "./router.js";
 import type { Store } from "./store/store.js";
@@ -44,16 +46,10 @@ export class Hub {
 	readonly #http: Server;
 	readonly #wss: WebSocketServer;
 	readonly #connections = new Set<Connection>();
-	/** room\0session → the connection holding it. */
-	readonly #online = new Map<string, Connection>();
-	/** room\0session → observer connections attached to it (hooks). */
-	readonly #observers = new Map<string, Set<Connection>>();
-	/** Sessions ever seen per room (the broadcast audience), loaded from the store on first use of a room. */
-	readonly #known = new Map<string, Set<string>>();
-	/** room → sessions announced by other hubs while that room's audience was being loaded. */
-	readonly #knownLoading = new Map<string, Set<string>>();
-	/** Serializes claims of the same ID so two racing hellos cannot both win. */
-	readonly #claims = new Map<string, Promise<unknown>>();
+	/** Who holds which session on this hub, and each room's audience. */
+	readonly presence: Presence;
+	/** What request handlers get (server/handlers/context.ts): not the Hub itself. */
+	readonly context: HandlerContext;
 	#timers: NodeJS.Timeout[] = [];
 	#unsubscribe: (() => void) | undefined;
 
@@ -71,6 +67,8 @@ export class Hub {
 		this.store = deps.store;
 		this.fanout = deps.fanout ?? new LocalFanout();
 		this.log = deps.log ?? silentLogger();
+		this.presence = new Presence(this.store, this.fanout, this.log);
+		this.context = { options: this.options, store: this.store, fanout: this.fanout, presence: this.presence, log: this.log };
 		this.#http = createServer((req, res) => this.#onHttp(req, res));
 		this.#wss = new WebSocketServer({
 			noServer: true,
@@ -152,7 +150,7 @@ export class Hub {
 			send(400, { error: { code: ErrorCode.BAD_ID, message: check.reason } });
 			return;
 		}
-		sessionInfos(this, room).then(
+		sessionInfos(this.context, room).then(
 			(sessions) => send(200, { room, sessions }),
 			(err) => {
 				this.log.error({ err }, "GET /sessions failed");
@@ -168,7 +166,7 @@ export class Hub {
 			version: VERSION,
 			protocol: PROTOCOL_VERSION,
 			uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-			sessionsOnline: this.#online.size,
+			sessionsOnline: this.presence.size,
 			connections: this.#connections.size,
 			messagesStored: stats.messages,
 			pendingDeliveries: stats.pendingDeliveries,
@@ -205,10 +203,10 @@ export class Hub {
 	}
 
 	#onConnection(ws: WebSocket, req: IncomingMessage, authenticated: boolean): void {
-		const conn = new Connection(ws, this, authenticated, req.socket.remoteAddress ?? "?");
+		const conn = new Connection(ws, this.context, authenticated, req.socket.remoteAddress ?? "?");
 		this.#connections.add(conn);
 		ws.on("message", (data, isBinary) => {
-			routeFrame(this, conn, data, isBinary).catch((err) => this.log.error({ err }, "router failed"));
+			routeFrame(this.context, conn, data, isBinary, () => this.closing).catch((err) => this.log.error({ err }, "router failed"));
 		});
 		ws.on("pong", () => {
 			conn.alive = true;
@@ -220,136 +218,15 @@ export class Hub {
 		ws.on("close", () => {
 			this.#connections.delete(conn);
 			conn.dispose();
-			this.leave(conn, conn.leaving ?? "closed");
+			this.presence.leave(conn, conn.leaving ?? "closed");
 		});
-	}
-
-	// ----- sessions and presence -------------------------------------------------------------------------
-
-	/** The connection holding this session now, if any. */
-	holder(room: string, session: string): Connection | undefined {
-		return this.#online.get(sessionKey(room, session));
-	}
-
-	/** Runs `fn` with no other claim of the same ID in flight. */
-	async withClaimLock<T>(room: string, session: string, fn: () => Promise<T>): Promise<T> {
-		const key = sessionKey(room, session);
-		const previous = this.#claims.get(key) ?? Promise.resolve();
-		const run = previous.then(fn, fn);
-		const tail = run.catch(() => undefined);
-		this.#claims.set(key, tail);
-		try {
-			return await run;
-		} finally {
-			if (this.#claims.get(key) === tail) this.#claims.delete(key);
-		}
-	}
-
-	/** Sessions ever seen in a room (the audience of `*`). Loaded once per room, then kept current. */
-	async knownSessions(room: string): Promise<Set<string>> {
-		let known = this.#known.get(room);
-		if (!known) {
-			// Session events from other hubs that arrive while the store is read must not be lost.
-			const early = this.#knownLoading.get(room) ?? new Set<string>();
-			this.#knownLoading.set(room, early);
-			const records = await this.store.listSessions(room);
-			this.#knownLoading.delete(room);
-			known = this.#known.get(room) ?? new Set([...early, ...records.map((r) => r.session)]);
-			this.#known.set(room, known);
-		}
-		return known;
-	}
-
-	/** Synchronous view of a room's known sessions; the room must have been loaded by a hello first. */
-	knownSessionsLoaded(room: string): Set<string> {
-		return this.#known.get(room) ?? new Set();
-	}
-
-	online(room: string): Connection[] {
-		const out: Connection[] = [];
-		for (const conn of this.#online.values()) if (conn.session?.room === room && conn.open) out.push(conn);
-		return out;
-	}
-
-	/** Binds a session to a connection that passed hello; the caller holds the claim lock. */
-	register(conn: Connection): void {
-		const key = conn.key;
-		const s = conn.session;
-		if (!key || !s) throw new Error("register without a session");
-		if (s.observer) {
-			const set = this.#observers.get(key) ?? new Set<Connection>();
-			this.#observers.set(key, set);
-			set.add(conn);
-			return;
-		}
-		this.#online.set(key, conn);
-		const known = this.knownSessionsLoaded(s.room);
-		if (!known.has(s.session)) {
-			known.add(s.session);
-			// Other hubs sharing the store loaded this room's audience before this session existed: tell them.
-			this.fanout
-				.publish({ kind: "session", room: s.room, session: s.session })
-				.catch((err) => this.log.warn({ err }, "fan-out of a new session failed"));
-		}
-	}
-
-	/** After the hello reply went out: tell the room, and start replaying what waits for this session. */
-	afterHello(conn: Connection): void {
-		const s = conn.session;
-		if (!s) return;
-		if (s.observer) {
-			conn.startLive();
-			return;
-		}
-		// Serialized once: in a room of N sessions every join writes N-1 frames.
-		const text = JSON.stringify({ type: "peer_joined", peer: conn.peerInfo() });
-		for (const other of this.online(s.room)) if (other !== conn) other.sendText(text);
-		conn.startCatchUp();
-	}
-
-	/** A connection is going away (bye, close, heartbeat timeout, replaced, slow, shutdown). Runs once. */
-	leave(conn: Connection, reason: LeaveReason): void {
-		if (conn.leaving === null) conn.leaving = reason;
-		const s = conn.session;
-		const key = conn.key;
-		if (s?.observer && key) {
-			const set = this.#observers.get(key);
-			set?.delete(conn);
-			if (set?.size === 0) this.#observers.delete(key);
-			if (reason === "bye") conn.close(CloseCode.NORMAL, "bye");
-			return;
-		}
-		if (!s || !key || this.#online.get(key) !== conn) {
-			if (reason === "bye") conn.close(CloseCode.NORMAL, "bye");
-			return;
-		}
-		this.#online.delete(key);
-		this.store.touchSession(s.room, s.session, s.meta, Date.now()).catch((err) => this.log.warn({ err }, "touch failed"));
-		this.log.info({ session: s.session, room: s.room, reason }, "session offline");
-		const text = JSON.stringify({ type: "peer_left", session: s.session, room: s.room, reason });
-		for (const other of this.online(s.room)) other.sendText(text);
-		if (reason === "bye") conn.close(CloseCode.NORMAL, "bye");
 	}
 
 	// ----- fan-out ---------------------------------------------------------------------------------------
 
 	#onFanout(event: FanoutEvent): void {
-		if (event.kind === "session") {
-			// A room not loaded yet reads the session from the store when it is (or from #knownLoading, if
-			// the read is under way and might predate the session).
-			(this.#known.get(event.room) ?? this.#knownLoading.get(event.room))?.add(event.session);
-			return;
-		}
-		const { message, recipients } = event;
-		// One serialization per message, however many recipients (a broadcast to 50 stringified it 50 times).
-		let text: string | undefined;
-		const frame = () => (text ??= JSON.stringify({ type: "message", message }));
-		for (const recipient of recipients) {
-			const key = sessionKey(message.room, recipient);
-			this.#online.get(key)?.deliver(message, frame);
-			const observers = this.#observers.get(key);
-			if (observers) for (const o of observers) o.deliver(message, frame);
-		}
+		if (event.kind === "session") this.presence.sessionSeen(event.room, event.session);
+		else this.presence.deliver(event.message, event.recipients);
 	}
 
 	// ----- timers ----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
  */
 import type { RawData } from "ws";
 import type { Connection } from "./connection.js";
+import type { Handler, HandlerContext } from "./handlers/context.js";
 import { CloseCode, ErrorCode, isRelayError } from "./errors.js";
 import { handleHello } from "./handlers/hello.js";
 import { handleAck, handleGet, handleInbox } from "./handlers/inbox.js";
@@ -12,10 +13,7 @@ import { handleHistory } from "./handlers/history.js";
 import { handleBye, handlePing } from "./handlers/ping.js";
 import { handlePeers, handleSessions } from "./handlers/presence.js";
 import { handleSend } from "./handlers/send.js";
-import type { Hub } from "./hub.js";
-import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestOf, type RequestType, type ResultOf } from "./protocol.js";
-
-type Handler<T extends RequestType> = (hub: Hub, conn: Connection, frame: RequestOf<T>) => Promise<ResultOf<T>>;
+import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestType } from "./protocol.js";
 
 const handlers: { [T in RequestType]: Handler<T> } = {
 	hello: handleHello,
@@ -56,13 +54,22 @@ function describeIssues(issues: { path: PropertyKey[]; message: string }[]): str
 		.join("; ");
 }
 
-export async function routeFrame(hub: Hub, conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
+/**
+ * `closing` says whether the hub is shutting down (then every request but the frame checks is refused).
+ */
+export async function routeFrame(
+	ctx: HandlerContext,
+	conn: Connection,
+	data: RawData,
+	isBinary: boolean,
+	closing: () => boolean,
+): Promise<void> {
 	conn.lastActive = Date.now();
 	conn.alive = true;
 
 	if (!conn.bucket.take()) {
 		conn.strikes++;
-		if (conn.strikes >= hub.options.rateLimitStrikes) {
+		if (conn.strikes >= ctx.options.rateLimitStrikes) {
 			conn.close(CloseCode.ABUSE, "rate limit exceeded repeatedly");
 			return;
 		}
@@ -77,8 +84,8 @@ export async function routeFrame(hub: Hub, conn: Connection, data: RawData, isBi
 		return;
 	}
 	const text = data.toString();
-	if (size > hub.options.maxFrameBytes) {
-		conn.error(sniffId(text), ErrorCode.TOO_LARGE, `Frame of ${size} bytes is over the ${hub.options.maxFrameBytes}-byte limit.`);
+	if (size > ctx.options.maxFrameBytes) {
+		conn.error(sniffId(text), ErrorCode.TOO_LARGE, `Frame of ${size} bytes is over the ${ctx.options.maxFrameBytes}-byte limit.`);
 		return;
 	}
 
@@ -119,24 +126,24 @@ export async function routeFrame(hub: Hub, conn: Connection, data: RawData, isBi
 		conn.error(frame.id, ErrorCode.NOT_REGISTERED, `Say hello first: ${frame.type} needs a session.`);
 		return;
 	}
-	if (hub.closing) {
+	if (closing()) {
 		conn.error(frame.id, ErrorCode.SHUTTING_DOWN, "The hub is shutting down; reconnect in a moment.");
 		return;
 	}
 
 	try {
 		const handler = handlers[frame.type] as Handler<typeof frame.type>;
-		const result = await handler(hub, conn, frame as never);
+		const result = await handler(ctx, conn, frame as never);
 		conn.reply(frame.id, result);
-		if (frame.type === "hello") hub.afterHello(conn);
-		if (frame.type === "bye") hub.leave(conn, "bye");
+		if (frame.type === "hello") ctx.presence.afterHello(conn);
+		if (frame.type === "bye") ctx.presence.leave(conn, "bye");
 	} catch (err) {
 		if (isRelayError(err)) {
 			conn.error(frame.id, err.code, err.message);
 			if (err.code === ErrorCode.AUTH) conn.close(CloseCode.AUTH, "bad token");
 			return;
 		}
-		hub.log.error({ err, cid: conn.cid, type: frame.type }, "handler failed");
+		ctx.log.error({ err, cid: conn.cid, type: frame.type }, "handler failed");
 		conn.error(frame.id, ErrorCode.INTERNAL, "The hub failed to handle this request; it was not applied.");
 	}
 }

@@ -57,7 +57,7 @@ async function sender(h: TestHub, id: string): Promise<HubClient> {
 }
 async function online(h: TestHub, id: string): Promise<void> {
 	await until(
-		() => Boolean(h.hub.holder("default", id)?.open),
+		() => Boolean(h.hub.presence.holder("default", id)?.open),
 		10_000,
 		`${id} online at the hub`,
 	);
@@ -200,7 +200,7 @@ describe("channels on", () => {
 		const before = await startBridge({ url: h.url, id: "Beta", home: dir });
 		await online(h, "Beta");
 		await before.close();
-		await until(() => !h.hub.holder("default", "Beta"), 5_000, "Beta offline");
+		await until(() => !h.hub.presence.holder("default", "Beta"), 5_000, "Beta offline");
 
 		const sent: Message[] = [];
 		for (const body of ["one", "two", "three"])
@@ -514,7 +514,7 @@ describe("a backlog bigger than the bridge's hold", () => {
 		const before = await startBridge({ url: h.url, id: "Beta", home: dir });
 		await online(h, "Beta");
 		await before.close();
-		await until(() => !h.hub.holder("default", "Beta"), 5_000, "Beta offline");
+		await until(() => !h.hub.presence.holder("default", "Beta"), 5_000, "Beta offline");
 		const total = 700;
 		const ids: string[] = [];
 		for (let i = 0; i < total; i += 100) {

@@ -85,7 +85,7 @@ it("exits within 2 s of its parent being SIGKILLed, and the hub and the registry
 		"Orphan",
 	);
 	await until(
-		() => Boolean(h.hub.holder("default", "Orphan")?.open),
+		() => Boolean(h.hub.presence.holder("default", "Orphan")?.open),
 		10_000,
 		"the bridge online at the hub",
 	);
@@ -110,7 +110,7 @@ it("exits within 2 s of its parent being SIGKILLed, and the hub and the registry
 		2_000,
 		"the bridge to exit after its parent was killed",
 	);
-	expect(h.hub.holder("default", "Orphan")).toBeUndefined();
+	expect(h.hub.presence.holder("default", "Orphan")).toBeUndefined();
 	expect(JSON.parse(readFileSync(registry, "utf8")).Orphan.status).toBe(
 		"offline",
 	);
@@ -130,7 +130,7 @@ it("exits when its parent dies even while something else keeps its stdin open (p
 		{ heldStdin: true },
 	);
 	await until(
-		() => Boolean(h.hub.holder("default", "Adopted")?.open),
+		() => Boolean(h.hub.presence.holder("default", "Adopted")?.open),
 		10_000,
 		"the bridge online at the hub",
 	);
@@ -141,7 +141,7 @@ it("exits when its parent dies even while something else keeps its stdin open (p
 		2_000,
 		"the bridge to exit after its parent was killed",
 	);
-	expect(h.hub.holder("default", "Adopted")).toBeUndefined();
+	expect(h.hub.presence.holder("default", "Adopted")).toBeUndefined();
 	// Its stdin never closed (the holder process keeps it open): it was the parent poll that noticed.
 	const log = readFileSync(
 		join(home.dir, "logs", "bridge-Adopted.log"),
@@ -157,7 +157,7 @@ it("leaves on SIGTERM: says bye to the hub and exits", async () => {
 	cleanups.push(home.cleanup);
 	const { bridgePid } = await parentWithBridge(h.url, home.dir, "Signalled");
 	await until(
-		() => Boolean(h.hub.holder("default", "Signalled")?.open),
+		() => Boolean(h.hub.presence.holder("default", "Signalled")?.open),
 		10_000,
 		"the bridge online at the hub",
 	);
@@ -167,5 +167,5 @@ it("leaves on SIGTERM: says bye to the hub and exits", async () => {
 		2_000,
 		"the bridge to exit after SIGTERM",
 	);
-	expect(h.hub.holder("default", "Signalled")).toBeUndefined();
+	expect(h.hub.presence.holder("default", "Signalled")).toBeUndefined();
 });

@@ -45,7 +45,7 @@ async function bridge(
 /** Waits until the hub holds `id` online (the bridge connects in the background after the handshake). */
 async function online(h: TestHub, ...ids: string[]): Promise<void> {
 	await until(
-		() => ids.every((id) => h.hub.holder("default", id)?.open),
+		() => ids.every((id) => h.hub.presence.holder("default", id)?.open),
 		10_000,
 		`${ids.join(", ")} online at the hub`,
 	);
@@ -202,7 +202,7 @@ describe("two sessions", () => {
 		expect(peers.text).toContain(dir);
 
 		await b.close();
-		await until(() => !h.hub.holder("default", "Beta"), 5_000, "Beta offline");
+		await until(() => !h.hub.presence.holder("default", "Beta"), 5_000, "Beta offline");
 		const sessions = await a.call("relay_sessions");
 		const byId = Object.fromEntries(
 			sessions.data.sessions.map((s: { id: string; status: string }) => [
@@ -354,7 +354,7 @@ describe("offline sessions", () => {
 		await online(h, "Alpha", "Delta");
 		await d1.close();
 		await until(
-			() => !h.hub.holder("default", "Delta"),
+			() => !h.hub.presence.holder("default", "Delta"),
 			5_000,
 			"Delta offline",
 		);
@@ -668,7 +668,7 @@ describe("identity, secrets and registry", () => {
 			connected: true,
 		});
 		expect(
-			h.hub.holder("default", "Flagged")?.session?.meta.claudeSessionId,
+			h.hub.presence.holder("default", "Flagged")?.session?.meta.claudeSessionId,
 		).toBe("claude-abc");
 	});
 
@@ -684,7 +684,7 @@ describe("identity, secrets and registry", () => {
 		expect(readFileSync(file, "utf8").trim().length).toBeGreaterThan(10);
 		await a.close();
 		await until(
-			() => !h.hub.holder("default", "Alpha"),
+			() => !h.hub.presence.holder("default", "Alpha"),
 			5_000,
 			"Alpha offline",
 		);

@@ -97,7 +97,7 @@ describe.skipIf(!hasRedis)(`two hubs on one Redis${redisSkipNote}`, () => {
 		const c = await connectClient(h1.url, "C", { secrets: secretsC });
 		await c.close();
 		// Hub 1 announces first claims on the fan-out channel; that takes a moment to arrive.
-		await until(() => ["A", "C"].every((id) => h2.hub.knownSessionsLoaded(ROOM).has(id)));
+		await until(() => ["A", "C"].every((id) => h2.hub.presence.knownSessionsLoaded(ROOM).has(id)));
 
 		const res = await b.send("*", "to everyone");
 		expect([...res.live, ...res.queued].sort()).toEqual(["A", "C"]);

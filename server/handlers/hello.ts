@@ -7,18 +7,18 @@
 import { adoptableSecret, hashSecret, mintSecret, safeEqual, secretMatches } from "../auth.js";
 import { CloseCode, ErrorCode, RelayError } from "../errors.js";
 import type { Connection } from "../connection.js";
-import type { Hub } from "../hub.js";
+import type { HandlerContext } from "./context.js";
 import { checkName, PROTOCOL_VERSION, type RequestOf, type ResultOf } from "../protocol.js";
 import { VERSION } from "../version.js";
 
 export const DEFAULT_ROOM = "default";
 
-export async function handleHello(hub: Hub, conn: Connection, frame: RequestOf<"hello">): Promise<ResultOf<"hello">> {
+export async function handleHello(ctx: HandlerContext, conn: Connection, frame: RequestOf<"hello">): Promise<ResultOf<"hello">> {
 	if (!conn.authenticated) {
-		const token = hub.options.token;
+		const token = ctx.options.token;
 		if (token === undefined) conn.authenticated = true;
 		else if (frame.token === undefined || !safeEqual(frame.token, token)) {
-			hub.log.warn({ cid: conn.cid, remote: conn.remote }, "missing or wrong token in hello");
+			ctx.log.warn({ cid: conn.cid, remote: conn.remote }, "missing or wrong token in hello");
 			throw new RelayError(ErrorCode.AUTH, frame.token === undefined ? "This hub requires a token." : "Wrong hub token.");
 		} else conn.authenticated = true;
 	}
@@ -33,13 +33,13 @@ export async function handleHello(hub: Hub, conn: Connection, frame: RequestOf<"
 	const session = frame.session;
 	const meta = frame.meta ?? {};
 
-	return hub.withClaimLock(room, session, async () => {
+	return ctx.presence.withClaimLock(room, session, async () => {
 		if (conn.ws.readyState !== conn.ws.OPEN) throw new RelayError(ErrorCode.INTERNAL, "connection closed during hello");
 		const now = Date.now();
-		await hub.knownSessions(room);
+		await ctx.presence.knownSessions(room);
 		let secret: string | undefined;
 		const observer = frame.observer === true;
-		const record = await hub.store.getSession(room, session);
+		const record = await ctx.store.getSession(room, session);
 		if (observer && !record) {
 			throw new RelayError(ErrorCode.NOT_REGISTERED, `${session} has never connected to room ${room}; an observer can only attach to an existing session.`);
 		}
@@ -61,46 +61,46 @@ export async function handleHello(hub: Hub, conn: Connection, frame: RequestOf<"
 				secret = mintSecret();
 				kept = secret;
 			}
-			const created = await hub.store.createSession({ room, session, secretHash: hashSecret(kept), meta, firstSeen: now, lastSeen: now });
+			const created = await ctx.store.createSession({ room, session, secretHash: hashSecret(kept), meta, firstSeen: now, lastSeen: now });
 			if (!created) throw new RelayError(ErrorCode.ID_TAKEN, `${session} was claimed by another client a moment ago; choose another ID.`);
 		}
 
-		const holder = observer ? undefined : hub.holder(room, session);
+		const holder = observer ? undefined : ctx.presence.holder(room, session);
 		if (holder && holder !== conn) {
-			const alive = await holder.probe(hub.options.livenessProbeMs);
+			const alive = await holder.probe(ctx.options.livenessProbeMs);
 			if (alive) {
 				const where = [holder.session?.meta.host, holder.session?.meta.pid && `pid ${holder.session.meta.pid}`].filter(Boolean).join(", ");
 				throw new RelayError(ErrorCode.ID_TAKEN, `${session} is in use by a live connection${where ? ` (${where})` : ""}. Pick another ID for this session.`);
 			}
-			hub.log.info({ session, room }, "previous holder did not answer the liveness ping; replacing it");
+			ctx.log.info({ session, room }, "previous holder did not answer the liveness ping; replacing it");
 			holder.leaving = "replaced";
-			hub.leave(holder, "replaced");
+			ctx.presence.leave(holder, "replaced");
 			holder.close(CloseCode.REPLACED, "replaced by a new connection for this ID");
 			holder.ws.terminate();
 		}
 		if (conn.ws.readyState !== conn.ws.OPEN) throw new RelayError(ErrorCode.INTERNAL, "connection closed during hello");
 
 		conn.bind({ room, session, meta, connectedAt: now, observer });
-		hub.register(conn);
-		if (!observer) await hub.store.touchSession(room, session, meta, now);
+		ctx.presence.register(conn);
+		if (!observer) await ctx.store.touchSession(room, session, meta, now);
 		const [pending, lost] = await Promise.all([
-			hub.store.countPending(room, session),
-			observer ? Promise.resolve(0) : hub.store.takeLost(room, session),
+			ctx.store.countPending(room, session),
+			observer ? Promise.resolve(0) : ctx.store.takeLost(room, session),
 		]);
-		hub.log.info({ session, room, host: meta.host, pending, observer }, observer ? "observer attached" : "session online");
+		ctx.log.info({ session, room, host: meta.host, pending, observer }, observer ? "observer attached" : "session online");
 		return {
 			session,
 			room,
 			...(secret ? { secret } : {}),
-			peers: hub.online(room).filter((c) => c !== conn).map((c) => c.peerInfo(now)),
+			peers: ctx.presence.online(room).filter((c) => c !== conn).map((c) => c.peerInfo(now)),
 			pending,
 			lost,
 			hub: {
 				version: VERSION,
 				protocol: PROTOCOL_VERSION,
-				maxBodyBytes: hub.options.maxBodyBytes,
-				maxFrameBytes: hub.options.maxFrameBytes,
-				heartbeatMs: hub.options.heartbeatMs,
+				maxBodyBytes: ctx.options.maxBodyBytes,
+				maxFrameBytes: ctx.options.maxFrameBytes,
+				heartbeatMs: ctx.options.heartbeatMs,
 			},
 		};
 	});

@@ -5,25 +5,24 @@
  */
 import { ErrorCode, RelayError } from "../errors.js";
 import type { Connection } from "../connection.js";
-import type { Hub } from "../hub.js";
+import { boundSession, type HandlerContext } from "./context.js";
 import { checkName, type RequestOf, type ResultOf } from "../protocol.js";
 
-export async function handleHistory(hub: Hub, conn: Connection, frame: RequestOf<"history">): Promise<ResultOf<"history">> {
-	const s = conn.session;
-	if (!s) throw new RelayError(ErrorCode.NOT_REGISTERED, "Say hello first.");
+export async function handleHistory(ctx: HandlerContext, conn: Connection, frame: RequestOf<"history">): Promise<ResultOf<"history">> {
+	const s = boundSession(conn);
 	if (frame.with !== undefined) {
 		const check = checkName(frame.with, "peer ID");
 		if (!check.ok) throw new RelayError(ErrorCode.BAD_TARGET, check.reason);
 	}
 	const limit = frame.limit ?? 50;
-	const page = await hub.store.history(s.room, {
+	const page = await ctx.store.history(s.room, {
 		viewer: s.session,
 		limit,
 		...(frame.with !== undefined ? { with: frame.with } : {}),
 		...(frame.before !== undefined ? { before: frame.before } : {}),
 		...(frame.after !== undefined ? { after: frame.after } : {}),
 	});
-	const [oldestSeq, prunedThrough] = await Promise.all([hub.store.oldestSeq(s.room), hub.store.prunedThrough(s.room)]);
+	const [oldestSeq, prunedThrough] = await Promise.all([ctx.store.oldestSeq(s.room), ctx.store.prunedThrough(s.room)]);
 	// Say when a page reached into history that retention deleted, instead of silently returning less:
 	// paging forward from a cursor at or below the watermark, or paging back to the start of what is left.
 	const pagingBack = frame.after === undefined;

@@ -7,7 +7,7 @@
  */
 import { ErrorCode, RelayError, WarningCode } from "../errors.js";
 import type { Connection } from "../connection.js";
-import type { Hub } from "../hub.js";
+import { boundSession, type HandlerContext } from "./context.js";
 import { parseTarget, type RequestOf, type ResultOf, type Warning } from "../protocol.js";
 
 declare global {
@@ -20,12 +20,11 @@ declare global {
 	}
 }
 
-export async function handleSend(hub: Hub, conn: Connection, frame: RequestOf<"send">): Promise<ResultOf<"send">> {
-	const s = conn.session;
-	if (!s) throw new RelayError(ErrorCode.NOT_REGISTERED, "Say hello first.");
+export async function handleSend(ctx: HandlerContext, conn: Connection, frame: RequestOf<"send">): Promise<ResultOf<"send">> {
+	const s = boundSession(conn);
 	// A UTF-16 code unit is 1 to 3 bytes of UTF-8, so most bodies are under the limit by their length alone;
 	// only the rest are counted (a pass over the body: 40 us for 64 KiB).
-	const max = hub.options.maxBodyBytes;
+	const max = ctx.options.maxBodyBytes;
 	if (frame.body.length * 3 > max) {
 		const bytes = Buffer.byteLength(frame.body, "utf8");
 		if (bytes > max) {
@@ -45,7 +44,7 @@ export async function handleSend(hub: Hub, conn: Connection, frame: RequestOf<"s
 		throw new RelayError(ErrorCode.BAD_TARGET, `Named channels (${frame.to}) are not supported by this hub yet; send to a session ID or '*'.`);
 	}
 
-	const known = hub.knownSessionsLoaded(s.room);
+	const known = ctx.presence.knownSessionsLoaded(s.room);
 	const warnings: Warning[] = [];
 	let recipients: string[];
 	if (target.kind === "broadcast") {
@@ -64,7 +63,7 @@ export async function handleSend(hub: Hub, conn: Connection, frame: RequestOf<"s
 		}
 	}
 
-	const result = await hub.store.append({
+	const result = await ctx.store.append({
 		room: s.room,
 		from: s.session,
 		to: frame.to,
@@ -74,10 +73,10 @@ export async function handleSend(hub: Hub, conn: Connection, frame: RequestOf<"s
 		recipients,
 		sentAt: Date.now(),
 	});
-	if (!result.duplicate) await hub.fanout.publish({ kind: "message", message: result.message, recipients: result.recipients });
+	if (!result.duplicate) await ctx.fanout.publish({ kind: "message", message: result.message, recipients: result.recipients });
 
 	const live: string[] = [];
 	const queued: string[] = [];
-	for (const r of result.recipients) (hub.holder(s.room, r)?.open ? live : queued).push(r);
+	for (const r of result.recipients) (ctx.presence.holder(s.room, r)?.open ? live : queued).push(r);
 	return { message: result.message, duplicate: result.duplicate, live, queued, warnings };
 }

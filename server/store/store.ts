@@ -90,14 +90,8 @@ export interface StoreStats {
 	pendingDeliveries: number;
 }
 
-export interface Store {
-	/** Short name for logs and /healthz: "sqlite", "memory", ... */
-	readonly kind: string;
-	/** Opens files, runs migrations. Called once before anything else. */
-	open(): Promise<void>;
-	/** Flushes and closes. Safe to call twice. */
-	close(): Promise<void>;
-
+/** Session records: who has claimed which ID in which room (secrets as hashes), and when they were seen. */
+export interface SessionStore {
 	getSession(room: string, session: string): Promise<SessionRecord | null>;
 	/**
 	 * Creates the record for a first claim. Returns false (and changes nothing) if the ID already exists,
@@ -107,7 +101,10 @@ export interface Store {
 	/** Updates meta and lastSeen of an existing session. */
 	touchSession(room: string, session: string, meta: SessionMeta, lastSeen: number): Promise<void>;
 	listSessions(room: string): Promise<SessionRecord[]>;
+}
 
+/** Messages and their per-recipient delivery state. */
+export interface MessageStore {
 	/** Commits the message and its deliveries atomically; resolves only once durable. */
 	append(input: AppendInput): Promise<AppendResult>;
 	/** Unacked messages for a recipient, oldest first. */
@@ -128,9 +125,26 @@ export interface Store {
 	 * page or cursor at or below it reached into deleted history, which the hub reports as `truncated`.
 	 */
 	prunedThrough(room: string): Promise<number>;
+}
 
+/** What retention deletes, and the `lost` counters it leaves for the sessions whose unread mail it took. */
+export interface RetentionStore {
 	/** Reads and resets how many of this session's unacked messages retention has deleted. */
 	takeLost(room: string, session: string): Promise<number>;
 	applyRetention(policy: RetentionPolicy): Promise<RetentionResult>;
+}
+
+/**
+ * The whole durable state of a hub. The core (sessions, messages, retention) is flat on the Store; each
+ * further kind of state is a sub-store property of its own (e.g. `store.state`), with its own interface,
+ * its own file per backend, and its own cases in the shared suite.
+ */
+export interface Store extends SessionStore, MessageStore, RetentionStore {
+	/** Short name for logs and /healthz: "sqlite", "memory", ... */
+	readonly kind: string;
+	/** Opens files, runs migrations. Called once before anything else. */
+	open(): Promise<void>;
+	/** Flushes and closes. Safe to call twice. */
+	close(): Promise<void>;
 	stats(): Promise<StoreStats>;
 }

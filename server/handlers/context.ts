@@ -1,0 +1,32 @@
+/**
+ * What a request handler may use: the hub's options, the store, fan-out (to publish what it committed),
+ * presence (who is online, the claim lock) and the log. Not the Hub itself: a handler cannot reach the HTTP
+ * server, the timers or other connections except through presence, which keeps each handler testable and
+ * its reach obvious from its signature.
+ */
+import type { Connection } from "../connection.js";
+import { ErrorCode, RelayError } from "../errors.js";
+import type { HubOptions } from "../defaults.js";
+import type { Fanout } from "../fanout.js";
+import type { Logger } from "../logger.js";
+import type { Presence } from "../presence.js";
+import type { RequestOf, RequestType, ResultOf } from "../protocol.js";
+import type { Store } from "../store/store.js";
+
+export interface HandlerContext {
+	readonly options: Readonly<HubOptions>;
+	readonly store: Store;
+	readonly fanout: Pick<Fanout, "publish">;
+	readonly presence: Presence;
+	readonly log: Logger;
+}
+
+/** One request type's handler: validated frame in, the `result` out, or a RelayError thrown. */
+export type Handler<T extends RequestType> = (ctx: HandlerContext, conn: Connection, frame: RequestOf<T>) => Promise<ResultOf<T>>;
+
+/** The session a request runs as; every handler but hello's needs one (the router checks it first). */
+export function boundSession(conn: Connection): NonNullable<Connection["session"]> {
+	const s = conn.session;
+	if (!s) throw new RelayError(ErrorCode.NOT_REGISTERED, "Say hello first.");
+	return s;
+}
