@@ -5,7 +5,7 @@
  * hooks need exists), kept connected.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -375,9 +375,20 @@ describe("silence when the session is not bridged or the hub is away", () => {
 		}
 	});
 
-	it("an unusable command line is silent too", async () => {
-		const run = await runHook(["prompt", "--no-such-flag"], {}, hookEnv("CC-1"));
-		// yargs path: unknown flags are refused by the CLI; the hook must still not print to stdout
-		expect(run.stdout).toBe("");
+	it("an unusable command line exits 0 with no output and says why in the log only", async () => {
+		await bridge("CC-1");
+		const cases = [["prompt", "--no-such-flag"], ["bogus"], [], ["prompt", "stop"], ["stop", "--url"]];
+		for (const args of cases) {
+			const run = await runHook(args, {}, hookEnv("CC-1"));
+			expect(run, `hook ${args.join(" ")}`).toMatchObject({ code: 0, stdout: "", stderr: "" });
+		}
+		const log = readFileSync(join(home, "logs", "hooks.log"), "utf8").trimEnd().split("\n");
+		expect(log).toHaveLength(cases.length);
+		for (const [i, line] of log.entries()) {
+			const entry = JSON.parse(line) as { level: string; msg: string };
+			expect(entry.level).toBe("error");
+			expect(entry.msg).toContain(JSON.stringify(cases[i]));
+			expect(entry.msg).toContain("expected hook prompt|stop|wake");
+		}
 	});
 });
