@@ -2,11 +2,15 @@
  * The bridge's pieces on their own: session ID order, flags and environment, the local hold, secrets on
  * disk, and the compact text. The end-to-end behaviour is in bridge.test.ts.
  */
+import { spawnSync } from "node:child_process";
 import {
+	linkSync,
+	lstatSync,
 	mkdirSync,
 	readdirSync,
 	readFileSync,
 	statSync,
+	symlinkSync,
 	writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -309,6 +313,74 @@ describe("secrets on disk", () => {
 		store.save("default", "C", "kept");
 		expect(store.load("default", "C")).toBe("kept");
 		expect(warnings.at(-1)).toMatch(/E_ID_TAKEN/);
+	});
+
+	const recording = () => {
+		const warnings: string[] = [];
+		return {
+			warnings,
+			log: {
+				warn: (_: object, m: string) => warnings.push(m),
+				error: (_: object, m: string) => warnings.push(m),
+			},
+		};
+	};
+
+	it("refuses a secret file that is a symbolic link: neither reads nor chmods its target", () => {
+		const root = dir();
+		const secrets = join(root, "secrets");
+		mkdirSync(secrets, { mode: 0o700 });
+		const target = join(root, "system-file");
+		writeFileSync(target, "not-a-secret\n", { mode: 0o644 });
+		const link = join(secrets, "default.A.secret");
+		symlinkSync(target, link);
+		const { warnings, log } = recording();
+		expect(new FileSecretStore(secrets, log).load("default", "A")).toBeUndefined();
+		expect(statSync(target).mode & 0o777).toBe(0o644);
+		expect(warnings).toEqual([
+			expect.stringMatching(/^refusing the secret file .*default\.A\.secret: it is a symbolic link, which claude-relay does not follow; delete it/),
+		]);
+		// Saving replaces the link itself; the target is never written through.
+		const store = new FileSecretStore(secrets, log);
+		store.save("default", "A", "fresh");
+		expect(readFileSync(target, "utf8")).toBe("not-a-secret\n");
+		expect(lstatSync(link).isSymbolicLink()).toBe(false);
+		expect(new FileSecretStore(secrets).load("default", "A")).toBe("fresh");
+	});
+
+	it("refuses a hard-linked secret and a FIFO, and a secrets directory that is a symbolic link", () => {
+		const root = dir();
+		const secrets = join(root, "secrets");
+		mkdirSync(secrets, { mode: 0o700 });
+		const other = join(root, "other-file");
+		writeFileSync(other, "shared\n", { mode: 0o644 });
+		linkSync(other, join(secrets, "default.H.secret"));
+		const { warnings, log } = recording();
+		expect(new FileSecretStore(secrets, log).load("default", "H")).toBeUndefined();
+		expect(statSync(other).mode & 0o777).toBe(0o644);
+		expect(warnings.at(-1)).toMatch(/other hard links/);
+
+		const fifo = spawnSync("mkfifo", [join(secrets, "default.F.secret")]);
+		if (fifo.status === 0) {
+			// Would block forever on open without O_NONBLOCK.
+			expect(new FileSecretStore(secrets, log).load("default", "F")).toBeUndefined();
+			expect(warnings.at(-1)).toMatch(/not a regular file/);
+		}
+
+		const elsewhere = join(root, "elsewhere");
+		mkdirSync(elsewhere, { mode: 0o755 });
+		writeFileSync(join(elsewhere, "default.L.secret"), "linked\n", { mode: 0o644 });
+		const linkedDir = join(root, "linked-secrets");
+		symlinkSync(elsewhere, linkedDir);
+		const store = new FileSecretStore(linkedDir, log);
+		expect(store.load("default", "L")).toBeUndefined();
+		expect(warnings.at(-1)).toMatch(/secrets directory .* is a symbolic link/);
+		expect(statSync(join(elsewhere, "default.L.secret")).mode & 0o777).toBe(0o644);
+		store.save("default", "M", "kept-in-memory");
+		expect(store.load("default", "M")).toBe("kept-in-memory");
+		expect(statSync(elsewhere).mode & 0o777).toBe(0o755);
+		expect(readdirSync(elsewhere)).toEqual(["default.L.secret"]);
+		expect(warnings.at(-1)).toMatch(/symbolic link.*E_ID_TAKEN/);
 	});
 });
 

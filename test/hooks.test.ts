@@ -5,7 +5,7 @@
  * hooks need exists), kept connected.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -373,6 +373,23 @@ describe("silence when the session is not bridged or the hub is away", () => {
 				expect(run).toMatchObject({ code: 0, stdout: "", stderr: "" });
 			}
 		}
+	});
+
+	it("a secret file that is a symbolic link is refused: silent, its target untouched, the reason logged", async () => {
+		const cc1 = await bridge("CC-1");
+		const cc2 = await peer("CC-2");
+		await cc2.send("CC-1", "would be handed over through the link");
+		const file = new FileSecretStore(paths.secrets(home)).file("default", "CC-1");
+		const target = join(tmp, "elsewhere.secret");
+		writeFileSync(target, readFileSync(file, "utf8"), { mode: 0o644 });
+		rmSync(file);
+		symlinkSync(target, file);
+		const run = await runHook(["prompt"], promptInput("c"), hookEnv("CC-1", { RELAY_HOOK_DEBUG: "1" }));
+		expect(run).toMatchObject({ code: 0, stdout: "", stderr: "" });
+		expect(statSync(target).mode & 0o777).toBe(0o644);
+		const log = readFileSync(join(home, "logs", "hooks.log"), "utf8");
+		expect(log).toMatch(/refusing the secret file .*CC-1\.secret: it is a symbolic link/);
+		expect((await unread(cc1)).messages).toHaveLength(1);
 	});
 
 	it("an unusable command line exits 0 with no output and says why in the log only", async () => {

@@ -289,8 +289,19 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 	}
 
 	if (session) {
-		const store = new FileSecretStore(paths.secrets(home));
-		if (!store.load(room, session)) {
+		const refused: string[] = [];
+		const store = new FileSecretStore(paths.secrets(home), {
+			warn: (_fields, msg) => refused.push(msg),
+			error: (_fields, msg) => refused.push(msg),
+		});
+		const secret = store.load(room, session);
+		if (!secret && refused.some((m) => m.startsWith("refusing"))) {
+			emit({
+				status: "fail",
+				essential: false,
+				text: refused.find((m) => m.startsWith("refusing")) ?? "",
+			});
+		} else if (!secret) {
 			emit({
 				status: "warn",
 				essential: false,

@@ -140,7 +140,10 @@ export function resolveHookContext(opts: HookOptions, input: HookInput, env: Nod
 	} catch (err) {
 		return { ok: false, reason: (err as Error).message };
 	}
-	const store = new FileSecretStore(paths.secrets(home));
+	const store = new FileSecretStore(paths.secrets(home), {
+		warn: (fields, msg) => log("warn", msg, fields as Record<string, unknown>),
+		error: (fields, msg) => log("error", msg, fields as Record<string, unknown>),
+	});
 	if (!store.load(room, session)) return { ok: false, reason: `no stored secret for ${session} in room ${room}: not bridged` };
 	// Read-only: an observer never claims an ID, and a hook must never write a secret.
 	const secrets: SecretStore = { load: (r, s) => store.load(r, s), save: () => {} };
