@@ -513,12 +513,7 @@ class ClientSession {
 	}
 
 	async #send(to: string, body: string, replyTo?: string): Promise<void> {
-		const max = this.client.hello?.hub.maxBodyBytes;
-		const bytes = Buffer.byteLength(body, "utf8");
-		if (max !== undefined && bytes > max) {
-			this.screen.error(`${ErrorCode.TOO_LARGE}: Message body of ${bytes} bytes is over the hub's ${max}-byte limit; split it or send a file path.`);
-			return;
-		}
+		// A body over the hub's limit is refused by HubClient at once (E_TOO_LARGE), never sent.
 		const opts: { replyTo?: string } = {};
 		if (replyTo) opts.replyTo = replyTo;
 		const r = await this.#track(this.client.send(to, body, opts));

@@ -57,11 +57,8 @@ export async function sendOnce(
 		connectTimeoutMs: Math.min(opts.timeoutMs, 5_000),
 	});
 	try {
-		const hello = await client.waitReady(opts.timeoutMs);
-		const bytes = Buffer.byteLength(body, "utf8");
-		if (bytes > hello.hub.maxBodyBytes) {
-			throw new RelayError(ErrorCode.TOO_LARGE, `Message body of ${bytes} bytes is over the hub's ${hello.hub.maxBodyBytes}-byte limit; split it or send a file path.`);
-		}
+		await client.waitReady(opts.timeoutMs);
+		// A body over the hub's limit is refused by the client at once (E_TOO_LARGE), never sent.
 		return await client.send(to, body, opts.replyTo ? { replyTo: opts.replyTo } : {});
 	} finally {
 		await client.close({ bye: true, timeoutMs: 1_000 });

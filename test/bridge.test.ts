@@ -635,6 +635,25 @@ describe("bad input and bad configuration", () => {
 		expect(tooBig.text).toMatch(/^E_TOO_LARGE/);
 	});
 
+	it("refuses a body over the hub's limit at once, sends nothing, and keeps the connection", async () => {
+		const { h, a, b } = await pair();
+		const before = (await a.call("relay_status")).data.connectedSince;
+		// 2 MiB: over the hub's hard frame ceiling (1 MiB), where the hub would close the socket (1009).
+		for (const size of [2 * 1024 * 1024, 70_000]) {
+			const r = await a.call("relay_send", { to: "Beta", message: "y".repeat(size) });
+			expect(r.isError).toBe(true);
+			expect(r.text).toBe(
+				`E_TOO_LARGE: Message body of ${size} bytes is over the hub's 65536-byte limit; split it or send a file path.`,
+			);
+		}
+		const status = await a.call("relay_status");
+		expect(status.data).toMatchObject({ connected: true, connectedSince: before, lastError: null });
+		expect(await h.hub.store.countPending("default", "Beta")).toBe(0);
+		expect((await b.call("relay_receive")).data.messages).toEqual([]);
+		const ok = await a.call("relay_send", { to: "Beta", message: "still here" });
+		expect(ok.text).toMatch(/^Delivered live to Beta/);
+	});
+
 	it("starts with an invalid session ID but every tool says what to fix", async () => {
 		const h = await hub();
 		const b = await bridge(h.url, "not valid!", home());

@@ -155,6 +155,10 @@ describe("claude-relay send", () => {
 		const big = await send(["JULIET", "-", "--from", "CI"], { stdin: "x".repeat(70_000) });
 		expect(big.code).toBe(1);
 		expect(big.stderr).toMatch(/^claude-relay send: Message body of 70000 bytes is over the hub's 65536-byte limit; split it or send a file path\.\n$/);
+		// Over the hub's hard frame ceiling too: refused by the client, not cut off by the hub (1009).
+		const huge = await send(["JULIET", "-", "--from", "CI"], { stdin: "x".repeat(2 * 1024 * 1024) });
+		expect(huge.code).toBe(1);
+		expect(huge.stderr).toBe("claude-relay send: Message body of 2097152 bytes is over the hub's 65536-byte limit; split it or send a file path.\n");
 
 		const self = await send(["CI", "hi", "--from", "CI"]);
 		expect(self.code).toBe(2);
