@@ -10,6 +10,7 @@
 import { HubClient } from "../mcp-client/hub-client.js";
 import { ErrorCode, RelayError } from "../server/errors.js";
 import { parseTarget, type ResultOf } from "../server/protocol.js";
+import { terminalSafeJson } from "../server/sanitize.js";
 import { UserError } from "../sessions/cli-errors.js";
 import { type ConnectSetup, describeIdSource, resolveSetup } from "./connect.js";
 import { formatSendOutcome, formatWarnings } from "./format.js";
@@ -86,14 +87,14 @@ export async function runSend(args: SendArgs): Promise<void> {
 			result = await sendOnce(setup, to, body, { replyTo: args.replyTo, timeoutMs, observer: false });
 		}
 
-		if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+		if (args.json) process.stdout.write(`${terminalSafeJson(JSON.stringify(result))}\n`);
 		else {
 			process.stdout.write(`${formatSendOutcome(result)}\n`);
 			for (const w of formatWarnings(result)) process.stderr.write(`${w}\n`);
 		}
 	} catch (err) {
 		const failure = explain(err, args);
-		if (args.json) process.stdout.write(`${JSON.stringify({ error: { code: failure.code, message: failure.message } })}\n`);
+		if (args.json) process.stdout.write(`${terminalSafeJson(JSON.stringify({ error: { code: failure.code, message: failure.message } }))}\n`);
 		throw failure.error;
 	}
 }

@@ -24,6 +24,7 @@ import { DEFAULT_RELAY_URL, DEFAULT_ROOM, loadToken } from "../options.js";
 import { FileSecretStore } from "../secrets.js";
 import { paths, relayHome } from "../../server/paths.js";
 import { checkName, type ResultOf } from "../../server/protocol.js";
+import { terminalSafeJson } from "../../server/sanitize.js";
 import { VERSION } from "../../server/version.js";
 
 export { HOOK_EVENTS, type HookEvent, WAKE_DEFAULT_SECONDS } from "./constants.js";
@@ -224,7 +225,9 @@ export function hookLog(home: string): HookLog {
 			} catch {
 				// no log yet
 			}
-			appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, msg, ...fields })}\n`, { mode: 0o600 });
+			// One JSON line, safe to `cat` or `tail -f` in a terminal (fields may quote the hub or a file).
+			const line = terminalSafeJson(JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, msg, ...fields }));
+			appendFileSync(file, `${line}\n`, { mode: 0o600 });
 		} catch {
 			// a hook that cannot log still must not fail
 		}
