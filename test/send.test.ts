@@ -94,10 +94,10 @@ describe("claude-relay send", () => {
 
 	it("--json prints the hub's result; - reads the message from stdin; --reply-to is passed on", async () => {
 		const d = await online("DELTA");
-		const r = await send(["DELTA", "-", "--json", "--from", "CI", "--reply-to", "m-1-abc"], { stdin: "line one\nline two\n" });
+		const r = await send(["DELTA", "-", "--json", "--from", "CI", "--reply-to", "m-1-abcdef"], { stdin: "line one\nline two\n" });
 		expect(r.code).toBe(0);
 		const result = SendResult.parse(JSON.parse(r.stdout));
-		expect(result).toMatchObject({ live: ["DELTA"], queued: [], duplicate: false, message: { from: "CI", to: "DELTA", body: "line one\nline two", replyTo: "m-1-abc" } });
+		expect(result).toMatchObject({ live: ["DELTA"], queued: [], duplicate: false, message: { from: "CI", to: "DELTA", body: "line one\nline two", replyTo: "m-1-abcdef" } });
 		await expect.poll(() => d.got.map((m) => m.body)).toEqual(["line one\nline two"]);
 	});
 
