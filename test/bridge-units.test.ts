@@ -17,11 +17,11 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
 	BODY_LIMIT,
-	messageLine,
 	PREVIEW_CHARS,
 	present,
 	RESULT_BUDGET,
 } from "../mcp-client/format.js";
+import { Framing } from "../mcp-client/framing.js";
 import {
 	fallbackId,
 	gitBranch,
@@ -47,7 +47,7 @@ let seq = 0;
 const msg = (over: Partial<Message> = {}): Message => {
 	seq++;
 	return {
-		id: `m-${seq}-x`,
+		id: `m-${seq}-aaaaaa`,
 		seq,
 		room: "default",
 		from: "A",
@@ -384,35 +384,34 @@ describe("secrets on disk", () => {
 	});
 });
 
-describe("compact text", () => {
-	it("puts one message on one line with its seq, sender, recipient, time, id and reply", () => {
+describe("tool text", () => {
+	it("frames each message with its seq, sender, recipient, time, id and reply, under one nonce per result", () => {
 		const m = msg({
 			seq: 7,
-			id: "m-7-abc",
+			id: "m-7-abcdef",
 			from: "CC-1",
 			to: "CC-2",
-			body: "hi",
-			replyTo: "m-3-def",
-			sentAt: new Date(2026, 0, 2, 3, 4, 5).getTime(),
+			body: "hi\nthere",
+			replyTo: "m-3-defghi",
+			sentAt: Date.UTC(2026, 0, 2, 3, 4, 5, 678),
 		});
-		expect(messageLine(m, BODY_LIMIT, new Date(2026, 0, 2, 12).getTime())).toBe(
-			"[7] CC-1 → CC-2 (03:04:05, m-7-abc, re m-3-def): hi",
+		const { note, blocks } = present([m, msg()], new Framing("n0nce12345"));
+		expect(blocks[0]).toBe(
+			'<relay-message nonce="n0nce12345" id="m-7-abcdef" seq="7" from="CC-1" to="CC-2" sent="2026-01-02T03:04:05Z" reply_to="m-3-defghi">\nhi\nthere\n</relay-message nonce="n0nce12345">',
 		);
-		expect(
-			messageLine(m, BODY_LIMIT, new Date(2026, 0, 5).getTime()),
-		).toContain("(2026-01-02 03:04:05,");
-		expect(messageLine(msg({ body: "a\nb" }))).toMatch(/: a\n {2}b$/);
+		expect(blocks[1]).toMatch(/^<relay-message nonce="n0nce12345" /);
+		expect(note).toContain('<relay-message nonce="n0nce12345" …> and </relay-message nonce="n0nce12345">');
 	});
 
 	it("cuts long bodies with a relay_get hint and keeps a whole page within its budget", () => {
 		const long = msg({ body: "z".repeat(BODY_LIMIT + 10) });
-		expect(messageLine(long)).toContain(
-			`… [10 more chars: relay_get {"id":"${long.id}","offset":${BODY_LIMIT}}]`,
-		);
+		const one = present([long]).blocks[0] ?? "";
+		expect(one).toContain(`chars="0-${BODY_LIMIT}/${BODY_LIMIT + 10}"`);
+		expect(one.endsWith(`… [10 more chars: relay_get {"id":"${long.id}","offset":${BODY_LIMIT}}]`)).toBe(true);
 		const page = Array.from({ length: 10 }, () =>
 			msg({ body: "y".repeat(BODY_LIMIT) }),
 		);
-		const { lines, shown } = present(page);
+		const { blocks, shown } = present(page);
 		const bodyChars = shown.reduce((n, m) => n + m.body.length, 0);
 		expect(bodyChars).toBeLessThanOrEqual(
 			RESULT_BUDGET + PREVIEW_CHARS * page.length,
@@ -422,7 +421,7 @@ describe("compact text", () => {
 			bodyChars: BODY_LIMIT,
 		});
 		expect(shown.at(-1)?.body.length).toBe(PREVIEW_CHARS);
-		expect(lines.at(-1)).toContain("relay_get");
+		expect(blocks.at(-1)).toContain("relay_get");
 		expect(shown[0]).toMatchObject({ truncated: false });
 	});
 });

@@ -115,11 +115,12 @@ describe("hook prompt (UserPromptSubmit)", () => {
 		expect(typeof ctx).toBe("string");
 		expect(ctx).toContain("2 unread messages for CC-1");
 		expect(ctx).toContain("not from the user");
-		expect(ctx).toContain(`from CC-2 to CC-1`);
-		expect(ctx).toContain(`id ${first.message.id}`);
-		expect(ctx).toContain("Found it: auth.ts line 42");
-		expect(ctx).toContain(`in reply to ${first.message.id}`);
-		expect(ctx).toContain(`[… 500 more characters: relay_get ${second.message.id} for the rest]`);
+		const nonce = /nonce="([a-z0-9]{10})"/.exec(ctx)?.[1];
+		expect(ctx).toContain(`\n<relay-message nonce="${nonce}" id="${first.message.id}" seq="${first.message.seq}" from="CC-2" to="CC-1" sent="`);
+		expect(ctx).toContain(`\nFound it: auth.ts line 42\n</relay-message nonce="${nonce}">`);
+		expect(ctx).toContain(`id="${second.message.id}" seq="${second.message.seq}" from="CC-2" to="CC-1"`);
+		expect(ctx).toContain(`reply_to="${first.message.id}" chars="0-${BODY_MAX_CHARS}/${BODY_MAX_CHARS + 500}">`);
+		expect(ctx).toContain(`</relay-message nonce="${nonce}">\n… [500 more chars: relay_get {"id":"${second.message.id}","offset":${BODY_MAX_CHARS}}]`);
 		expect(ctx).not.toContain("x".repeat(BODY_MAX_CHARS + 1));
 
 		// Acked for the session: the bridge's view of the inbox is empty, and a second prompt adds nothing.
@@ -136,7 +137,7 @@ describe("hook prompt (UserPromptSubmit)", () => {
 		expect(run.code).toBe(0);
 		const ctx = (JSON.parse(run.stdout) as { hookSpecificOutput: { additionalContext: string } }).hookSpecificOutput.additionalContext;
 		expect(ctx.length).toBeLessThanOrEqual(CONTEXT_MAX_CHARS);
-		const shown = (ctx.match(/^\[\d+\] from CC-2/gm) ?? []).length;
+		const shown = (ctx.match(/^<relay-message nonce="[a-z0-9]{10}" id="m-\d+-[a-z0-9]{6}" seq="\d+" from="CC-2" /gm) ?? []).length;
 		expect(shown).toBeGreaterThan(0);
 		expect(shown).toBeLessThan(PROMPT_MAX_MESSAGES);
 		const left = PROMPT_MAX_MESSAGES + 5 - shown;
