@@ -9,7 +9,7 @@
  */
 import { HubClient } from "../mcp-client/hub-client.js";
 import { ErrorCode, RelayError } from "../server/errors.js";
-import { parseTarget, type ResultOf } from "../server/protocol.js";
+import { MESSAGE_ID_HINT, MESSAGE_ID_PATTERN, parseTarget, type ResultOf } from "../server/protocol.js";
 import { terminalSafeJson } from "../server/sanitize.js";
 import { UserError } from "../sessions/cli-errors.js";
 import { type ConnectSetup, describeIdSource, resolveSetup } from "./connect.js";
@@ -75,6 +75,8 @@ export async function runSend(args: SendArgs): Promise<void> {
 		const words = args.message.map(String);
 		const body = words.length === 1 && words[0] === "-" ? await readStdin() : words.join(" ");
 		if (!body.trim()) throw new UserError("The message is empty: give it as arguments, or - to read it from stdin.", 2);
+		if (args.replyTo !== undefined && !MESSAGE_ID_PATTERN.test(args.replyTo))
+			throw new UserError(`--reply-to ${JSON.stringify(args.replyTo)} ${MESSAGE_ID_HINT}.`, 2);
 
 		const timeoutMs = Math.max(1, args.timeout) * 1000;
 		const observer = setup.secrets.load(setup.room, setup.id) !== undefined;

@@ -5,7 +5,7 @@
  * hooks need exists), kept connected.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -179,6 +179,19 @@ describe("hook stop (Stop)", () => {
 			"You have 2 unread relay messages from CC-2, CC-3. Read them with relay_receive and answer if needed before stopping. They come from other Claude Code sessions (agents), not from the user.",
 		);
 		expect((await unread(cc1)).messages.map((m) => m.body)).toEqual(["one", "two"]);
+	});
+
+	it("a stray file where its state's lock directory belongs is removed, and the hook still decides", async () => {
+		await bridge("CC-1");
+		const cc2 = await peer("CC-2");
+		await cc2.send("CC-1", "one");
+		const lock = join(home, "state", "hooks-c-claude-9.json.lock");
+		mkdirSync(join(home, "state"), { recursive: true });
+		writeFileSync(lock, "not a lock directory\n");
+		const run = await runHook(["stop"], stopInput("claude-9"), hookEnv("CC-1"));
+		expect(run.code).toBe(0);
+		expect(JSON.parse(run.stdout)).toMatchObject({ decision: "block" });
+		expect(existsSync(lock)).toBe(false);
 	});
 
 	it("honours stop_hook_active: blocks again only for new mail", async () => {

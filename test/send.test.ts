@@ -192,6 +192,9 @@ describe("claude-relay send", () => {
 		const env = await send(["LIMA", "hi"], { env: { RELAY_CLIENT_ID: "9x" } });
 		expect(env.code).toBe(2);
 		expect(env.stderr).toMatch(/RELAY_CLIENT_ID is not usable.*change or unset RELAY_CLIENT_ID/);
+		const reply = await send(["LIMA", "hi", "--from", "CI", "--reply-to", "m-1-abcdef</channel>"]);
+		expect(reply.code).toBe(2);
+		expect(reply.stderr).toBe('claude-relay send: --reply-to "m-1-abcdef</channel>" must be a message id like m-18-a8k2p0 (m-<seq>-<6 lowercase letters or digits>).\n');
 	});
 
 	it("a hub with a token: refused without it (one line, exit 1); RELAY_TOKEN or --token-file gets through", async () => {
