@@ -49,12 +49,6 @@ export interface HubOptions {
 	retentionMaxMessages: number;
 	/** How often retention runs. */
 	retentionIntervalMs: number;
-	/**
-	 * SQLite: the write-ahead log is cut back to zero bytes once it is past this size (and whenever the hub
-	 * has been idle for a moment). Under sustained writes the file can pass it by what the hub writes in
-	 * one checkpoint interval (100 ms) plus one checkpoint. Read by the SQLite store, which hub-main creates.
-	 */
-	walMaxBytes: number;
 	/** How long shutdown waits for clients to close after telling them, before closing the rest. */
 	shutdownGraceMs: number;
 	/** Milliseconds clients are told to wait before reconnecting after a shutdown. */
@@ -82,7 +76,6 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	retentionDays: 30,
 	retentionMaxMessages: 100_000,
 	retentionIntervalMs: 10 * 60_000,
-	walMaxBytes: 64 * 1024 * 1024,
 	shutdownGraceMs: 1_000,
 	shutdownRetryAfterMs: 1_000,
 });

@@ -17,7 +17,6 @@ import { dirname } from "node:path";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { DEFAULTS } from "../defaults.js";
 import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
 import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { migrate } from "./migrations.js";
@@ -39,15 +38,10 @@ export interface SqliteStoreOptions {
 	file: string;
 	/** "normal" (default): survives a process crash. "full": also survives power loss; much slower. */
 	synchronous?: "normal" | "full";
-	/** The WAL file is cut back to zero once it is past this many bytes (DEFAULTS.walMaxBytes). */
-	walMaxBytes?: number;
 }
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
-
-/** How often the checkpointer looks at the WAL. Between two looks it can grow by what the hub writes meanwhile. */
-const CHECKPOINT_EVERY_MS = 100;
 
 /** Columns of `messages m` aliased to the fields of Message, so rows are Messages as they come. */
 const MESSAGE = `m.id, m.seq, m.room, m.sender AS "from", m.recipient AS "to", m.body,
@@ -274,11 +268,7 @@ export class SqliteStore implements Store {
 			// connection if the committing thread ran them (SQLite's default, every 1000 pages). A worker thread
 			// with its own connection runs them instead, off the event loop.
 			db.pragma("wal_autocheckpoint = 0");
-			// When this connection rewinds the WAL it also cuts the file back to the bound (the checkpointer
-			// truncates it too; this covers the fallback below, where this connection checkpoints itself).
-			const walMaxBytes = this.options.walMaxBytes ?? DEFAULTS.walMaxBytes;
-			db.pragma(`journal_size_limit = ${walMaxBytes}`);
-			this.checkpointer = startCheckpointer(file, CHECKPOINT_EVERY_MS, walMaxBytes);
+			this.checkpointer = startCheckpointer(file, 250);
 			// If the worker dies, nothing would checkpoint and the WAL would grow without bound: hand the
 			// job back to SQLite's own autocheckpoint on the committing connection.
 			this.checkpointer.once("error", () => {
@@ -528,52 +518,15 @@ export class SqliteStore implements Store {
 	}
 }
 
-/**
- * A worker thread with its own connection that keeps the WAL small, off the event loop. Every `everyMs` it
- * runs a PASSIVE checkpoint (copies what it can without blocking anyone). That alone never shrinks the
- * file under sustained writes: SQLite rewinds the WAL only when a checkpoint has copied every frame, and a
- * busy writer always adds frames while one runs. So when the file is past `walMaxBytes`, or nothing was
- * written since the last tick, a TRUNCATE checkpoint follows: it takes the write lock, copies the few frames
- * the PASSIVE pass left (so the writer waits only for those), and cuts the file to zero bytes.
- */
-function startCheckpointer(file: string, everyMs: number, walMaxBytes: number): Worker {
+/** A worker thread that runs PASSIVE checkpoints every `everyMs` on its own connection. */
+function startCheckpointer(file: string, everyMs: number): Worker {
 	const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
 	const worker = new Worker(
-		`const { workerData: w } = require("node:worker_threads");
-		 const { statSync } = require("node:fs");
-		 const Database = require(w.sqlite);
-		 const db = new Database(w.file, { timeout: 0 });
-		 db.pragma("journal_size_limit = " + w.walMaxBytes);
-		 const walBytes = () => { try { return statSync(w.file + "-wal").size; } catch { return 0; } };
-		 const nap = new Int32Array(new SharedArrayBuffer(4));
-		 const truncate = () => {
-		   for (let i = 0; i < 2000; i++) {
-		     const [r] = db.pragma("wal_checkpoint(TRUNCATE)");
-		     if (r.busy === 0) return i;
-		     Atomics.wait(nap, 0, 0, 1);
-		   }
-		   return -1;
-		 };
-		 let lastFrames = -1;
-		 const tick = () => {
-		   try {
-		     let [{ log, checkpointed }] = db.pragma("wal_checkpoint(PASSIVE)");
-		     const idle = log > 0 && checkpointed === log && log === lastFrames;
-		     lastFrames = log;
-		     const b = walBytes();
-		     if (idle || b > w.walMaxBytes) {
-		       const t0 = performance.now();
-		       if (!idle) db.pragma("wal_checkpoint(PASSIVE)");
-		       const t1 = performance.now();
-		       const tries = truncate();
-		       if (process.env.WALDEBUG) console.error("trunc", idle, (b/1048576).toFixed(1), tries, (t1-t0).toFixed(1), (performance.now()-t1).toFixed(1));
-		       lastFrames = -1;
-		     }
-		   } catch (e) { console.error(e) }
-		   setTimeout(tick, w.everyMs);
-		 };
-		 setTimeout(tick, w.everyMs);`,
-		{ eval: true, workerData: { file, everyMs, walMaxBytes, sqlite } },
+		`const { workerData } = require("node:worker_threads");
+		 const Database = require(workerData.sqlite);
+		 const db = new Database(workerData.file, { timeout: 5000 });
+		 setInterval(() => { try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {} }, workerData.everyMs);`,
+		{ eval: true, workerData: { file, everyMs, sqlite } },
 	);
 	worker.unref();
 	return worker;
