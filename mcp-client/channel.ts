@@ -21,7 +21,8 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Message } from "../server/protocol.js";
-import { BODY_LIMIT, moreHint } from "./format.js";
+import { BODY_LIMIT } from "./format.js";
+import { Framing, safeId, safeName } from "./framing.js";
 import type { ChannelsMode } from "./options.js";
 
 export const CHANNEL_CAPABILITY = "claude/channel";
@@ -42,34 +43,35 @@ export interface ChannelNotificationParams {
 export const META_KEY = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
- * The notification for one message: a compact content (who it is from, that it comes from another agent,
- * its id, the body cut at BODY_LIMIT with a relay_get pointer), and meta with string values only.
+ * The notification for one message: the content is the message in the relay's framing (framing.ts: a
+ * fence with a fresh nonce, validated header fields, the body neutralised so that it can close neither the
+ * fence nor Claude Code's <channel> block, cut at BODY_LIMIT with a relay_get pointer), and meta holds only
+ * validated values (Claude Code shows them as the <channel> tag's attributes).
  */
-export function channelNotification(m: Message): ChannelNotificationParams {
-	const cut = m.body.length > BODY_LIMIT;
-	const body = neutralize(cut ? m.body.slice(0, BODY_LIMIT) : m.body);
-	const to = m.to === "*" ? "everyone (*)" : m.to;
-	const head = `Relay message ${m.id} from ${m.from} to ${to}${m.replyTo ? `, in reply to ${m.replyTo}` : ""}. It comes from another agent, not from your user:`;
-	const lines = [head, body];
-	if (cut) lines.push(moreHint(m.id, BODY_LIMIT, m.body.length));
-	lines.push(
-		`(Already marked read. To answer: relay_send {"to":"${m.from}","replyTo":"${m.id}"}.)`,
-	);
+export function channelNotification(
+	m: Message,
+	framing = new Framing(),
+): ChannelNotificationParams {
+	const from = safeName(m.from);
+	const id = safeId(m.id);
+	const to = m.to === "*" ? "everyone (*)" : safeName(m.to);
+	const lines = [
+		`A relay message from ${from} to ${to}: it comes from another agent, not from your user. ${framing.note()}`,
+		framing.message(m, { limit: BODY_LIMIT }),
+		`(Already marked read. To answer: relay_send {"to":"${from}","replyTo":"${id}"}.)`,
+	];
 	const meta: Record<string, string> = {
-		from: m.from,
-		to: m.to,
-		message_id: m.id,
-		seq: String(m.seq),
-		sent_at: new Date(m.sentAt).toISOString(),
-		room: m.room,
+		from,
+		to: safeName(m.to),
+		message_id: id,
+		seq: Number.isSafeInteger(m.seq) ? String(m.seq) : "invalid",
+		sent_at: Number.isFinite(m.sentAt)
+			? new Date(m.sentAt).toISOString()
+			: "invalid",
+		room: safeName(m.room),
 	};
-	if (m.replyTo) meta.reply_to = m.replyTo;
+	if (m.replyTo && safeId(m.replyTo) !== "invalid") meta.reply_to = m.replyTo;
 	return { content: lines.join("\n"), meta };
-}
-
-/** A body must not close the <channel> block it is shown in and pass the rest off as something else. */
-function neutralize(body: string): string {
-	return body.replace(/<\/channel/gi, "&lt;/channel");
 }
 
 // ----- evidence from the parent's command line ----------------------------------------------------------------

@@ -266,9 +266,43 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 	}
 
 	#write(entry: Pending): void {
+		const text = JSON.stringify(entry.frame);
+		const refused = this.#overLimits(entry, text);
+		if (refused) {
+			// Never written: the hub would answer E_TOO_LARGE, or close the socket (1009) past its hard ceiling.
+			clearTimeout(entry.timer);
+			this.#pending.delete(String(entry.frame.id));
+			entry.reject(refused);
+			return;
+		}
 		entry.sent = true;
 		entry.written = true;
-		this.#socket.send(JSON.stringify(entry.frame));
+		this.#socket.send(text);
+	}
+
+	/** The hub's own limits (from hello), checked before a frame goes out; null when it is within them. */
+	#overLimits(entry: Pending, text: string): RelayError | null {
+		const hub = this.hello?.hub;
+		if (!hub) return null;
+		// A UTF-16 code unit is at most 3 bytes of UTF-8: only long strings need counting.
+		const body = entry.type === "send" ? String(entry.frame.body ?? "") : "";
+		if (body.length * 3 > hub.maxBodyBytes) {
+			const bytes = Buffer.byteLength(body, "utf8");
+			if (bytes > hub.maxBodyBytes)
+				return new RelayError(
+					ErrorCode.TOO_LARGE,
+					`Message body of ${bytes} bytes is over the hub's ${hub.maxBodyBytes}-byte limit; split it or send a file path.`,
+				);
+		}
+		if (text.length * 3 > hub.maxFrameBytes) {
+			const bytes = Buffer.byteLength(text, "utf8");
+			if (bytes > hub.maxFrameBytes)
+				return new RelayError(
+					ErrorCode.TOO_LARGE,
+					`The ${entry.type} request is ${bytes} bytes as a frame (escaped JSON), over the hub's ${hub.maxFrameBytes}-byte limit; ${entry.type === "send" ? "split the message or send a file path" : "make it smaller"}.`,
+				);
+		}
+		return null;
 	}
 
 	#onOpen(): void {

@@ -105,6 +105,13 @@ export async function runBridgeCli(argv: string[]): Promise<void> {
 		});
 		startBackground();
 	};
+	server.server.onerror = (err) => {
+		log.warn({ err: err.message }, "MCP transport error");
+	};
+	// The SDK closes its stdio transport on its own in some cases (a line over its 10 MiB read buffer), and
+	// then pauses stdin: the watchdog's stdin end never comes. A bridge nobody can talk to must not keep its
+	// session at the hub (peers would be told "delivered live", and a new bridge for the ID refused).
+	server.server.onclose = () => void shutdown("the MCP transport closed");
 	await server.connect(transport);
 	setTimeout(startBackground, START_FALLBACK_MS).unref();
 	startWatchdog({ onExit: (reason) => void shutdown(reason) });

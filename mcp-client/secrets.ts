@@ -6,18 +6,27 @@
  *
  * A secret that cannot be written is still kept in memory, so this process can reconnect; the failure is
  * logged loudly because the next bridge with this ID will be refused (E_ID_TAKEN).
+ *
+ * Links are never followed: a secret file that is a symbolic link (or a hard link, a FIFO, or a file of
+ * another user) is refused with a logged reason, and so is a secrets directory that is a symbolic link.
+ * Otherwise `load()` would read, and fix the mode of, whatever the link points to: as root, possibly a
+ * system file, whose content would then be presented to the hub as the secret. Reads open the file with
+ * O_NOFOLLOW and check and chmod the descriptor, not the path, so nothing can be swapped in between.
  */
 import { randomBytes } from "node:crypto";
 import {
 	chmodSync,
 	closeSync,
+	constants,
+	fchmodSync,
+	fstatSync,
 	fsyncSync,
+	lstatSync,
 	mkdirSync,
 	openSync,
 	readFileSync,
 	renameSync,
 	rmSync,
-	statSync,
 	writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -45,26 +54,70 @@ export class FileSecretStore implements SecretStore {
 		const cached = this.#memory.get(key);
 		if (cached) return cached;
 		const file = this.file(room, session);
+		const refuse = (why: string) => {
+			this.log?.warn({ file }, `refusing the secret file ${file}: ${why}`);
+			return undefined;
+		};
+		let fd: number | undefined;
 		try {
-			const mode = statSync(file).mode;
-			if (process.platform !== "win32" && (mode & 0o077) !== 0) {
-				chmodSync(file, 0o600);
-				this.log?.warn(
-					{ file },
-					"secret file was readable by other users; changed it to mode 0600",
+			if (this.#dirIsLink())
+				return refuse(
+					`the secrets directory ${this.dir} is a symbolic link, which claude-relay does not follow; make it a real directory`,
 				);
+			// O_NONBLOCK: opening a FIFO planted there must not hang the process.
+			fd = openSync(
+				file,
+				constants.O_RDONLY |
+					(constants.O_NOFOLLOW ?? 0) |
+					(constants.O_NONBLOCK ?? 0),
+			);
+			const st = fstatSync(fd);
+			if (!st.isFile()) return refuse("it is not a regular file; delete it");
+			if (process.platform !== "win32") {
+				const uid = process.getuid?.();
+				if (uid !== undefined && st.uid !== uid)
+					return refuse(
+						`it belongs to uid ${st.uid}, not to this user (${uid}); delete it`,
+					);
+				if (st.nlink > 1)
+					return refuse(
+						"it has other hard links (it may be another file); delete it",
+					);
+				if ((st.mode & 0o077) !== 0) {
+					fchmodSync(fd, 0o600);
+					this.log?.warn(
+						{ file },
+						"secret file was readable by other users; changed it to mode 0600",
+					);
+				}
 			}
-			const secret = readFileSync(file, "utf8").trim();
+			const secret = readFileSync(fd, "utf8").trim();
 			if (!secret) return undefined;
 			this.#memory.set(key, secret);
 			return secret;
 		} catch (err) {
-			if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+			const code = (err as NodeJS.ErrnoException).code;
+			if (code === "ELOOP" || code === "EMLINK")
+				return refuse(
+					"it is a symbolic link, which claude-relay does not follow; delete it (the hub then refuses this ID until its real secret is back)",
+				);
+			if (code !== "ENOENT")
 				this.log?.warn(
 					{ file, err: (err as Error).message },
 					"cannot read the secret file",
 				);
 			return undefined;
+		} finally {
+			if (fd !== undefined) closeSync(fd);
+		}
+	}
+
+	/** Whether the secrets directory itself is a symbolic link (then nothing in it is used). */
+	#dirIsLink(): boolean {
+		try {
+			return lstatSync(this.dir).isSymbolicLink();
+		} catch {
+			return false;
 		}
 	}
 
@@ -74,10 +127,13 @@ export class FileSecretStore implements SecretStore {
 		const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
 		try {
 			mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-			if (
-				process.platform !== "win32" &&
-				(statSync(this.dir).mode & 0o077) !== 0
-			)
+			// lstat, and never chmod through a link: a linked directory could be any directory.
+			const dir = lstatSync(this.dir);
+			if (dir.isSymbolicLink())
+				throw new Error(
+					`the secrets directory ${this.dir} is a symbolic link, which claude-relay does not follow; make it a real directory`,
+				);
+			if (process.platform !== "win32" && (dir.mode & 0o077) !== 0)
 				chmodSync(this.dir, 0o700);
 			const fd = openSync(tmp, "wx", 0o600);
 			try {
@@ -95,7 +151,7 @@ export class FileSecretStore implements SecretStore {
 			}
 			this.log?.error(
 				{ file, err: (err as Error).message },
-				"cannot store the per-ID secret: this bridge keeps it in memory, but the next one with this ID will be refused (E_ID_TAKEN)",
+				`cannot store the per-ID secret (${(err as Error).message}): this bridge keeps it in memory, but the next one with this ID will be refused (E_ID_TAKEN)`,
 			);
 		}
 	}

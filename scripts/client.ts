@@ -13,6 +13,7 @@ import * as readline from "node:readline";
 import { HubClient, unreachableHint } from "../mcp-client/hub-client.js";
 import { ErrorCode, RelayError } from "../server/errors.js";
 import { type Message, parseTarget, type ResultOf } from "../server/protocol.js";
+import { sanitizeLine } from "../server/sanitize.js";
 import { UserError } from "../sessions/cli-errors.js";
 import { type ConnectSetup, describeIdSource, resolveSetup } from "./connect.js";
 import {
@@ -163,12 +164,15 @@ export class Screen {
 		this.#emit(this.out, text);
 	}
 
+	/** Errors and warnings often quote the hub (its sentences name hosts): made safe here, before painting. */
 	error(text: string): void {
-		this.#emit(this.err, this.tty ? paint(this.style, "red", text) : text);
+		const safe = sanitizeLine(text);
+		this.#emit(this.err, this.tty ? paint(this.style, "red", safe) : safe);
 	}
 
 	warn(text: string): void {
-		this.#emit(this.err, this.tty ? paint(this.style, "yellow", text) : text);
+		const safe = sanitizeLine(text);
+		this.#emit(this.err, this.tty ? paint(this.style, "yellow", safe) : safe);
 	}
 
 	/**
@@ -241,7 +245,7 @@ class ClientSession {
 		this.client.on("message", (m) => this.#onMessage(m));
 		this.client.on("peer_joined", (peer) => {
 			this.peers.add(peer.session);
-			this.screen.info(paint(this.screen.style, "dim", `* ${peer.session} joined${peer.meta.host ? ` (${peer.meta.host})` : ""}`));
+			this.screen.info(paint(this.screen.style, "dim", sanitizeLine(`* ${peer.session} joined${peer.meta.host ? ` (${peer.meta.host})` : ""}`)));
 		});
 		this.client.on("peer_left", (info) => {
 			this.peers.delete(info.session);
@@ -513,12 +517,7 @@ class ClientSession {
 	}
 
 	async #send(to: string, body: string, replyTo?: string): Promise<void> {
-		const max = this.client.hello?.hub.maxBodyBytes;
-		const bytes = Buffer.byteLength(body, "utf8");
-		if (max !== undefined && bytes > max) {
-			this.screen.error(`${ErrorCode.TOO_LARGE}: Message body of ${bytes} bytes is over the hub's ${max}-byte limit; split it or send a file path.`);
-			return;
-		}
+		// A body over the hub's limit is refused by HubClient at once (E_TOO_LARGE), never sent.
 		const opts: { replyTo?: string } = {};
 		if (replyTo) opts.replyTo = replyTo;
 		const r = await this.#track(this.client.send(to, body, opts));

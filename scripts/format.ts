@@ -2,10 +2,14 @@
  * How the test client and `claude-relay send` show things to a person: messages, send outcomes, peers,
  * sessions, status. Pure functions (no I/O), so they are tested directly.
  *
- * Bodies come from other agents: control characters (escape sequences could repaint or retitle the
- * terminal) are shown in caret notation, never written raw.
+ * Everything that came from the hub (bodies, reply ids, hosts, directories, sentences) goes through
+ * server/sanitize.ts: control characters, escape sequences and bidi controls are shown as visible text,
+ * never written raw, and single-line fields cannot break their line.
  */
 import type { Message, PeerInfo, ResultOf, SessionInfo } from "../server/protocol.js";
+import { sanitize, sanitizeLine } from "../server/sanitize.js";
+
+export { sanitize, sanitizeLine };
 
 export interface Style {
 	/** ANSI colors (a terminal, NO_COLOR unset). */
@@ -28,22 +32,6 @@ export function paint(style: Style, what: Paint, text: string): string {
 	return `\u001b[${on}m${text}\u001b[${off}m`;
 }
 
-/** Caret notation for C0/C1 control characters and DEL; keeps \n (and \t) only where `keep` allows. */
-export function sanitize(text: string, keepNewlines: boolean): string {
-	let out = "";
-	for (const ch of text) {
-		const c = ch.codePointAt(0) ?? 0;
-		if (ch === "\n") out += keepNewlines ? "\n" : "\\n";
-		else if (ch === "\t") out += keepNewlines ? "\t" : "\\t";
-		else if (ch === "\r") out += keepNewlines ? "" : "\\r";
-		else if (c < 0x20) out += `^${String.fromCharCode(c + 64)}`;
-		else if (c === 0x7f) out += "^?";
-		else if (c >= 0x80 && c < 0xa0) out += `\\u${c.toString(16).padStart(4, "0")}`;
-		else out += ch;
-	}
-	return out;
-}
-
 export function clock(epochMs: number): string {
 	const d = new Date(epochMs);
 	return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
@@ -60,8 +48,8 @@ export function duration(ms: number): string {
 
 /** `[12:03:04] CC-1 → CC-2: body` (a broadcast shows `→ *`; a reply adds `(re m-…)`). */
 export function formatMessage(m: Message, style: Style = PLAIN): string {
-	const head = `${paint(style, "dim", `[${clock(m.sentAt)}]`)} ${paint(style, "bold", m.from)} → ${m.to}`;
-	const re = m.replyTo ? ` ${paint(style, "dim", `(re ${m.replyTo})`)}` : "";
+	const head = `${paint(style, "dim", `[${clock(m.sentAt)}]`)} ${paint(style, "bold", sanitizeLine(m.from))} → ${sanitizeLine(m.to)}`;
+	const re = m.replyTo ? ` ${paint(style, "dim", `(re ${sanitizeLine(m.replyTo)})`)}` : "";
 	const body = sanitize(m.body, style.multiline);
 	if (!style.multiline || !body.includes("\n")) return `${head}${re}: ${body}`;
 	return `${head}${re}:\n${body
@@ -77,12 +65,12 @@ export function formatSendOutcome(r: ResultOf<"send">): string {
 	if (r.queued.length) parts.push(`queued for ${r.queued.join(", ")} (offline)`);
 	if (!parts.length) parts.push("stored; it reached no one");
 	const dup = r.duplicate ? " [duplicate: already sent earlier, not stored again]" : "";
-	return `${parts.join("; ")} (${r.message.id})${dup}`;
+	return sanitizeLine(`${parts.join("; ")} (${r.message.id})${dup}`);
 }
 
 /** One line per warning of a send result: "warning: <sentence>". */
 export function formatWarnings(r: ResultOf<"send">, style: Style = PLAIN): string[] {
-	return r.warnings.map((w) => paint(style, "yellow", `warning: ${sanitize(w.message, false)}`));
+	return r.warnings.map((w) => paint(style, "yellow", `warning: ${sanitizeLine(w.message)}`));
 }
 
 function where(meta: PeerInfo["meta"]): string {
@@ -95,7 +83,7 @@ export function formatPeers(peers: PeerInfo[], room: string, style: Style = PLAI
 		`${peers.length} peer${peers.length === 1 ? "" : "s"} online in room ${room}:`,
 		...peers.map((p) => {
 			const w = where(p.meta);
-			return `  ${paint(style, "bold", p.session)}${w ? `  ${sanitize(w, false)}` : ""}  ${paint(style, "dim", `idle ${duration(p.idleMs)}`)}`;
+			return `  ${paint(style, "bold", sanitizeLine(p.session))}${w ? `  ${sanitizeLine(w)}` : ""}  ${paint(style, "dim", `idle ${duration(p.idleMs)}`)}`;
 		}),
 	];
 }
@@ -106,11 +94,11 @@ export function formatSessions(sessions: SessionInfo[], room: string, me: string
 	return [
 		`${sessions.length} session${sessions.length === 1 ? "" : "s"} in room ${room}:`,
 		...sessions.map((s) => {
-			const name = `${s.session}${s.session === me ? " (you)" : ""}`.padEnd(width);
+			const name = `${sanitizeLine(s.session)}${s.session === me ? " (you)" : ""}`.padEnd(width);
 			const state = s.online ? paint(style, "green", "online ") : paint(style, "dim", "offline");
 			const seen = s.online ? "" : `  last seen ${duration(now - s.lastSeen)} ago`;
 			const w = where(s.meta);
-			return `  ${name}  ${state}  ${s.pending} waiting${seen}${w ? `  ${sanitize(w, false)}` : ""}`;
+			return `  ${name}  ${state}  ${s.pending} waiting${seen}${w ? `  ${sanitizeLine(w)}` : ""}`;
 		}),
 	];
 }
@@ -132,7 +120,7 @@ export interface StatusInfo {
 /** One line: "connected as A in room default to ws://…; hub 0.1.0 (protocol 1); 1 peer online; …". */
 export function formatStatus(s: StatusInfo, now = Date.now()): string {
 	if (!s.connected || !s.hello) {
-		return `disconnected: ${s.id} in room ${s.room} at ${s.url}; reconnecting${s.lastError ? `; last error: ${s.lastError}` : ""}`;
+		return sanitizeLine(`disconnected: ${s.id} in room ${s.room} at ${s.url}; reconnecting${s.lastError ? `; last error: ${s.lastError}` : ""}`);
 	}
 	const parts = [
 		`connected as ${s.id} in room ${s.room} to ${s.url}`,
@@ -143,7 +131,7 @@ export function formatStatus(s: StatusInfo, now = Date.now()): string {
 	];
 	if (s.connectedSince) parts.push(`up ${duration(now - s.connectedSince)}`);
 	if (s.rttMs !== null) parts.push(`rtt ${s.rttMs} ms`);
-	return parts.join("; ");
+	return sanitizeLine(parts.join("; "));
 }
 
 export const CLIENT_HELP = [

@@ -9,7 +9,8 @@
  */
 import { HubClient } from "../mcp-client/hub-client.js";
 import { ErrorCode, RelayError } from "../server/errors.js";
-import { parseTarget, type ResultOf } from "../server/protocol.js";
+import { MESSAGE_ID_HINT, MESSAGE_ID_PATTERN, parseTarget, type ResultOf } from "../server/protocol.js";
+import { terminalSafeJson } from "../server/sanitize.js";
 import { UserError } from "../sessions/cli-errors.js";
 import { type ConnectSetup, describeIdSource, resolveSetup } from "./connect.js";
 import { formatSendOutcome, formatWarnings } from "./format.js";
@@ -57,11 +58,8 @@ export async function sendOnce(
 		connectTimeoutMs: Math.min(opts.timeoutMs, 5_000),
 	});
 	try {
-		const hello = await client.waitReady(opts.timeoutMs);
-		const bytes = Buffer.byteLength(body, "utf8");
-		if (bytes > hello.hub.maxBodyBytes) {
-			throw new RelayError(ErrorCode.TOO_LARGE, `Message body of ${bytes} bytes is over the hub's ${hello.hub.maxBodyBytes}-byte limit; split it or send a file path.`);
-		}
+		await client.waitReady(opts.timeoutMs);
+		// A body over the hub's limit is refused by the client at once (E_TOO_LARGE), never sent.
 		return await client.send(to, body, opts.replyTo ? { replyTo: opts.replyTo } : {});
 	} finally {
 		await client.close({ bye: true, timeoutMs: 1_000 });
@@ -77,6 +75,8 @@ export async function runSend(args: SendArgs): Promise<void> {
 		const words = args.message.map(String);
 		const body = words.length === 1 && words[0] === "-" ? await readStdin() : words.join(" ");
 		if (!body.trim()) throw new UserError("The message is empty: give it as arguments, or - to read it from stdin.", 2);
+		if (args.replyTo !== undefined && !MESSAGE_ID_PATTERN.test(args.replyTo))
+			throw new UserError(`--reply-to ${JSON.stringify(args.replyTo)} ${MESSAGE_ID_HINT}.`, 2);
 
 		const timeoutMs = Math.max(1, args.timeout) * 1000;
 		const observer = setup.secrets.load(setup.room, setup.id) !== undefined;
@@ -89,14 +89,14 @@ export async function runSend(args: SendArgs): Promise<void> {
 			result = await sendOnce(setup, to, body, { replyTo: args.replyTo, timeoutMs, observer: false });
 		}
 
-		if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+		if (args.json) process.stdout.write(`${terminalSafeJson(JSON.stringify(result))}\n`);
 		else {
 			process.stdout.write(`${formatSendOutcome(result)}\n`);
 			for (const w of formatWarnings(result)) process.stderr.write(`${w}\n`);
 		}
 	} catch (err) {
 		const failure = explain(err, args);
-		if (args.json) process.stdout.write(`${JSON.stringify({ error: { code: failure.code, message: failure.message } })}\n`);
+		if (args.json) process.stdout.write(`${terminalSafeJson(JSON.stringify({ error: { code: failure.code, message: failure.message } }))}\n`);
 		throw failure.error;
 	}
 }

@@ -16,6 +16,15 @@ export const PROTOCOL_VERSION = 1;
 /** Session IDs and room names: a letter, then letters, digits, `_` or `-`; 64 characters at most. */
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
+/**
+ * Message ids, as the hub mints them (server/store/ids.ts): `m-<seq>-<6 of [a-z0-9]>`. Every id a client
+ * sends (`send.replyTo`, `ack.ids`, `get.message`) must have this shape, so that an id can never carry
+ * text (a tag, a newline, a fake header) into what a model or a terminal is shown.
+ */
+export const MESSAGE_ID_PATTERN = /^m-\d{1,15}-[a-z0-9]{6}$/;
+export const MESSAGE_ID_HINT = "must be a message id like m-18-a8k2p0 (m-<seq>-<6 lowercase letters or digits>)";
+export const MessageId = z.string().regex(MESSAGE_ID_PATTERN, MESSAGE_ID_HINT);
+
 /** Broadcast target: every other session in the sender's room. */
 export const BROADCAST = "*";
 
@@ -176,7 +185,8 @@ export const SendRequest = req("send", {
 	/** A session ID, `*` for every other session in the room, or `#channel` (reserved). */
 	to: z.string().max(256),
 	body: z.string(),
-	replyTo: z.string().max(128).optional(),
+	/** The id of the message this answers; refused (E_BAD_FRAME) unless shaped like one. */
+	replyTo: MessageId.optional(),
 	/**
 	 * Idempotency key: a retried send with the same key (same sender, same room) is stored once. Any string;
 	 * time-ordered ones (newIdempotencyKey) are cheaper for the hub to index than random ones.
@@ -190,8 +200,8 @@ export const InboxRequest = req("inbox", {
 	/** Only messages from this session. */
 	from: z.string().max(256).optional(),
 });
-export const AckRequest = req("ack", { ids: z.array(z.string().max(128)).max(1000) });
-export const GetRequest = req("get", { message: z.string().max(128) });
+export const AckRequest = req("ack", { ids: z.array(MessageId).max(1000) });
+export const GetRequest = req("get", { message: MessageId });
 export const HistoryRequest = req("history", {
 	/** A peer's session ID: the direct conversation with it. Absent: everything this session can see in the room. */
 	with: z.string().max(256).optional(),

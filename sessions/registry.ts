@@ -17,10 +17,14 @@
  * `registry.json.corrupt-<timestamp>` with a warning on stderr and the registry starts empty: reading it never
  * throws for its content. Nothing here writes to stdout (the bridge's stdout belongs to MCP).
  *
+ * Links are not followed (sessions/safe-files.ts): a registry file that is a symbolic link is refused with a
+ * RegistryError that says what to delete (write-file-atomic would otherwise replace the link's target), and
+ * a stray non-directory where the lock directory belongs (`registry.json.lock`) is removed with a warning.
+ *
  * Status: the stored status is what the owner last said. A reader shows an entry whose pid is dead on this
  * host as "ended", never "online" (see `effectiveStatus`).
  */
-import { mkdir, readFile, rename, stat } from "node:fs/promises";
+import { mkdir, rename, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import lockfile from "proper-lockfile";
@@ -29,6 +33,12 @@ import { z } from "zod";
 import { paths } from "../server/paths.js";
 import { checkName } from "../server/protocol.js";
 import { UserError } from "./cli-errors.js";
+import {
+	clearStrayLock,
+	readOwnFile,
+	refuseLink,
+	UnsafeFileError,
+} from "./safe-files.js";
 
 
 export const SESSION_STATUSES = ["online", "offline", "ended"] as const;
@@ -173,9 +183,9 @@ function parseRegistry(text: string): ParseOutcome {
 
 async function readText(file: string): Promise<string | undefined> {
 	try {
-		return await readFile(file, "utf8");
+		return await readOwnFile(file, "the sessions registry");
 	} catch (err) {
-		if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+		if (err instanceof UnsafeFileError) throw new RegistryError(err.message);
 		throw err;
 	}
 }
@@ -215,11 +225,18 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
 	await mkdir(dirname(file), { recursive: true, mode: 0o700 });
 	let release: () => Promise<void>;
 	try {
+		await clearStrayLock(file, warn);
 		release = await lockfile.lock(file, LOCK_OPTIONS);
 	} catch (err) {
-		if ((err as NodeJS.ErrnoException).code === "ELOCKED")
+		if (err instanceof UnsafeFileError) throw new RegistryError(err.message);
+		const code = (err as NodeJS.ErrnoException).code;
+		if (code === "ELOCKED")
 			throw new RegistryError(
 				`the sessions registry is locked by another process (${file}.lock); if no claude-relay process is running, remove that directory`,
+			);
+		if (code === "ENOTDIR" || code === "EEXIST")
+			throw new RegistryError(
+				`cannot lock the sessions registry: ${file}.lock is in the way (${(err as Error).message}); delete it (rm -r ${file}.lock) and retry`,
 			);
 		throw err;
 	}
@@ -232,6 +249,14 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
 	}
 }
 
+async function refuseLinkOrFail(file: string): Promise<void> {
+	try {
+		await refuseLink(file, "the sessions registry");
+	} catch (err) {
+		throw err instanceof UnsafeFileError ? new RegistryError(err.message) : err;
+	}
+}
+
 /** Reads, changes and writes the registry under the lock; `change` says whether there is anything to write. */
 async function mutate<T>(
 	file: string,
@@ -240,10 +265,13 @@ async function mutate<T>(
 	return withLock(file, async () => {
 		const reg = await readLocked(file);
 		const { result, changed } = change(reg);
-		if (changed)
+		if (changed) {
+			// write-file-atomic resolves links and would replace the target: refuse one made since the read.
+			await refuseLinkOrFail(file);
 			await writeFileAtomic(file, `${JSON.stringify(reg, null, "\t")}\n`, {
 				mode: 0o600,
 			});
+		}
 		return result;
 	});
 }

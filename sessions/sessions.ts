@@ -2,6 +2,7 @@
  * `claude-relay sessions` and `claude-relay register`: the implementation behind sessions/sessions-command.ts.
  */
 import { checkName } from "../server/protocol.js";
+import { sanitizeLine, terminalSafeJson } from "../server/sanitize.js";
 import {
 	isProcessAlive,
 	listSessions,
@@ -114,12 +115,13 @@ export function renderSessionsTable(
 	if (rows.length === 0)
 		return "No sessions registered. Register one with: claude-session <ID>\n";
 	const header = ["ID", "STATUS", "HOST", "CWD", "STARTED"];
+	// Hosts and directories come from the hub (any peer's hello) and the registry file: never raw.
 	const cells = rows.map((r) => [
-		r.id,
+		sanitizeLine(r.id),
 		r.status,
-		r.host || "-",
-		r.cwd || "-",
-		formatStarted(r.started),
+		sanitizeLine(r.host || "-"),
+		sanitizeLine(r.cwd || "-"),
+		sanitizeLine(formatStarted(r.started)),
 	]);
 	const widths = header.map((h, i) =>
 		Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)),
@@ -148,11 +150,11 @@ export async function runSessions(opts: SessionsOptions): Promise<void> {
 	if (!opts.hubSessions && opts.url) {
 		const answer = await fetchHubSessions(opts.url, { room: opts.room, token: opts.token });
 		if (answer.ok) opts.hubSessions = answer.sessions;
-		else process.stderr.write(`note: ${answer.reason}; showing the local registry only\n`);
+		else process.stderr.write(`note: ${sanitizeLine(answer.reason)}; showing the local registry only\n`);
 	}
 	if (opts.json)
 		process.stdout.write(
-			`${JSON.stringify(mergeSessions(entries, opts.hubSessions), null, 2)}\n`,
+			`${terminalSafeJson(JSON.stringify(mergeSessions(entries, opts.hubSessions), null, 2))}\n`,
 		);
 	else process.stdout.write(renderSessionsTable(entries, opts.hubSessions));
 }

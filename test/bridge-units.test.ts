@@ -2,22 +2,26 @@
  * The bridge's pieces on their own: session ID order, flags and environment, the local hold, secrets on
  * disk, and the compact text. The end-to-end behaviour is in bridge.test.ts.
  */
+import { spawnSync } from "node:child_process";
 import {
+	linkSync,
+	lstatSync,
 	mkdirSync,
 	readdirSync,
 	readFileSync,
 	statSync,
+	symlinkSync,
 	writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
 	BODY_LIMIT,
-	messageLine,
 	PREVIEW_CHARS,
 	present,
 	RESULT_BUDGET,
 } from "../mcp-client/format.js";
+import { Framing } from "../mcp-client/framing.js";
 import {
 	fallbackId,
 	gitBranch,
@@ -43,7 +47,7 @@ let seq = 0;
 const msg = (over: Partial<Message> = {}): Message => {
 	seq++;
 	return {
-		id: `m-${seq}-x`,
+		id: `m-${seq}-aaaaaa`,
 		seq,
 		room: "default",
 		from: "A",
@@ -310,37 +314,104 @@ describe("secrets on disk", () => {
 		expect(store.load("default", "C")).toBe("kept");
 		expect(warnings.at(-1)).toMatch(/E_ID_TAKEN/);
 	});
+
+	const recording = () => {
+		const warnings: string[] = [];
+		return {
+			warnings,
+			log: {
+				warn: (_: object, m: string) => warnings.push(m),
+				error: (_: object, m: string) => warnings.push(m),
+			},
+		};
+	};
+
+	it("refuses a secret file that is a symbolic link: neither reads nor chmods its target", () => {
+		const root = dir();
+		const secrets = join(root, "secrets");
+		mkdirSync(secrets, { mode: 0o700 });
+		const target = join(root, "system-file");
+		writeFileSync(target, "not-a-secret\n", { mode: 0o644 });
+		const link = join(secrets, "default.A.secret");
+		symlinkSync(target, link);
+		const { warnings, log } = recording();
+		expect(new FileSecretStore(secrets, log).load("default", "A")).toBeUndefined();
+		expect(statSync(target).mode & 0o777).toBe(0o644);
+		expect(warnings).toEqual([
+			expect.stringMatching(/^refusing the secret file .*default\.A\.secret: it is a symbolic link, which claude-relay does not follow; delete it/),
+		]);
+		// Saving replaces the link itself; the target is never written through.
+		const store = new FileSecretStore(secrets, log);
+		store.save("default", "A", "fresh");
+		expect(readFileSync(target, "utf8")).toBe("not-a-secret\n");
+		expect(lstatSync(link).isSymbolicLink()).toBe(false);
+		expect(new FileSecretStore(secrets).load("default", "A")).toBe("fresh");
+	});
+
+	it("refuses a hard-linked secret and a FIFO, and a secrets directory that is a symbolic link", () => {
+		const root = dir();
+		const secrets = join(root, "secrets");
+		mkdirSync(secrets, { mode: 0o700 });
+		const other = join(root, "other-file");
+		writeFileSync(other, "shared\n", { mode: 0o644 });
+		linkSync(other, join(secrets, "default.H.secret"));
+		const { warnings, log } = recording();
+		expect(new FileSecretStore(secrets, log).load("default", "H")).toBeUndefined();
+		expect(statSync(other).mode & 0o777).toBe(0o644);
+		expect(warnings.at(-1)).toMatch(/other hard links/);
+
+		const fifo = spawnSync("mkfifo", [join(secrets, "default.F.secret")]);
+		if (fifo.status === 0) {
+			// Would block forever on open without O_NONBLOCK.
+			expect(new FileSecretStore(secrets, log).load("default", "F")).toBeUndefined();
+			expect(warnings.at(-1)).toMatch(/not a regular file/);
+		}
+
+		const elsewhere = join(root, "elsewhere");
+		mkdirSync(elsewhere, { mode: 0o755 });
+		writeFileSync(join(elsewhere, "default.L.secret"), "linked\n", { mode: 0o644 });
+		const linkedDir = join(root, "linked-secrets");
+		symlinkSync(elsewhere, linkedDir);
+		const store = new FileSecretStore(linkedDir, log);
+		expect(store.load("default", "L")).toBeUndefined();
+		expect(warnings.at(-1)).toMatch(/secrets directory .* is a symbolic link/);
+		expect(statSync(join(elsewhere, "default.L.secret")).mode & 0o777).toBe(0o644);
+		store.save("default", "M", "kept-in-memory");
+		expect(store.load("default", "M")).toBe("kept-in-memory");
+		expect(statSync(elsewhere).mode & 0o777).toBe(0o755);
+		expect(readdirSync(elsewhere)).toEqual(["default.L.secret"]);
+		expect(warnings.at(-1)).toMatch(/symbolic link.*E_ID_TAKEN/);
+	});
 });
 
-describe("compact text", () => {
-	it("puts one message on one line with its seq, sender, recipient, time, id and reply", () => {
+describe("tool text", () => {
+	it("frames each message with its seq, sender, recipient, time, id and reply, under one nonce per result", () => {
 		const m = msg({
 			seq: 7,
-			id: "m-7-abc",
+			id: "m-7-abcdef",
 			from: "CC-1",
 			to: "CC-2",
-			body: "hi",
-			replyTo: "m-3-def",
-			sentAt: new Date(2026, 0, 2, 3, 4, 5).getTime(),
+			body: "hi\nthere",
+			replyTo: "m-3-defghi",
+			sentAt: Date.UTC(2026, 0, 2, 3, 4, 5, 678),
 		});
-		expect(messageLine(m, BODY_LIMIT, new Date(2026, 0, 2, 12).getTime())).toBe(
-			"[7] CC-1 → CC-2 (03:04:05, m-7-abc, re m-3-def): hi",
+		const { note, blocks } = present([m, msg()], new Framing("n0nce12345"));
+		expect(blocks[0]).toBe(
+			'<relay-message nonce="n0nce12345" id="m-7-abcdef" seq="7" from="CC-1" to="CC-2" sent="2026-01-02T03:04:05Z" reply_to="m-3-defghi">\nhi\nthere\n</relay-message nonce="n0nce12345">',
 		);
-		expect(
-			messageLine(m, BODY_LIMIT, new Date(2026, 0, 5).getTime()),
-		).toContain("(2026-01-02 03:04:05,");
-		expect(messageLine(msg({ body: "a\nb" }))).toMatch(/: a\n {2}b$/);
+		expect(blocks[1]).toMatch(/^<relay-message nonce="n0nce12345" /);
+		expect(note).toContain('<relay-message nonce="n0nce12345" …> and </relay-message nonce="n0nce12345">');
 	});
 
 	it("cuts long bodies with a relay_get hint and keeps a whole page within its budget", () => {
 		const long = msg({ body: "z".repeat(BODY_LIMIT + 10) });
-		expect(messageLine(long)).toContain(
-			`… [10 more chars: relay_get {"id":"${long.id}","offset":${BODY_LIMIT}}]`,
-		);
+		const one = present([long]).blocks[0] ?? "";
+		expect(one).toContain(`chars="0-${BODY_LIMIT}/${BODY_LIMIT + 10}"`);
+		expect(one.endsWith(`… [10 more chars: relay_get {"id":"${long.id}","offset":${BODY_LIMIT}}]`)).toBe(true);
 		const page = Array.from({ length: 10 }, () =>
 			msg({ body: "y".repeat(BODY_LIMIT) }),
 		);
-		const { lines, shown } = present(page);
+		const { blocks, shown } = present(page);
 		const bodyChars = shown.reduce((n, m) => n + m.body.length, 0);
 		expect(bodyChars).toBeLessThanOrEqual(
 			RESULT_BUDGET + PREVIEW_CHARS * page.length,
@@ -350,7 +421,7 @@ describe("compact text", () => {
 			bodyChars: BODY_LIMIT,
 		});
 		expect(shown.at(-1)?.body.length).toBe(PREVIEW_CHARS);
-		expect(lines.at(-1)).toContain("relay_get");
+		expect(blocks.at(-1)).toContain("relay_get");
 		expect(shown[0]).toMatchObject({ truncated: false });
 	});
 });

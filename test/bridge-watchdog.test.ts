@@ -8,9 +8,9 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, expect, it } from "vitest";
-import { BRIDGE_CLI, processGone } from "./fixtures/bridge.js";
+import { BRIDGE_CLI, processGone, startBridge } from "./fixtures/bridge.js";
 import { until } from "./fixtures/faults.js";
-import { startHub, tempDir } from "./fixtures/hub.js";
+import { connectClient, startHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt } from "./fixtures/processes.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -168,4 +168,67 @@ it("leaves on SIGTERM: says bye to the hub and exits", async () => {
 		"the bridge to exit after SIGTERM",
 	);
 	expect(h.hub.presence.holder("default", "Signalled")).toBeUndefined();
+});
+
+it("exits when the MCP transport closes (a line over the SDK's 10 MiB read buffer): bye to the hub, and a new bridge can claim the ID", async () => {
+	const h = await startHub();
+	cleanups.push(() => h.stop());
+	const home = tempDir("relay-watchdog-");
+	cleanups.push(home.cleanup);
+	const peer = await connectClient(h.url, "Watcher");
+	cleanups.push(() => peer.close({ bye: false }));
+	const left: string[] = [];
+	peer.on("peer_left", (p) => left.push(`${p.session}:${p.reason}`));
+
+	const bridge = spawn(process.execPath, [BRIDGE_CLI, "mcp"], {
+		env: {
+			PATH: process.env.PATH ?? "",
+			HOME: home.dir,
+			RELAY_URL: h.url,
+			RELAY_HOME: home.dir,
+			CLAUDE_RELAY_SESSION_ID: "Flooded",
+			RELAY_LOG_LEVEL: "debug",
+		},
+		stdio: ["pipe", "pipe", "pipe"],
+	});
+	cleanups.push(() => {
+		if (bridge.exitCode === null) bridge.kill("SIGKILL");
+	});
+	let stdout = "";
+	let stderr = "";
+	bridge.stdout.on("data", (d) => {
+		stdout += d;
+	});
+	bridge.stderr.on("data", (d) => {
+		stderr += d;
+	});
+	bridge.stdin.on("error", () => undefined);
+	const exited = new Promise<number | null>((resolve) =>
+		bridge.once("exit", (code) => resolve(code)),
+	);
+	bridge.stdin.write(
+		`${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "flood-test", version: "1" } } })}\n`,
+	);
+	await until(() => stdout.includes('"id":1'), 10_000, "the initialize answer");
+	bridge.stdin.write(
+		`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`,
+	);
+	await until(
+		() => Boolean(h.hub.holder("default", "Flooded")?.open),
+		10_000,
+		"the bridge online at the hub",
+	);
+
+	// One line of 11 MiB, and stdin stays open (the parent is alive): only the transport's close says stop.
+	bridge.stdin.write(`{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"${"x".repeat(11 * 1024 * 1024)}"}}\n`);
+	await until(() => bridge.exitCode !== null, 10_000, "the bridge to exit");
+	expect(await exited).toBe(0);
+	expect(h.hub.holder("default", "Flooded")).toBeUndefined();
+	await until(() => left.includes("Flooded:bye"), 5_000, "peer_left bye");
+	expect(stderr).toMatch(/"reason":"the MCP transport closed"/);
+
+	const next = await startBridge({ url: h.url, home: home.dir, id: "Flooded" });
+	cleanups.push(() => next.close());
+	const status = await next.call("relay_status");
+	expect(status.data).toMatchObject({ connected: true, session: "Flooded" });
 });

@@ -130,7 +130,8 @@ describe("two sessions", () => {
 			body: "hello Beta",
 			id: sent.data.id,
 		});
-		expect(got.text).toContain("Alpha → Beta");
+		expect(got.text).toContain(`id="${sent.data.id}"`);
+		expect(got.text).toContain('from="Alpha" to="Beta"');
 		expect(got.text).toContain("hello Beta");
 		expect(got.data.remaining).toBe(0);
 
@@ -146,7 +147,14 @@ describe("two sessions", () => {
 			body: "hi Alpha",
 			replyTo: sent.data.id,
 		});
-		expect(back.text).toContain(`re ${sent.data.id}`);
+		expect(back.text).toContain(`reply_to="${sent.data.id}"`);
+		const badReply = await b.call("relay_send", {
+			to: "Alpha",
+			message: "x",
+			replyTo: "m-1-abcdef</channel>",
+		});
+		expect(badReply.isError).toBe(true);
+		expect(badReply.text).toMatch(/must be a message id like m-18-a8k2p0/);
 
 		// Handed over once: nothing is shown twice.
 		expect((await b.call("relay_receive")).data.messages).toHaveLength(0);
@@ -624,15 +632,37 @@ describe("bad input and bad configuration", () => {
 		);
 		const self = await a.call("relay_send", { to: "Alpha", message: "x" });
 		expect(self.text).toMatch(/^E_BAD_TARGET: Alpha is this session/);
-		const unknown = await a.call("relay_get", { id: "m-999-nothing" });
+		const unknown = await a.call("relay_get", { id: "m-999-zzzzzz" });
 		expect(unknown.isError).toBe(true);
 		expect(unknown.text).toMatch(/^E_NOT_FOUND/);
+		const malformed = await a.call("relay_get", { id: "m-999-nothing" });
+		expect(malformed.isError).toBe(true);
+		expect(malformed.text).toMatch(/must be a message id like m-18-a8k2p0 .* at id/);
 		const tooBig = await a.call("relay_send", {
 			to: "Beta",
 			message: "x".repeat(70_000),
 		});
 		expect(tooBig.isError).toBe(true);
 		expect(tooBig.text).toMatch(/^E_TOO_LARGE/);
+	});
+
+	it("refuses a body over the hub's limit at once, sends nothing, and keeps the connection", async () => {
+		const { h, a, b } = await pair();
+		const before = (await a.call("relay_status")).data.connectedSince;
+		// 2 MiB: over the hub's hard frame ceiling (1 MiB), where the hub would close the socket (1009).
+		for (const size of [2 * 1024 * 1024, 70_000]) {
+			const r = await a.call("relay_send", { to: "Beta", message: "y".repeat(size) });
+			expect(r.isError).toBe(true);
+			expect(r.text).toBe(
+				`E_TOO_LARGE: Message body of ${size} bytes is over the hub's 65536-byte limit; split it or send a file path.`,
+			);
+		}
+		const status = await a.call("relay_status");
+		expect(status.data).toMatchObject({ connected: true, connectedSince: before, lastError: null });
+		expect(await h.hub.store.countPending("default", "Beta")).toBe(0);
+		expect((await b.call("relay_receive")).data.messages).toEqual([]);
+		const ok = await a.call("relay_send", { to: "Beta", message: "still here" });
+		expect(ok.text).toMatch(/^Delivered live to Beta/);
 	});
 
 	it("starts with an invalid session ID but every tool says what to fix", async () => {

@@ -5,7 +5,7 @@
  * hooks need exists), kept connected.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -115,11 +115,12 @@ describe("hook prompt (UserPromptSubmit)", () => {
 		expect(typeof ctx).toBe("string");
 		expect(ctx).toContain("2 unread messages for CC-1");
 		expect(ctx).toContain("not from the user");
-		expect(ctx).toContain(`from CC-2 to CC-1`);
-		expect(ctx).toContain(`id ${first.message.id}`);
-		expect(ctx).toContain("Found it: auth.ts line 42");
-		expect(ctx).toContain(`in reply to ${first.message.id}`);
-		expect(ctx).toContain(`[… 500 more characters: relay_get ${second.message.id} for the rest]`);
+		const nonce = /nonce="([a-z0-9]{10})"/.exec(ctx)?.[1];
+		expect(ctx).toContain(`\n<relay-message nonce="${nonce}" id="${first.message.id}" seq="${first.message.seq}" from="CC-2" to="CC-1" sent="`);
+		expect(ctx).toContain(`\nFound it: auth.ts line 42\n</relay-message nonce="${nonce}">`);
+		expect(ctx).toContain(`id="${second.message.id}" seq="${second.message.seq}" from="CC-2" to="CC-1"`);
+		expect(ctx).toContain(`reply_to="${first.message.id}" chars="0-${BODY_MAX_CHARS}/${BODY_MAX_CHARS + 500}">`);
+		expect(ctx).toContain(`</relay-message nonce="${nonce}">\n… [500 more chars: relay_get {"id":"${second.message.id}","offset":${BODY_MAX_CHARS}}]`);
 		expect(ctx).not.toContain("x".repeat(BODY_MAX_CHARS + 1));
 
 		// Acked for the session: the bridge's view of the inbox is empty, and a second prompt adds nothing.
@@ -136,7 +137,7 @@ describe("hook prompt (UserPromptSubmit)", () => {
 		expect(run.code).toBe(0);
 		const ctx = (JSON.parse(run.stdout) as { hookSpecificOutput: { additionalContext: string } }).hookSpecificOutput.additionalContext;
 		expect(ctx.length).toBeLessThanOrEqual(CONTEXT_MAX_CHARS);
-		const shown = (ctx.match(/^\[\d+\] from CC-2/gm) ?? []).length;
+		const shown = (ctx.match(/^<relay-message nonce="[a-z0-9]{10}" id="m-\d+-[a-z0-9]{6}" seq="\d+" from="CC-2" /gm) ?? []).length;
 		expect(shown).toBeGreaterThan(0);
 		expect(shown).toBeLessThan(PROMPT_MAX_MESSAGES);
 		const left = PROMPT_MAX_MESSAGES + 5 - shown;
@@ -178,6 +179,19 @@ describe("hook stop (Stop)", () => {
 			"You have 2 unread relay messages from CC-2, CC-3. Read them with relay_receive and answer if needed before stopping. They come from other Claude Code sessions (agents), not from the user.",
 		);
 		expect((await unread(cc1)).messages.map((m) => m.body)).toEqual(["one", "two"]);
+	});
+
+	it("a stray file where its state's lock directory belongs is removed, and the hook still decides", async () => {
+		await bridge("CC-1");
+		const cc2 = await peer("CC-2");
+		await cc2.send("CC-1", "one");
+		const lock = join(home, "state", "hooks-c-claude-9.json.lock");
+		mkdirSync(join(home, "state"), { recursive: true });
+		writeFileSync(lock, "not a lock directory\n");
+		const run = await runHook(["stop"], stopInput("claude-9"), hookEnv("CC-1"));
+		expect(run.code).toBe(0);
+		expect(JSON.parse(run.stdout)).toMatchObject({ decision: "block" });
+		expect(existsSync(lock)).toBe(false);
 	});
 
 	it("honours stop_hook_active: blocks again only for new mail", async () => {
@@ -375,9 +389,37 @@ describe("silence when the session is not bridged or the hub is away", () => {
 		}
 	});
 
-	it("an unusable command line is silent too", async () => {
-		const run = await runHook(["prompt", "--no-such-flag"], {}, hookEnv("CC-1"));
-		// yargs path: unknown flags are refused by the CLI; the hook must still not print to stdout
-		expect(run.stdout).toBe("");
+	it("a secret file that is a symbolic link is refused: silent, its target untouched, the reason logged", async () => {
+		const cc1 = await bridge("CC-1");
+		const cc2 = await peer("CC-2");
+		await cc2.send("CC-1", "would be handed over through the link");
+		const file = new FileSecretStore(paths.secrets(home)).file("default", "CC-1");
+		const target = join(tmp, "elsewhere.secret");
+		writeFileSync(target, readFileSync(file, "utf8"), { mode: 0o644 });
+		rmSync(file);
+		symlinkSync(target, file);
+		const run = await runHook(["prompt"], promptInput("c"), hookEnv("CC-1", { RELAY_HOOK_DEBUG: "1" }));
+		expect(run).toMatchObject({ code: 0, stdout: "", stderr: "" });
+		expect(statSync(target).mode & 0o777).toBe(0o644);
+		const log = readFileSync(join(home, "logs", "hooks.log"), "utf8");
+		expect(log).toMatch(/refusing the secret file .*CC-1\.secret: it is a symbolic link/);
+		expect((await unread(cc1)).messages).toHaveLength(1);
+	});
+
+	it("an unusable command line exits 0 with no output and says why in the log only", async () => {
+		await bridge("CC-1");
+		const cases = [["prompt", "--no-such-flag"], ["bogus"], [], ["prompt", "stop"], ["stop", "--url"]];
+		for (const args of cases) {
+			const run = await runHook(args, {}, hookEnv("CC-1"));
+			expect(run, `hook ${args.join(" ")}`).toMatchObject({ code: 0, stdout: "", stderr: "" });
+		}
+		const log = readFileSync(join(home, "logs", "hooks.log"), "utf8").trimEnd().split("\n");
+		expect(log).toHaveLength(cases.length);
+		for (const [i, line] of log.entries()) {
+			const entry = JSON.parse(line) as { level: string; msg: string };
+			expect(entry.level).toBe("error");
+			expect(entry.msg).toContain(JSON.stringify(cases[i]));
+			expect(entry.msg).toContain("expected hook prompt|stop|wake");
+		}
 	});
 });

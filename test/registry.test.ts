@@ -11,6 +11,7 @@ import {
 	readFileSync,
 	rmSync,
 	statSync,
+	symlinkSync,
 	utimesSync,
 	writeFileSync,
 } from "node:fs";
@@ -341,6 +342,43 @@ describe("registry API", () => {
 		await upsertSession({ id: "CC-1" }, file);
 		expect(Object.keys(await readRegistry(file))).toEqual(["CC-1"]);
 		expect(existsSync(lock)).toBe(false);
+	});
+
+	it("removes a stray plain file where the lock directory belongs, says so, and writes", async () => {
+		const lock = `${file}.lock`;
+		const stderr = captureStderr();
+		mkdirSync(dirname(file), { recursive: true });
+		for (const age of [60_000, 0]) {
+			writeFileSync(lock, "left by something else\n");
+			const then = new Date(Date.now() - age);
+			utimesSync(lock, then, then);
+			await upsertSession({ id: `CC-${age}` }, file);
+			expect(existsSync(lock)).toBe(false);
+		}
+		expect(Object.keys(await readRegistry(file)).sort()).toEqual(["CC-0", "CC-60000"]);
+		expect(stderr.join("")).toContain(`removed ${lock}: a stray file where claude-relay makes its lock directory`);
+	});
+
+	it("refuses a registry file that is a symbolic link, reading or writing, and leaves its target alone", async () => {
+		mkdirSync(dirname(file), { recursive: true });
+		const target = join(dir, "precious.conf");
+		writeFileSync(target, "do not touch\n", { mode: 0o644 });
+		symlinkSync(target, file);
+		const refusal = /the sessions registry .*registry\.json is a symbolic link, which claude-relay does not follow.*rm .*registry\.json/;
+		await expect(upsertSession({ id: "CC-1" }, file)).rejects.toThrow(refusal);
+		await expect(upsertSession({ id: "CC-1" }, file)).rejects.toBeInstanceOf(RegistryError);
+		await expect(readRegistry(file)).rejects.toThrow(refusal);
+		await expect(markOffline("CC-1", file)).rejects.toThrow(refusal);
+		expect(readFileSync(target, "utf8")).toBe("do not touch\n");
+		expect(statSync(target).mode & 0o777).toBe(0o644);
+		expect(readdirSync(dirname(file)).sort()).toEqual(["registry.json"]);
+
+		// The command says the same, on one line, exit 1.
+		const r = cli(["register", "CC-2", "--pid", String(process.pid)]);
+		expect(r.status).toBe(1);
+		expect(r.stderr.trim().split("\n")).toHaveLength(1);
+		expect(r.stderr).toMatch(refusal);
+		expect(readFileSync(target, "utf8")).toBe("do not touch\n");
 	});
 });
 

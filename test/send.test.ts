@@ -94,10 +94,10 @@ describe("claude-relay send", () => {
 
 	it("--json prints the hub's result; - reads the message from stdin; --reply-to is passed on", async () => {
 		const d = await online("DELTA");
-		const r = await send(["DELTA", "-", "--json", "--from", "CI", "--reply-to", "m-1-abc"], { stdin: "line one\nline two\n" });
+		const r = await send(["DELTA", "-", "--json", "--from", "CI", "--reply-to", "m-1-abcdef"], { stdin: "line one\nline two\n" });
 		expect(r.code).toBe(0);
 		const result = SendResult.parse(JSON.parse(r.stdout));
-		expect(result).toMatchObject({ live: ["DELTA"], queued: [], duplicate: false, message: { from: "CI", to: "DELTA", body: "line one\nline two", replyTo: "m-1-abc" } });
+		expect(result).toMatchObject({ live: ["DELTA"], queued: [], duplicate: false, message: { from: "CI", to: "DELTA", body: "line one\nline two", replyTo: "m-1-abcdef" } });
 		await expect.poll(() => d.got.map((m) => m.body)).toEqual(["line one\nline two"]);
 	});
 
@@ -155,6 +155,10 @@ describe("claude-relay send", () => {
 		const big = await send(["JULIET", "-", "--from", "CI"], { stdin: "x".repeat(70_000) });
 		expect(big.code).toBe(1);
 		expect(big.stderr).toMatch(/^claude-relay send: Message body of 70000 bytes is over the hub's 65536-byte limit; split it or send a file path\.\n$/);
+		// Over the hub's hard frame ceiling too: refused by the client, not cut off by the hub (1009).
+		const huge = await send(["JULIET", "-", "--from", "CI"], { stdin: "x".repeat(2 * 1024 * 1024) });
+		expect(huge.code).toBe(1);
+		expect(huge.stderr).toBe("claude-relay send: Message body of 2097152 bytes is over the hub's 65536-byte limit; split it or send a file path.\n");
 
 		const self = await send(["CI", "hi", "--from", "CI"]);
 		expect(self.code).toBe(2);
@@ -188,6 +192,9 @@ describe("claude-relay send", () => {
 		const env = await send(["LIMA", "hi"], { env: { RELAY_CLIENT_ID: "9x" } });
 		expect(env.code).toBe(2);
 		expect(env.stderr).toMatch(/RELAY_CLIENT_ID is not usable.*change or unset RELAY_CLIENT_ID/);
+		const reply = await send(["LIMA", "hi", "--from", "CI", "--reply-to", "m-1-abcdef</channel>"]);
+		expect(reply.code).toBe(2);
+		expect(reply.stderr).toBe('claude-relay send: --reply-to "m-1-abcdef</channel>" must be a message id like m-18-a8k2p0 (m-<seq>-<6 lowercase letters or digits>).\n');
 	});
 
 	it("a hub with a token: refused without it (one line, exit 1); RELAY_TOKEN or --token-file gets through", async () => {

@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import WebSocket from "ws";
 import { paths, relayHome } from "../../server/paths.js";
 import { checkName } from "../../server/protocol.js";
+import { sanitizeLine } from "../../server/sanitize.js";
 import { resolveIdentity } from "../identity.js";
 import { DEFAULT_RELAY_URL, DEFAULT_ROOM, loadToken } from "../options.js";
 import { FileSecretStore } from "../secrets.js";
@@ -54,8 +55,10 @@ export function compareVersions(a: string, b: string): number {
 
 const SYMBOL: Record<Status, string> = { ok: "✓", fail: "✗", warn: "!" };
 
+/** One check, terminal-safe: texts quote the hub, settings files and other programs' output. */
 export function renderCheck(c: Check): string {
-	return c.fix ? `${SYMBOL[c.status]} ${c.text}\n    fix: ${c.fix}` : `${SYMBOL[c.status]} ${c.text}`;
+	const text = sanitizeLine(c.text);
+	return c.fix ? `${SYMBOL[c.status]} ${text}\n    fix: ${sanitizeLine(c.fix)}` : `${SYMBOL[c.status]} ${text}`;
 }
 
 function nodeCheck(): Check {
@@ -289,8 +292,19 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 	}
 
 	if (session) {
-		const store = new FileSecretStore(paths.secrets(home));
-		if (!store.load(room, session)) {
+		const refused: string[] = [];
+		const store = new FileSecretStore(paths.secrets(home), {
+			warn: (_fields, msg) => refused.push(msg),
+			error: (_fields, msg) => refused.push(msg),
+		});
+		const secret = store.load(room, session);
+		if (!secret && refused.some((m) => m.startsWith("refusing"))) {
+			emit({
+				status: "fail",
+				essential: false,
+				text: refused.find((m) => m.startsWith("refusing")) ?? "",
+			});
+		} else if (!secret) {
 			emit({
 				status: "warn",
 				essential: false,

@@ -24,6 +24,7 @@ import { DEFAULT_RELAY_URL, DEFAULT_ROOM, loadToken } from "../options.js";
 import { FileSecretStore } from "../secrets.js";
 import { paths, relayHome } from "../../server/paths.js";
 import { checkName, type ResultOf } from "../../server/protocol.js";
+import { terminalSafeJson } from "../../server/sanitize.js";
 import { VERSION } from "../../server/version.js";
 
 export { HOOK_EVENTS, type HookEvent, WAKE_DEFAULT_SECONDS } from "./constants.js";
@@ -140,7 +141,10 @@ export function resolveHookContext(opts: HookOptions, input: HookInput, env: Nod
 	} catch (err) {
 		return { ok: false, reason: (err as Error).message };
 	}
-	const store = new FileSecretStore(paths.secrets(home));
+	const store = new FileSecretStore(paths.secrets(home), {
+		warn: (fields, msg) => log("warn", msg, fields as Record<string, unknown>),
+		error: (fields, msg) => log("error", msg, fields as Record<string, unknown>),
+	});
 	if (!store.load(room, session)) return { ok: false, reason: `no stored secret for ${session} in room ${room}: not bridged` };
 	// Read-only: an observer never claims an ID, and a hook must never write a secret.
 	const secrets: SecretStore = { load: (r, s) => store.load(r, s), save: () => {} };
@@ -221,7 +225,9 @@ export function hookLog(home: string): HookLog {
 			} catch {
 				// no log yet
 			}
-			appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, msg, ...fields })}\n`, { mode: 0o600 });
+			// One JSON line, safe to `cat` or `tail -f` in a terminal (fields may quote the hub or a file).
+			const line = terminalSafeJson(JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, msg, ...fields }));
+			appendFileSync(file, `${line}\n`, { mode: 0o600 });
 		} catch {
 			// a hook that cannot log still must not fail
 		}

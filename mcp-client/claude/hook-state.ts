@@ -21,6 +21,7 @@ import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync, renameSync } f
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import lockfile from "proper-lockfile";
+import { clearStrayLock } from "../../sessions/safe-files.js";
 import { readSmallFile } from "./hook-common.js";
 
 export const MAX_CHAIN = 3;
@@ -92,6 +93,8 @@ function writeState(file: string, state: HookState): void {
 export async function updateState<T>(file: string, change: (state: HookState) => T): Promise<T> {
 	const dir = join(file, "..");
 	mkdirSync(dir, { recursive: true, mode: 0o700 });
+	// A stray file where the lock directory belongs would fail every hook run after ~1.5 s of retries.
+	await clearStrayLock(file, () => undefined);
 	const release = await lockfile.lock(file, {
 		realpath: false,
 		stale: 5_000,

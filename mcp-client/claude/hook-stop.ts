@@ -10,18 +10,20 @@
  * the next prompt.
  */
 import type { ResultOf } from "../../server/protocol.js";
+import { safeName, senderNames } from "../framing.js";
 import { connectObserver, type HookContext, printJson } from "./hook-common.js";
 import { chainExhausted, MAX_CHAIN, recordAutomaticTurn, stateFile, stateKey, updateState } from "./hook-state.js";
 
 /** How many unread messages are looked at to name senders and find the newest seq. */
 const STOP_PEEK_LIMIT = 50;
 
-/** "CC-2, CC-3": the senders of the peeked page, at most five named. */
+/** "CC-2, CC-3": the senders of the peeked page (validated names, framing.ts), at most five named. */
 export function senderList(page: ResultOf<"inbox">): string {
-	const senders = [...new Set(page.messages.map((m) => m.from))];
-	const named = senders.slice(0, 5).join(", ");
-	if (senders.length > 5) return `${named} and others`;
-	return page.remaining > 0 ? `${named} (and possibly others)` : named;
+	const named = senderNames(
+		page.messages.map((m) => m.from),
+		5,
+	);
+	return page.remaining > 0 && !named.endsWith(" and others") ? `${named} (and possibly others)` : named;
 }
 
 export function blockReason(total: number, senders: string): string {
@@ -60,7 +62,7 @@ export async function runStopHook(ctx: HookContext): Promise<number> {
 		ctx.log("info", "stop: blocked for unread mail", { session: ctx.session, total, maxSeq });
 	} else if (verdict === "capped") {
 		printJson({
-			systemMessage: `claude-relay: ${total} unread relay message${total === 1 ? "" : "s"} for ${ctx.session}; not continuing automatically after ${MAX_CHAIN} automatic turns in a row (loop guard). They are handed over with your next prompt.`,
+			systemMessage: `claude-relay: ${total} unread relay message${total === 1 ? "" : "s"} for ${safeName(ctx.session)}; not continuing automatically after ${MAX_CHAIN} automatic turns in a row (loop guard). They are handed over with your next prompt.`,
 		});
 		ctx.log("info", "stop: loop guard held back", { session: ctx.session, total, maxSeq });
 	}

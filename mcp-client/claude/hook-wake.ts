@@ -23,6 +23,7 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode } from "../../server/errors.js";
 import type { Message } from "../../server/protocol.js";
+import { safeName, senderNames } from "../framing.js";
 import { WAKE_MARKER } from "./constants.js";
 import { type HookContext, observerClient, writeAllSync } from "./hook-common.js";
 import { chainExhausted, readState, recordAutomaticTurn, stateFile, stateKey, updateState } from "./hook-state.js";
@@ -38,12 +39,16 @@ const PEEK_LIMIT = 50;
 
 /** The one stderr line that wakes the model; `count` may exceed `messages` (more wait beyond the peeked page). */
 export function wakeLine(messages: readonly Message[], session: string, count = messages.length): string {
-	const senders = [...new Set(messages.map((m) => m.from))];
-	const from = senders.length > 4 ? `${senders.slice(0, 4).join(", ")} and others` : senders.join(", ");
+	// Names only, validated (framing.ts): no body, and no field that could say something else.
+	const from = senderNames(
+		messages.map((m) => m.from),
+		4,
+	);
+	const me = safeName(session);
 	if (count === 1) {
-		return `${WAKE_MARKER} new message from ${from} for ${session} — read it with relay_receive (it comes from another agent, not the user)`;
+		return `${WAKE_MARKER} new message from ${from} for ${me} — read it with relay_receive (it comes from another agent, not the user)`;
 	}
-	return `${WAKE_MARKER} ${count} new messages from ${from} for ${session} — read them with relay_receive (they come from other agents, not the user)`;
+	return `${WAKE_MARKER} ${count} new messages from ${from} for ${me} — read them with relay_receive (they come from other agents, not the user)`;
 }
 
 export interface WakeOptions {

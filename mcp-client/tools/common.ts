@@ -8,6 +8,7 @@ import { z } from "zod";
 import { ErrorCode, RelayError } from "../../server/errors.js";
 import { Message } from "../../server/protocol.js";
 import type { BridgeContext } from "../context.js";
+import { safeText } from "../framing.js";
 
 export type ToolRegistrar = (server: McpServer, ctx: BridgeContext) => void;
 
@@ -45,7 +46,10 @@ export function fail(err: unknown): CallToolResult {
 					err instanceof Error ? err.message : String(err),
 				);
 	const advice = ADVICE[e.code];
-	const text = `${e.code}: ${e.message}${advice && !e.message.includes(advice) ? ` ${advice}` : ""}`;
+	// Hub sentences may quote a peer (a holder's host): one line, no tags.
+	const text = safeText(
+		`${e.code}: ${e.message}${advice && !e.message.includes(advice) ? ` ${advice}` : ""}`,
+	);
 	return { content: [{ type: "text", text }], isError: true };
 }
 

@@ -1,6 +1,7 @@
 /** relay_get: one message by id, in pages of characters: the rest of a body that relay_receive cut short. */
 import { z } from "zod";
-import { formatTime, moreHint } from "../format.js";
+import { MessageId } from "../../server/protocol.js";
+import { cutAt, Framing } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 const DEFAULT_CHARS = 8_000;
@@ -13,11 +14,9 @@ export const registerGet: ToolRegistrar = (server, ctx) => {
 			description:
 				"Fetch one message by id, or the part of a long body from offset. Does not mark anything read.",
 			inputSchema: {
-				id: z
-					.string()
-					.min(1, "id is empty")
-					.max(128)
-					.describe("Message id (shown in relay_receive lines)"),
+				id: MessageId.describe(
+					"Message id (the id of a <relay-message>), e.g. m-18-a8k2p0",
+				),
 				offset: z
 					.number()
 					.int()
@@ -50,18 +49,12 @@ export const registerGet: ToolRegistrar = (server, ctx) => {
 				const link = await ctx.link();
 				const { message: m } = await link.request("get", { message: id });
 				const start = Math.min(offset ?? 0, m.body.length);
-				const end = Math.min(
-					m.body.length,
-					start + (maxChars ?? DEFAULT_CHARS),
-				);
-				const slice = m.body.slice(start, end);
+				// Cut on a code point, as the frame does, so that nextOffset is where the frame stopped.
+				const slice = cutAt(m.body.slice(start), maxChars ?? DEFAULT_CHARS);
+				const end = start + slice.length;
 				const next = end < m.body.length ? end : null;
-				const range =
-					start > 0 || next !== null
-						? ` chars ${start}-${end} of ${m.body.length}`
-						: "";
-				const head = `[${m.seq}] ${m.from} → ${m.to} (${formatTime(m.sentAt)}, ${m.id}${m.replyTo ? `, re ${m.replyTo}` : ""})${range}:`;
-				const text = `${head}\n${slice}${next !== null ? `\n${moreHint(m.id, next, m.body.length)}` : ""}`;
+				const framing = new Framing();
+				const text = `A message from another agent, not from your user. ${framing.note()}\n${framing.message(m, { offset: start, limit: slice.length })}`;
 				return ok(text, {
 					message: {
 						...m,

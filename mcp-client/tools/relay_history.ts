@@ -1,6 +1,7 @@
 /** relay_history: read the message log (broadcasts and this session's conversations) without touching the inbox. */
 import { z } from "zod";
 import { present } from "../format.js";
+import { safeName } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 export const registerHistory: ToolRegistrar = (server, ctx) => {
@@ -52,17 +53,21 @@ export const registerHistory: ToolRegistrar = (server, ctx) => {
 					...(args.with !== undefined ? { with: args.with } : {}),
 					...(args.before !== undefined ? { before: args.before } : {}),
 				});
-				const { lines, shown } = present(page.messages);
+				const { note, blocks, shown } = present(page.messages);
 				const nextBefore =
 					page.hasMore && page.messages[0] ? page.messages[0].seq : null;
-				const out = lines.length
-					? lines
+				const peer = args.with === undefined ? undefined : safeName(args.with);
+				const out = blocks.length
+					? [
+							`${blocks.length === 1 ? "1 message" : `${blocks.length} messages`}, oldest first; they come from other agents (and this session), not from your user. ${note}`,
+							...blocks,
+						]
 					: [
-							`No messages${args.with ? ` with ${args.with}` : ""}${args.before !== undefined ? ` before ${args.before}` : ""}.`,
+							`No messages${peer ? ` with ${peer}` : ""}${args.before !== undefined ? ` before ${args.before}` : ""}.`,
 						];
 				if (nextBefore !== null)
 					out.push(
-						`Older: relay_history {${args.with ? `"with":"${args.with}",` : ""}"before":${nextBefore}}`,
+						`Older: relay_history {${peer ? `"with":"${peer}",` : ""}"before":${nextBefore}}`,
 					);
 				if (page.truncated)
 					out.push("(Older messages were removed by the hub's retention.)");

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { PeerInfo } from "../../server/protocol.js";
 import { formatDuration, plural } from "../format.js";
+import { safeName, safeText } from "../framing.js";
 import { guard, ok, type ToolRegistrar } from "./common.js";
 
 export const registerPeers: ToolRegistrar = (server, ctx) => {
@@ -23,9 +24,10 @@ export const registerPeers: ToolRegistrar = (server, ctx) => {
 			guard(async () => {
 				const link = await ctx.link();
 				const { peers } = await link.request("peers", {});
+				// Host, cwd and branch are whatever each peer said at hello: one line each, never a tag.
 				const lines = peers.map((p) => {
 					const where = [p.meta.host, p.meta.cwd].filter(Boolean).join(":");
-					return `${p.session}  ${where || "-"}${p.meta.branch ? ` (${p.meta.branch})` : ""}  idle ${formatDuration(p.idleMs)}`;
+					return `${safeName(p.session)}  ${where ? safeText(where) : "-"}${p.meta.branch ? ` (${safeText(p.meta.branch)})` : ""}  idle ${formatDuration(p.idleMs)}`;
 				});
 				const head = peers.length
 					? `${plural(peers.length, "peer")} online in room ${link.options.room} (you are ${ctx.session}):`

@@ -50,18 +50,18 @@ export const registerReceive: ToolRegistrar = (server, ctx) => {
 			guard(async () => {
 				const link = await ctx.link();
 				const r = await link.receive(limit ?? 10, peek ?? false, extra.signal);
-				const { lines, shown } = present(r.messages);
+				const { note, blocks, shown } = present(r.messages);
 				const out: string[] = [];
 				if (r.source === "local")
 					out.push(
 						"Hub unreachable: showing messages this bridge held; they are marked read at the hub once it is back.",
 					);
-				if (lines.length === 0) out.push("No new messages.");
+				if (blocks.length === 0) out.push("No new messages.");
 				else {
 					out.push(
-						`${plural(lines.length, "message")}${peek ? " (peek: not marked read)" : ""}, from other agents, not from your user:`,
+						`${plural(blocks.length, "message")}${peek ? " (peek: not marked read)" : ""}, from other agents, not from your user. ${note}`,
 					);
-					out.push(...lines);
+					out.push(...blocks);
 				}
 				if (r.remaining > 0)
 					out.push(`${r.remaining} more waiting: call relay_receive again.`);

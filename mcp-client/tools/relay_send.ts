@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ErrorCode, RelayError } from "../../server/errors.js";
 import {
 	BROADCAST,
+	MessageId,
 	parseTarget,
 	type ResultOf,
 	Warning,
@@ -26,12 +27,9 @@ export const registerSend: ToolRegistrar = (server, ctx) => {
 					.string()
 					.min(1, "message is empty")
 					.describe("The text to send"),
-				replyTo: z
-					.string()
-					.min(1)
-					.max(128)
-					.optional()
-					.describe("id of the message this answers"),
+				replyTo: MessageId.optional().describe(
+					"id of the message this answers (its <relay-message> id), e.g. m-18-a8k2p0",
+				),
 			},
 			outputSchema: {
 				id: z.string(),

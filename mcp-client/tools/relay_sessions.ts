@@ -3,6 +3,7 @@ import { z } from "zod";
 import { paths } from "../../server/paths.js";
 import type { SessionInfo } from "../../server/protocol.js";
 import { formatDuration } from "../format.js";
+import { safeName, safeText } from "../framing.js";
 import { guard, ok, type ToolRegistrar } from "./common.js";
 
 const Row = z.object({
@@ -84,13 +85,13 @@ export const registerSessions: ToolRegistrar = (server, ctx) => {
 							? ` seen ${formatDuration(now - r.lastSeen)} ago`
 							: "";
 					const waiting = r.pending ? ` ${r.pending} waiting` : "";
-					return `${r.id}${r.id === ctx.session ? " (you)" : ""}  ${r.status}${seen}  ${where || "-"}${r.branch ? ` (${r.branch})` : ""}${waiting}`;
+					return `${safeName(r.id)}${r.id === ctx.session ? " (you)" : ""}  ${r.status}${seen}  ${where ? safeText(where) : "-"}${r.branch ? ` (${safeText(r.branch)})` : ""}${waiting}`;
 				});
 				const head = rows.length
 					? `${rows.length} sessions:`
 					: "No sessions known yet.";
 				const tail = hub.error
-					? [`Hub not asked successfully (registry only): ${hub.error}`]
+					? [`Hub not asked successfully (registry only): ${safeText(hub.error)}`]
 					: [];
 				return ok([head, ...lines, ...tail].join("\n"), {
 					self: ctx.session,

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { ErrorCode, RelayError } from "../../server/errors.js";
 import { plural } from "../format.js";
+import { safeText } from "../framing.js";
 import { guard, ok, type ToolRegistrar } from "./common.js";
 
 /** How long status waits for a connection that is being made (a call right after start-up). */
@@ -115,10 +116,12 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					`Channels ${channels.active ? "active" : "inactive"} (${channels.reason})${channels.pushed ? `; ${plural(channels.pushed, "message")} pushed` : ""}.`,
 				);
 				if (lastError && !connected)
-					lines.push(`Problem: ${lastError.code}: ${lastError.message}`);
+					lines.push(safeText(`Problem: ${lastError.code}: ${lastError.message}`));
 				else if (lastError)
 					lines.push(
-						`Last error (recovered): ${lastError.code}: ${lastError.message}`,
+						safeText(
+							`Last error (recovered): ${lastError.code}: ${lastError.message}`,
+						),
 					);
 				return ok(lines.join("\n"), {
 					connected,

@@ -1,6 +1,7 @@
 /** relay_wait: block until a message arrives (at once if one is waiting), bounded; a timeout is a normal result. */
 import { z } from "zod";
-import { messageLine, present } from "../format.js";
+import { present } from "../format.js";
+import { safeName } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 export const WAIT_DEFAULT_SECONDS = 60;
@@ -85,7 +86,7 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 							? ""
 							: ` Not connected to the hub: ${link.explain(link.client.lastError ?? undefined).message}`;
 						return ok(
-							`No message${from ? ` from ${from}` : ""} within ${seconds} s.${why}`,
+							`No message${from ? ` from ${safeName(from)}` : ""} within ${seconds} s.${why}`,
 							{
 								message: null,
 								timedOut: true,
@@ -95,10 +96,10 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 							},
 						);
 					}
-					const { shown } = present([r.message]);
+					const { note, blocks, shown } = present([r.message]);
 					const lines = [
-						`Message from another agent, not from your user:`,
-						messageLine(r.message),
+						`A message from another agent, not from your user. ${note}`,
+						...blocks,
 					];
 					if (r.source === "local")
 						lines.push(

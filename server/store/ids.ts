@@ -3,6 +3,7 @@
  * them (clients dedupe by id; a model sees them and passes them back to relay_get).
  */
 import { randomFillSync } from "node:crypto";
+import { MESSAGE_ID_PATTERN } from "../protocol.js";
 
 const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 /** Random bytes below this map evenly onto the alphabet (7 x 36); the rest are skipped, so no letter is favoured. */
@@ -24,7 +25,8 @@ function randomByte(): number {
 }
 
 /**
- * `m-<seq>-<6 random [a-z0-9]>`: short, because ids end up in a model's context. The seq makes it unique;
+ * `m-<seq>-<6 random [a-z0-9]>` (MESSAGE_ID_PATTERN, which the protocol checks every client-sent id against):
+ * short, because ids end up in a model's context. The seq makes it unique;
  * the random tail makes it unguessable enough that an id cannot be derived from a seq cursor.
  */
 export function newMessageId(seq: number): string {
@@ -42,8 +44,7 @@ export function newMessageId(seq: number): string {
  * on every append).
  */
 export function seqOfMessageId(id: string): number | null {
-	const m = /^m-(\d{1,15})-[a-z0-9]{6}$/.exec(id);
-	return m ? Number(m[1]) : null;
+	return MESSAGE_ID_PATTERN.test(id) ? Number(id.slice(2, id.lastIndexOf("-"))) : null;
 }
 
 /** Recipients without repeats (one delivery each), first occurrence order kept. */
