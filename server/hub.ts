@@ -98,6 +98,11 @@ export class Hub {
 		return { host: addr.address, port: addr.port, url: `ws://${host}:${addr.port}` };
 	}
 
+	/** The connection holding this session on this hub, if any (presence's answer; for tests and tools). */
+	holder(room: string, session: string) {
+		return this.presence.holder(room, session);
+	}
+
 	get port(): number {
 		return (this.#http.address() as AddressInfo).port;
 	}
