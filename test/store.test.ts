@@ -226,6 +226,36 @@ describe("SqliteStore only", () => {
 		await store.close();
 	});
 
+	it("keeps the WAL under 2 x walMaxBytes + one batch under a pipelined writer, and loses no append", async () => {
+		// In-process appends outrun the checkpointer (100k+/s): the ceiling, not only the rewind, is exercised.
+		const walMaxBytes = 1024 * 1024;
+		const store = new SqliteStore({ file, walMaxBytes });
+		await store.open();
+		let peak = 0;
+		const look = () => {
+			try {
+				peak = Math.max(peak, statSync(`${file}-wal`).size);
+			} catch {
+				// not created yet
+			}
+		};
+		const sampler = setInterval(look, 2);
+		const body = "b".repeat(500);
+		let appended = 0;
+		for (let round = 0; round < 40; round++) {
+			const batch = Array.from({ length: 2500 }, (_, i) => store.append({ ...dm(i), body }));
+			appended += (await Promise.all(batch)).length;
+			look();
+		}
+		clearInterval(sampler);
+		expect(appended).toBe(100_000);
+		expect(await store.countPending("r", "bob")).toBe(100_000);
+		expect(peak).toBeGreaterThan(walMaxBytes);
+		expect(peak).toBeLessThan(2 * walMaxBytes + 8 * 1024 * 1024);
+		await store.close();
+		expect(() => new SqliteStore({ file, walMaxBytes: 1000 })).toThrow(/at least 1048576/);
+	});
+
 	it("close flushes queued appends", async () => {
 		const store = await open();
 		const p = store.append(dm(1));

@@ -10,13 +10,20 @@
  * written in ONE transaction on setImmediate; each promise settles after that transaction. One commit per
  * turn instead of one per message is what makes >= 10,000 durable sends/s from one sender possible when
  * it pipelines its sends; a sender that waits for each reply still pays one commit (~100 us) per message.
- * Every other operation first flushes the queue synchronously, so it sees every append made before it.
+ * Every other operation first flushes the queue synchronously, so it sees every append made before it
+ * (except while the WAL is over its ceiling, below: then appends wait, and are not yet visible).
+ *
+ * The WAL file: a worker thread checkpoints it off the event loop, rewinds it once it is past
+ * `walMaxBytes`, and truncates it to zero when the hub is idle (see startCheckpointer). If the writer
+ * still outruns the checkpointer (a slow disk), appends wait once the file reaches twice `walMaxBytes`
+ * until the worker has truncated it: they are delayed, never refused, and the event loop never blocks.
  */
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { DEFAULTS } from "../defaults.js";
 import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
 import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { migrate } from "./migrations.js";
@@ -38,10 +45,29 @@ export interface SqliteStoreOptions {
 	file: string;
 	/** "normal" (default): survives a process crash. "full": also survives power loss; much slower. */
 	synchronous?: "normal" | "full";
+	/** The WAL is rewound once past this many bytes, and appends wait at twice it (DEFAULTS.walMaxBytes). */
+	walMaxBytes?: number;
 }
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
+
+/** The smallest WAL bound accepted: below it the hub would spend its time checkpointing. */
+export const MIN_WAL_MAX_BYTES = 1024 * 1024;
+
+/** How often the checkpointer looks at the WAL. */
+const CHECKPOINT_EVERY_MS = 100;
+
+/**
+ * Appends and bodies written in one group-commit transaction, at most; the rest of the queue goes in the
+ * next. Bounds what one batch adds to the WAL (a few MiB), so that the ceiling checked before each batch
+ * holds. Far above what one event-loop turn brings at full speed (hundreds), so throughput does not change.
+ */
+const MAX_BATCH_APPENDS = 2000;
+const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
+
+/** While appends wait for the checkpointer to truncate the WAL, how often they look again. */
+const WAL_WAIT_MS = 5;
 
 /** Columns of `messages m` aliased to the fields of Message, so rows are Messages as they come. */
 const MESSAGE = `m.id, m.seq, m.room, m.sender AS "from", m.recipient AS "to", m.body,
@@ -247,8 +273,16 @@ export class SqliteStore implements Store {
 	private closed = false;
 	private queue: QueuedAppend[] = [];
 	private flushTimer: NodeJS.Immediate | null = null;
+	/** Set while appends wait for the WAL to come back under its ceiling. */
+	private walWait: NodeJS.Timeout | null = null;
+	private readonly walMaxBytes: number;
 
-	constructor(private readonly options: SqliteStoreOptions) {}
+	constructor(private readonly options: SqliteStoreOptions) {
+		this.walMaxBytes = options.walMaxBytes ?? DEFAULTS.walMaxBytes;
+		if (!Number.isSafeInteger(this.walMaxBytes) || this.walMaxBytes < MIN_WAL_MAX_BYTES) {
+			throw new RangeError(`walMaxBytes must be an integer of at least ${MIN_WAL_MAX_BYTES}; got ${this.walMaxBytes}`);
+		}
+	}
 
 	async open(): Promise<void> {
 		if (this.closed) throw new Error("store is closed");
@@ -268,7 +302,10 @@ export class SqliteStore implements Store {
 			// connection if the committing thread ran them (SQLite's default, every 1000 pages). A worker thread
 			// with its own connection runs them instead, off the event loop.
 			db.pragma("wal_autocheckpoint = 0");
-			this.checkpointer = startCheckpointer(file, 250);
+			// When this connection restarts the WAL from its start (after the checkpointer rewound it), its next
+			// commit also cuts the file back to the bound.
+			db.pragma(`journal_size_limit = ${this.walMaxBytes}`);
+			this.checkpointer = startCheckpointer(file, CHECKPOINT_EVERY_MS, this.walMaxBytes);
 			// If the worker dies, nothing would checkpoint and the WAL would grow without bound: hand the
 			// job back to SQLite's own autocheckpoint on the committing connection.
 			this.checkpointer.once("error", () => {
@@ -288,7 +325,8 @@ export class SqliteStore implements Store {
 		this.closed = true;
 		const conn = this.conn;
 		if (!conn) return;
-		this.flush();
+		if (this.walWait) clearTimeout(this.walWait);
+		this.flush(true);
 		this.conn = null;
 		await this.checkpointer?.terminate();
 		// Cheap, and what SQLite recommends before closing a long-lived connection.
@@ -454,13 +492,49 @@ export class SqliteStore implements Store {
 		return this.conn;
 	}
 
-	/** Writes every queued append in one transaction and settles their promises. */
-	private flush(): void {
+	/**
+	 * Writes the queued appends, in transactions of at most MAX_BATCH_BODY_BYTES of bodies, and settles their
+	 * promises. Unless `force`, stops while the WAL is over its ceiling and looks again in WAL_WAIT_MS.
+	 */
+	private flush(force = false): void {
 		if (this.flushTimer) clearImmediate(this.flushTimer);
 		this.flushTimer = null;
-		const batch = this.queue;
-		if (batch.length === 0) return;
-		this.queue = [];
+		while (this.queue.length > 0) {
+			if (!force && this.walOverCeiling()) {
+				this.walWait ??= setTimeout(() => {
+					this.walWait = null;
+					this.flush();
+				}, WAL_WAIT_MS);
+				return;
+			}
+			let n = 0;
+			for (let bytes = 0; n < this.queue.length && n < MAX_BATCH_APPENDS && (n === 0 || bytes < MAX_BATCH_BODY_BYTES); n++) {
+				bytes += (this.queue[n] as QueuedAppend).input.body.length;
+			}
+			this.commit(this.queue.splice(0, n));
+		}
+	}
+
+	/**
+	 * True when the WAL file has reached twice walMaxBytes, which only a writer faster than the checkpointer
+	 * can cause: tell the checkpointer, which truncates it. A stat per batch (a few microseconds). Without a
+	 * checkpointer (its worker died), this connection checkpoints on its own and nobody would truncate.
+	 */
+	private walOverCeiling(): boolean {
+		if (!this.checkpointer) return false;
+		let size: number;
+		try {
+			size = statSync(`${this.options.file}-wal`).size;
+		} catch {
+			return false;
+		}
+		if (size < 2 * this.walMaxBytes) return false;
+		this.checkpointer.postMessage("truncate");
+		return true;
+	}
+
+	/** Writes one batch of appends in one transaction and settles their promises. */
+	private commit(batch: QueuedAppend[]): void {
 		let results: AppendResult[];
 		try {
 			if (!this.conn) throw new Error("store is closed");
@@ -518,15 +592,57 @@ export class SqliteStore implements Store {
 	}
 }
 
-/** A worker thread that runs PASSIVE checkpoints every `everyMs` on its own connection. */
-function startCheckpointer(file: string, everyMs: number): Worker {
+/**
+ * A worker thread with its own connection that keeps the WAL short, off the event loop.
+ *
+ * Every `everyMs` a PASSIVE checkpoint copies what it can into the database without blocking anyone. That
+ * alone lets the file grow without bound under sustained writes: SQLite rewinds the WAL only after a
+ * checkpoint has copied every frame, and a busy writer always adds some while one runs. So:
+ * - past `walMaxBytes`: a second PASSIVE pass, then RESTART, which takes the write lock only to copy the
+ *   few frames the passes left, and makes the next commit write from the start of the file again (and cut
+ *   it back to the bound: journal_size_limit). Not TRUNCATE here: giving 64 MiB back to the file system
+ *   takes tens of milliseconds with the write lock held (with online discard), and the file is reused anyway;
+ * - idle (nothing written since the last look): TRUNCATE, which gives the disk space back;
+ * - at the ceiling (twice `walMaxBytes`; the store then holds appends and posts "truncate"): TRUNCATE.
+ * With no busy timeout, a checkpoint that cannot get a lock returns at once having done what it could; the
+ * loop tries again 1 ms later rather than sleep in SQLite's busy handler, which would hold the write lock
+ * while it waits for readers, and back off up to 100 ms between tries.
+ */
+function startCheckpointer(file: string, everyMs: number, walMaxBytes: number): Worker {
 	const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
 	const worker = new Worker(
-		`const { workerData } = require("node:worker_threads");
-		 const Database = require(workerData.sqlite);
-		 const db = new Database(workerData.file, { timeout: 5000 });
-		 setInterval(() => { try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {} }, workerData.everyMs);`,
-		{ eval: true, workerData: { file, everyMs, sqlite } },
+		`const { parentPort, workerData: w } = require("node:worker_threads");
+		 const { statSync } = require("node:fs");
+		 const Database = require(w.sqlite);
+		 const db = new Database(w.file, { timeout: 0 });
+		 const walBytes = () => { try { return statSync(w.file + "-wal").size; } catch { return 0; } };
+		 const nap = new Int32Array(new SharedArrayBuffer(4));
+		 const checkpoint = (mode, tries) => {
+		   for (let i = 0; i < tries; i++) {
+		     if (db.pragma("wal_checkpoint(" + mode + ")")[0].busy === 0) return;
+		     Atomics.wait(nap, 0, 0, 1);
+		   }
+		 };
+		 let lastFrames = -1;
+		 let timer;
+		 const tick = () => {
+		   clearTimeout(timer);
+		   try {
+		     const [{ log, checkpointed }] = db.pragma("wal_checkpoint(PASSIVE)");
+		     const idle = log > 0 && checkpointed === log && log === lastFrames;
+		     lastFrames = log;
+		     const bytes = walBytes();
+		     if (bytes >= 2 * w.walMaxBytes || idle) checkpoint("TRUNCATE", 2000);
+		     else if (bytes > w.walMaxBytes) {
+		       db.pragma("wal_checkpoint(PASSIVE)");
+		       checkpoint("RESTART", 2000);
+		     }
+		   } catch {}
+		   timer = setTimeout(tick, w.everyMs);
+		 };
+		 parentPort.on("message", tick);
+		 timer = setTimeout(tick, w.everyMs);`,
+		{ eval: true, workerData: { file, everyMs, walMaxBytes, sqlite } },
 	);
 	worker.unref();
 	return worker;
