@@ -2,13 +2,14 @@
  * Runs the shared store suite against every backend, then the SQLite-only properties: persistence across
  * reopen, migration, WAL, group commit.
  */
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createStore, MemoryStore, SCHEMA_VERSION, SqliteStore } from "../server/store/index.js";
 import { newMessageId, seqOfMessageId } from "../server/store/ids.js";
+import { DamagedDatabaseError } from "../server/store/integrity.js";
 import { MIGRATIONS } from "../server/store/migrations.js";
 import type { AppendInput } from "../server/store/store.js";
 import { storeSuite } from "./store.suite.js";
@@ -254,6 +255,26 @@ describe("SqliteStore only", () => {
 		expect(peak).toBeLessThan(2 * walMaxBytes + 8 * 1024 * 1024);
 		await store.close();
 		expect(() => new SqliteStore({ file, walMaxBytes: 1000 })).toThrow(/at least 1048576/);
+	});
+
+	it("refuses a damaged file at open: a bad page mid-file, or a header that is not SQLite's", async () => {
+		const a = await open();
+		for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 100 }, (_, j) => a.append({ ...dm(i * 100 + j), body: "x".repeat(1000) })));
+		await a.close();
+		const page = Buffer.alloc(4096, 0xa5);
+		const fd = openSync(file, "r+");
+		writeSync(fd, page, 0, page.length, Math.floor(statSync(file).size / 2 / 4096) * 4096);
+		closeSync(fd);
+		const damaged = new SqliteStore({ file });
+		const err = await damaged.open().then(() => null, (e: unknown) => e);
+		expect(err).toBeInstanceOf(DamagedDatabaseError);
+		expect((err as DamagedDatabaseError).problems.length).toBeGreaterThan(0);
+		expect((err as Error).message).toMatch(/is damaged: .*\n.*restore .* from a backup/s);
+
+		const fd2 = openSync(file, "r+");
+		writeSync(fd2, page, 0, 100, 0);
+		closeSync(fd2);
+		await expect(new SqliteStore({ file }).open()).rejects.toThrow(/is damaged: file is not a database/);
 	});
 
 	it("close flushes queued appends", async () => {

@@ -26,6 +26,7 @@ import Database from "better-sqlite3";
 import { DEFAULTS } from "../defaults.js";
 import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
 import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
+import { DamagedDatabaseError, integrityProblems, isCorruption } from "./integrity.js";
 import { migrate } from "./migrations.js";
 import type {
 	AppendInput,
@@ -294,6 +295,9 @@ export class SqliteStore implements Store {
 		if (!existsSync(file)) closeSync(openSync(file, "a", 0o600));
 		const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
 		try {
+			// Before anything writes to it: a damaged file is refused with what to do (see integrity.ts).
+			const problems = integrityProblems(db, false);
+			if (problems.length > 0) throw new DamagedDatabaseError(file, problems);
 			const mode = db.pragma("journal_mode = WAL", { simple: true });
 			if (mode !== "wal") throw new Error(`cannot use WAL journal mode on ${file} (got ${String(mode)})`);
 			db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
@@ -316,7 +320,9 @@ export class SqliteStore implements Store {
 			this.conn = { db, st: prepareStatements(db) };
 		} catch (err) {
 			db.close();
-			throw err;
+			await this.checkpointer?.terminate();
+			this.checkpointer = null;
+			throw isCorruption(err) ? new DamagedDatabaseError(file, [(err as Error).message]) : err;
 		}
 	}
 
