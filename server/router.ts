@@ -13,6 +13,7 @@ import { handleBye, handlePing } from "./handlers/ping.js";
 import { handlePeers, handleSessions } from "./handlers/presence.js";
 import { handleSend } from "./handlers/send.js";
 import type { Hub } from "./hub.js";
+import { StorageError } from "./store/store.js";
 import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestOf, type RequestType, type ResultOf } from "./protocol.js";
 
 type Handler<T extends RequestType> = (hub: Hub, conn: Connection, frame: RequestOf<T>) => Promise<ResultOf<T>>;
@@ -134,6 +135,15 @@ export async function routeFrame(hub: Hub, conn: Connection, data: RawData, isBi
 		if (isRelayError(err)) {
 			conn.error(frame.id, err.code, err.message);
 			if (err.code === ErrorCode.AUTH) conn.close(CloseCode.AUTH, "bad token");
+			return;
+		}
+		if (err instanceof StorageError) {
+			hub.log.error({ err, code: err.code, cid: conn.cid, type: frame.type }, "storage failed");
+			conn.error(
+				frame.id,
+				ErrorCode.STORAGE,
+				`The hub's storage failed: ${err.message}. This request was not applied; retry it later (the hub's /healthz says when storage works again).`,
+			);
 			return;
 		}
 		hub.log.error({ err, cid: conn.cid, type: frame.type }, "handler failed");

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createStore, MemoryStore, SCHEMA_VERSION, SqliteStore } from "../server/store/index.js";
+import { createStore, MemoryStore, SCHEMA_VERSION, SqliteStore, StorageError } from "../server/store/index.js";
 import { newMessageId, seqOfMessageId } from "../server/store/ids.js";
 import { DamagedDatabaseError } from "../server/store/integrity.js";
 import { MIGRATIONS } from "../server/store/migrations.js";
@@ -275,6 +275,29 @@ describe("SqliteStore only", () => {
 		writeSync(fd2, page, 0, 100, 0);
 		closeSync(fd2);
 		await expect(new SqliteStore({ file }).open()).rejects.toThrow(/is damaged: file is not a database/);
+	});
+
+	it("a full disk rejects with StorageError (SQLITE_FULL), marks health failed until an append succeeds, and loses nothing", async () => {
+		const store = await open();
+		const kept = await Promise.all(Array.from({ length: 10 }, (_, i) => store.append(dm(i))));
+		expect(store.health).toMatchObject({ ok: true, lastError: null });
+		store.pragma(`max_page_count = ${Number(store.pragma("page_count"))}`);
+		let err: unknown;
+		for (let i = 0; i < 500 && !err; i++) err = await store.append({ ...dm(100 + i), body: "f".repeat(8000) }).then(() => undefined, (e: unknown) => e);
+		expect(err).toBeInstanceOf(StorageError);
+		expect(err).toMatchObject({ code: "SQLITE_FULL", message: expect.stringMatching(/^the database's disk is full \(SQLITE_FULL: /) });
+		expect(store.health.ok).toBe(false);
+		expect(store.health.lastError).toMatchObject({ code: "SQLITE_FULL" });
+		// Reads and deletes still work on a full disk, and do not count as the storage working again.
+		expect(await store.ack("r", "bob", [kept[0]?.message.id ?? ""])).toBe(1);
+		expect(await store.countPending("r", "bob")).toBeGreaterThanOrEqual(9);
+		expect(store.health.ok).toBe(false);
+		store.pragma("max_page_count = 1073741823");
+		await store.append(dm(999));
+		expect(store.health.ok).toBe(true);
+		expect(store.health.lastError).toMatchObject({ code: "SQLITE_FULL" });
+		for (const { message } of kept) expect(await store.getMessage("r", message.id, "bob")).toEqual(message);
+		await store.close();
 	});
 
 	it("close flushes queued appends", async () => {

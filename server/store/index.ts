@@ -9,6 +9,7 @@ import { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
 import type { Store } from "./store.js";
 
 export type * from "./store.js";
+export { guardStorage, StorageError, StorageHealth } from "./store.js";
 export { MemoryStore } from "./memory.js";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 export { isRedisUrl, RedisStore, type RedisStoreOptions } from "./redis.js";

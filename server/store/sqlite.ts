@@ -28,18 +28,21 @@ import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
 import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { DamagedDatabaseError, integrityProblems, isCorruption } from "./integrity.js";
 import { migrate } from "./migrations.js";
-import type {
-	AppendInput,
-	AppendResult,
-	HistoryPage,
-	HistoryQuery,
-	PendingPage,
-	PendingQuery,
-	RetentionPolicy,
-	RetentionResult,
-	SessionRecord,
-	Store,
-	StoreStats,
+import {
+	type AppendInput,
+	type AppendResult,
+	guardStorage,
+	type HistoryPage,
+	type HistoryQuery,
+	type PendingPage,
+	type PendingQuery,
+	type RetentionPolicy,
+	type RetentionResult,
+	type SessionRecord,
+	StorageError,
+	StorageHealth,
+	type Store,
+	type StoreStats,
 } from "./store.js";
 
 export interface SqliteStoreOptions {
@@ -268,6 +271,7 @@ const toSession = (row: SessionRow): SessionRecord => ({ ...row, meta: JSON.pars
 
 export class SqliteStore implements Store {
 	readonly kind = "sqlite";
+	readonly health = new StorageHealth();
 
 	private conn: Connection | null = null;
 	private checkpointer: Worker | null = null;
@@ -489,6 +493,14 @@ export class SqliteStore implements Store {
 		return stats;
 	}
 
+	/**
+	 * Runs a PRAGMA on the store's own connection and returns its first value: for settings that are per
+	 * connection, which no other process can change (e.g. `max_page_count`, how the tests fill the disk).
+	 */
+	pragma(source: string): unknown {
+		return this.ready().db.pragma(source, { simple: true });
+	}
+
 	// -----------------------------------------------------------------------------------------------------
 
 	/** The open connection, after writing any queued appends so the caller sees them. */
@@ -597,6 +609,30 @@ export class SqliteStore implements Store {
 		return { messages, remaining: total - messages.length };
 	}
 }
+
+/** What each SQLite result code that means "the storage failed" (not the request) tells the operator. */
+const STORAGE_FAILURES: [prefix: string, what: string][] = [
+	["SQLITE_FULL", "the database's disk is full"],
+	["SQLITE_IOERR", "the disk reported an I/O error"],
+	["SQLITE_CORRUPT", "the database file is damaged (see `claude-relay db check`)"],
+	["SQLITE_NOTADB", "the database file is damaged (see `claude-relay db check`)"],
+	["SQLITE_READONLY_DBMOVED", "the database file was moved or deleted while the hub ran"],
+	["SQLITE_READONLY", "the database file cannot be written (read-only file or file system)"],
+	["SQLITE_CANTOPEN", "a database file (the -wal or -shm beside it) cannot be opened"],
+	["SQLITE_PERM", "the database file cannot be accessed (permissions)"],
+	["SQLITE_BUSY", `another process has held the database's lock for over ${BUSY_TIMEOUT_MS / 1000} s`],
+	["SQLITE_PROTOCOL", "the database's locks are in an inconsistent state"],
+];
+
+/** A better-sqlite3 error that is a failure of the storage, as a StorageError; null for anything else. */
+export function sqliteStorageError(err: unknown): StorageError | null {
+	if (!(err instanceof Database.SqliteError)) return null;
+	const failure = STORAGE_FAILURES.find(([prefix]) => err.code.startsWith(prefix));
+	if (!failure) return null;
+	return new StorageError(err.code, `${failure[1]} (${err.code}: ${err.message})`, { cause: err });
+}
+
+guardStorage(SqliteStore.prototype, sqliteStorageError);
 
 /**
  * A worker thread with its own connection that keeps the WAL short, off the event loop.
