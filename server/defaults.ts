@@ -52,7 +52,8 @@ export interface HubOptions {
 	/**
 	 * SQLite: the write-ahead log (relay.db-wal) is rewound once past this size and truncated to zero when
 	 * the hub is idle; appends wait (are delayed, not refused) once it reaches twice this, so it never grows
-	 * past 2x plus one group-commit batch (8 MiB at most). Read by the SQLite store, which hub-main creates.
+	 * past 2x plus one group-commit batch (8 MiB at most), unless another process keeps a read transaction
+	 * open on the file (then the hub writes on). Read by the SQLite store, which hub-main creates.
 	 */
 	walMaxBytes: number;
 	/** How long shutdown waits for clients to close after telling them, before closing the rest. */

@@ -257,6 +257,32 @@ describe("SqliteStore only", () => {
 		expect(() => new SqliteStore({ file, walMaxBytes: 1000 })).toThrow(/at least 1048576/);
 	});
 
+	it("does not wait forever for a WAL another process keeps from being truncated (an open read transaction)", async () => {
+		const walMaxBytes = 1024 * 1024;
+		const store = new SqliteStore({ file, walMaxBytes });
+		await store.open();
+		await store.append(dm(0));
+		// Another process (here: connection) reads in a transaction it keeps open: SQLite cannot rewind the
+		// WAL past its snapshot, so the checkpointer's TRUNCATE cannot succeed.
+		const reader = new Database(file);
+		reader.exec("BEGIN");
+		expect(reader.prepare("SELECT count(*) FROM messages").pluck().get()).toBe(1);
+		const body = "b".repeat(500);
+		for (let round = 0; round < 10; round++) {
+			await Promise.all(Array.from({ length: 2500 }, (_, i) => store.append({ ...dm(i), body })));
+		}
+		expect(statSync(`${file}-wal`).size).toBeGreaterThan(2 * walMaxBytes);
+		expect(await store.countPending("r", "bob")).toBe(25_001);
+		// Once the reader lets go, the file comes back under the bound.
+		reader.exec("COMMIT");
+		reader.close();
+		await store.append(dm(1));
+		const deadline = Date.now() + 20_000;
+		while (statSync(`${file}-wal`).size >= 2 * walMaxBytes && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+		expect(statSync(`${file}-wal`).size).toBeLessThan(2 * walMaxBytes);
+		await store.close();
+	}, 60_000);
+
 	it("refuses a damaged file at open: a bad page mid-file, or a header that is not SQLite's", async () => {
 		const a = await open();
 		for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 100 }, (_, j) => a.append({ ...dm(i * 100 + j), body: "x".repeat(1000) })));

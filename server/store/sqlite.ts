@@ -17,6 +17,7 @@
  * `walMaxBytes`, and truncates it to zero when the hub is idle (see startCheckpointer). If the writer
  * still outruns the checkpointer (a slow disk), appends wait once the file reaches twice `walMaxBytes`
  * until the worker has truncated it: they are delayed, never refused, and the event loop never blocks.
+ * (Unless another process's open read transaction keeps the worker from truncating: then they go on.)
  */
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
@@ -282,6 +283,11 @@ export class SqliteStore implements Store {
 	private flushTimer: NodeJS.Immediate | null = null;
 	/** Set while appends wait for the WAL to come back under its ceiling. */
 	private walWait: NodeJS.Timeout | null = null;
+	/**
+	 * The checkpointer could not truncate the WAL: another process holds a read transaction on it, which
+	 * SQLite cannot rewind past. Appends then go on over the ceiling rather than wait for that process.
+	 */
+	private walBlocked = false;
 	private readonly walMaxBytes: number;
 
 	constructor(private readonly options: SqliteStoreOptions) {
@@ -316,6 +322,9 @@ export class SqliteStore implements Store {
 			// commit also cuts the file back to the bound.
 			db.pragma(`journal_size_limit = ${this.walMaxBytes}`);
 			this.checkpointer = startCheckpointer(file, CHECKPOINT_EVERY_MS, this.walMaxBytes);
+			this.checkpointer.on("message", (m: { walBlocked?: boolean }) => {
+				if (typeof m.walBlocked === "boolean") this.walBlocked = m.walBlocked;
+			});
 			// If the worker dies, nothing would checkpoint and the WAL would grow without bound: hand the
 			// job back to SQLite's own autocheckpoint on the committing connection.
 			this.checkpointer.once("error", () => {
@@ -541,7 +550,7 @@ export class SqliteStore implements Store {
 	 * checkpointer (its worker died), this connection checkpoints on its own and nobody would truncate.
 	 */
 	private walOverCeiling(): boolean {
-		if (!this.checkpointer) return false;
+		if (!this.checkpointer || this.walBlocked) return false;
 		let size: number;
 		try {
 			size = statSync(`${this.options.file}-wal`).size;
@@ -647,7 +656,9 @@ guardStorage(SqliteStore.prototype, sqliteStorageError);
  *   it back to the bound: journal_size_limit). Not TRUNCATE here: giving 64 MiB back to the file system
  *   takes tens of milliseconds with the write lock held (with online discard), and the file is reused anyway;
  * - idle (nothing written since the last look): TRUNCATE, which gives the disk space back;
- * - at the ceiling (twice `walMaxBytes`; the store then holds appends and posts "truncate"): TRUNCATE.
+ * - at the ceiling (twice `walMaxBytes`; the store then holds appends and posts "truncate"): TRUNCATE. If
+ *   readers of another process keep it from succeeding for ~2 s, it posts `walBlocked: true` and the store
+ *   writes on over the ceiling (waiting on another process could last forever), until a TRUNCATE succeeds.
  * With no busy timeout, a checkpoint that cannot get a lock returns at once having done what it could; the
  * loop tries again 1 ms later rather than sleep in SQLite's busy handler, which would hold the write lock
  * while it waits for readers, and back off up to 100 ms between tries.
@@ -663,10 +674,13 @@ function startCheckpointer(file: string, everyMs: number, walMaxBytes: number): 
 		 const nap = new Int32Array(new SharedArrayBuffer(4));
 		 const checkpoint = (mode, tries) => {
 		   for (let i = 0; i < tries; i++) {
-		     if (db.pragma("wal_checkpoint(" + mode + ")")[0].busy === 0) return;
+		     if (db.pragma("wal_checkpoint(" + mode + ")")[0].busy === 0) return true;
 		     Atomics.wait(nap, 0, 0, 1);
 		   }
+		   return false;
 		 };
+		 let blocked = false;
+		 const report = (b) => { if (b !== blocked) parentPort.postMessage({ walBlocked: (blocked = b) }); };
 		 let lastFrames = -1;
 		 let timer;
 		 const tick = () => {
@@ -676,7 +690,8 @@ function startCheckpointer(file: string, everyMs: number, walMaxBytes: number): 
 		     const idle = log > 0 && checkpointed === log && log === lastFrames;
 		     lastFrames = log;
 		     const bytes = walBytes();
-		     if (bytes >= 2 * w.walMaxBytes || idle) checkpoint("TRUNCATE", 2000);
+		     if (bytes >= 2 * w.walMaxBytes) report(!checkpoint("TRUNCATE", 2000));
+		     else if (idle) { if (checkpoint("TRUNCATE", 100)) report(false); }
 		     else if (bytes > w.walMaxBytes) {
 		       db.pragma("wal_checkpoint(PASSIVE)");
 		       checkpoint("RESTART", 2000);
