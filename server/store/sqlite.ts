@@ -321,9 +321,8 @@ export class SqliteStore implements Store {
 			// When this connection restarts the WAL from its start (after the checkpointer rewound it), its next
 			// commit also cuts the file back to the bound.
 			db.pragma(`journal_size_limit = ${this.walMaxBytes}`);
-			this.checkpointer = startCheckpointer(file, CHECKPOINT_EVERY_MS, this.walMaxBytes);
-			this.checkpointer.on("message", (m: { walBlocked?: boolean }) => {
-				if (typeof m.walBlocked === "boolean") this.walBlocked = m.walBlocked;
+			this.checkpointer = startCheckpointer(file, CHECKPOINT_EVERY_MS, this.walMaxBytes, (blocked) => {
+				this.walBlocked = blocked;
 			});
 			// If the worker dies, nothing would checkpoint and the WAL would grow without bound: hand the
 			// job back to SQLite's own autocheckpoint on the committing connection.
@@ -663,7 +662,7 @@ guardStorage(SqliteStore.prototype, sqliteStorageError);
  * loop tries again 1 ms later rather than sleep in SQLite's busy handler, which would hold the write lock
  * while it waits for readers, and back off up to 100 ms between tries.
  */
-function startCheckpointer(file: string, everyMs: number, walMaxBytes: number): Worker {
+function startCheckpointer(file: string, everyMs: number, walMaxBytes: number, onBlocked: (blocked: boolean) => void): Worker {
 	const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
 	const worker = new Worker(
 		`const { parentPort, workerData: w } = require("node:worker_threads");
@@ -703,6 +702,10 @@ function startCheckpointer(file: string, everyMs: number, walMaxBytes: number): 
 		 timer = setTimeout(tick, w.everyMs);`,
 		{ eval: true, workerData: { file, everyMs, walMaxBytes, sqlite } },
 	);
+	worker.on("message", (m: { walBlocked?: unknown }) => {
+		if (typeof m.walBlocked === "boolean") onBlocked(m.walBlocked);
+	});
+	// After the listener: attaching one refs the worker again. It must not keep the process alive.
 	worker.unref();
 	return worker;
 }
