@@ -521,8 +521,9 @@ export class SqliteStore implements Store {
 	}
 
 	/**
-	 * Writes the queued appends, in transactions of at most MAX_BATCH_BODY_BYTES of bodies, and settles their
-	 * promises. Unless `force`, stops while the WAL is over its ceiling and looks again in WAL_WAIT_MS.
+	 * Writes the queued appends, in transactions of at most MAX_BATCH_APPENDS appends and about
+	 * MAX_BATCH_BODY_BYTES of bodies, and settles their promises. Unless `force`, stops while the WAL is over
+	 * its ceiling and looks again in WAL_WAIT_MS (a timer: the event loop goes on meanwhile).
 	 */
 	private flush(force = false): void {
 		if (this.flushTimer) clearImmediate(this.flushTimer);
