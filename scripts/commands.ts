@@ -5,6 +5,7 @@
  */
 import yargs from "yargs";
 import { mcpCommand } from "../mcp-client/mcp-command.js";
+import { dbCommand } from "../server/db-command.js";
 import { hubCommand } from "../server/hub-command.js";
 import { clientCommand } from "./client-command.js";
 import { sendCommand } from "./send-command.js";
@@ -22,6 +23,7 @@ export async function runCli(argv: string[]): Promise<void> {
 		.command(hubCommand)
 		// commands: keep one line each, alphabetical after hub
 		.command(clientCommand)
+		.command(dbCommand)
 		.command(doctorCommand)
 		.command(hookCommand)
 		.command(installCommand)

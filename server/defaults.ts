@@ -49,6 +49,13 @@ export interface HubOptions {
 	retentionMaxMessages: number;
 	/** How often retention runs. */
 	retentionIntervalMs: number;
+	/**
+	 * SQLite: the write-ahead log (relay.db-wal) is rewound once past this size and truncated to zero when
+	 * the hub is idle; appends wait (are delayed, not refused) once it reaches twice this, so it never grows
+	 * past 2x plus one group-commit batch (8 MiB at most), unless another process keeps a read transaction
+	 * open on the file (then the hub writes on). Read by the SQLite store, which hub-main creates.
+	 */
+	walMaxBytes: number;
 	/** How long shutdown waits for clients to close after telling them, before closing the rest. */
 	shutdownGraceMs: number;
 	/** Milliseconds clients are told to wait before reconnecting after a shutdown. */
@@ -76,6 +83,7 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	retentionDays: 30,
 	retentionMaxMessages: 100_000,
 	retentionIntervalMs: 10 * 60_000,
+	walMaxBytes: 64 * 1024 * 1024,
 	shutdownGraceMs: 1_000,
 	shutdownRetryAfterMs: 1_000,
 });

@@ -30,6 +30,11 @@ export const ErrorCode = {
 	SHUTTING_DOWN: "E_SHUTTING_DOWN",
 	/** Something failed inside the hub; the request was not applied. */
 	INTERNAL: "E_INTERNAL",
+	/**
+	 * The hub's storage failed (disk full, I/O error, damaged file, Redis unreachable): the request was not
+	 * applied. Retry later; /healthz reports the failure until storage works again.
+	 */
+	STORAGE: "E_STORAGE",
 	// Client-side codes (the hub never sends these; client libraries raise them).
 	/** No answer from the hub within the bounded wait. */
 	TIMEOUT: "E_TIMEOUT",

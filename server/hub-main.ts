@@ -9,7 +9,7 @@ import type { HubArgs } from "./hub-command.js";
 import { Hub, HubConfigError } from "./hub.js";
 import { createLogger, type LogLevel } from "./logger.js";
 import { paths, relayHome } from "./paths.js";
-import { createStore, RedisStore } from "./store/index.js";
+import { createStore, MIN_WAL_MAX_BYTES, RedisStore } from "./store/index.js";
 import { redactRedisUrl } from "./store/redis.js";
 import { VERSION } from "./version.js";
 
@@ -42,7 +42,10 @@ export async function runHub(args: HubArgs): Promise<void> {
 	const dbSpec = args.db ?? paths.database(home);
 	const token = loadToken(args.tokenFile);
 	const log = createLogger({ level: args.logLevel as LogLevel, name: "hub" });
-	const store = createStore(dbSpec, { synchronous: args.sync });
+	if (!Number.isSafeInteger(args.walMaxBytes) || args.walMaxBytes < MIN_WAL_MAX_BYTES) {
+		fail(`--wal-max-bytes must be a whole number of bytes, at least ${MIN_WAL_MAX_BYTES} (1 MiB); got ${args.walMaxBytes}.`);
+	}
+	const store = createStore(dbSpec, { synchronous: args.sync, walMaxBytes: args.walMaxBytes });
 	if (store.kind === "sqlite") mkdirSync(dirname(dbSpec), { recursive: true, mode: 0o700 });
 	// Hubs sharing a Redis store must also share fan-out, so a message committed on one is pushed by all.
 	const fanout =

@@ -19,7 +19,7 @@ import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
 import { checkName, PROTOCOL_VERSION } from "./protocol.js";
 import { routeFrame } from "./router.js";
-import type { Store } from "./store/store.js";
+import { StorageError, type Store } from "./store/store.js";
 import { VERSION } from "./version.js";
 
 export interface HubDeps {
@@ -114,13 +114,14 @@ export class Hub {
 		if (req.method === "GET" && path === "/healthz") {
 			this.health().then(
 				(body) => {
-					res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+					// 503 when not ok (stopping, or storage failing), so `curl -f` and service monitors notice.
+					res.writeHead(body.ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
 					res.end(JSON.stringify(body));
 				},
 				(err) => {
 					this.log.error({ err }, "health check failed");
-					res.writeHead(503, { "content-type": "application/json" });
-					res.end(JSON.stringify({ ok: false, error: "store unavailable" }));
+					res.writeHead(503, { "content-type": "application/json", "cache-control": "no-store" });
+					res.end(JSON.stringify({ ok: false, error: "store unavailable", store: this.store.kind, storage: this.#storage() }));
 				},
 			);
 			return;
@@ -159,15 +160,23 @@ export class Hub {
 			(sessions) => send(200, { room, sessions }),
 			(err) => {
 				this.log.error({ err }, "GET /sessions failed");
-				send(500, { error: { code: ErrorCode.INTERNAL, message: "store unavailable" } });
+				if (err instanceof StorageError) send(503, { error: { code: ErrorCode.STORAGE, message: `The hub's storage failed: ${err.message}.` } });
+				else send(500, { error: { code: ErrorCode.INTERNAL, message: "store unavailable" } });
 			},
 		);
 	}
 
+	/** /healthz's `storage`: whether the store works, and its last failure (kept after it recovers). */
+	#storage() {
+		const { ok, lastError } = this.store.health;
+		return lastError ? { ok, lastError: { ...lastError } } : { ok };
+	}
+
 	async health() {
 		const stats = await this.store.stats();
+		const storage = this.#storage();
 		return {
-			ok: !this.closing,
+			ok: !this.closing && storage.ok,
 			version: VERSION,
 			protocol: PROTOCOL_VERSION,
 			uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
@@ -176,6 +185,7 @@ export class Hub {
 			messagesStored: stats.messages,
 			pendingDeliveries: stats.pendingDeliveries,
 			store: this.store.kind,
+			storage,
 		};
 	}
 

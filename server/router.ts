@@ -14,6 +14,7 @@ import { handleBye, handlePing } from "./handlers/ping.js";
 import { handlePeers, handleSessions } from "./handlers/presence.js";
 import { handleSend } from "./handlers/send.js";
 import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestType } from "./protocol.js";
+import { StorageError } from "./store/store.js";
 
 const handlers: { [T in RequestType]: Handler<T> } = {
 	hello: handleHello,
@@ -141,6 +142,15 @@ export async function routeFrame(
 		if (isRelayError(err)) {
 			conn.error(frame.id, err.code, err.message);
 			if (err.code === ErrorCode.AUTH) conn.close(CloseCode.AUTH, "bad token");
+			return;
+		}
+		if (err instanceof StorageError) {
+			ctx.log.error({ err, code: err.code, cid: conn.cid, type: frame.type }, "storage failed");
+			conn.error(
+				frame.id,
+				ErrorCode.STORAGE,
+				`The hub's storage failed: ${err.message}. This request was not applied; retry it later (the hub's /healthz says when storage works again).`,
+			);
 			return;
 		}
 		ctx.log.error({ err, cid: conn.cid, type: frame.type }, "handler failed");

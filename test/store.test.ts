@@ -2,13 +2,14 @@
  * Runs the shared store suite against every backend, then the SQLite-only properties: persistence across
  * reopen, migration, WAL, group commit.
  */
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createStore, MemoryStore, SCHEMA_VERSION, SqliteStore } from "../server/store/index.js";
+import { createStore, MemoryStore, SCHEMA_VERSION, SqliteStore, StorageError } from "../server/store/index.js";
 import { newMessageId, seqOfMessageId } from "../server/store/ids.js";
+import { DamagedDatabaseError } from "../server/store/integrity.js";
 import { MIGRATIONS } from "../server/store/migrations.js";
 import type { AppendInput } from "../server/store/store.js";
 import { storeSuite } from "./store.suite.js";
@@ -223,6 +224,105 @@ describe("SqliteStore only", () => {
 		expect(await store.countPending("r", "bob")).toBe(1);
 		await p;
 		expect(resolved).toBe(true);
+		await store.close();
+	});
+
+	it("keeps the WAL under 2 x walMaxBytes + one batch under a pipelined writer, and loses no append", async () => {
+		// In-process appends outrun the checkpointer (100k+/s): the ceiling, not only the rewind, is exercised.
+		const walMaxBytes = 1024 * 1024;
+		const store = new SqliteStore({ file, walMaxBytes });
+		await store.open();
+		let peak = 0;
+		const look = () => {
+			try {
+				peak = Math.max(peak, statSync(`${file}-wal`).size);
+			} catch {
+				// not created yet
+			}
+		};
+		const sampler = setInterval(look, 2);
+		const body = "b".repeat(500);
+		let appended = 0;
+		for (let round = 0; round < 40; round++) {
+			const batch = Array.from({ length: 2500 }, (_, i) => store.append({ ...dm(i), body }));
+			appended += (await Promise.all(batch)).length;
+			look();
+		}
+		clearInterval(sampler);
+		expect(appended).toBe(100_000);
+		expect(await store.countPending("r", "bob")).toBe(100_000);
+		expect(peak).toBeGreaterThan(walMaxBytes);
+		expect(peak).toBeLessThan(2 * walMaxBytes + 8 * 1024 * 1024);
+		await store.close();
+		expect(() => new SqliteStore({ file, walMaxBytes: 1000 })).toThrow(/at least 1048576/);
+	});
+
+	it("does not wait forever for a WAL another process keeps from being truncated (an open read transaction)", async () => {
+		const walMaxBytes = 1024 * 1024;
+		const store = new SqliteStore({ file, walMaxBytes });
+		await store.open();
+		await store.append(dm(0));
+		// Another process (here: connection) reads in a transaction it keeps open: SQLite cannot rewind the
+		// WAL past its snapshot, so the checkpointer's TRUNCATE cannot succeed.
+		const reader = new Database(file);
+		reader.exec("BEGIN");
+		expect(reader.prepare("SELECT count(*) FROM messages").pluck().get()).toBe(1);
+		const body = "b".repeat(500);
+		for (let round = 0; round < 10; round++) {
+			await Promise.all(Array.from({ length: 2500 }, (_, i) => store.append({ ...dm(i), body })));
+		}
+		expect(statSync(`${file}-wal`).size).toBeGreaterThan(2 * walMaxBytes);
+		expect(await store.countPending("r", "bob")).toBe(25_001);
+		// Once the reader lets go, the file comes back under the bound.
+		reader.exec("COMMIT");
+		reader.close();
+		await store.append(dm(1));
+		const deadline = Date.now() + 20_000;
+		while (statSync(`${file}-wal`).size >= 2 * walMaxBytes && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+		expect(statSync(`${file}-wal`).size).toBeLessThan(2 * walMaxBytes);
+		await store.close();
+	}, 60_000);
+
+	it("refuses a damaged file at open: a bad page mid-file, or a header that is not SQLite's", async () => {
+		const a = await open();
+		for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 100 }, (_, j) => a.append({ ...dm(i * 100 + j), body: "x".repeat(1000) })));
+		await a.close();
+		const page = Buffer.alloc(4096, 0xa5);
+		const fd = openSync(file, "r+");
+		writeSync(fd, page, 0, page.length, Math.floor(statSync(file).size / 2 / 4096) * 4096);
+		closeSync(fd);
+		const damaged = new SqliteStore({ file });
+		const err = await damaged.open().then(() => null, (e: unknown) => e);
+		expect(err).toBeInstanceOf(DamagedDatabaseError);
+		expect((err as DamagedDatabaseError).problems.length).toBeGreaterThan(0);
+		expect((err as Error).message).toMatch(/is damaged: .*\n.*restore .* from a backup/s);
+
+		const fd2 = openSync(file, "r+");
+		writeSync(fd2, page, 0, 100, 0);
+		closeSync(fd2);
+		await expect(new SqliteStore({ file }).open()).rejects.toThrow(/is damaged: file is not a database/);
+	});
+
+	it("a full disk rejects with StorageError (SQLITE_FULL), marks health failed until an append succeeds, and loses nothing", async () => {
+		const store = await open();
+		const kept = await Promise.all(Array.from({ length: 10 }, (_, i) => store.append(dm(i))));
+		expect(store.health).toMatchObject({ ok: true, lastError: null });
+		store.pragma(`max_page_count = ${Number(store.pragma("page_count"))}`);
+		let err: unknown;
+		for (let i = 0; i < 500 && !err; i++) err = await store.append({ ...dm(100 + i), body: "f".repeat(8000) }).then(() => undefined, (e: unknown) => e);
+		expect(err).toBeInstanceOf(StorageError);
+		expect(err).toMatchObject({ code: "SQLITE_FULL", message: expect.stringMatching(/^the database's disk is full \(SQLITE_FULL: /) });
+		expect(store.health.ok).toBe(false);
+		expect(store.health.lastError).toMatchObject({ code: "SQLITE_FULL" });
+		// Reads and deletes still work on a full disk, and do not count as the storage working again.
+		expect(await store.ack("r", "bob", [kept[0]?.message.id ?? ""])).toBe(1);
+		expect(await store.countPending("r", "bob")).toBeGreaterThanOrEqual(9);
+		expect(store.health.ok).toBe(false);
+		store.pragma("max_page_count = 1073741823");
+		await store.append(dm(999));
+		expect(store.health.ok).toBe(true);
+		expect(store.health.lastError).toMatchObject({ code: "SQLITE_FULL" });
+		for (const { message } of kept) expect(await store.getMessage("r", message.id, "bob")).toEqual(message);
 		await store.close();
 	});
 

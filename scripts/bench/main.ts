@@ -15,6 +15,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join } from "node:path";
+import { DEFAULTS } from "../../server/defaults.js";
 import { measureConnections } from "./connections.js";
 import { measureFanout } from "./fanout.js";
 import { runForwarder } from "./forwarder.js";
@@ -44,6 +45,7 @@ const us = (n: number) => `${int(n)} µs`;
 const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
 const rate = (n: number) => `${int(n)}/s`;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 const verdict = (ok: boolean): Verdict => (ok ? "PASS" : "MISS");
 
@@ -94,6 +96,9 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				results.push(r);
 				const h = r.relay.rate;
 				const f = r.forwarder.rate;
+				// The WAL bound of issue 10: 2 x --wal-max-bytes (default) + one group-commit batch (8 MiB).
+				const walBound = 2 * DEFAULTS.walMaxBytes + 8 * 1024 * 1024;
+				const wal = r.peakWalBytes;
 				rows.push(
 					{
 						scenario: "throughput",
@@ -105,6 +110,15 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 						verdict: verdict(h >= 10_000 && h >= 0.5 * f),
 					},
 					cpuRow("throughput", `server CPU/msg, window ${window}`, r.relay, r.forwarder),
+					{
+						scenario: "throughput",
+						metric: `peak WAL file, window ${window}`,
+						relay: wal === null ? "n/a (not SQLite)" : mib(wal),
+						forwarder: "",
+						ratio: "",
+						target: `≤ ${mib(walBound)}`,
+						verdict: wal === null ? "n/a" : verdict(wal <= walBound),
+					},
 				);
 			}
 			raw.throughput = results;

@@ -4,7 +4,7 @@
  * Both listen on an ephemeral port and print it; we read it from their stdout.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
@@ -75,6 +75,27 @@ export function cpuMsOf(pid: number): number {
 export function selfCpuMs(): number {
 	const u = process.cpuUsage();
 	return (u.user + u.system) / 1000;
+}
+
+/**
+ * Samples a file's size every `everyMs` until stopped and returns the largest seen (0 if it never existed):
+ * the hub's SQLite WAL, whose bound is --wal-max-bytes.
+ */
+export function samplePeakSize(file: string, everyMs = 10): () => number {
+	let peak = 0;
+	const look = () => {
+		try {
+			peak = Math.max(peak, statSync(file).size);
+		} catch {
+			// not there (yet, or any more)
+		}
+	};
+	const timer = setInterval(look, everyMs);
+	return () => {
+		clearInterval(timer);
+		look();
+		return peak;
+	};
 }
 
 /** Whether a pid is gone: no such process, or a zombie nobody has reaped yet (it runs no code any more). */

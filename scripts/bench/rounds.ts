@@ -5,7 +5,7 @@
  * barely moves when the machine is busy, and it says whether the server was the bottleneck.
  */
 import type { Child } from "./procs.js";
-import { selfCpuMs, spawnBenchHub, spawnForwarder } from "./procs.js";
+import { samplePeakSize, selfCpuMs, spawnBenchHub, spawnForwarder } from "./procs.js";
 import type { Mode } from "./wire.js";
 
 export interface Round {
@@ -50,6 +50,8 @@ export interface Compared {
 	relay: Round;
 	forwarder: Round;
 	rounds: { relay: Round[]; forwarder: Round[] };
+	/** The largest the hub's SQLite WAL file got during the whole scenario; null on another store. */
+	peakWalBytes: number | null;
 }
 
 /**
@@ -65,6 +67,8 @@ export async function compareWithForwarder<O>(
 ): Promise<Compared> {
 	const fwd = await spawnForwarder();
 	const hub = await spawnBenchHub();
+	const onFile = hub.db !== ":memory:" && !/^rediss?:/i.test(hub.db);
+	const walPeak = onFile ? samplePeakSize(`${hub.db}-wal`) : null;
 	try {
 		await measureOn(fwd, "forwarder", warm, "warm");
 		await measureOn(hub, "hub", warm, "warm");
@@ -73,8 +77,10 @@ export async function compareWithForwarder<O>(
 			rounds.forwarder.push(await measureOn(fwd, "forwarder", options, `${roomPrefix}${r}`));
 			rounds.relay.push(await measureOn(hub, "hub", options, `${roomPrefix}${r}`));
 		}
-		return { relay: medianRound(rounds.relay), forwarder: medianRound(rounds.forwarder), rounds };
+		const peakWalBytes = walPeak ? walPeak() : null;
+		return { relay: medianRound(rounds.relay), forwarder: medianRound(rounds.forwarder), rounds, peakWalBytes };
 	} finally {
+		walPeak?.();
 		await fwd.stop();
 		await hub.cleanup();
 	}

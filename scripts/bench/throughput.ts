@@ -21,6 +21,8 @@ export interface ThroughputResult {
 	relay: Round;
 	forwarder: Round;
 	rounds: { relay: Round[]; forwarder: Round[] };
+	/** The largest the hub's SQLite WAL file got during the scenario (null on another store). */
+	peakWalBytes: number | null;
 }
 
 function run(a: Wire, b: Wire, mode: Mode, o: ThroughputOptions): Promise<number> {

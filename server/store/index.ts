@@ -9,10 +9,11 @@ import { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
 import type { Store } from "./store.js";
 
 export type * from "./store.js";
+export { guardStorage, StorageError, StorageHealth } from "./store.js";
 export { MemoryStore } from "./memory.js";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 export { isRedisUrl, RedisStore, type RedisStoreOptions } from "./redis.js";
-export { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
+export { MIN_WAL_MAX_BYTES, SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
 
 export const MEMORY_SPEC = ":memory:";
 

@@ -4,18 +4,19 @@
  * speed. Everything it hands out is a copy, as a database would do, so callers cannot mutate stored state.
  */
 import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
-import type {
-	AppendInput,
-	AppendResult,
-	HistoryPage,
-	HistoryQuery,
-	PendingPage,
-	PendingQuery,
-	RetentionPolicy,
-	RetentionResult,
-	SessionRecord,
-	Store,
-	StoreStats,
+import {
+	type AppendInput,
+	type AppendResult,
+	type HistoryPage,
+	type HistoryQuery,
+	type PendingPage,
+	type PendingQuery,
+	type RetentionPolicy,
+	type RetentionResult,
+	type SessionRecord,
+	StorageHealth,
+	type Store,
+	type StoreStats,
 } from "./store.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
 
@@ -34,6 +35,8 @@ const copySession = (s: SessionRecord): SessionRecord => ({ ...s, meta: structur
 
 export class MemoryStore implements Store {
 	readonly kind = "memory";
+	/** Memory does not fail like a disk or a server: always healthy. */
+	readonly health = new StorageHealth();
 
 	private closed = false;
 	private lastSeq = 0;

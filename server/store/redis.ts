@@ -25,18 +25,21 @@ import type { Redis, RedisOptions } from "ioredis";
 import type { Message, SessionMeta } from "../protocol.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
 import { encodeKeyPart, SCRIPTS, type ScriptName } from "./redis-scripts.js";
-import type {
-	AppendInput,
-	AppendResult,
-	HistoryPage,
-	HistoryQuery,
-	PendingPage,
-	PendingQuery,
-	RetentionPolicy,
-	RetentionResult,
-	SessionRecord,
-	Store,
-	StoreStats,
+import {
+	type AppendInput,
+	type AppendResult,
+	guardStorage,
+	type HistoryPage,
+	type HistoryQuery,
+	type PendingPage,
+	type PendingQuery,
+	type RetentionPolicy,
+	type RetentionResult,
+	type SessionRecord,
+	StorageError,
+	StorageHealth,
+	type Store,
+	type StoreStats,
 } from "./store.js";
 
 export interface RedisStoreOptions {
@@ -108,6 +111,7 @@ const parseMessage = (json: unknown): Message => JSON.parse(String(json)) as Mes
 
 export class RedisStore implements Store {
 	readonly kind = "redis";
+	readonly health = new StorageHealth();
 	readonly prefix: string;
 	/** Sentences for the operator (e.g. persistence is off), filled by `open()`. */
 	readonly warnings: string[] = [];
@@ -128,6 +132,10 @@ export class RedisStore implements Store {
 		if (this.client) return;
 		const client = await connectRedis(this.options.url, {
 			enableAutoPipelining: true,
+			// While Redis is unreachable, a command waits for one reconnection attempt, not ioredis' default 20
+			// (about 10 s, past a client's request timeout): the hub answers E_STORAGE while the client still
+			// listens, and the client retries with its idempotency key.
+			maxRetriesPerRequest: 1,
 			// A script in flight when the connection drops may have run: fail it (the hub's client retries with
 			// its idempotency key) rather than let ioredis run it a second time after reconnecting.
 			autoResendUnfulfilledCommands: false,
@@ -342,3 +350,34 @@ export class RedisStore implements Store {
 		}
 	}
 }
+
+/**
+ * Redis failures that mean the storage is unavailable, not that the request was wrong: the connection is
+ * down (ioredis' own errors), or the server refuses writes (out of memory, cannot persist, a replica, still
+ * loading its data, a script stuck). Anything else (a script bug) stays an internal error.
+ */
+const REDIS_REFUSALS: [prefix: string, code: string, what: string][] = [
+	["OOM", "REDIS_OOM", "Redis is out of memory (maxmemory)"],
+	["MISCONF", "REDIS_MISCONF", "Redis cannot save to its disk"],
+	["READONLY", "REDIS_READONLY", "Redis is a read-only replica"],
+	["LOADING", "REDIS_LOADING", "Redis is still loading its data"],
+	["MASTERDOWN", "REDIS_MASTERDOWN", "Redis lost its primary"],
+	["BUSY", "REDIS_BUSY", "Redis is busy running a script"],
+];
+const UNREACHABLE = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request)|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND)\b/;
+
+/** An ioredis error that is a failure of the storage, as a StorageError; null for anything else. */
+export function redisStorageError(err: unknown, url: string): StorageError | null {
+	if (!(err instanceof Error)) return null;
+	const where = `Redis at ${redactRedisUrl(url)}`;
+	if (err.name === "ReplyError") {
+		const refusal = REDIS_REFUSALS.find(([prefix]) => err.message.startsWith(prefix));
+		return refusal ? new StorageError(refusal[1], `${refusal[2]} (${where}: ${err.message})`, { cause: err }) : null;
+	}
+	if (err.name === "MaxRetriesPerRequestError" || UNREACHABLE.test(err.message)) {
+		return new StorageError("REDIS_UNREACHABLE", `${where} is unreachable (${err.message})`, { cause: err });
+	}
+	return null;
+}
+
+guardStorage(RedisStore.prototype, (err, store) => redisStorageError(err, store.url));

@@ -10,38 +10,71 @@
  * written in ONE transaction on setImmediate; each promise settles after that transaction. One commit per
  * turn instead of one per message is what makes >= 10,000 durable sends/s from one sender possible when
  * it pipelines its sends; a sender that waits for each reply still pays one commit (~100 us) per message.
- * Every other operation first flushes the queue synchronously, so it sees every append made before it.
+ * Every other operation first flushes the queue synchronously, so it sees every append made before it
+ * (except while the WAL is over its ceiling, below: then appends wait, and are not yet visible).
+ *
+ * The WAL file: a worker thread checkpoints it off the event loop, rewinds it once it is past
+ * `walMaxBytes`, and truncates it to zero when the hub is idle (see startCheckpointer). If the writer
+ * still outruns the checkpointer (a slow disk), appends wait once the file reaches twice `walMaxBytes`
+ * until the worker has truncated it: they are delayed, never refused, and the event loop never blocks.
+ * (Unless another process's open read transaction keeps the worker from truncating: then they go on.)
  */
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { DEFAULTS } from "../defaults.js";
 import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
 import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
+import { DamagedDatabaseError, integrityProblems, isCorruption } from "./integrity.js";
 import { migrate } from "./migrations.js";
-import type {
-	AppendInput,
-	AppendResult,
-	HistoryPage,
-	HistoryQuery,
-	PendingPage,
-	PendingQuery,
-	RetentionPolicy,
-	RetentionResult,
-	SessionRecord,
-	Store,
-	StoreStats,
+import {
+	type AppendInput,
+	type AppendResult,
+	guardStorage,
+	type HistoryPage,
+	type HistoryQuery,
+	type PendingPage,
+	type PendingQuery,
+	type RetentionPolicy,
+	type RetentionResult,
+	type SessionRecord,
+	StorageError,
+	StorageHealth,
+	type Store,
+	type StoreStats,
 } from "./store.js";
 
 export interface SqliteStoreOptions {
 	file: string;
 	/** "normal" (default): survives a process crash. "full": also survives power loss; much slower. */
 	synchronous?: "normal" | "full";
+	/** The WAL is rewound once past this many bytes, and appends wait at twice it (DEFAULTS.walMaxBytes). */
+	walMaxBytes?: number;
 }
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
+
+/** The smallest WAL bound accepted: below it the hub would spend its time checkpointing. */
+export const MIN_WAL_MAX_BYTES = 1024 * 1024;
+
+/** How often the checkpointer looks at the WAL. */
+const CHECKPOINT_EVERY_MS = 100;
+
+/**
+ * Appends and bodies written in one group-commit transaction, at most; the rest of the queue goes in the
+ * next. Bounds what one batch adds to the WAL, so that the ceiling checked before each batch holds: 1,000
+ * appends dirty at most ~1,000 pages of the (random) idempotency-key index plus their rows, ~6 MiB; 4 MiB
+ * of bodies is ~4.5 MiB of pages. One event-loop turn at full speed brings a few hundred appends, so
+ * throughput does not change.
+ */
+const MAX_BATCH_APPENDS = 1000;
+const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
+
+/** While appends wait for the checkpointer to truncate the WAL, how often they look again. */
+const WAL_WAIT_MS = 5;
 
 /** Columns of `messages m` aliased to the fields of Message, so rows are Messages as they come. */
 const MESSAGE = `m.id, m.seq, m.room, m.sender AS "from", m.recipient AS "to", m.body,
@@ -241,14 +274,28 @@ const toSession = (row: SessionRow): SessionRecord => ({ ...row, meta: JSON.pars
 
 export class SqliteStore implements Store {
 	readonly kind = "sqlite";
+	readonly health = new StorageHealth();
 
 	private conn: Connection | null = null;
 	private checkpointer: Worker | null = null;
 	private closed = false;
 	private queue: QueuedAppend[] = [];
 	private flushTimer: NodeJS.Immediate | null = null;
+	/** Set while appends wait for the WAL to come back under its ceiling. */
+	private walWait: NodeJS.Timeout | null = null;
+	/**
+	 * The checkpointer could not truncate the WAL: another process holds a read transaction on it, which
+	 * SQLite cannot rewind past. Appends then go on over the ceiling rather than wait for that process.
+	 */
+	private walBlocked = false;
+	private readonly walMaxBytes: number;
 
-	constructor(private readonly options: SqliteStoreOptions) {}
+	constructor(private readonly options: SqliteStoreOptions) {
+		this.walMaxBytes = options.walMaxBytes ?? DEFAULTS.walMaxBytes;
+		if (!Number.isSafeInteger(this.walMaxBytes) || this.walMaxBytes < MIN_WAL_MAX_BYTES) {
+			throw new RangeError(`walMaxBytes must be an integer of at least ${MIN_WAL_MAX_BYTES}; got ${this.walMaxBytes}`);
+		}
+	}
 
 	async open(): Promise<void> {
 		if (this.closed) throw new Error("store is closed");
@@ -260,6 +307,9 @@ export class SqliteStore implements Store {
 		if (!existsSync(file)) closeSync(openSync(file, "a", 0o600));
 		const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
 		try {
+			// Before anything writes to it: a damaged file is refused with what to do (see integrity.ts).
+			const problems = integrityProblems(db, false);
+			if (problems.length > 0) throw new DamagedDatabaseError(file, problems);
 			const mode = db.pragma("journal_mode = WAL", { simple: true });
 			if (mode !== "wal") throw new Error(`cannot use WAL journal mode on ${file} (got ${String(mode)})`);
 			db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
@@ -268,7 +318,12 @@ export class SqliteStore implements Store {
 			// connection if the committing thread ran them (SQLite's default, every 1000 pages). A worker thread
 			// with its own connection runs them instead, off the event loop.
 			db.pragma("wal_autocheckpoint = 0");
-			this.checkpointer = startCheckpointer(file, 250);
+			// When this connection restarts the WAL from its start (after the checkpointer rewound it), its next
+			// commit also cuts the file back to the bound.
+			db.pragma(`journal_size_limit = ${this.walMaxBytes}`);
+			this.checkpointer = startCheckpointer(file, CHECKPOINT_EVERY_MS, this.walMaxBytes, (blocked) => {
+				this.walBlocked = blocked;
+			});
 			// If the worker dies, nothing would checkpoint and the WAL would grow without bound: hand the
 			// job back to SQLite's own autocheckpoint on the committing connection.
 			this.checkpointer.once("error", () => {
@@ -279,7 +334,9 @@ export class SqliteStore implements Store {
 			this.conn = { db, st: prepareStatements(db) };
 		} catch (err) {
 			db.close();
-			throw err;
+			await this.checkpointer?.terminate();
+			this.checkpointer = null;
+			throw isCorruption(err) ? new DamagedDatabaseError(file, [(err as Error).message]) : err;
 		}
 	}
 
@@ -288,7 +345,8 @@ export class SqliteStore implements Store {
 		this.closed = true;
 		const conn = this.conn;
 		if (!conn) return;
-		this.flush();
+		if (this.walWait) clearTimeout(this.walWait);
+		this.flush(true);
 		this.conn = null;
 		await this.checkpointer?.terminate();
 		// Cheap, and what SQLite recommends before closing a long-lived connection.
@@ -445,6 +503,14 @@ export class SqliteStore implements Store {
 		return stats;
 	}
 
+	/**
+	 * Runs a PRAGMA on the store's own connection and returns its first value: for settings that are per
+	 * connection, which no other process can change (e.g. `max_page_count`, how the tests fill the disk).
+	 */
+	pragma(source: string): unknown {
+		return this.ready().db.pragma(source, { simple: true });
+	}
+
 	// -----------------------------------------------------------------------------------------------------
 
 	/** The open connection, after writing any queued appends so the caller sees them. */
@@ -454,13 +520,50 @@ export class SqliteStore implements Store {
 		return this.conn;
 	}
 
-	/** Writes every queued append in one transaction and settles their promises. */
-	private flush(): void {
+	/**
+	 * Writes the queued appends, in transactions of at most MAX_BATCH_APPENDS appends and about
+	 * MAX_BATCH_BODY_BYTES of bodies, and settles their promises. Unless `force`, stops while the WAL is over
+	 * its ceiling and looks again in WAL_WAIT_MS (a timer: the event loop goes on meanwhile).
+	 */
+	private flush(force = false): void {
 		if (this.flushTimer) clearImmediate(this.flushTimer);
 		this.flushTimer = null;
-		const batch = this.queue;
-		if (batch.length === 0) return;
-		this.queue = [];
+		while (this.queue.length > 0) {
+			if (!force && this.walOverCeiling()) {
+				this.walWait ??= setTimeout(() => {
+					this.walWait = null;
+					this.flush();
+				}, WAL_WAIT_MS);
+				return;
+			}
+			let n = 0;
+			for (let bytes = 0; n < this.queue.length && n < MAX_BATCH_APPENDS && (n === 0 || bytes < MAX_BATCH_BODY_BYTES); n++) {
+				bytes += (this.queue[n] as QueuedAppend).input.body.length;
+			}
+			this.commit(this.queue.splice(0, n));
+		}
+	}
+
+	/**
+	 * True when the WAL file has reached twice walMaxBytes, which only a writer faster than the checkpointer
+	 * can cause: tell the checkpointer, which truncates it. A stat per batch (a few microseconds). Without a
+	 * checkpointer (its worker died), this connection checkpoints on its own and nobody would truncate.
+	 */
+	private walOverCeiling(): boolean {
+		if (!this.checkpointer || this.walBlocked) return false;
+		let size: number;
+		try {
+			size = statSync(`${this.options.file}-wal`).size;
+		} catch {
+			return false;
+		}
+		if (size < 2 * this.walMaxBytes) return false;
+		this.checkpointer.postMessage("truncate");
+		return true;
+	}
+
+	/** Writes one batch of appends in one transaction and settles their promises. */
+	private commit(batch: QueuedAppend[]): void {
 		let results: AppendResult[];
 		try {
 			if (!this.conn) throw new Error("store is closed");
@@ -518,16 +621,92 @@ export class SqliteStore implements Store {
 	}
 }
 
-/** A worker thread that runs PASSIVE checkpoints every `everyMs` on its own connection. */
-function startCheckpointer(file: string, everyMs: number): Worker {
+/** What each SQLite result code that means "the storage failed" (not the request) tells the operator. */
+const STORAGE_FAILURES: [prefix: string, what: string][] = [
+	["SQLITE_FULL", "the database's disk is full"],
+	["SQLITE_IOERR", "the disk reported an I/O error"],
+	["SQLITE_CORRUPT", "the database file is damaged (see `claude-relay db check`)"],
+	["SQLITE_NOTADB", "the database file is damaged (see `claude-relay db check`)"],
+	["SQLITE_READONLY_DBMOVED", "the database file was moved or deleted while the hub ran"],
+	["SQLITE_READONLY", "the database file cannot be written (read-only file or file system)"],
+	["SQLITE_CANTOPEN", "a database file (the -wal or -shm beside it) cannot be opened"],
+	["SQLITE_PERM", "the database file cannot be accessed (permissions)"],
+	["SQLITE_BUSY", `another process has held the database's lock for over ${BUSY_TIMEOUT_MS / 1000} s`],
+	["SQLITE_PROTOCOL", "the database's locks are in an inconsistent state"],
+];
+
+/** A better-sqlite3 error that is a failure of the storage, as a StorageError; null for anything else. */
+export function sqliteStorageError(err: unknown): StorageError | null {
+	if (!(err instanceof Database.SqliteError)) return null;
+	const failure = STORAGE_FAILURES.find(([prefix]) => err.code.startsWith(prefix));
+	if (!failure) return null;
+	return new StorageError(err.code, `${failure[1]} (${err.code}: ${err.message})`, { cause: err });
+}
+
+guardStorage(SqliteStore.prototype, sqliteStorageError);
+
+/**
+ * A worker thread with its own connection that keeps the WAL short, off the event loop.
+ *
+ * Every `everyMs` a PASSIVE checkpoint copies what it can into the database without blocking anyone. That
+ * alone lets the file grow without bound under sustained writes: SQLite rewinds the WAL only after a
+ * checkpoint has copied every frame, and a busy writer always adds some while one runs. So:
+ * - past `walMaxBytes`: a second PASSIVE pass, then RESTART, which takes the write lock only to copy the
+ *   few frames the passes left, and makes the next commit write from the start of the file again (and cut
+ *   it back to the bound: journal_size_limit). Not TRUNCATE here: giving 64 MiB back to the file system
+ *   takes tens of milliseconds with the write lock held (with online discard), and the file is reused anyway;
+ * - idle (nothing written since the last look): TRUNCATE, which gives the disk space back;
+ * - at the ceiling (twice `walMaxBytes`; the store then holds appends and posts "truncate"): TRUNCATE. If
+ *   readers of another process keep it from succeeding for ~2 s, it posts `walBlocked: true` and the store
+ *   writes on over the ceiling (waiting on another process could last forever), until a TRUNCATE succeeds.
+ * With no busy timeout, a checkpoint that cannot get a lock returns at once having done what it could; the
+ * loop tries again 1 ms later rather than sleep in SQLite's busy handler, which would hold the write lock
+ * while it waits for readers, and back off up to 100 ms between tries.
+ */
+function startCheckpointer(file: string, everyMs: number, walMaxBytes: number, onBlocked: (blocked: boolean) => void): Worker {
 	const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
 	const worker = new Worker(
-		`const { workerData } = require("node:worker_threads");
-		 const Database = require(workerData.sqlite);
-		 const db = new Database(workerData.file, { timeout: 5000 });
-		 setInterval(() => { try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {} }, workerData.everyMs);`,
-		{ eval: true, workerData: { file, everyMs, sqlite } },
+		`const { parentPort, workerData: w } = require("node:worker_threads");
+		 const { statSync } = require("node:fs");
+		 const Database = require(w.sqlite);
+		 const db = new Database(w.file, { timeout: 0 });
+		 const walBytes = () => { try { return statSync(w.file + "-wal").size; } catch { return 0; } };
+		 const nap = new Int32Array(new SharedArrayBuffer(4));
+		 const checkpoint = (mode, tries) => {
+		   for (let i = 0; i < tries; i++) {
+		     if (db.pragma("wal_checkpoint(" + mode + ")")[0].busy === 0) return true;
+		     Atomics.wait(nap, 0, 0, 1);
+		   }
+		   return false;
+		 };
+		 let blocked = false;
+		 const report = (b) => { if (b !== blocked) parentPort.postMessage({ walBlocked: (blocked = b) }); };
+		 let lastFrames = -1;
+		 let timer;
+		 const tick = () => {
+		   clearTimeout(timer);
+		   try {
+		     const [{ log, checkpointed }] = db.pragma("wal_checkpoint(PASSIVE)");
+		     const idle = log > 0 && checkpointed === log && log === lastFrames;
+		     lastFrames = log;
+		     const bytes = walBytes();
+		     if (bytes >= 2 * w.walMaxBytes) report(!checkpoint("TRUNCATE", 2000));
+		     else if (idle) { if (checkpoint("TRUNCATE", 100)) report(false); }
+		     else if (bytes > w.walMaxBytes) {
+		       db.pragma("wal_checkpoint(PASSIVE)");
+		       checkpoint("RESTART", 2000);
+		     }
+		   } catch {}
+		   timer = setTimeout(tick, w.everyMs);
+		 };
+		 parentPort.on("message", tick);
+		 timer = setTimeout(tick, w.everyMs);`,
+		{ eval: true, workerData: { file, everyMs, walMaxBytes, sqlite } },
 	);
+	worker.on("message", (m: { walBlocked?: unknown }) => {
+		if (typeof m.walBlocked === "boolean") onBlocked(m.walBlocked);
+	});
+	// After the listener: attaching one refs the worker again. It must not keep the process alive.
 	worker.unref();
 	return worker;
 }

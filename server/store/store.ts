@@ -90,6 +90,111 @@ export interface StoreStats {
 	pendingDeliveries: number;
 }
 
+/**
+ * The storage itself failed: the disk is full, an I/O error, a damaged file, a read-only file, Redis
+ * unreachable or out of memory. Every backend rejects with this (and not with its driver's own error) for
+ * such failures; the operation was not applied. `code` is the backend's own (SQLITE_FULL,
+ * SQLITE_IOERR_WRITE, REDIS_UNREACHABLE, ...); the hub answers E_STORAGE and reports it in /healthz.
+ */
+export class StorageError extends Error {
+	override name = "StorageError";
+	constructor(
+		readonly code: string,
+		message: string,
+		options?: { cause?: unknown },
+	) {
+		super(message, options);
+	}
+}
+
+export interface StorageFailure {
+	/** The backend's code (StorageError.code). */
+	code: string;
+	message: string;
+	/** Epoch ms. */
+	at: number;
+}
+
+/**
+ * What a store has seen of its storage: the last failure, and whether it works again since. It counts as
+ * working again once a write that adds data (a message, a session) succeeds, or the operation that failed
+ * does: a full disk still answers reads, and still lets an ack delete a row.
+ */
+export class StorageHealth {
+	ok = true;
+	lastError: StorageFailure | null = null;
+	#failedOp: string | null = null;
+
+	failed(op: string, err: StorageError, at = Date.now()): void {
+		this.ok = false;
+		this.#failedOp = op;
+		this.lastError = { code: err.code, message: err.message, at };
+	}
+
+	succeeded(op: string, kind: "read" | "write" | "add"): void {
+		if (this.ok || !(kind === "add" || op === this.#failedOp)) return;
+		this.ok = true;
+		this.#failedOp = null;
+	}
+}
+
+/**
+ * Which Store methods read, write, or add data (a write a full disk refuses), for guardStorage.
+ * `satisfies` makes a method added to Store a compile error here until it is listed.
+ */
+const STORAGE_METHODS = {
+	getSession: "read",
+	createSession: "add",
+	touchSession: "write",
+	listSessions: "read",
+	append: "add",
+	pending: "read",
+	countPending: "read",
+	takePending: "write",
+	ack: "write",
+	getMessage: "read",
+	history: "read",
+	oldestSeq: "read",
+	prunedThrough: "read",
+	takeLost: "write",
+	applyRetention: "write",
+	stats: "read",
+} as const satisfies Record<Exclude<keyof Store, "kind" | "health" | "open" | "close">, "read" | "write" | "add">;
+
+/**
+ * Wraps every storage method of a backend's prototype, once: a rejection that `translate` recognises as a
+ * failure of the storage becomes that StorageError and is recorded in the store's `health`, and successes
+ * tell `health` when the storage works again. One place per backend instead of a try/catch in each method. The call
+ * itself is made synchronously, so the order of calls (which append relies on) is kept.
+ */
+export function guardStorage<S extends Store>(proto: S, translate: (err: unknown, store: S) => StorageError | null): void {
+	const methods = proto as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+	for (const [name, kind] of Object.entries(STORAGE_METHODS)) {
+		const method = methods[name];
+		if (!method) throw new Error(`guardStorage: the store has no ${name}`);
+		methods[name] = function (this: S, ...args: unknown[]): Promise<unknown> {
+			let result: Promise<unknown>;
+			try {
+				result = method.apply(this, args);
+			} catch (err) {
+				result = Promise.reject(err);
+			}
+			return result.then(
+				(value) => {
+					this.health.succeeded(name, kind);
+					return value;
+				},
+				(err: unknown) => {
+					const storage = err instanceof StorageError ? err : translate(err, this);
+					if (!storage) throw err;
+					this.health.failed(name, storage);
+					throw storage;
+				},
+			);
+		};
+	}
+}
+
 /** Session records: who has claimed which ID in which room (secrets as hashes), and when they were seen. */
 export interface SessionStore {
 	getSession(room: string, session: string): Promise<SessionRecord | null>;
@@ -142,6 +247,8 @@ export interface RetentionStore {
 export interface Store extends SessionStore, MessageStore, RetentionStore {
 	/** Short name for logs and /healthz: "sqlite", "memory", ... */
 	readonly kind: string;
+	/** The last storage failure and whether writes work again since (see guardStorage). */
+	readonly health: StorageHealth;
 	/** Opens files, runs migrations. Called once before anything else. */
 	open(): Promise<void>;
 	/** Flushes and closes. Safe to call twice. */
