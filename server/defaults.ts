@@ -12,6 +12,18 @@ export interface HubOptions {
 	 * Undefined: no token required, which is only allowed on loopback.
 	 */
 	token: string | undefined;
+	/**
+	 * Web pages allowed to connect besides the hub's own origin (exact `scheme://host[:port]`). A request
+	 * with any other `Origin` header gets HTTP 403: any page in a browser on this machine could otherwise
+	 * open a WebSocket to a loopback hub. Clients that send no Origin (ours, scripts) are not affected.
+	 */
+	allowOrigins: readonly string[];
+	/**
+	 * Host names accepted in the `Host` header besides the ones the hub listens on (loopback names on a
+	 * loopback bind; the bound address, or every interface address and the machine's name on 0.0.0.0/::).
+	 * For names behind DNS or a load balancer. Any other Host gets HTTP 403 (DNS rebinding).
+	 */
+	allowHosts: readonly string[];
 	/** Largest message body, in UTF-8 bytes. Larger sends get E_TOO_LARGE. */
 	maxBodyBytes: number;
 	/** Largest frame the hub reads, in bytes. Larger frames get E_TOO_LARGE; the connection stays open. */
@@ -59,6 +71,8 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	host: "127.0.0.1",
 	port: 9999,
 	token: undefined,
+	allowOrigins: Object.freeze([]),
+	allowHosts: Object.freeze([]),
 	maxBodyBytes: 64 * 1024,
 	maxFrameBytes: 256 * 1024,
 	hardMaxPayloadBytes: 1024 * 1024,

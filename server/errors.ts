@@ -28,6 +28,10 @@ export const ErrorCode = {
 	RATE_LIMITED: "E_RATE_LIMITED",
 	/** The hub is shutting down; reconnect later. */
 	SHUTTING_DOWN: "E_SHUTTING_DOWN",
+	/** HTTP 403: the request's `Host` is not a name this hub answers to (DNS rebinding guard; `--allow-host`). */
+	BAD_HOST: "E_BAD_HOST",
+	/** HTTP 403: the request comes from a web page of another origin (`--allow-origin`). */
+	BAD_ORIGIN: "E_BAD_ORIGIN",
 	/** Something failed inside the hub; the request was not applied. */
 	INTERNAL: "E_INTERNAL",
 	// Client-side codes (the hub never sends these; client libraries raise them).

@@ -17,6 +17,7 @@ import { sessionInfos } from "./handlers/presence.js";
 import { type Fanout, type FanoutEvent, LocalFanout } from "./fanout.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
+import { normalizeAllowedHost, normalizeOrigin, type Refusal, RequestGuard } from "./origin.js";
 import { checkName, PROTOCOL_VERSION } from "./protocol.js";
 import { routeFrame } from "./router.js";
 import type { Store } from "./store/store.js";
@@ -50,6 +51,8 @@ export class Hub {
 	readonly presence: Presence;
 	/** What request handlers get (server/handlers/context.ts): not the Hub itself. */
 	readonly context: HandlerContext;
+	/** Host and Origin checks (server/origin.ts); set once the port is known, before the first request. */
+	#guard: RequestGuard | undefined;
 	#timers: NodeJS.Timeout[] = [];
 	#unsubscribe: (() => void) | undefined;
 
@@ -63,6 +66,18 @@ export class Hub {
 		}
 		if (this.options.token !== undefined && this.options.token.length < 16) {
 			throw new HubConfigError("The hub token must be at least 16 characters (e.g. `openssl rand -hex 32`).");
+		}
+		for (const [list, check] of [
+			[this.options.allowOrigins, normalizeOrigin],
+			[this.options.allowHosts, normalizeAllowedHost],
+		] as const) {
+			for (const value of list) {
+				try {
+					check(value);
+				} catch (err) {
+					throw new HubConfigError((err as Error).message);
+				}
+			}
 		}
 		this.store = deps.store;
 		this.fanout = deps.fanout ?? new LocalFanout();
@@ -89,6 +104,15 @@ export class Hub {
 			this.#http.once("error", reject);
 			this.#http.listen(this.options.port, this.options.host, () => {
 				this.#http.off("error", reject);
+				const bound = this.#http.address() as AddressInfo;
+				// Before the listen callback returns, so no request is ever served without the checks.
+				this.#guard = new RequestGuard({
+					bindHost: this.options.host,
+					boundAddress: bound.address,
+					port: bound.port,
+					allowOrigins: this.options.allowOrigins,
+					allowHosts: this.options.allowHosts,
+				});
 				resolve();
 			});
 		});
@@ -104,7 +128,28 @@ export class Hub {
 
 	// ----- HTTP and upgrade ------------------------------------------------------------------------------
 
+	/**
+	 * Host and Origin (server/origin.ts): null if the request may go on, else the refusal, logged once per
+	 * refused value.
+	 */
+	#checkRequest(req: IncomingMessage): Refusal | null {
+		const refusal = this.#guard ? this.#guard.check(req.headers) : null;
+		if (refusal && this.#guard?.firstRefusal(refusal)) {
+			this.log.warn(
+				{ header: refusal.header, value: refusal.value, remote: req.socket.remoteAddress, url: (req.url ?? "").slice(0, 100), logFull: this.#guard.refusalLogFull },
+				`refused a request with a foreign ${refusal.header} (logged once per value)`,
+			);
+		}
+		return refusal;
+	}
+
 	#onHttp(req: IncomingMessage, res: ServerResponse): void {
+		const refusal = this.#checkRequest(req);
+		if (refusal) {
+			res.writeHead(403, { "content-type": "application/json", "cache-control": "no-store" });
+			res.end(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }));
+			return;
+		}
 		const path = (req.url ?? "/").split("?")[0];
 		if (req.method === "GET" && path === "/healthz") {
 			this.health().then(
@@ -178,8 +223,21 @@ export class Hub {
 		socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
 	}
 
+	/** A refusal of an upgrade, with the same JSON body the HTTP endpoints answer. */
+	#rejectJson(socket: Duplex, status: number, reason: string, body: unknown): void {
+		const json = JSON.stringify(body);
+		socket.end(
+			`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+		);
+	}
+
 	#onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
 		socket.on("error", () => socket.destroy());
+		const refusal = this.#checkRequest(req);
+		if (refusal) {
+			this.#rejectJson(socket, 403, "Forbidden", { error: { code: refusal.code, message: refusal.message } });
+			return;
+		}
 		if (this.closing) {
 			this.#reject(socket, 503, "Service Unavailable");
 			return;
