@@ -126,6 +126,11 @@ export class Hub {
 		return (this.#http.address() as AddressInfo).port;
 	}
 
+	/** The open connections, read-only: for tests and metrics (send buffers, pre-hello counts). */
+	get connections(): ReadonlySet<Connection> {
+		return this.#connections;
+	}
+
 	// ----- HTTP and upgrade ------------------------------------------------------------------------------
 
 	/**
