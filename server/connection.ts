@@ -58,20 +58,49 @@ export class Connection {
 	/** Since when the send buffer has been over the high-water mark (0: it is not). */
 	slowSince = 0;
 	#helloTimer: NodeJS.Timeout | undefined;
+	/** Frames received before a session was bound whose handling has not finished (a hello, usually). */
+	#inFlight = 0;
+	/** The hello deadline passed while a hello was being handled: close if that one does not bind. */
+	#helloOverdue = false;
+	#onBind: (() => void) | undefined;
 
 	constructor(
 		readonly ws: WebSocket,
 		private readonly hub: Pick<HandlerContext, "options" | "store" | "log">,
 		authenticated: boolean,
 		readonly remote: string,
+		/** How long it has to complete a hello: helloTimeoutMs, or preHelloTimeoutMs in the pre-hello pool. */
+		helloTimeoutMs = hub.options.helloTimeoutMs,
 	) {
 		this.authenticated = authenticated;
 		this.#meanFrameBytes = Math.max(256, hub.options.maxBodyBytes);
 		this.bucket = new TokenBucket(hub.options.rateLimitPerSecond, hub.options.rateLimitBurst);
 		this.#helloTimer = setTimeout(() => {
-			if (!this.session) this.close(CloseCode.HELLO_TIMEOUT, "no hello in time");
-		}, hub.options.helloTimeoutMs);
+			if (this.session) return;
+			if (this.#inFlight > 0) this.#helloOverdue = true;
+			else this.shut(CloseCode.HELLO_TIMEOUT, "no hello in time");
+		}, helloTimeoutMs);
 		this.#helloTimer.unref();
+	}
+
+	/** True while a frame received before hello is being handled: such a connection is not evicted. */
+	get busy(): boolean {
+		return this.#inFlight > 0;
+	}
+
+	/** The hub calls these around the handling of each frame received before a session is bound. */
+	frameStarted(): void {
+		this.#inFlight++;
+	}
+
+	frameSettled(): void {
+		this.#inFlight--;
+		if (this.#inFlight === 0 && this.#helloOverdue && !this.session) this.shut(CloseCode.HELLO_TIMEOUT, "no hello in time");
+	}
+
+	/** Runs `fn` once, when a hello binds a session to this connection (it leaves the pre-hello pool). */
+	whenBound(fn: () => void): void {
+		this.#onBind = fn;
 	}
 
 	get key(): string | null {
@@ -85,6 +114,9 @@ export class Connection {
 	bind(session: BoundSession): void {
 		this.session = session;
 		clearTimeout(this.#helloTimer);
+		const onBind = this.#onBind;
+		this.#onBind = undefined;
+		onBind?.();
 	}
 
 	peerInfo(now = Date.now()): PeerInfo {
@@ -137,6 +169,16 @@ export class Connection {
 
 	close(code: number, reason: string): void {
 		if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+	}
+
+	/**
+	 * Closes with `code` without waiting for the peer's answer (ws would wait up to 30 s): for peers that may
+	 * never answer, such as sockets that never said hello. The close frame is flushed first (after this
+	 * tick's uncork), then the socket is destroyed.
+	 */
+	shut(code: number, reason: string): void {
+		this.close(code, reason);
+		setImmediate(() => this.ws.terminate());
 	}
 
 	// ----- delivery ----------------------------------------------------------------------------------------

@@ -67,6 +67,11 @@ export const CloseCode = {
 	HELLO_TIMEOUT: 4004,
 	/** Kept flooding after being rate limited. */
 	ABUSE: 4008,
+	/**
+	 * (The standard "try again later".) Evicted from the full pre-hello pool, oldest first, to let a
+	 * newer connection in: reconnect and say hello at once.
+	 */
+	TRY_AGAIN: 1013,
 } as const;
 
 /** An error with a stable code; the hub turns it into an `error` frame for the request that caused it. */

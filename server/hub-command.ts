@@ -58,6 +58,9 @@ export interface HubArgs {
 	maxBody: number;
 	maxFrame: number;
 	maxConnections: number;
+	maxPreHello: number;
+	maxPreHelloPerAddress: number;
+	preHelloTimeout: number;
 	rateLimit: number;
 	rateBurst: number;
 	heartbeat: number;
@@ -82,6 +85,21 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 				"max-body": withEnv("RELAY_MAX_BODY", { type: "number", default: DEFAULTS.maxBodyBytes, describe: "Largest message body, bytes" }),
 				"max-frame": withEnv("RELAY_MAX_FRAME", { type: "number", default: DEFAULTS.maxFrameBytes, describe: "Largest frame, bytes" }),
 				"max-connections": withEnv("RELAY_MAX_CONNECTIONS", { type: "number", default: DEFAULTS.maxConnections, describe: "Most open connections" }),
+				"max-pre-hello": withEnv("RELAY_MAX_PRE_HELLO", {
+					type: "number",
+					default: DEFAULTS.maxPreHello,
+					describe: "Most connections that neither brought the token at the upgrade nor said hello yet (the oldest is evicted past it)",
+				}),
+				"max-pre-hello-per-address": withEnv("RELAY_MAX_PRE_HELLO_PER_ADDRESS", {
+					type: "number",
+					default: DEFAULTS.maxPreHelloPerAddress,
+					describe: "The same, per peer address (IPv6: per /64)",
+				}),
+				"pre-hello-timeout": withEnv("RELAY_PRE_HELLO_TIMEOUT", {
+					type: "number",
+					default: DEFAULTS.preHelloTimeoutMs,
+					describe: "Ms such a connection has to complete hello (and any peer to send its HTTP request)",
+				}),
 				"rate-limit": withEnv("RELAY_RATE_LIMIT", { type: "number", default: DEFAULTS.rateLimitPerSecond, describe: "Frames per second per connection (sustained)" }),
 				"rate-burst": withEnv("RELAY_RATE_BURST", { type: "number", default: DEFAULTS.rateLimitBurst, describe: "Frames per connection allowed in a burst" }),
 				heartbeat: withEnv("RELAY_HEARTBEAT", { type: "number", default: DEFAULTS.heartbeatMs, describe: "Heartbeat interval, ms (dead sockets are cut after one missed pong)" }),
