@@ -20,6 +20,12 @@ afterEach(async () => {
 
 const BODY = "x".repeat(60 * 1024);
 const MARK = DEFAULTS.sendBufferHighBytes;
+/**
+ * Frames that are not message pushes are never held back (docs/PROTOCOL.md): here the hello answer, which
+ * lists the peers online, and a peer_joined for each reader or sender that joins later, well under 16 KiB
+ * for these 20 readers. Far below one more 60 KiB message frame, so a push past the mark still fails.
+ */
+const OTHER_FRAMES = 16 * 1024;
 
 function raw(url: string): RawClient {
 	const r = new RawClient(url);
@@ -96,7 +102,7 @@ describe("a paused reader costs the hub at most the high-water mark plus one fra
 			clearInterval(timer);
 		}
 		expect(peak).toBeGreaterThan(MARK);
-		expect(peak).toBeLessThanOrEqual(MARK + maxFrame);
+		expect(peak).toBeLessThanOrEqual(MARK + maxFrame + OTHER_FRAMES);
 	});
 
 	it("live pushes to a reader that stopped reading after catching up are bounded the same way", async () => {
@@ -134,7 +140,7 @@ describe("a paused reader costs the hub at most the high-water mark plus one fra
 			clearInterval(timer);
 		}
 		expect(peak).toBeGreaterThan(MARK);
-		expect(peak).toBeLessThanOrEqual(MARK + maxFrame);
+		expect(peak).toBeLessThanOrEqual(MARK + maxFrame + OTHER_FRAMES);
 	});
 });
 
