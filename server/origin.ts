@@ -4,9 +4,9 @@
  * name the attacker controls. Both leave marks a non-browser client never leaves, so the hub checks them on
  * every upgrade and every HTTP request, before looking at anything else:
  *
- * - `Host` must be a name this hub answers to: on a loopback bind `localhost`, any 127/8 address or `[::1]`;
- *   on another bind the bound address (on 0.0.0.0/:: every interface address, loopback and this machine's
- *   hostname); plus each `--allow-host`. The port in `Host` is not checked: an SSH tunnel or a load balancer
+ * - `Host` must be a name this hub answers to: `localhost`, any 127/8 address or `[::1]` (on any bind:
+ *   a rebinding page sends its own name, never these); on a non-loopback bind also the bound address (on
+ *   0.0.0.0/:: every interface address and this machine's hostname); plus each `--allow-host`. The port in `Host` is not checked: an SSH tunnel or a load balancer
  *   forwards another port to ours, and a rebinding page can change only the name. An absent `Host` (only
  *   HTTP/1.0 can omit it, no browser does) passes.
  * - `Origin`, when present, must be the hub's own origin (http(s) on a host name above with the hub's port,
@@ -186,11 +186,10 @@ export class RequestGuard {
 
 	/** Whether `name` (canonical) is one this hub answers to. */
 	hostAllowed(name: string): boolean {
-		if (this.#allowHosts.has(name)) return true;
-		if (this.#loopbackBind || this.#wildcard) {
-			if (isLoopbackName(name)) return true;
-			if (this.#loopbackBind) return false;
-		}
+		// A loopback name is never an attacker's: a rebinding page sends its own name. It is also what a
+		// client behind a tunnel or a local proxy sends, whatever the hub is bound to.
+		if (this.#allowHosts.has(name) || isLoopbackName(name)) return true;
+		if (this.#loopbackBind) return false;
 		return this.#boundNames().has(name);
 	}
 
