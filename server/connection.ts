@@ -8,6 +8,12 @@
  * buffer is over the high-water mark; it returns to live only when a page comes back short and nothing
  * arrived meanwhile. Because catch-up reads the store, a message is never lost by being skipped live; at
  * worst it is pushed twice, and clients dedupe by message id.
+ *
+ * Memory: the high-water mark is checked before every message frame, live or catch-up, so a reader that
+ * stops reading makes the hub hold at most sendBufferHighBytes plus one frame of pushes for it. Message
+ * frames are written as Buffers: a string write that cannot complete keeps the string and a copy Node
+ * sizes at three bytes per character, four times what the mark counts. Catch-up pages are sized to what
+ * fits under the mark and are not kept while the pump waits for the reader.
  */
 import type { WebSocket } from "ws";
 import { CloseCode, type ErrorCode } from "./errors.js";
@@ -47,22 +53,54 @@ export class Connection {
 	#pumping = false;
 	/** A message arrived while a catch-up page was being read: read again before going live. */
 	#dirty = false;
+	/** Mean size of the message frames of the last catch-up page, to size the next one (pessimistic at first). */
+	#meanFrameBytes: number;
 	/** Since when the send buffer has been over the high-water mark (0: it is not). */
 	slowSince = 0;
 	#helloTimer: NodeJS.Timeout | undefined;
+	/** Frames received before a session was bound whose handling has not finished (a hello, usually). */
+	#inFlight = 0;
+	/** The hello deadline passed while a hello was being handled: close if that one does not bind. */
+	#helloOverdue = false;
+	#onBind: (() => void) | undefined;
 
 	constructor(
 		readonly ws: WebSocket,
 		private readonly hub: Pick<HandlerContext, "options" | "store" | "log">,
 		authenticated: boolean,
 		readonly remote: string,
+		/** How long it has to complete a hello: helloTimeoutMs, or preHelloTimeoutMs in the pre-hello pool. */
+		helloTimeoutMs = hub.options.helloTimeoutMs,
 	) {
 		this.authenticated = authenticated;
+		this.#meanFrameBytes = Math.max(256, hub.options.maxBodyBytes);
 		this.bucket = new TokenBucket(hub.options.rateLimitPerSecond, hub.options.rateLimitBurst);
 		this.#helloTimer = setTimeout(() => {
-			if (!this.session) this.close(CloseCode.HELLO_TIMEOUT, "no hello in time");
-		}, hub.options.helloTimeoutMs);
+			if (this.session) return;
+			if (this.#inFlight > 0) this.#helloOverdue = true;
+			else this.shut(CloseCode.HELLO_TIMEOUT, "no hello in time");
+		}, helloTimeoutMs);
 		this.#helloTimer.unref();
+	}
+
+	/** True while a frame received before hello is being handled: such a connection is not evicted. */
+	get busy(): boolean {
+		return this.#inFlight > 0;
+	}
+
+	/** The hub calls these around the handling of each frame received before a session is bound. */
+	frameStarted(): void {
+		this.#inFlight++;
+	}
+
+	frameSettled(): void {
+		this.#inFlight--;
+		if (this.#inFlight === 0 && this.#helloOverdue && !this.session) this.shut(CloseCode.HELLO_TIMEOUT, "no hello in time");
+	}
+
+	/** Runs `fn` once, when a hello binds a session to this connection (it leaves the pre-hello pool). */
+	whenBound(fn: () => void): void {
+		this.#onBind = fn;
 	}
 
 	get key(): string | null {
@@ -76,6 +114,9 @@ export class Connection {
 	bind(session: BoundSession): void {
 		this.session = session;
 		clearTimeout(this.#helloTimer);
+		const onBind = this.#onBind;
+		this.#onBind = undefined;
+		onBind?.();
 	}
 
 	peerInfo(now = Date.now()): PeerInfo {
@@ -91,11 +132,11 @@ export class Connection {
 		return this.sendText(JSON.stringify(frame), cb);
 	}
 
-	/** Writes a frame already serialized: for one frame going to many connections (presence, broadcasts). */
-	sendText(text: string, cb?: (err?: Error) => void): boolean {
+	/** Writes a frame already serialized (a text frame, even from a Buffer): for one frame going to many connections. */
+	sendText(text: string | Buffer, cb?: (err?: Error) => void): boolean {
 		if (this.ws.readyState !== this.ws.OPEN) return false;
 		this.#cork();
-		this.ws.send(text, cb);
+		this.ws.send(text, { binary: false }, cb);
 		return true;
 	}
 
@@ -130,6 +171,16 @@ export class Connection {
 		if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
 	}
 
+	/**
+	 * Closes with `code` without waiting for the peer's answer (ws would wait up to 30 s): for peers that may
+	 * never answer, such as sockets that never said hello. The close frame is flushed first (after this
+	 * tick's uncork), then the socket is destroyed.
+	 */
+	shut(code: number, reason: string): void {
+		this.close(code, reason);
+		setImmediate(() => this.ws.terminate());
+	}
+
 	// ----- delivery ----------------------------------------------------------------------------------------
 
 	/** A message for this session was committed. */
@@ -137,8 +188,7 @@ export class Connection {
 		if (!this.open || message.seq <= this.#cursor) return;
 		if (this.#mode === "live" && !this.#overHighWater()) {
 			this.#cursor = message.seq;
-			if (frame) this.sendText(frame());
-			else this.send({ type: "message", message });
+			this.sendText(Buffer.from(frame ? frame() : JSON.stringify({ type: "message", message })));
 			return;
 		}
 		this.#dirty = true;
@@ -169,7 +219,6 @@ export class Connection {
 	async #pump(): Promise<void> {
 		const s = this.session;
 		if (!s) return;
-		const batch = this.hub.options.replayBatch;
 		for (;;) {
 			if (!this.open) return;
 			if (this.#overHighWater()) {
@@ -179,17 +228,45 @@ export class Connection {
 				continue;
 			}
 			this.#dirty = false;
-			const page = await this.hub.store.pending(s.room, s.session, { afterSeq: this.#cursor, limit: batch });
-			for (const message of page.messages) {
-				if (message.seq <= this.#cursor) continue;
-				this.#cursor = message.seq;
-				this.send({ type: "message", message });
-			}
-			if (page.remaining === 0 && !this.#dirty && !this.#overHighWater()) {
+			// In a function of its own, so the page is garbage once written, not kept while we wait.
+			if (await this.#pushPage(s)) {
 				this.#mode = "live";
 				return;
 			}
 		}
+	}
+
+	/** Reads one page after the cursor and writes what fits under the mark. True when nothing is left. */
+	async #pushPage(s: BoundSession): Promise<boolean> {
+		const page = await this.hub.store.pending(s.room, s.session, { afterSeq: this.#cursor, limit: this.#pageLimit() });
+		let stopped = false;
+		let bytes = 0;
+		let frames = 0;
+		for (const message of page.messages) {
+			if (message.seq <= this.#cursor) continue;
+			// Per message, not per page: a page of 200 × 60 KiB written whole made a paused reader cost
+			// 12 MiB instead of the documented 1 MiB. What is not written now is read again from the cursor.
+			if (!this.open || this.#overHighWater()) {
+				stopped = true;
+				break;
+			}
+			this.#cursor = message.seq;
+			const frame = Buffer.from(JSON.stringify({ type: "message", message }));
+			bytes += frame.length;
+			frames++;
+			this.sendText(frame);
+		}
+		if (frames > 0) this.#meanFrameBytes = Math.max(64, bytes / frames);
+		return !stopped && page.remaining === 0 && !this.#dirty && !this.#overHighWater();
+	}
+
+	/**
+	 * How many messages to read next: about as many as fit under the high-water mark (at least one, at most
+	 * replayBatch), so a page of large messages is not read into memory only to be dropped at the mark.
+	 */
+	#pageLimit(): number {
+		const room = Math.max(0, this.hub.options.sendBufferHighBytes - this.ws.bufferedAmount);
+		return Math.min(this.hub.options.replayBatch, Math.max(1, Math.ceil(room / this.#meanFrameBytes) + 1));
 	}
 
 	#overHighWater(): boolean {

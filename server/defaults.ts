@@ -12,6 +12,18 @@ export interface HubOptions {
 	 * Undefined: no token required, which is only allowed on loopback.
 	 */
 	token: string | undefined;
+	/**
+	 * Web pages allowed to connect besides the hub's own origin (exact `scheme://host[:port]`). A request
+	 * with any other `Origin` header gets HTTP 403: any page in a browser on this machine could otherwise
+	 * open a WebSocket to a loopback hub. Clients that send no Origin (ours, scripts) are not affected.
+	 */
+	allowOrigins: readonly string[];
+	/**
+	 * Host names accepted in the `Host` header besides the ones the hub listens on (loopback names on a
+	 * loopback bind; the bound address, or every interface address and the machine's name on 0.0.0.0/::).
+	 * For names behind DNS or a load balancer. Any other Host gets HTTP 403 (DNS rebinding).
+	 */
+	allowHosts: readonly string[];
 	/** Largest message body, in UTF-8 bytes. Larger sends get E_TOO_LARGE. */
 	maxBodyBytes: number;
 	/** Largest frame the hub reads, in bytes. Larger frames get E_TOO_LARGE; the connection stays open. */
@@ -21,8 +33,30 @@ export interface HubOptions {
 	 * `ws` would otherwise buffer it whole. Kept well above maxFrameBytes so normal oversize is answered.
 	 */
 	hardMaxPayloadBytes: number;
-	/** Most open WebSocket connections; past it, upgrades get HTTP 503. */
+	/**
+	 * Most open WebSocket connections; past it, upgrades get HTTP 503 (after evicting a pre-hello
+	 * connection, if there is one: those never keep out a client that brings the token at the upgrade).
+	 */
 	maxConnections: number;
+	/**
+	 * Most connections in the pre-hello pool: connected but neither authenticated at the upgrade (token in
+	 * `Authorization: Bearer` or `?token=`) nor past a hello. Anyone who can reach the port can open these,
+	 * so they get a bound of their own, well under maxConnections. When it is full the oldest is evicted
+	 * (closed 1013) to let the newcomer in; see server/pre-hello.ts for why evict rather than refuse.
+	 */
+	maxPreHello: number;
+	/**
+	 * Most pre-hello connections from one peer address (an IPv6 peer counts per /64). Past it, that peer's
+	 * oldest is evicted, so one address cannot take the pool from the others. On a loopback hub every
+	 * peer (tunnels included) is 127.0.0.1: then this is the pool that local clients share.
+	 */
+	maxPreHelloPerAddress: number;
+	/**
+	 * A pre-hello connection that has not completed a hello by then is closed (4004); a hello still being
+	 * handled then (a liveness probe takes up to livenessProbeMs) is let finish. Also how long any peer has
+	 * to send a complete HTTP request head, upgrade or not. Ours say hello in their first round trip.
+	 */
+	preHelloTimeoutMs: number;
 	/** Token bucket per connection: sustained frames per second... */
 	rateLimitPerSecond: number;
 	/** ...and the burst allowed above it. */
@@ -33,7 +67,7 @@ export interface HubOptions {
 	heartbeatMs: number;
 	/** When an ID is claimed while held, how long the holder has to answer a ping before it is replaced. */
 	livenessProbeMs: number;
-	/** A connection that has not said hello by then is closed (4004). */
+	/** A connection authenticated at the upgrade that has not completed a hello by then is closed (4004). */
 	helloTimeoutMs: number;
 	/** Stop pushing to a connection whose ws send buffer is above this (it catches up when it drains). */
 	sendBufferHighBytes: number;
@@ -66,10 +100,15 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	host: "127.0.0.1",
 	port: 9999,
 	token: undefined,
+	allowOrigins: Object.freeze([]),
+	allowHosts: Object.freeze([]),
 	maxBodyBytes: 64 * 1024,
 	maxFrameBytes: 256 * 1024,
 	hardMaxPayloadBytes: 1024 * 1024,
 	maxConnections: 5000,
+	maxPreHello: 1024,
+	maxPreHelloPerAddress: 256,
+	preHelloTimeoutMs: 3_000,
 	rateLimitPerSecond: 200,
 	rateLimitBurst: 2000,
 	rateLimitStrikes: 1000,

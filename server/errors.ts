@@ -28,6 +28,10 @@ export const ErrorCode = {
 	RATE_LIMITED: "E_RATE_LIMITED",
 	/** The hub is shutting down; reconnect later. */
 	SHUTTING_DOWN: "E_SHUTTING_DOWN",
+	/** HTTP 403: the request's `Host` is not a name this hub answers to (DNS rebinding guard; `--allow-host`). */
+	BAD_HOST: "E_BAD_HOST",
+	/** HTTP 403: the request comes from a web page of another origin (`--allow-origin`). */
+	BAD_ORIGIN: "E_BAD_ORIGIN",
 	/** Something failed inside the hub; the request was not applied. */
 	INTERNAL: "E_INTERNAL",
 	/**
@@ -68,6 +72,11 @@ export const CloseCode = {
 	HELLO_TIMEOUT: 4004,
 	/** Kept flooding after being rate limited. */
 	ABUSE: 4008,
+	/**
+	 * (The standard "try again later".) Evicted from the full pre-hello pool, oldest first, to let a
+	 * newer connection in: reconnect and say hello at once.
+	 */
+	TRY_AGAIN: 1013,
 } as const;
 
 /** An error with a stable code; the hub turns it into an `error` frame for the request that caused it. */

@@ -24,14 +24,43 @@ function envNumber(name: string, fallback: number): number {
 	return raw !== undefined && raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : fallback;
 }
 
+/**
+ * A repeatable flag whose values may also be comma-separated (`--allow-origin a,b --allow-origin c`), with
+ * an environment twin holding the comma-separated list.
+ */
+function listOption(name: string, describe: string): Options {
+	const raw = process.env[name];
+	return {
+		type: "string",
+		array: true,
+		describe: `${describe} [env ${name}, comma-separated]`,
+		...(raw !== undefined && raw !== "" ? { default: [raw] } : {}),
+	};
+}
+
+/** Flattens a list flag's values: repeated, comma-separated, or both. */
+export function splitList(values: string | readonly string[] | undefined): string[] {
+	if (values === undefined) return [];
+	const all = typeof values === "string" ? [values] : values;
+	return all
+		.flatMap((v) => String(v).split(","))
+		.map((v) => v.trim())
+		.filter(Boolean);
+}
+
 export interface HubArgs {
 	port: number;
 	host: string;
 	db?: string;
 	tokenFile?: string;
+	allowOrigin?: string[];
+	allowHost?: string[];
 	maxBody: number;
 	maxFrame: number;
 	maxConnections: number;
+	maxPreHello: number;
+	maxPreHelloPerAddress: number;
+	preHelloTimeout: number;
 	rateLimit: number;
 	rateBurst: number;
 	heartbeat: number;
@@ -52,9 +81,26 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 				host: withEnv("RELAY_HOST", { type: "string", default: DEFAULTS.host, describe: "Interface to bind; anything but loopback requires a token" }),
 				db: withEnv("RELAY_DB", { type: "string", describe: "SQLite file, :memory:, or redis://[user:pass@]host:6379[/db] (default: $RELAY_HOME/relay.db)" }),
 				"token-file": withEnv("RELAY_TOKEN_FILE", { type: "string", describe: "File holding the hub token (RELAY_TOKEN may hold the token itself)" }),
+				"allow-origin": listOption("RELAY_ALLOW_ORIGIN", "A web page origin allowed to connect besides the hub's own (exact scheme://host[:port]); repeatable"),
+				"allow-host": listOption("RELAY_ALLOW_HOST", "A Host name accepted besides the addresses the hub listens on (names behind DNS or a load balancer); repeatable"),
 				"max-body": withEnv("RELAY_MAX_BODY", { type: "number", default: DEFAULTS.maxBodyBytes, describe: "Largest message body, bytes" }),
 				"max-frame": withEnv("RELAY_MAX_FRAME", { type: "number", default: DEFAULTS.maxFrameBytes, describe: "Largest frame, bytes" }),
 				"max-connections": withEnv("RELAY_MAX_CONNECTIONS", { type: "number", default: DEFAULTS.maxConnections, describe: "Most open connections" }),
+				"max-pre-hello": withEnv("RELAY_MAX_PRE_HELLO", {
+					type: "number",
+					default: DEFAULTS.maxPreHello,
+					describe: "Most connections that neither brought the token at the upgrade nor said hello yet (the oldest is evicted past it)",
+				}),
+				"max-pre-hello-per-address": withEnv("RELAY_MAX_PRE_HELLO_PER_ADDRESS", {
+					type: "number",
+					default: DEFAULTS.maxPreHelloPerAddress,
+					describe: "The same, per peer address (IPv6: per /64)",
+				}),
+				"pre-hello-timeout": withEnv("RELAY_PRE_HELLO_TIMEOUT", {
+					type: "number",
+					default: DEFAULTS.preHelloTimeoutMs,
+					describe: "Ms such a connection has to complete hello (and any peer to send its HTTP request)",
+				}),
 				"rate-limit": withEnv("RELAY_RATE_LIMIT", { type: "number", default: DEFAULTS.rateLimitPerSecond, describe: "Frames per second per connection (sustained)" }),
 				"rate-burst": withEnv("RELAY_RATE_BURST", { type: "number", default: DEFAULTS.rateLimitBurst, describe: "Frames per connection allowed in a burst" }),
 				heartbeat: withEnv("RELAY_HEARTBEAT", { type: "number", default: DEFAULTS.heartbeatMs, describe: "Heartbeat interval, ms (dead sockets are cut after one missed pong)" }),
@@ -67,6 +113,7 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 			.example("$0 hub", "Loopback, port 9999, database in ~/.claude-relay/relay.db")
 			.example("$0 hub 8888", "Another port (like `node server.js 8888` of the original)")
 			.example("RELAY_TOKEN=$(cat ~/.relay-token) $0 hub --host 0.0.0.0", "Reachable from the LAN: a token is then required")
+			.example("$0 hub --allow-origin http://localhost:5173", "Also accept a web page served from that origin (a dev server)")
 			.example("$0 hub --db :memory:", "Nothing kept on disk (demos, tests)")
 			.example("$0 hub --db redis://127.0.0.1:6379/1", "Store in Redis; several hubs can share it") as unknown as Argv<HubArgs>,
 	handler: async (argv: ArgumentsCamelCase<HubArgs>) => {

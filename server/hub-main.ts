@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { RedisFanout } from "./fanout-redis.js";
-import type { HubArgs } from "./hub-command.js";
+import { type HubArgs, splitList } from "./hub-command.js";
 import { Hub, HubConfigError } from "./hub.js";
 import { createLogger, type LogLevel } from "./logger.js";
 import { paths, relayHome } from "./paths.js";
@@ -60,9 +60,14 @@ export async function runHub(args: HubArgs): Promise<void> {
 				host: args.host,
 				port: args.port,
 				token,
+				allowOrigins: splitList(args.allowOrigin),
+				allowHosts: splitList(args.allowHost),
 				maxBodyBytes: args.maxBody,
 				maxFrameBytes: args.maxFrame,
 				maxConnections: args.maxConnections,
+				maxPreHello: args.maxPreHello,
+				maxPreHelloPerAddress: args.maxPreHelloPerAddress,
+				preHelloTimeoutMs: args.preHelloTimeout,
 				rateLimitPerSecond: args.rateLimit,
 				rateLimitBurst: args.rateBurst,
 				heartbeatMs: args.heartbeat,

@@ -17,6 +17,8 @@ import { sessionInfos } from "./handlers/presence.js";
 import { type Fanout, type FanoutEvent, LocalFanout } from "./fanout.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
+import { normalizeAllowedHost, normalizeOrigin, type Refusal, RequestGuard } from "./origin.js";
+import { addressKey, PreHelloPool } from "./pre-hello.js";
 import { checkName, PROTOCOL_VERSION } from "./protocol.js";
 import { routeFrame } from "./router.js";
 import { StorageError, type Store } from "./store/store.js";
@@ -46,10 +48,16 @@ export class Hub {
 	readonly #http: Server;
 	readonly #wss: WebSocketServer;
 	readonly #connections = new Set<Connection>();
+	/** Connections neither authenticated at the upgrade nor past hello (server/pre-hello.ts). */
+	readonly #preHello: PreHelloPool<Connection>;
+	/** Pre-hello evictions since the last log line about them (logged at most every 10 s). */
+	#evictions = { count: 0, loggedAt: 0 };
 	/** Who holds which session on this hub, and each room's audience. */
 	readonly presence: Presence;
 	/** What request handlers get (server/handlers/context.ts): not the Hub itself. */
 	readonly context: HandlerContext;
+	/** Host and Origin checks (server/origin.ts); set once the port is known, before the first request. */
+	#guard: RequestGuard | undefined;
 	#timers: NodeJS.Timeout[] = [];
 	#unsubscribe: (() => void) | undefined;
 
@@ -64,12 +72,46 @@ export class Hub {
 		if (this.options.token !== undefined && this.options.token.length < 16) {
 			throw new HubConfigError("The hub token must be at least 16 characters (e.g. `openssl rand -hex 32`).");
 		}
+		const counts = {
+			maxConnections: "--max-connections",
+			maxPreHello: "--max-pre-hello",
+			maxPreHelloPerAddress: "--max-pre-hello-per-address",
+			preHelloTimeoutMs: "--pre-hello-timeout",
+			helloTimeoutMs: "helloTimeoutMs",
+		} as const;
+		for (const [key, flag] of Object.entries(counts) as [keyof typeof counts, string][]) {
+			const v = this.options[key];
+			if (!Number.isInteger(v) || v < 1) throw new HubConfigError(`${flag} must be a positive integer, not ${v}.`);
+		}
+		for (const [list, check] of [
+			[this.options.allowOrigins, normalizeOrigin],
+			[this.options.allowHosts, normalizeAllowedHost],
+		] as const) {
+			for (const value of list) {
+				try {
+					check(value);
+				} catch (err) {
+					throw new HubConfigError((err as Error).message);
+				}
+			}
+		}
 		this.store = deps.store;
 		this.fanout = deps.fanout ?? new LocalFanout();
 		this.log = deps.log ?? silentLogger();
 		this.presence = new Presence(this.store, this.fanout, this.log);
 		this.context = { options: this.options, store: this.store, fanout: this.fanout, presence: this.presence, log: this.log };
-		this.#http = createServer((req, res) => this.#onHttp(req, res));
+		this.#preHello = new PreHelloPool<Connection>({
+			maxTotal: this.options.maxPreHello,
+			maxPerAddress: this.options.maxPreHelloPerAddress,
+			onEvict: (conn) => this.#evict(conn),
+		});
+		// A peer that connects and sends no request (or half a head) holds a socket outside every cap until
+		// Node times it out (60 s by default): give it the pre-hello deadline instead.
+		const headMs = Math.max(1_000, this.options.preHelloTimeoutMs);
+		this.#http = createServer(
+			{ headersTimeout: headMs, requestTimeout: headMs + 1_000, connectionsCheckingInterval: Math.min(1_000, headMs / 2) },
+			(req, res) => this.#onHttp(req, res),
+		);
 		this.#wss = new WebSocketServer({
 			noServer: true,
 			maxPayload: Math.max(this.options.hardMaxPayloadBytes, this.options.maxFrameBytes + 1),
@@ -89,6 +131,15 @@ export class Hub {
 			this.#http.once("error", reject);
 			this.#http.listen(this.options.port, this.options.host, () => {
 				this.#http.off("error", reject);
+				const bound = this.#http.address() as AddressInfo;
+				// Before the listen callback returns, so no request is ever served without the checks.
+				this.#guard = new RequestGuard({
+					bindHost: this.options.host,
+					boundAddress: bound.address,
+					port: bound.port,
+					allowOrigins: this.options.allowOrigins,
+					allowHosts: this.options.allowHosts,
+				});
 				resolve();
 			});
 		});
@@ -107,9 +158,35 @@ export class Hub {
 		return (this.#http.address() as AddressInfo).port;
 	}
 
+	/** The open connections, read-only: for tests and metrics (send buffers, pre-hello counts). */
+	get connections(): ReadonlySet<Connection> {
+		return this.#connections;
+	}
+
 	// ----- HTTP and upgrade ------------------------------------------------------------------------------
 
+	/**
+	 * Host and Origin (server/origin.ts): null if the request may go on, else the refusal, logged once per
+	 * refused value.
+	 */
+	#checkRequest(req: IncomingMessage): Refusal | null {
+		const refusal = this.#guard ? this.#guard.check(req.headers) : null;
+		if (refusal && this.#guard?.firstRefusal(refusal)) {
+			this.log.warn(
+				{ header: refusal.header, value: refusal.value, remote: req.socket.remoteAddress, url: (req.url ?? "").slice(0, 100), logFull: this.#guard.refusalLogFull },
+				`refused a request with a foreign ${refusal.header} (logged once per value)`,
+			);
+		}
+		return refusal;
+	}
+
 	#onHttp(req: IncomingMessage, res: ServerResponse): void {
+		const refusal = this.#checkRequest(req);
+		if (refusal) {
+			res.writeHead(403, { "content-type": "application/json", "cache-control": "no-store" });
+			res.end(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }));
+			return;
+		}
 		const path = (req.url ?? "/").split("?")[0];
 		if (req.method === "GET" && path === "/healthz") {
 			this.health().then(
@@ -182,6 +259,7 @@ export class Hub {
 			uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
 			sessionsOnline: this.presence.size,
 			connections: this.#connections.size,
+			preHello: this.#preHello.size,
 			messagesStored: stats.messages,
 			pendingDeliveries: stats.pendingDeliveries,
 			store: this.store.kind,
@@ -193,18 +271,29 @@ export class Hub {
 		socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
 	}
 
+	/** A refusal of an upgrade, with the same JSON body the HTTP endpoints answer. */
+	#rejectJson(socket: Duplex, status: number, reason: string, body: unknown): void {
+		const json = JSON.stringify(body);
+		socket.end(
+			`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+		);
+	}
+
 	#onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
 		socket.on("error", () => socket.destroy());
+		const refusal = this.#checkRequest(req);
+		if (refusal) {
+			this.#rejectJson(socket, 403, "Forbidden", { error: { code: refusal.code, message: refusal.message } });
+			return;
+		}
 		if (this.closing) {
 			this.#reject(socket, 503, "Service Unavailable");
 			return;
 		}
-		if (this.#connections.size >= this.options.maxConnections) {
-			this.log.warn({ max: this.options.maxConnections }, "connection cap reached; refusing upgrade");
-			this.#reject(socket, 503, "Service Unavailable");
-			return;
-		}
 		let authenticated = this.options.token === undefined;
+		// Only a token checked here keeps a connection out of the pre-hello pool: without a hub token there
+		// is nothing to tell a client from a flood before its hello.
+		let tokenAtUpgrade = false;
 		const offered = tokenFromUpgrade(req);
 		if (!authenticated && offered !== undefined) {
 			if (!safeEqual(offered, this.options.token as string)) {
@@ -213,15 +302,56 @@ export class Hub {
 				return;
 			}
 			authenticated = true;
+			tokenAtUpgrade = true;
 		}
-		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, authenticated));
+		if (this.#connections.size >= this.options.maxConnections) {
+			// Pre-hello sockets never keep a newcomer out; only connections that authenticated or said hello do.
+			const victim = this.#preHello.evictOldest();
+			if (!victim) {
+				this.log.warn({ max: this.options.maxConnections }, "connection cap reached; refusing upgrade");
+				this.#reject(socket, 503, "Service Unavailable");
+				return;
+			}
+			this.#evict(victim);
+		}
+		// Past its bound the pool evicts its oldest at the end of this turn (server/pre-hello.ts): never the newcomer.
+		const address = tokenAtUpgrade ? undefined : addressKey(req.socket.remoteAddress);
+		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, authenticated, address));
 	}
 
-	#onConnection(ws: WebSocket, req: IncomingMessage, authenticated: boolean): void {
-		const conn = new Connection(ws, this.context, authenticated, req.socket.remoteAddress ?? "?");
+	/** Closes a pre-hello connection (1013, try again) to make room for newer ones; it leaves the count now. */
+	#evict(conn: Connection): void {
+		this.#connections.delete(conn);
+		conn.shut(CloseCode.TRY_AGAIN, "too many connections waiting for hello; reconnect and say hello at once");
+		const e = this.#evictions;
+		e.count++;
+		const now = Date.now();
+		if (now - e.loggedAt >= 10_000) {
+			this.log.warn(
+				{ evicted: e.count, preHello: this.#preHello.size, max: this.options.maxPreHello, perAddress: this.options.maxPreHelloPerAddress },
+				"pre-hello pool full: evicting the oldest connections that have not said hello",
+			);
+			e.count = 0;
+			e.loggedAt = now;
+		}
+	}
+
+	/** `preHelloAddress`: the pool key when the connection starts in the pre-hello pool. */
+	#onConnection(ws: WebSocket, req: IncomingMessage, authenticated: boolean, preHelloAddress: string | undefined): void {
+		const o = this.options;
+		const remote = req.socket.remoteAddress ?? "?";
+		const conn = new Connection(ws, this.context, authenticated, remote, preHelloAddress === undefined ? o.helloTimeoutMs : o.preHelloTimeoutMs);
 		this.#connections.add(conn);
+		if (preHelloAddress !== undefined) {
+			this.#preHello.add(conn, preHelloAddress);
+			conn.whenBound(() => this.#preHello.remove(conn));
+		}
 		ws.on("message", (data, isBinary) => {
-			routeFrame(this.context, conn, data, isBinary, () => this.closing).catch((err) => this.log.error({ err }, "router failed"));
+			// A hello being handled must not be evicted or timed out under it (see Connection.busy).
+			const early = conn.session === null;
+			if (early) conn.frameStarted();
+			const routed = routeFrame(this.context, conn, data, isBinary, () => this.closing).catch((err) => this.log.error({ err }, "router failed"));
+			if (early) void routed.finally(() => conn.frameSettled());
 		});
 		ws.on("pong", () => {
 			conn.alive = true;
@@ -232,6 +362,7 @@ export class Hub {
 		});
 		ws.on("close", () => {
 			this.#connections.delete(conn);
+			this.#preHello.remove(conn);
 			conn.dispose();
 			this.presence.leave(conn, conn.leaving ?? "closed");
 		});

@@ -4,7 +4,7 @@
  * targets of issue 6, and writes bench-results/<timestamp>-<shortsha>.json so runs can be compared.
  *
  *   node dist/bench.js                         every scenario
- *   node dist/bench.js latency throughput      only these (latency throughput fanout connections coldstart watchdog)
+ *   node dist/bench.js latency throughput      only these (latency throughput fanout connections slowreaders coldstart watchdog)
  *   node dist/bench.js --quick                 smaller counts, for a quick look (not comparable)
  *   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench.js throughput    profile the hub
  *   BENCH_HUB_DB=:memory: node dist/bench.js latency    the same on another store (what durability costs)
@@ -22,6 +22,7 @@ import { runForwarder } from "./forwarder.js";
 import { measureLatency } from "./latency.js";
 import { built, gitCommit, ROOT, snapshotDist } from "./procs.js";
 import type { Round } from "./rounds.js";
+import { measureSlowReaders } from "./slow-readers.js";
 import { measureThroughput } from "./throughput.js";
 import { measureWatchdog, runWatchdogParent } from "./watchdog.js";
 
@@ -37,7 +38,7 @@ interface Row {
 	verdict: Verdict;
 }
 
-const SCENARIOS = ["latency", "throughput", "fanout", "connections", "coldstart", "watchdog"] as const;
+const SCENARIOS = ["latency", "throughput", "fanout", "connections", "slowreaders", "coldstart", "watchdog"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -45,7 +46,7 @@ const us = (n: number) => `${int(n)} µs`;
 const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
 const rate = (n: number) => `${int(n)}/s`;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 const verdict = (ok: boolean): Verdict => (ok ? "PASS" : "MISS");
 
@@ -156,6 +157,27 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				);
 			}
 			return rows;
+		}
+		case "slowreaders": {
+			// The issue's case: 80 paused readers with a 200 × 60 KiB backlog took the hub from 124 MiB to 2 GiB.
+			const readers = quick ? 20 : 80;
+			const r = await measureSlowReaders({ readers, backlog: 200, bodyBytes: 60 * 1024 });
+			raw.slowReaders = r;
+			const metric = (what: string) => `hub RSS per paused reader, ${what} (${readers}, backlog 200 × 60 KiB)`;
+			return [
+				{
+					scenario: "slow readers",
+					metric: metric("settled"),
+					relay: mib(r.settledPerReader),
+					forwarder: "",
+					ratio: "",
+					// The documented bound is the send buffer; the rest is the socket, ws and the heap's slack.
+					target: `≤ 2x bound (${mib(r.boundPerReader)})`,
+					verdict: verdict(r.settledPerReader <= 2 * r.boundPerReader),
+				},
+				{ scenario: "slow readers", metric: metric("peak"), relay: mib(r.peakPerReader), forwarder: "", ratio: "", target: `backlog ${mib(r.backlogBytes)}`, verdict: "info" },
+				{ scenario: "slow readers", metric: "hub RSS before → peak", relay: `${mib(r.rssBefore)} → ${mib(r.rssPeak)}`, forwarder: "", ratio: "", target: "", verdict: "info" },
+			];
 		}
 		case "coldstart": {
 			// Imported lazily, so that it lands in a chunk of its own: cold-start.ts runs itself when
