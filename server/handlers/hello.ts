@@ -13,7 +13,32 @@ import { VERSION } from "../version.js";
 
 export const DEFAULT_ROOM = "default";
 
+/**
+ * Connections with a hello under way. A connection holds one ID, but the check that it has none cannot be
+ * the only guard: a second hello pipelined behind the first is dispatched while the first awaits its claim
+ * lock, finds no session yet, and (for another ID, under another lock) would bind a second ID to the same
+ * socket, which stays "online" after the socket closes. So a hello in flight refuses the next one, and the
+ * check runs again once the lock is held.
+ */
+const helloInFlight = new WeakSet<Connection>();
+
 export async function handleHello(ctx: HandlerContext, conn: Connection, frame: RequestOf<"hello">): Promise<ResultOf<"hello">> {
+	if (helloInFlight.has(conn)) {
+		throw new RelayError(ErrorCode.ALREADY_REGISTERED, "A hello is already in progress on this connection; wait for its answer (one connection holds one ID).");
+	}
+	helloInFlight.add(conn);
+	try {
+		return await claim(ctx, conn, frame);
+	} finally {
+		helloInFlight.delete(conn);
+	}
+}
+
+function alreadyRegistered(conn: Connection): RelayError {
+	return new RelayError(ErrorCode.ALREADY_REGISTERED, `This connection is already ${conn.session?.session}; open another connection for another ID.`);
+}
+
+async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"hello">): Promise<ResultOf<"hello">> {
 	if (!conn.authenticated) {
 		const token = ctx.options.token;
 		if (token === undefined) conn.authenticated = true;
@@ -22,9 +47,7 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 			throw new RelayError(ErrorCode.AUTH, frame.token === undefined ? "This hub requires a token." : "Wrong hub token.");
 		} else conn.authenticated = true;
 	}
-	if (conn.session) {
-		throw new RelayError(ErrorCode.ALREADY_REGISTERED, `This connection is already ${conn.session.session}; open another connection for another ID.`);
-	}
+	if (conn.session) throw alreadyRegistered(conn);
 	const room = frame.room ?? DEFAULT_ROOM;
 	const roomCheck = checkName(room, "room name");
 	if (!roomCheck.ok) throw new RelayError(ErrorCode.BAD_ID, roomCheck.reason);
@@ -35,6 +58,8 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 
 	return ctx.presence.withClaimLock(room, session, async () => {
 		if (conn.ws.readyState !== conn.ws.OPEN) throw new RelayError(ErrorCode.INTERNAL, "connection closed during hello");
+		// Checked again under the lock: the wait for it is where a racing hello could have bound this connection.
+		if (conn.session) throw alreadyRegistered(conn);
 		const now = Date.now();
 		await ctx.presence.knownSessions(room);
 		let secret: string | undefined;
@@ -79,6 +104,7 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 			holder.ws.terminate();
 		}
 		if (conn.ws.readyState !== conn.ws.OPEN) throw new RelayError(ErrorCode.INTERNAL, "connection closed during hello");
+		if (conn.session) throw alreadyRegistered(conn);
 
 		conn.bind({ room, session, meta, connectedAt: now, observer });
 		ctx.presence.register(conn);
