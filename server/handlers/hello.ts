@@ -86,7 +86,7 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 				secret = mintSecret();
 				kept = secret;
 			}
-			const created = await ctx.store.createSession({ room, session, secretHash: hashSecret(kept), meta, firstSeen: now, lastSeen: now });
+			const created = await ctx.store.createSession({ room, session, secretHash: hashSecret(kept), meta, firstSeen: now, lastSeen: now, ephemeral: false });
 			if (!created) throw new RelayError(ErrorCode.ID_TAKEN, `${session} was claimed by another client a moment ago; choose another ID.`);
 		}
 
