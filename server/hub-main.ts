@@ -65,6 +65,9 @@ export async function runHub(args: HubArgs): Promise<void> {
 				heartbeatMs: args.heartbeat,
 				retentionDays: args.retentionDays,
 				retentionMaxMessages: args.retentionMaxMessages,
+				maxSessionsPerRoom: args.maxSessionsPerRoom,
+				newSessionsPerMinute: args.newSessionsPerMinute,
+				forgetAfterDays: args.forgetAfterDays,
 			},
 			{ store, fanout, log },
 		);

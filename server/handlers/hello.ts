@@ -61,7 +61,7 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 		// Checked again under the lock: the wait for it is where a racing hello could have bound this connection.
 		if (conn.session) throw alreadyRegistered(conn);
 		const now = Date.now();
-		await ctx.presence.knownSessions(room);
+		const known = await ctx.presence.knownSessions(room);
 		let secret: string | undefined;
 		const observer = frame.observer === true;
 		const record = await ctx.store.getSession(room, session);
@@ -78,6 +78,21 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 				);
 			}
 		} else {
+			// A new ID: every session a room has is a recipient of every broadcast there, so rooms and the rate
+			// at which IDs appear are bounded. IDs the room already has are never refused for either.
+			const cap = ctx.options.maxSessionsPerRoom;
+			if (cap > 0 && known.size >= cap) {
+				throw new RelayError(
+					ErrorCode.ROOM_FULL,
+					`Room ${room} has ${known.size} sessions, its limit (--max-sessions-per-room ${cap}), so ${session} cannot join it. Forget sessions no longer used (claude-relay sessions forget ID), use another room, or raise the limit.`,
+				);
+			}
+			if (!ctx.claims.take(conn.remote)) {
+				throw new RelayError(
+					ErrorCode.CLAIM_RATE,
+					`Too many new session IDs from ${conn.remote} in the last minute (--new-sessions-per-minute ${ctx.options.newSessionsPerMinute}); retry in ${ctx.claims.refillSeconds} s, or reuse an ID this machine already has.`,
+				);
+			}
 			// A client that already holds a secret for this room and ID (from another hub) keeps it: nothing is
 			// returned, so it has nothing to overwrite. Otherwise a fresh one is minted and returned once.
 			let kept: string;
@@ -86,7 +101,15 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 				secret = mintSecret();
 				kept = secret;
 			}
-			const created = await ctx.store.createSession({ room, session, secretHash: hashSecret(kept), meta, firstSeen: now, lastSeen: now, ephemeral: false });
+			const created = await ctx.store.createSession({
+				room,
+				session,
+				secretHash: hashSecret(kept),
+				meta,
+				firstSeen: now,
+				lastSeen: now,
+				ephemeral: frame.ephemeral === true,
+			});
 			if (!created) throw new RelayError(ErrorCode.ID_TAKEN, `${session} was claimed by another client a moment ago; choose another ID.`);
 		}
 
@@ -106,7 +129,9 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 		if (conn.ws.readyState !== conn.ws.OPEN) throw new RelayError(ErrorCode.INTERNAL, "connection closed during hello");
 		if (conn.session) throw alreadyRegistered(conn);
 
-		conn.bind({ room, session, meta, connectedAt: now, observer });
+		// Fixed at the first claim: a later hello cannot make a named session ephemeral, or the reverse.
+		const ephemeral = record ? record.ephemeral : frame.ephemeral === true;
+		conn.bind({ room, session, meta, connectedAt: now, observer, ephemeral, touchedAt: now });
 		ctx.presence.register(conn);
 		if (!observer) await ctx.store.touchSession(room, session, meta, now);
 		const [pending, lost] = await Promise.all([
@@ -121,6 +146,7 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 			peers: ctx.presence.online(room).filter((c) => c !== conn).map((c) => c.peerInfo(now)),
 			pending,
 			lost,
+			ephemeral,
 			hub: {
 				version: VERSION,
 				protocol: PROTOCOL_VERSION,
