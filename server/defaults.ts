@@ -62,6 +62,13 @@ export interface HubOptions {
 	 * connection holds one ID, so it can mint at most one. 0: no limit.
 	 */
 	newSessionsPerMinute: number;
+	/**
+	 * Broadcast deliveries per second per peer address (a broadcast costs one per recipient, online or not;
+	 * two seconds' worth may go at once): every delivery is a row written and, for an offline recipient, kept
+	 * until it reconnects. Past it a broadcast gets E_RATE_LIMITED (clients retry it) while direct messages,
+	 * bounded by the frame rate, are unaffected. As with new IDs, on loopback this is per hub. 0: no limit.
+	 */
+	broadcastDeliveriesPerSecond: number;
 	/** Retention forgets named sessions not seen for this many days, unread mail and all (0: never). */
 	forgetAfterDays: number;
 	/**
@@ -102,6 +109,7 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	retentionIntervalMs: 10 * 60_000,
 	maxSessionsPerRoom: 500,
 	newSessionsPerMinute: 60,
+	broadcastDeliveriesPerSecond: 2_000,
 	forgetAfterDays: 30,
 	staleEphemeralMs: 30 * 60_000,
 	sessionsPageLimit: 100,

@@ -67,6 +67,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 				retentionMaxMessages: args.retentionMaxMessages,
 				maxSessionsPerRoom: args.maxSessionsPerRoom,
 				newSessionsPerMinute: args.newSessionsPerMinute,
+				broadcastDeliveriesPerSecond: args.broadcastDeliveriesPerSecond,
 				forgetAfterDays: args.forgetAfterDays,
 			},
 			{ store, fanout, log },

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { safeEqual, tokenFromUpgrade } from "./auth.js";
-import { ClaimLimiter } from "./claim-limit.js";
+import { AddressLimiter } from "./address-limit.js";
 import { Connection } from "./connection.js";
 import { DEFAULTS, type HubOptions, isLoopback } from "./defaults.js";
 import { CloseCode, ErrorCode } from "./errors.js";
@@ -74,7 +74,13 @@ export class Hub {
 			store: this.store,
 			fanout: this.fanout,
 			presence: this.presence,
-			claims: new ClaimLimiter(this.options.newSessionsPerMinute),
+			// A minute's worth of new IDs at once; two seconds' worth of broadcast deliveries, and never less than
+			// one broadcast to a full room.
+			claims: new AddressLimiter(this.options.newSessionsPerMinute / 60, this.options.newSessionsPerMinute),
+			broadcasts: new AddressLimiter(
+				this.options.broadcastDeliveriesPerSecond,
+				Math.max(2 * this.options.broadcastDeliveriesPerSecond, this.options.maxSessionsPerRoom),
+			),
 			log: this.log,
 		};
 		this.#http = createServer((req, res) => this.#onHttp(req, res));

@@ -90,7 +90,7 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 			if (!ctx.claims.take(conn.remote)) {
 				throw new RelayError(
 					ErrorCode.CLAIM_RATE,
-					`Too many new session IDs from ${conn.remote} in the last minute (--new-sessions-per-minute ${ctx.options.newSessionsPerMinute}); retry in ${ctx.claims.refillSeconds} s, or reuse an ID this machine already has.`,
+					`Too many new session IDs from ${conn.remote} in the last minute (--new-sessions-per-minute ${ctx.options.newSessionsPerMinute}); retry in ${ctx.claims.refillSeconds()} s, or reuse an ID this machine already has.`,
 				);
 			}
 			// A client that already holds a secret for this room and ID (from another hub) keeps it: nothing is
