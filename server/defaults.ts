@@ -72,6 +72,12 @@ export interface HubOptions {
 	/** Retention forgets named sessions not seen for this many days, unread mail and all (0: never). */
 	forgetAfterDays: number;
 	/**
+	 * An ephemeral session whose connection ended without `bye` (the link dropped, a heartbeat was missed) is
+	 * forgotten this long after, unless it came back: a bridge whose tunnel flapped keeps its unread mail.
+	 * After `bye` it is forgotten at once; when the hub stops, not at all (its bridges reconnect to the next).
+	 */
+	ephemeralGraceMs: number;
+	/**
 	 * An ephemeral session's record is deleted when its connection ends; one still there this long after it
 	 * was last seen, held by no hub, is what a hub that stopped without cleaning up (a crash) left behind, and
 	 * retention forgets it. Hubs refresh the sessions they hold at every retention run, so keep this well
@@ -111,6 +117,7 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	newSessionsPerMinute: 60,
 	broadcastDeliveriesPerSecond: 2_000,
 	forgetAfterDays: 30,
+	ephemeralGraceMs: 60_000,
 	staleEphemeralMs: 30 * 60_000,
 	sessionsPageLimit: 100,
 	shutdownGraceMs: 1_000,

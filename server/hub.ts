@@ -68,7 +68,7 @@ export class Hub {
 		this.store = deps.store;
 		this.fanout = deps.fanout ?? new LocalFanout();
 		this.log = deps.log ?? silentLogger();
-		this.presence = new Presence(this.store, this.fanout, this.log);
+		this.presence = new Presence(this.store, this.fanout, this.log, this.options);
 		this.context = {
 			options: this.options,
 			store: this.store,
@@ -355,6 +355,7 @@ export class Hub {
 		this.#http.closeAllConnections?.();
 		await httpClosed;
 		this.#unsubscribe?.();
+		this.presence.close();
 		await this.fanout.close();
 		await this.store.close();
 	}

@@ -55,11 +55,21 @@ export class Presence {
 	/** Serializes claims of the same ID so two racing hellos cannot both win. */
 	readonly #claims = new Map<string, Promise<unknown>>();
 
+	/** Ephemeral sessions whose connection ended without bye, waiting out ephemeralGraceMs. */
+	readonly #graceTimers = new Set<NodeJS.Timeout>();
+
 	constructor(
 		private readonly store: Store,
 		private readonly fanout: Pick<Fanout, "publish">,
 		private readonly log: Logger,
+		private readonly options: Pick<HubOptions, "ephemeralGraceMs"> = { ephemeralGraceMs: 0 },
 	) {}
+
+	/** Stops the pending ends of ephemeral sessions (the hub is stopping; retention of the next one covers them). */
+	close(): void {
+		for (const t of this.#graceTimers) clearTimeout(t);
+		this.#graceTimers.clear();
+	}
 
 	/** Sessions held live on this hub (not observers). */
 	get size(): number {
@@ -188,8 +198,9 @@ export class Presence {
 			return;
 		}
 		this.#online.delete(key);
-		// A replaced holder's ID lives on in the connection that took it over.
-		if (s.ephemeral && reason !== "replaced") this.#endEphemeral(s.room, s.session, s.touchedAt);
+		// A replaced holder's ID lives on in the connection that took it over; a hub that is stopping leaves its
+		// bridges to reconnect to the next one (retention forgets those that never do).
+		if (s.ephemeral && reason !== "replaced" && reason !== "shutdown") this.#endEphemeral(s.room, s.session, s.touchedAt, reason === "bye");
 		else this.store.touchSession(s.room, s.session, s.meta, Date.now()).catch((err) => this.log.warn({ err }, "touch failed"));
 		this.log.info({ session: s.session, room: s.room, reason }, "session offline");
 		const text = JSON.stringify({ type: "peer_left", session: s.session, room: s.room, reason });
@@ -198,15 +209,28 @@ export class Presence {
 	}
 
 	/**
-	 * An ephemeral session's connection ended: forget it, unless it was claimed again meanwhile (here: it has
-	 * a holder once we hold the lock; on another hub: its lastSeen moved past what this hub wrote).
+	 * An ephemeral session's connection ended: forget it, at once after bye (its process is ending), else
+	 * after ephemeralGraceMs, so that a bridge whose link dropped for a moment comes back to its unread mail.
+	 * Not if it was claimed again meanwhile (here: it has a holder once we hold the lock; on another hub: its
+	 * lastSeen moved past what this hub wrote).
 	 */
-	#endEphemeral(room: string, session: string, touchedAt: number): void {
-		this.withClaimLock(room, session, async () => {
-			if (this.holder(room, session)) return;
-			const r = await this.forgetLocked(room, session, { seenBefore: touchedAt + 1 });
-			if (r.session) this.log.info({ session, room, pending: r.pending }, "ephemeral session forgotten");
-		}).catch((err) => this.log.warn({ err, session, room }, "forgetting an ephemeral session failed"));
+	#endEphemeral(room: string, session: string, touchedAt: number, now: boolean): void {
+		const forget = () =>
+			this.withClaimLock(room, session, async () => {
+				if (this.holder(room, session)) return;
+				const r = await this.forgetLocked(room, session, { seenBefore: touchedAt + 1 });
+				if (r.session) this.log.info({ session, room, pending: r.pending }, "ephemeral session forgotten");
+			}).catch((err) => this.log.warn({ err, session, room }, "forgetting an ephemeral session failed"));
+		if (now || this.options.ephemeralGraceMs <= 0) {
+			void forget();
+			return;
+		}
+		const timer = setTimeout(() => {
+			this.#graceTimers.delete(timer);
+			void forget();
+		}, this.options.ephemeralGraceMs);
+		timer.unref();
+		this.#graceTimers.add(timer);
 	}
 
 	/**

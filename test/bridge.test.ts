@@ -756,7 +756,9 @@ describe("identity, secrets and registry", () => {
 	});
 
 	it("a bridge with no ID (each `claude mcp list` health check) leaves no session behind when it stops", async () => {
-		const h = await hub();
+		// A killed bridge says no bye: its session goes after the grace period (short here).
+		const h = await startHub({ ephemeralGraceMs: 300 });
+		cleanups.push(() => h.stop());
 		const dir = home();
 		const alpha = await bridge(h.url, "Alpha", dir);
 		await online(h, "Alpha");

@@ -239,8 +239,9 @@ describe("ephemeral sessions", () => {
 			["mbp-4242", true],
 		]);
 
-		e.close(); // never acked: its delivery goes with it
-		await until(async () => (await hub.store.getSession("default", "mbp-4242")) === null);
+		// It says bye (its process is ending) without acking: its delivery goes with it, at once.
+		expect((await e.request({ type: "bye" })).type).toBe("result");
+		await until(async () => (await hub.store.getSession("default", "mbp-4242")) === null, 1_000);
 		expect(await hub.store.countPending("default", "mbp-4242")).toBe(0);
 		const after = await a.send("*", "after E left");
 		expect(after.live).toEqual([]);
@@ -271,8 +272,45 @@ describe("ephemeral sessions", () => {
 		await until(async () => (await hub.store.getSession("default", "E1")) === null);
 	});
 
-	it("the same process reconnecting after a drop gets its ID back with the secret it holds", async () => {
-		const { url, hub } = await hubWith();
+	it("a dropped connection keeps it and its unread mail for the grace period; then it goes", async () => {
+		const { url, hub } = await hubWith({ ephemeralGraceMs: 600 });
+		const a = await client(url, "A");
+		const first = await raw(url);
+		const { secret } = (await first.request({ type: "hello", session: "box-66", ephemeral: true })).result as { secret: string };
+		first.close(); // the link dropped: no bye
+		await until(() => hub.presence.holder("default", "box-66") === undefined);
+		await a.send("box-66", "while the link was down");
+		await new Promise((r) => setTimeout(r, 200));
+		// Back within the grace period: the same session, its mail waiting.
+		const back = await raw(url);
+		const hello = (await back.request({ type: "hello", session: "box-66", ephemeral: true, secret })).result as { pending: number; secret?: string };
+		expect(hello).toMatchObject({ pending: 1 });
+		expect(hello.secret).toBeUndefined();
+		expect(((await back.next((f) => f.type === "message")).message as Message).body).toBe("while the link was down");
+		back.close();
+		await new Promise((r) => setTimeout(r, 300));
+		expect(await hub.store.getSession("default", "box-66")).not.toBeNull();
+		await until(async () => (await hub.store.getSession("default", "box-66")) === null, 3_000);
+		expect(await hub.store.countPending("default", "box-66")).toBe(0);
+	});
+
+	it("a hub that stops does not forget them: its bridges reconnect to the next one", async () => {
+		const d = tempDir();
+		cleanups.push(d.cleanup);
+		const file = join(d.dir, "relay.db");
+		const hub = new Hub({ port: 0, shutdownGraceMs: 200 }, { store: createStore(file) });
+		const { url } = await hub.listen();
+		const e = await raw(url);
+		await e.request({ type: "hello", session: "box-55", ephemeral: true });
+		await hub.close();
+		const store = new SqliteStore({ file });
+		await store.open();
+		expect((await store.getSession("default", "box-55"))?.ephemeral).toBe(true);
+		await store.close();
+	});
+
+	it("the same process reconnecting after it was forgotten gets its ID back with the secret it holds", async () => {
+		const { url, hub } = await hubWith({ ephemeralGraceMs: 0 });
 		const first = await raw(url);
 		const hello = (await first.request({ type: "hello", session: "box-77", ephemeral: true })).result as { secret: string };
 		first.close();
@@ -286,7 +324,7 @@ describe("ephemeral sessions", () => {
 	});
 
 	it("a holder replaced by a newer connection for the ID does not take the ID with it", async () => {
-		const { url, hub } = await hubWith({ livenessProbeMs: 200 });
+		const { url, hub } = await hubWith({ livenessProbeMs: 200, ephemeralGraceMs: 0 });
 		const old = await raw(url);
 		const { secret } = (await old.request({ type: "hello", session: "box-88", ephemeral: true })).result as { secret: string };
 		// A socket that stopped reading: it does not answer the liveness ping.
