@@ -93,13 +93,17 @@ export class BridgeContext {
 				new RelayError(ErrorCode.UNREACHABLE, "The bridge is shutting down."),
 			);
 		this.#link ??= (async () => {
-			const [{ HubLink }, { FileSecretStore }, { ChannelPusher }] =
+			const [{ HubLink }, { FileSecretStore, MemorySecretStore }, { ChannelPusher }] =
 				await Promise.all([
 					import("./hub-link.js"),
 					import("./secrets.js"),
 					import("./channel-push.js"),
 				]);
 			const c = this.config;
+			// `<host>-<pid>` is never claimed again once this process is gone: the hub forgets it at the end of
+			// the connection, and its secret is kept in memory only (for reconnects of this process), so
+			// neither the hub nor $RELAY_HOME/secrets keeps one per start of Claude Code.
+			const ephemeral = c.identity.source === "hostname-pid";
 			const link = new HubLink({
 				url: c.url,
 				session: c.identity.id,
@@ -107,9 +111,10 @@ export class BridgeContext {
 				token: c.token,
 				home: c.home,
 				meta: sessionMeta(c.claudeSessionId),
-				secrets: new FileSecretStore(paths.secrets(c.home), this.log),
+				secrets: ephemeral ? new MemorySecretStore() : new FileSecretStore(paths.secrets(c.home), this.log),
 				log: this.log,
 				claudeSessionId: c.claudeSessionId,
+				ephemeral,
 			});
 			this.#loaded = link;
 			// Push once the gate says the session listens (it never does before the handshake is done).

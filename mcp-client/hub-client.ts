@@ -16,7 +16,7 @@
 import { EventEmitter } from "node:events";
 import ReconnectingWebSocket from "partysocket/ws";
 import WebSocket from "ws";
-import { ErrorCode, RelayError } from "../server/errors.js";
+import { CloseCode, ErrorCode, RelayError } from "../server/errors.js";
 import {
 	HubFrame,
 	type Message,
@@ -41,6 +41,8 @@ export interface HubClientOptions {
 	meta?: SessionMeta;
 	/** Attach beside the session's holder (hooks); see HelloRequest.observer. */
 	observer?: boolean;
+	/** The ID is this process's own (`<host>-<pid>`): the hub forgets it when the connection ends; see HelloRequest.ephemeral. */
+	ephemeral?: boolean;
 	secrets?: SecretStore;
 	/** Keep reconnecting (the bridge); false: one attempt, then fail (CLI one-shots, hooks). */
 	reconnect?: boolean;
@@ -119,6 +121,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.#opts = {
 			room: "default",
 			observer: false,
+			ephemeral: false,
 			reconnect: true,
 			requestTimeoutMs: 10_000,
 			connectTimeoutMs: 4_000,
@@ -313,6 +316,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		if (secret) hello.secret = secret;
 		if (o.meta) hello.meta = o.meta;
 		if (o.observer) hello.observer = true;
+		if (o.ephemeral) hello.ephemeral = true;
 		const timer = setTimeout(() => {
 			this.#pending.delete(hello.id as string);
 			this.lastError = new RelayError(ErrorCode.TIMEOUT, "The hub accepted the connection but did not answer hello.");
@@ -348,7 +352,14 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.lastError = err;
 		// A wrong token or an invalid ID will not fix itself: stop. An ID held by a live session may free up
 		// (the other session ends), so keep retrying at the backoff's pace.
-		if (err.code === ErrorCode.AUTH || err.code === ErrorCode.BAD_ID || err.code === ErrorCode.NOT_REGISTERED || !this.#opts.reconnect) {
+		// A full room does not empty by itself either (until someone forgets sessions there).
+		if (
+			err.code === ErrorCode.AUTH ||
+			err.code === ErrorCode.BAD_ID ||
+			err.code === ErrorCode.NOT_REGISTERED ||
+			err.code === ErrorCode.ROOM_FULL ||
+			!this.#opts.reconnect
+		) {
 			this.#closed = true;
 			this.#stopKeepalive();
 			this.#failAll(err);
@@ -425,6 +436,17 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.#stopKeepalive();
 		if (code === 4001) {
 			const err = new RelayError(ErrorCode.AUTH, "The hub refused the token (RELAY_TOKEN / --token-file).");
+			this.lastError = err;
+			this.#closed = true;
+			this.#failAll(err);
+			this.#socket.close();
+			this.emit("fatal", err);
+		} else if (code === CloseCode.FORGOTTEN) {
+			// Claiming the ID again would make a new session of it, which is what forgetting it was meant to end.
+			const err = new RelayError(
+				ErrorCode.NOT_REGISTERED,
+				`The hub forgot session ${this.session} (claude-relay sessions forget); this client stopped. Start the session again to claim the ID anew.`,
+			);
 			this.lastError = err;
 			this.#closed = true;
 			this.#failAll(err);

@@ -33,6 +33,11 @@ export interface HubLinkOptions {
 	secrets: SecretStore;
 	log: BridgeLog;
 	claudeSessionId: string | undefined;
+	/**
+	 * The ID is this bridge's own `<host>-<pid>`, which nothing will claim again: the hub forgets it when
+	 * this bridge's connection ends, and it is kept out of the sessions registry.
+	 */
+	ephemeral?: boolean;
 	/** Bound on each hub request (default 10 s). */
 	requestTimeoutMs?: number;
 	/** How long a tool waits for a connection that is not up yet before saying the hub is unreachable. */
@@ -86,6 +91,7 @@ export class HubLink {
 			token: options.token,
 			meta: options.meta,
 			secrets: options.secrets,
+			ephemeral: options.ephemeral === true,
 			reconnect: true,
 			requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
 		});
@@ -522,7 +528,8 @@ class RegistrySync {
 	}
 
 	online(): void {
-		if (this.#closed) return;
+		// An ephemeral ID names one process, which the registry (IDs people chose) has no use for.
+		if (this.#closed || this.options.ephemeral) return;
 		this.#online = true;
 		this.#write("online");
 		if (!this.#timer) {
@@ -544,6 +551,7 @@ class RegistrySync {
 		if (this.#closed) return;
 		this.#closed = true;
 		if (this.#timer) clearInterval(this.#timer);
+		if (this.options.ephemeral) return; // never written (see online())
 		const write = this.#write("offline");
 		await Promise.race([
 			write,

@@ -156,3 +156,16 @@ export class FileSecretStore implements SecretStore {
 		}
 	}
 }
+
+/** Secrets held by this process only: for an ephemeral ID (`<host>-<pid>`), which no later process claims. */
+export class MemorySecretStore implements SecretStore {
+	readonly #secrets = new Map<string, string>();
+
+	load(room: string, session: string): string | undefined {
+		return this.#secrets.get(`${room}\u0000${session}`);
+	}
+
+	save(room: string, session: string, secret: string): void {
+		this.#secrets.set(`${room}\u0000${session}`, secret);
+	}
+}

@@ -10,6 +10,7 @@
  * client exits once stdin ends and the last command's answer (and every ack) has arrived.
  */
 import * as readline from "node:readline";
+import { MemorySecretStore } from "../mcp-client/secrets.js";
 import { HubClient, unreachableHint } from "../mcp-client/hub-client.js";
 import { ErrorCode, RelayError } from "../server/errors.js";
 import { type Message, parseTarget, type ResultOf } from "../server/protocol.js";
@@ -50,12 +51,14 @@ export type Command =
 	| { kind: "history"; with?: string; limit: number }
 	| { kind: "inbox"; limit: number; peek: boolean }
 	| { kind: "wait"; seconds: number }
-	| { kind: "peers" | "sessions" | "status" | "help" | "quit" | "ack" }
+	| { kind: "peers" | "status" | "help" | "quit" | "ack" }
+	/** The first page of the room's sessions, or (more) the page after the last one shown. */
+	| { kind: "sessions"; more: boolean }
 	| { kind: "invalid"; message: string };
 
 export const COMMAND_NAMES = ["send", "send:", "reply", "peers", "sessions", "history", "history:", "inbox", "peek", "ack", "wait", "status", "help", "quit"];
 
-const SHORT_LIST = "send <msg>, send:<ID> <msg>, reply <msg>, peers, sessions, history [n], inbox [n], peek [n], ack, wait [s], status, help, quit";
+const SHORT_LIST = "send <msg>, send:<ID> <msg>, reply <msg>, peers, sessions [more], history [n], inbox [n], peek [n], ack, wait [s], status, help, quit";
 
 function count(arg: string, what: string, def: number, max: number): number | string {
 	if (!arg) return def;
@@ -113,8 +116,10 @@ export function parseCommand(input: string): Command {
 			if (!Number.isFinite(s) || s <= 0 || s > 86_400) return { kind: "invalid", message: `wait takes a number of seconds up to 86400 (got ${JSON.stringify(rest)})` };
 			return { kind: "wait", seconds: s };
 		}
-		case "peers":
 		case "sessions":
+			if (rest && rest.toLowerCase() !== "more") return { kind: "invalid", message: `sessions takes nothing, or "more" for the next page (got ${JSON.stringify(rest)})` };
+			return { kind: "sessions", more: rest !== "" };
+		case "peers":
 		case "status":
 		case "help":
 		case "ack":
@@ -223,6 +228,8 @@ class ClientSession {
 	#busy = false;
 	#inputEnded = false;
 	#cancelWait: (() => void) | null = null;
+	/** Where the next `sessions more` page starts, and how many sessions the pages so far showed. */
+	#sessionsPage: { cursor: string; shown: number } | null = null;
 
 	constructor(
 		readonly setup: ConnectSetup,
@@ -235,7 +242,10 @@ class ClientSession {
 			room: setup.room,
 			token: setup.token,
 			meta: setup.meta,
-			secrets: setup.secrets,
+			// `<host>-<pid>` names this run only: the hub forgets it when the client quits, and its secret is
+			// not worth a file.
+			secrets: setup.idSource === "hostname-pid" ? new MemorySecretStore() : setup.secrets,
+			ephemeral: setup.idSource === "hostname-pid",
 			reconnect: true,
 			requestTimeoutMs: args.timeout * 1000,
 			connectTimeoutMs: Math.min(args.timeout * 1000, 5_000),
@@ -458,8 +468,17 @@ class ClientSession {
 				return false;
 			}
 			case "sessions": {
-				const r = await this.#track(client.request("sessions", {}));
+				const next = this.#sessionsPage;
+				if (cmd.more && !next) {
+					this.screen.info("no more sessions to show: `sessions` shows the first page");
+					return false;
+				}
+				const r = await this.#track(client.request("sessions", cmd.more && next ? { cursor: next.cursor } : {}));
 				for (const l of formatSessions(r.sessions, this.setup.room, this.setup.id, Date.now(), this.style)) this.screen.info(l);
+				// The hub answers a page at a time; say what is left and how to see it.
+				const shown = (cmd.more && next ? next.shown : 0) + r.sessions.length;
+				this.#sessionsPage = r.hasMore && r.nextCursor ? { cursor: r.nextCursor, shown } : null;
+				if (this.#sessionsPage) this.screen.info(paint(this.style, "dim", `(${shown} of ${r.total} shown: sessions more for the next page)`));
 				return false;
 			}
 			case "history": {

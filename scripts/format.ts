@@ -140,7 +140,7 @@ export const CLIENT_HELP = [
 	"  send:<ID> <message>   to one session (Tab completes the IDs online)",
 	"  reply <message>       to the sender of the last message received, as a reply to it",
 	"  peers                 sessions online in this room",
-	"  sessions              every session the room has seen, with what waits for each",
+	"  sessions [more]       the sessions the room has, with what waits for each, a page at a time",
 	"  history [n]           the last n messages you can see (default 20); history:<ID> [n]: with one peer",
 	"  inbox [n]             read and ack up to n unacked messages (default 20)",
 	"  peek [n]              the same without acking",

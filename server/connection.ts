@@ -28,6 +28,10 @@ export interface BoundSession {
 	connectedAt: number;
 	/** Attached beside the holder (see HelloRequest.observer): no presence, no contest, no replay. */
 	observer: boolean;
+	/** Forgotten when this connection ends (see HelloRequest.ephemeral). */
+	ephemeral: boolean;
+	/** When this hub last wrote the session's lastSeen for this connection (hello, then each retention run). */
+	touchedAt: number;
 }
 
 export type LeaveReason = "bye" | "closed" | "timeout" | "replaced" | "slow" | "shutdown";

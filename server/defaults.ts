@@ -90,6 +90,43 @@ export interface HubOptions {
 	 * open on the file (then the hub writes on). Read by the SQLite store, which hub-main creates.
 	 */
 	walMaxBytes: number;
+	/**
+	 * Most sessions a room may have (named and ephemeral, online or not): every session the room has is a
+	 * recipient of every broadcast there, so this bounds what one broadcast costs. Past it a new ID gets
+	 * E_ROOM_FULL; IDs the room already has still connect. 0: no limit.
+	 */
+	maxSessionsPerRoom: number;
+	/**
+	 * New session IDs (first claims) per minute per peer address, a token bucket that holds a minute's worth:
+	 * past it a first claim gets E_CLAIM_RATE (IDs already claimed still connect). Every local process and
+	 * everything through an SSH tunnel is one address (127.0.0.1), so on loopback this is per hub. A
+	 * connection holds one ID, so it can mint at most one. 0: no limit.
+	 */
+	newSessionsPerMinute: number;
+	/**
+	 * Broadcast deliveries per second per peer address (a broadcast costs one per recipient, online or not;
+	 * two seconds' worth may go at once): every delivery is a row written and, for an offline recipient, kept
+	 * until it reconnects. Past it a broadcast gets E_RATE_LIMITED (clients retry it) while direct messages,
+	 * bounded by the frame rate, are unaffected. As with new IDs, on loopback this is per hub. 0: no limit.
+	 */
+	broadcastDeliveriesPerSecond: number;
+	/** Retention forgets named sessions not seen for this many days, unread mail and all (0: never). */
+	forgetAfterDays: number;
+	/**
+	 * An ephemeral session whose connection ended without `bye` (the link dropped, a heartbeat was missed) is
+	 * forgotten this long after, unless it came back: a bridge whose tunnel flapped keeps its unread mail.
+	 * After `bye` it is forgotten at once; when the hub stops, not at all (its bridges reconnect to the next).
+	 */
+	ephemeralGraceMs: number;
+	/**
+	 * An ephemeral session's record is deleted when its connection ends; one still there this long after it
+	 * was last seen, held by no hub, is what a hub that stopped without cleaning up (a crash) left behind, and
+	 * retention forgets it. Hubs refresh the sessions they hold at every retention run, so keep this well
+	 * above retentionIntervalMs.
+	 */
+	staleEphemeralMs: number;
+	/** Sessions in a `sessions` page (and GET /sessions) when the request sets no limit; at most 500. */
+	sessionsPageLimit: number;
 	/** How long shutdown waits for clients to close after telling them, before closing the rest. */
 	shutdownGraceMs: number;
 	/** Milliseconds clients are told to wait before reconnecting after a shutdown. */
@@ -123,6 +160,13 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	retentionMaxMessages: 100_000,
 	retentionIntervalMs: 10 * 60_000,
 	walMaxBytes: 64 * 1024 * 1024,
+	maxSessionsPerRoom: 500,
+	newSessionsPerMinute: 60,
+	broadcastDeliveriesPerSecond: 2_000,
+	forgetAfterDays: 30,
+	ephemeralGraceMs: 60_000,
+	staleEphemeralMs: 30 * 60_000,
+	sessionsPageLimit: 100,
 	shutdownGraceMs: 1_000,
 	shutdownRetryAfterMs: 1_000,
 });

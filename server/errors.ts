@@ -26,6 +26,14 @@ export const ErrorCode = {
 	NOT_FOUND: "E_NOT_FOUND",
 	/** Too many frames too fast on this connection; retry after a moment. */
 	RATE_LIMITED: "E_RATE_LIMITED",
+	/** The room has `--max-sessions-per-room` sessions: a new ID cannot join it (existing IDs still can). */
+	ROOM_FULL: "E_ROOM_FULL",
+	/** Too many new session IDs claimed from this peer address in the last minute (`--new-sessions-per-minute`). */
+	CLAIM_RATE: "E_CLAIM_RATE",
+	/** `forget` without the ID's secret or the hub token. */
+	FORBIDDEN: "E_FORBIDDEN",
+	/** `forget` of an ID that a live connection holds, without `force`. */
+	SESSION_ONLINE: "E_SESSION_ONLINE",
 	/** The hub is shutting down; reconnect later. */
 	SHUTTING_DOWN: "E_SHUTTING_DOWN",
 	/** HTTP 403: the request's `Host` is not a name this hub answers to (DNS rebinding guard; `--allow-host`). */
@@ -77,6 +85,8 @@ export const CloseCode = {
 	 * newer connection in: reconnect and say hello at once.
 	 */
 	TRY_AGAIN: 1013,
+	/** The session this connection held or observed was forgotten (`forget`); claiming it again starts afresh. */
+	FORGOTTEN: 4009,
 } as const;
 
 /** An error with a stable code; the hub turns it into an `error` frame for the request that caused it. */

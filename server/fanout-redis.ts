@@ -10,8 +10,8 @@
  * the message would wait, unpushed, for the next reconnect. From the script, events leave in seq order.
  * So `publish` of a message event does nothing: the commit already published it.
  *
- * Session events ("this ID was first claimed in this room") are published here, so every hub's broadcast
- * audience learns about sessions that joined elsewhere.
+ * Session events ("this ID was first claimed in this room") and forget events ("this ID was forgotten") are
+ * published here, so every hub's broadcast audience learns about sessions that joined or left elsewhere.
  *
  * Like every Fanout this carries no durability: an event missed while the subscriber connection is down
  * only delays a push until the recipient's next catch-up (reconnect or inbox); the store keeps the message.
@@ -96,7 +96,7 @@ export class RedisFanout implements Fanout {
 			return;
 		}
 		// Events from a newer hub version that this one does not know are skipped, not misread.
-		if (event.kind !== "message" && event.kind !== "session") return;
+		if (event.kind !== "message" && event.kind !== "session" && event.kind !== "forget") return;
 		for (const handler of this.#handlers) {
 			try {
 				handler(event);

@@ -12,7 +12,12 @@ import type { Message } from "./protocol.js";
 export type FanoutEvent =
 	| { kind: "message"; message: Message; recipients: string[] }
 	/** A session ID was claimed for the first time: every hub adds it to the room's broadcast audience. */
-	| { kind: "session"; room: string; session: string };
+	| { kind: "session"; room: string; session: string }
+	/**
+	 * A session ID was forgotten: every hub takes it out of the room's audience, and with `close` (an explicit
+	 * `forget`) closes the connections that hold or observe it there.
+	 */
+	| { kind: "forget"; room: string; session: string; close: boolean };
 
 export type FanoutHandler = (event: FanoutEvent) => void;
 

@@ -66,6 +66,10 @@ export interface HubArgs {
 	heartbeat: number;
 	retentionDays: number;
 	retentionMaxMessages: number;
+	maxSessionsPerRoom: number;
+	newSessionsPerMinute: number;
+	broadcastDeliveriesPerSecond: number;
+	forgetAfterDays: number;
 	sync: "normal" | "full";
 	walMaxBytes: number;
 	logLevel: string;
@@ -106,6 +110,10 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 				heartbeat: withEnv("RELAY_HEARTBEAT", { type: "number", default: DEFAULTS.heartbeatMs, describe: "Heartbeat interval, ms (dead sockets are cut after one missed pong)" }),
 				"retention-days": withEnv("RELAY_RETENTION_DAYS", { type: "number", default: DEFAULTS.retentionDays, describe: "Delete messages older than this (0: never)" }),
 				"retention-max-messages": withEnv("RELAY_RETENTION_MAX_MESSAGES", { type: "number", default: DEFAULTS.retentionMaxMessages, describe: "Keep at most this many messages per room (0: no limit)" }),
+				"max-sessions-per-room": withEnv("RELAY_MAX_SESSIONS_PER_ROOM", { type: "number", default: DEFAULTS.maxSessionsPerRoom, describe: "Most sessions a room may have; a new ID past it gets E_ROOM_FULL (0: no limit)" }),
+				"new-sessions-per-minute": withEnv("RELAY_NEW_SESSIONS_PER_MINUTE", { type: "number", default: DEFAULTS.newSessionsPerMinute, describe: "New session IDs per minute per peer address (loopback: per hub); past it E_CLAIM_RATE (0: no limit)" }),
+				"broadcast-deliveries-per-second": withEnv("RELAY_BROADCAST_DELIVERIES_PER_SECOND", { type: "number", default: DEFAULTS.broadcastDeliveriesPerSecond, describe: "Broadcast deliveries (one per recipient) per second per peer address; past it E_RATE_LIMITED (0: no limit)" }),
+				"forget-after-days": withEnv("RELAY_FORGET_AFTER_DAYS", { type: "number", default: DEFAULTS.forgetAfterDays, describe: "Forget named sessions not seen for this long, unread mail and all (0: never)" }),
 				sync: withEnv("RELAY_SYNC", { choices: ["normal", "full"] as const, default: "normal" as const, describe: "SQLite durability: normal survives a crash of the hub, full also a power loss" }),
 				"wal-max-bytes": withEnv("RELAY_WAL_MAX_BYTES", { type: "number", default: DEFAULTS.walMaxBytes, describe: "SQLite: rewind the WAL file past this size; writes wait at twice it" }),
 				"log-level": withEnv("RELAY_LOG_LEVEL", { type: "string", default: "info", describe: "trace|debug|info|warn|error|silent" }),

@@ -73,6 +73,10 @@ export async function runHub(args: HubArgs): Promise<void> {
 				heartbeatMs: args.heartbeat,
 				retentionDays: args.retentionDays,
 				retentionMaxMessages: args.retentionMaxMessages,
+				maxSessionsPerRoom: args.maxSessionsPerRoom,
+				newSessionsPerMinute: args.newSessionsPerMinute,
+				broadcastDeliveriesPerSecond: args.broadcastDeliveriesPerSecond,
+				forgetAfterDays: args.forgetAfterDays,
 			},
 			{ store, fanout, log },
 		);

@@ -8,12 +8,13 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { safeEqual, tokenFromUpgrade } from "./auth.js";
+import { AddressLimiter } from "./address-limit.js";
 import { Connection } from "./connection.js";
 import { DEFAULTS, type HubOptions, isLoopback } from "./defaults.js";
 import { CloseCode, ErrorCode } from "./errors.js";
 import { DEFAULT_ROOM } from "./handlers/hello.js";
 import type { HandlerContext } from "./handlers/context.js";
-import { sessionInfos } from "./handlers/presence.js";
+import { MAX_SESSIONS_PAGE, sessionPage } from "./handlers/presence.js";
 import { type Fanout, type FanoutEvent, LocalFanout } from "./fanout.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
@@ -98,8 +99,21 @@ export class Hub {
 		this.store = deps.store;
 		this.fanout = deps.fanout ?? new LocalFanout();
 		this.log = deps.log ?? silentLogger();
-		this.presence = new Presence(this.store, this.fanout, this.log);
-		this.context = { options: this.options, store: this.store, fanout: this.fanout, presence: this.presence, log: this.log };
+		this.presence = new Presence(this.store, this.fanout, this.log, this.options);
+		this.context = {
+			options: this.options,
+			store: this.store,
+			fanout: this.fanout,
+			presence: this.presence,
+			// A minute's worth of new IDs at once; two seconds' worth of broadcast deliveries, and never less than
+			// one broadcast to a full room.
+			claims: new AddressLimiter(this.options.newSessionsPerMinute / 60, this.options.newSessionsPerMinute),
+			broadcasts: new AddressLimiter(
+				this.options.broadcastDeliveriesPerSecond,
+				Math.max(2 * this.options.broadcastDeliveriesPerSecond, this.options.maxSessionsPerRoom),
+			),
+			log: this.log,
+		};
 		this.#preHello = new PreHelloPool<Connection>({
 			maxTotal: this.options.maxPreHello,
 			maxPerAddress: this.options.maxPreHelloPerAddress,
@@ -212,8 +226,8 @@ export class Hub {
 	}
 
 	/**
-	 * GET /sessions?room=NAME: the `sessions` answer for tools that must not claim an ID to ask
-	 * (`claude-relay sessions`). Behind the hub token when there is one, like the WebSocket.
+	 * GET /sessions?room=NAME&limit=N&cursor=C: the `sessions` answer (one page) for tools that must not claim
+	 * an ID to ask (`claude-relay sessions`). Behind the hub token when there is one, like the WebSocket.
 	 */
 	#sessionsOverHttp(req: IncomingMessage, res: ServerResponse): void {
 		const send = (status: number, body: unknown) => {
@@ -227,14 +241,26 @@ export class Hub {
 				return;
 			}
 		}
-		const room = new URL(req.url ?? "/", "http://hub").searchParams.get("room") ?? DEFAULT_ROOM;
+		const params = new URL(req.url ?? "/", "http://hub").searchParams;
+		const room = params.get("room") ?? DEFAULT_ROOM;
 		const check = checkName(room, "room name");
 		if (!check.ok) {
 			send(400, { error: { code: ErrorCode.BAD_ID, message: check.reason } });
 			return;
 		}
-		sessionInfos(this.context, room).then(
-			(sessions) => send(200, { room, sessions }),
+		const rawLimit = params.get("limit");
+		const limit = rawLimit === null ? undefined : Number(rawLimit);
+		if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= MAX_SESSIONS_PAGE)) {
+			send(400, { error: { code: ErrorCode.BAD_FRAME, message: `limit must be an integer from 1 to ${MAX_SESSIONS_PAGE}.` } });
+			return;
+		}
+		const cursor = params.get("cursor") ?? undefined;
+		if (cursor !== undefined && cursor.length > 256) {
+			send(400, { error: { code: ErrorCode.BAD_FRAME, message: "cursor is longer than 256 characters." } });
+			return;
+		}
+		sessionPage(this.context, room, { limit, cursor }).then(
+			(page) => send(200, { room, ...page }),
 			(err) => {
 				this.log.error({ err }, "GET /sessions failed");
 				if (err instanceof StorageError) send(503, { error: { code: ErrorCode.STORAGE, message: `The hub's storage failed: ${err.message}.` } });
@@ -372,6 +398,7 @@ export class Hub {
 
 	#onFanout(event: FanoutEvent): void {
 		if (event.kind === "session") this.presence.sessionSeen(event.room, event.session);
+		else if (event.kind === "forget") this.presence.sessionForgotten(event.room, event.session, event.close);
 		else this.presence.deliver(event.message, event.recipients);
 	}
 
@@ -415,20 +442,40 @@ export class Hub {
 		void this.runRetention();
 	}
 
+	/**
+	 * Deletes old messages (counting unread ones as lost for their recipients), then forgets sessions: named
+	 * ones not seen for --forget-after-days, and ephemeral records a stopped hub left behind. Both are logged
+	 * with the unread mail they took.
+	 */
 	async runRetention(now = Date.now()) {
 		const o = this.options;
-		if (o.retentionDays <= 0 && o.retentionMaxMessages <= 0) return { deletedMessages: 0, lostDeliveries: 0 };
-		try {
-			const result = await this.store.applyRetention({
-				olderThan: o.retentionDays > 0 ? now - o.retentionDays * 86_400_000 : undefined,
-				maxPerRoom: o.retentionMaxMessages > 0 ? o.retentionMaxMessages : undefined,
-			});
-			if (result.deletedMessages > 0) this.log.info(result, "retention deleted old messages");
-			return result;
-		} catch (err) {
-			this.log.error({ err }, "retention failed");
-			return { deletedMessages: 0, lostDeliveries: 0 };
+		const result = { deletedMessages: 0, lostDeliveries: 0, forgottenSessions: 0, forgottenDeliveries: 0 };
+		if (o.retentionDays > 0 || o.retentionMaxMessages > 0) {
+			try {
+				const r = await this.store.applyRetention({
+					olderThan: o.retentionDays > 0 ? now - o.retentionDays * 86_400_000 : undefined,
+					maxPerRoom: o.retentionMaxMessages > 0 ? o.retentionMaxMessages : undefined,
+				});
+				Object.assign(result, r);
+				if (r.deletedMessages > 0) this.log.info(r, "retention deleted old messages");
+			} catch (err) {
+				this.log.error({ err }, "retention failed");
+			}
 		}
+		try {
+			const r = await this.presence.forgetStale(now, o);
+			result.forgottenSessions = r.named + r.ephemeral;
+			result.forgottenDeliveries = r.pending;
+			if (result.forgottenSessions > 0) {
+				this.log.info(
+					{ named: r.named, ephemeral: r.ephemeral, lostDeliveries: r.pending, withMail: r.withMail, forgetAfterDays: o.forgetAfterDays },
+					"retention forgot sessions not seen for a while",
+				);
+			}
+		} catch (err) {
+			this.log.error({ err }, "session retention failed");
+		}
+		return result;
 	}
 
 	// ----- shutdown --------------------------------------------------------------------------------------
@@ -454,6 +501,7 @@ export class Hub {
 		this.#http.closeAllConnections?.();
 		await httpClosed;
 		this.#unsubscribe?.();
+		this.presence.close();
 		await this.fanout.close();
 		await this.store.close();
 	}

@@ -152,6 +152,8 @@ export const SessionInfo = z.object({
 	lastSeen: z.number(),
 	/** Messages waiting (unacked) for this session. */
 	pending: z.number(),
+	/** Forgotten when its connection ends (see HelloRequest.ephemeral); absent from hubs before the lifecycle. */
+	ephemeral: z.boolean().optional(),
 });
 export type SessionInfo = z.infer<typeof SessionInfo>;
 
@@ -180,6 +182,12 @@ export const HelloRequest = req("hello", {
 	 * It shares the session's inbox: what it acks is acked for the session.
 	 */
 	observer: z.boolean().optional(),
+	/**
+	 * This ID will never be claimed again (the bridge's own `<host>-<pid>`): the hub forgets it, with its
+	 * inbox, when its connection ends, so it is a broadcast recipient only while online. Read at the first
+	 * claim of the ID only; absent or false: a named session, kept until `forget` or `--forget-after-days`.
+	 */
+	ephemeral: z.boolean().optional(),
 });
 export const SendRequest = req("send", {
 	/** A session ID, `*` for every other session in the room, or `#channel` (reserved). */
@@ -212,7 +220,24 @@ export const HistoryRequest = req("history", {
 	after: z.number().int().optional(),
 });
 export const PeersRequest = req("peers", {});
-export const SessionsRequest = req("sessions", {});
+export const SessionsRequest = req("sessions", {
+	/** Sessions per page (default 100). */
+	limit: z.number().int().min(1).max(500).optional(),
+	/** `nextCursor` of the previous page: the page after it. */
+	cursor: z.string().max(256).optional(),
+});
+/**
+ * Forget a session ID now: its record, its unread mail and its lost counter go, and it leaves the room's
+ * broadcast audience (on every hub). Allowed before hello. Authorized by the ID's secret, or by the hub token
+ * presented in this frame; refused while a live connection holds the ID, unless `force`, which closes it.
+ */
+export const ForgetRequest = req("forget", {
+	session: z.string().max(256),
+	room: z.string().max(256).optional(),
+	secret: z.string().max(256).optional(),
+	token: z.string().max(1024).optional(),
+	force: z.boolean().optional(),
+});
 export const PingRequest = req("ping", {});
 export const ByeRequest = req("bye", { reason: z.string().max(256).optional() });
 
@@ -225,6 +250,7 @@ export const ClientFrame = z.discriminatedUnion("type", [
 	HistoryRequest,
 	PeersRequest,
 	SessionsRequest,
+	ForgetRequest,
 	PingRequest,
 	ByeRequest,
 ]);
@@ -249,6 +275,8 @@ export const HelloResult = z.object({
 	pending: z.number(),
 	/** Messages that retention deleted before this session read them, since it last said hello. */
 	lost: z.number(),
+	/** Whether the hub forgets this session when its connection ends (decided at its first claim). */
+	ephemeral: z.boolean().optional(),
 	hub: z.object({
 		version: z.string(),
 		protocol: z.number(),
@@ -283,7 +311,25 @@ export const HistoryResult = z.object({
 	truncated: z.boolean(),
 });
 export const PeersResult = z.object({ peers: z.array(PeerInfo) });
-export const SessionsResult = z.object({ sessions: z.array(SessionInfo) });
+export const SessionsResult = z.object({
+	/** One page, in ID order. */
+	sessions: z.array(SessionInfo),
+	/** More sessions come after this page: ask again with `cursor: nextCursor`. */
+	hasMore: z.boolean(),
+	nextCursor: z.string().nullable(),
+	/** Sessions in the room, on every page. */
+	total: z.number(),
+});
+export const ForgetResult = z.object({
+	session: z.string(),
+	room: z.string(),
+	/** A session record existed (false: only mail queued for a name nobody claimed was dropped). */
+	existed: z.boolean(),
+	/** Unread messages dropped with it. */
+	pending: z.number(),
+	/** Connections that held or observed it and were closed (4009). */
+	closed: z.number(),
+});
 export const PingResult = z.object({ time: z.number() });
 export const ByeResult = z.object({});
 
@@ -296,6 +342,7 @@ export interface ResultMap {
 	history: z.infer<typeof HistoryResult>;
 	peers: z.infer<typeof PeersResult>;
 	sessions: z.infer<typeof SessionsResult>;
+	forget: z.infer<typeof ForgetResult>;
 	ping: z.infer<typeof PingResult>;
 	bye: z.infer<typeof ByeResult>;
 }
@@ -310,6 +357,7 @@ export const RESULT_SCHEMAS = {
 	history: HistoryResult,
 	peers: PeersResult,
 	sessions: SessionsResult,
+	forget: ForgetResult,
 	ping: PingResult,
 	bye: ByeResult,
 } as const satisfies { [K in RequestType]: z.ZodType<ResultMap[K]> };

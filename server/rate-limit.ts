@@ -1,5 +1,5 @@
 /**
- * Per-connection token bucket. Cheap enough to run on every frame: no timers, refill computed on demand.
+ * Token bucket (per connection for frames; per address in address-limit.ts). Cheap enough to run on every frame: no timers, refill computed on demand.
  */
 export class TokenBucket {
 	#tokens: number;
@@ -13,13 +13,13 @@ export class TokenBucket {
 		this.#last = now();
 	}
 
-	/** Takes one token; false when the bucket is empty (the frame should be refused). */
-	take(): boolean {
+	/** Takes `n` tokens (one frame, by default); false, taking none, when fewer are left (refuse it). */
+	take(n = 1): boolean {
 		const t = this.now();
 		this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) / 1000) * this.perSecond);
 		this.#last = t;
-		if (this.#tokens < 1) return false;
-		this.#tokens -= 1;
+		if (this.#tokens < n) return false;
+		this.#tokens -= n;
 		return true;
 	}
 }

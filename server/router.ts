@@ -7,6 +7,7 @@ import type { RawData } from "ws";
 import type { Connection } from "./connection.js";
 import type { Handler, HandlerContext } from "./handlers/context.js";
 import { CloseCode, ErrorCode, isRelayError } from "./errors.js";
+import { handleForget } from "./handlers/forget.js";
 import { handleHello } from "./handlers/hello.js";
 import { handleAck, handleGet, handleInbox } from "./handlers/inbox.js";
 import { handleHistory } from "./handlers/history.js";
@@ -25,6 +26,7 @@ const handlers: { [T in RequestType]: Handler<T> } = {
 	history: handleHistory,
 	peers: handlePeers,
 	sessions: handleSessions,
+	forget: handleForget,
 	ping: handlePing,
 	bye: handleBye,
 };
@@ -118,12 +120,14 @@ export async function routeFrame(
 	}
 	const frame = parsed.data;
 
-	if (!conn.authenticated && frame.type !== "hello") {
+	// hello and forget carry their own credentials (forget is for tools that must not claim an ID to ask).
+	const sessionless = frame.type === "hello" || frame.type === "forget";
+	if (!conn.authenticated && !sessionless) {
 		conn.error(frame.id, ErrorCode.AUTH, "This hub requires a token; send it in hello or at connect.");
 		conn.close(CloseCode.AUTH, "token required");
 		return;
 	}
-	if (frame.type !== "hello" && !conn.session) {
+	if (!sessionless && !conn.session) {
 		conn.error(frame.id, ErrorCode.NOT_REGISTERED, `Say hello first: ${frame.type} needs a session.`);
 		return;
 	}

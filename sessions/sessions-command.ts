@@ -14,6 +14,63 @@ interface SessionsArgs {
 	room: string;
 }
 
+interface ForgetArgs {
+	id: string;
+	url: string;
+	room: string;
+	force: boolean;
+	json: boolean;
+	tokenFile: string | undefined;
+}
+
+const forgetCommand: CommandModule<object, ForgetArgs> = {
+	command: "forget <id>",
+	describe: "Forget a session ID at the hub now: its record, unread mail and lost count; it leaves every broadcast",
+	builder: (y) =>
+		y
+			.positional("id", { type: "string", demandOption: true, describe: "The session ID to forget" })
+			.option("url", {
+				type: "string",
+				default: process.env.RELAY_URL || DEFAULT_URL,
+				defaultDescription: `$RELAY_URL or ${DEFAULT_URL}`,
+				describe: "The hub",
+			})
+			.option("room", {
+				type: "string",
+				default: process.env.RELAY_ROOM || "default",
+				defaultDescription: "$RELAY_ROOM or default",
+				describe: "The room the ID is in",
+			})
+			.option("token-file", {
+				type: "string",
+				describe: "File holding the hub token, which forgets any ID (RELAY_TOKEN may hold the token itself) [env RELAY_TOKEN_FILE]",
+			})
+			.option("force", {
+				type: "boolean",
+				default: false,
+				describe: "Forget it even while a live session holds it (that session is closed and stops)",
+			})
+			.option("json", { type: "boolean", default: false, describe: "Print the hub's answer as JSON" })
+			.example("$0 sessions forget CC-9", "With CC-9's secret from $RELAY_HOME/secrets")
+			.example("RELAY_TOKEN=$(cat token) $0 sessions forget old-laptop-4242", "Any ID, with the hub token")
+			.epilogue("Exit codes: 0 forgotten, 1 refused or failed (the reason is printed), 2 invalid arguments.") as never,
+	handler: async (argv) => {
+		try {
+			const { runForget } = await import("./forget.js");
+			process.exitCode = await runForget({
+				id: argv.id,
+				url: argv.url,
+				room: argv.room,
+				force: argv.force,
+				json: argv.json,
+				tokenFile: argv.tokenFile,
+			});
+		} catch (err) {
+			reportFailure("sessions forget", err);
+		}
+	},
+};
+
 export const sessionsCommand: CommandModule<object, SessionsArgs> = {
 	command: "sessions",
 	describe:
@@ -42,6 +99,7 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
 				defaultDescription: "$RELAY_ROOM or default",
 				describe: "Room whose sessions the hub lists",
 			})
+			.command(forgetCommand)
 			.example("$0 sessions", "Table of every registered session")
 			.example("$0 sessions --json", "The same as JSON")
 			.example(

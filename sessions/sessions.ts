@@ -20,15 +20,20 @@ export interface HubSessionState {
 	firstSeen?: number;
 }
 
+/** Sessions per GET /sessions page, and how many pages `claude-relay sessions` reads at most. */
+const HUB_PAGE = 500;
+const HUB_PAGES = 10;
+
 /**
- * Asks the hub which sessions of a room it has seen and which are online (GET /sessions, which claims no
- * ID). Bounded: a hub that is down or slow costs at most `timeoutMs`, and the caller falls back to the
- * registry alone. Returns the reason instead of throwing.
+ * Asks the hub which sessions of a room it has and which are online (GET /sessions, which claims no ID),
+ * following its pages (in ID order) up to `maxPages`; `more` says how many it has beyond those. Bounded: a
+ * hub that is down or slow costs at most `timeoutMs` a page, and the caller falls back to the registry
+ * alone. Returns the reason instead of throwing.
  */
 export async function fetchHubSessions(
 	url: string,
-	opts: { room?: string; token?: string; timeoutMs?: number } = {},
-): Promise<{ ok: true; sessions: HubSessionState[] } | { ok: false; reason: string }> {
+	opts: { room?: string; token?: string; timeoutMs?: number; pageSize?: number; maxPages?: number } = {},
+): Promise<{ ok: true; sessions: HubSessionState[]; more: number } | { ok: false; reason: string }> {
 	let http: URL;
 	try {
 		http = new URL(url);
@@ -36,18 +41,29 @@ export async function fetchHubSessions(
 		http.pathname = "/sessions";
 		http.search = "";
 		if (opts.room) http.searchParams.set("room", opts.room);
+		http.searchParams.set("limit", String(opts.pageSize ?? HUB_PAGE));
 	} catch {
 		return { ok: false, reason: `invalid hub URL ${JSON.stringify(url)}` };
 	}
+	const sessions: HubSessionState[] = [];
 	try {
-		const res = await fetch(http, {
-			headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
-			signal: AbortSignal.timeout(opts.timeoutMs ?? 1500),
-		});
-		if (res.status === 401) return { ok: false, reason: "the hub refused the token (RELAY_TOKEN)" };
-		if (!res.ok) return { ok: false, reason: `the hub answered HTTP ${res.status}` };
-		const body = (await res.json()) as { sessions?: HubSessionState[] };
-		return { ok: true, sessions: Array.isArray(body.sessions) ? body.sessions : [] };
+		for (let page = 0; page < (opts.maxPages ?? HUB_PAGES); page++) {
+			const res = await fetch(http, {
+				headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+				signal: AbortSignal.timeout(opts.timeoutMs ?? 1500),
+			});
+			if (res.status === 401) return { ok: false, reason: "the hub refused the token (RELAY_TOKEN)" };
+			if (!res.ok) return { ok: false, reason: `the hub answered HTTP ${res.status}` };
+			const body = (await res.json()) as { sessions?: HubSessionState[]; hasMore?: boolean; nextCursor?: string | null; total?: number };
+			if (Array.isArray(body.sessions)) sessions.push(...body.sessions);
+			// A hub from before paging answers everything at once, without hasMore.
+			if (!body.hasMore || typeof body.nextCursor !== "string") return { ok: true, sessions, more: 0 };
+			http.searchParams.set("cursor", body.nextCursor);
+			if (page === (opts.maxPages ?? HUB_PAGES) - 1) {
+				return { ok: true, sessions, more: Math.max(1, (body.total ?? 0) - sessions.length) };
+			}
+		}
+		return { ok: true, sessions, more: 0 };
 	} catch {
 		return { ok: false, reason: `the hub is not reachable at ${url}` };
 	}
@@ -149,8 +165,13 @@ export async function runSessions(opts: SessionsOptions): Promise<void> {
 	const entries = await listSessions({ prune: opts.prune });
 	if (!opts.hubSessions && opts.url) {
 		const answer = await fetchHubSessions(opts.url, { room: opts.room, token: opts.token });
-		if (answer.ok) opts.hubSessions = answer.sessions;
-		else process.stderr.write(`note: ${sanitizeLine(answer.reason)}; showing the local registry only\n`);
+		if (answer.ok) {
+			opts.hubSessions = answer.sessions;
+			if (answer.more > 0)
+				process.stderr.write(
+					`note: the hub has ${answer.more} more sessions in room ${opts.room ?? "default"} than the ${answer.sessions.length} shown (claude-relay sessions forget ID forgets one)\n`,
+				);
+		} else process.stderr.write(`note: ${sanitizeLine(answer.reason)}; showing the local registry only\n`);
 	}
 	if (opts.json)
 		process.stdout.write(

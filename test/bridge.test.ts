@@ -221,6 +221,27 @@ describe("two sessions", () => {
 		expect(byId).toMatchObject({ Alpha: "online", Beta: "offline" });
 		expect(sessions.text).toMatch(/Beta\s+offline/);
 		expect(sessions.data.hubError).toBeNull();
+		expect(sessions.data).toMatchObject({ hubTotal: 2, nextCursor: null });
+	});
+
+	it("relay_sessions pages through the hub's sessions and says when there are more", async () => {
+		const h = await hub();
+		const dir = home();
+		const a = await bridge(h.url, "Alpha", dir);
+		await online(h, "Alpha");
+		for (let i = 0; i < 12; i++)
+			await h.hub.store.createSession({ room: "default", session: `S${String(i).padStart(2, "0")}`, secretHash: "h", meta: { host: "elsewhere" }, firstSeen: 1, lastSeen: 1, ephemeral: false });
+		const first = await a.call("relay_sessions", { limit: 5 });
+		expect(first.isError).toBe(false);
+		expect(first.data).toMatchObject({ hubTotal: 13, nextCursor: "S03" });
+		expect(first.text).toContain('Next page: relay_sessions {"cursor":"S03"}');
+		const hubIds = (r: typeof first) =>
+			r.data.sessions.filter((s: { source: string }) => s.source === "hub").map((s: { id: string }) => s.id);
+		expect(hubIds(first)).toEqual(["Alpha", "S00", "S01", "S02", "S03"]);
+		const rest = await a.call("relay_sessions", { cursor: "S03" });
+		expect(hubIds(rest)).toEqual(Array.from({ length: 8 }, (_, i) => `S${String(i + 4).padStart(2, "0")}`));
+		expect(rest.data.nextCursor).toBeNull();
+		expect(rest.text).not.toContain("Next page");
 	});
 });
 
@@ -762,6 +783,40 @@ describe("identity, secrets and registry", () => {
 		expect(
 			statSync(join(dir, "logs", "bridge-Alpha.log")).size,
 		).toBeGreaterThan(0);
+	});
+
+	it("a bridge with no ID (each `claude mcp list` health check) leaves no session behind when it stops", async () => {
+		// A killed bridge says no bye: its session goes after the grace period (short here).
+		const h = await startHub({ ephemeralGraceMs: 300 });
+		cleanups.push(() => h.stop());
+		const dir = home();
+		const alpha = await bridge(h.url, "Alpha", dir);
+		await online(h, "Alpha");
+		const ids: string[] = [];
+		// Two runs stopped as Claude Code stops them (stdin closed), one killed outright.
+		for (const stop of ["close", "close", "kill"] as const) {
+			const b = await startBridge({ url: h.url, home: dir });
+			cleanups.push(() => b.close());
+			const status = await b.call("relay_status");
+			expect(status.data.sessionSource).toBe("hostname-pid");
+			const id = status.data.session as string;
+			ids.push(id);
+			await online(h, id);
+			expect((await h.hub.store.getSession("default", id))?.ephemeral).toBe(true);
+			if (stop === "close") await b.close();
+			else process.kill(b.pid, "SIGKILL");
+			await until(async () => (await h.hub.store.getSession("default", id)) === null, 10_000, `${id} forgotten`);
+		}
+		expect(new Set(ids).size).toBe(3);
+		// Nobody else is in the room: no "offline" recipients left behind on every broadcast.
+		const sent = await alpha.call("relay_send", { to: "*", message: "anyone?" });
+		expect(sent.data).toMatchObject({ live: [], queued: [] });
+		expect(sent.data.warnings.map((w: { code: string }) => w.code)).toEqual(["W_NO_RECIPIENTS"]);
+		expect((await h.hub.store.listSessions("default")).map((r) => r.session)).toEqual(["Alpha"]);
+		// Nor on this machine: no secret file and no registry entry per start.
+		for (const id of ids) expect(existsSync(join(dir, "secrets", `default.${id}.secret`))).toBe(false);
+		const registry = JSON.parse(readFileSync(join(dir, "sessions", "registry.json"), "utf8"));
+		expect(Object.keys(registry)).toEqual(["Alpha"]);
 	});
 
 	it("writes only MCP frames to stdout, even with debug logging", async () => {

@@ -5,6 +5,8 @@
  * Also the pure parts: command parsing, completion, formatting.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { HubClient } from "../mcp-client/hub-client.js";
 import { FileSecretStore } from "../mcp-client/secrets.js";
@@ -165,6 +167,28 @@ describe("claude-relay client, piped", () => {
 		expect(r.stdout).toMatch(/SCRIPTED → NOBODY-YET: left for later\n/);
 		expect(r.stdout).toMatch(/ {2}quit +leave/);
 		expect(r.stdout.trimEnd().split("\n").at(-1)).toMatch(/messages are printed as they arrive/);
+	});
+
+	it("shows sessions a page at a time: says how many are left, and `sessions more` shows the next page", async () => {
+		for (let i = 0; i < 150; i++)
+			await hub.hub.store.createSession({ room: "paging", session: `P${String(i).padStart(3, "0")}`, secretHash: "h", meta: {}, firstSeen: 1, lastSeen: 1, ephemeral: false });
+		const r = await script(["PAGER", "--room", "paging"], "sessions\nsessions more\nsessions more\nsessions everything\n");
+		expect(r.code).toBe(0);
+		expect(r.stdout).toMatch(/100 sessions in room paging:\n {2}P000 /);
+		expect(r.stdout).toContain("(100 of 151 shown: sessions more for the next page)");
+		expect(r.stdout).toMatch(/51 sessions in room paging:\n {2}P100 /);
+		expect(r.stdout).toMatch(/PAGER \(you\) +online/);
+		expect(r.stdout).toContain("no more sessions to show");
+		expect(r.stderr).toContain('sessions takes nothing, or "more" for the next page');
+	});
+
+	it("an ID it made up itself (<host>-<pid>) is forgotten at the hub when it quits", async () => {
+		const r = await script([], "status\n");
+		expect(r.code).toBe(0);
+		const id = /connected as (\S+) in room default/.exec(r.stdout)?.[1] ?? "";
+		expect(id).toMatch(/-\d+$/);
+		await expect.poll(async () => hub.hub.store.getSession("default", id)).toBeNull();
+		expect(existsSync(join(home.dir, "secrets", `default.${id}.secret`))).toBe(false);
 	});
 
 	it("prints the backlog at connect and acks it, so the next run does not print it again", async () => {
@@ -410,6 +434,9 @@ describe("command parsing and completion", () => {
 		expect(parseCommand("wait 1.5")).toEqual({ kind: "wait", seconds: 1.5 });
 		expect(parseCommand("reply ok")).toEqual({ kind: "reply", body: "ok" });
 		expect(parseCommand("PEERS")).toEqual({ kind: "peers" });
+		expect(parseCommand("sessions")).toEqual({ kind: "sessions", more: false });
+		expect(parseCommand("sessions more")).toEqual({ kind: "sessions", more: true });
+		expect(parseCommand("sessions 5").kind).toBe("invalid");
 		expect(parseCommand("exit")).toEqual({ kind: "quit" });
 		expect(parseCommand("   ")).toEqual({ kind: "empty" });
 	});

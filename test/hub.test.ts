@@ -194,7 +194,7 @@ describe("retention", () => {
 		const sent = [];
 		for (let i = 0; i < 5; i++) sent.push(await a.send("B", `r${i}`));
 		const result = await hub.runRetention();
-		expect(result).toEqual({ deletedMessages: 2, lostDeliveries: 2 });
+		expect(result).toEqual({ deletedMessages: 2, lostDeliveries: 2, forgottenSessions: 0, forgottenDeliveries: 0 });
 		const { client: b2, got } = await connectCollecting(url, "B", { secrets });
 		cleanups.push(() => b2.close({ bye: false }));
 		expect(b2.hello?.lost).toBe(2);

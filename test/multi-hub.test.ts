@@ -1,8 +1,8 @@
 /**
  * Two hub processes' worth of Hub (in-process, each with its own RedisStore and RedisFanout connections)
  * sharing one real redis-server: messages cross hubs live, broadcasts reach sessions first seen on the
- * other hub, a session can move between hubs and keep its backlog, and nothing is skipped or reordered
- * while both hubs commit at once.
+ * other hub, a session can move between hubs and keep its backlog, a forgotten or ended ephemeral session
+ * leaves every hub's audience, and nothing is skipped or reordered while both hubs commit at once.
  *
  * Per hub by design (not tested here, see the report): presence (`peers`, peer_joined), the live-holder
  * contest of an ID, and the live/queued split of a send reply.
@@ -168,6 +168,49 @@ describe.skipIf(!hasRedis)(`two hubs on one Redis${redisSkipNote}`, () => {
 		await until(() => pushed.length === sent.length);
 		expect(increasing(pushed)).toBe(true);
 		expect(pushed.map((m) => m.id)).toEqual(sent.map((m) => m.id));
+	});
+
+	it("a session forgotten on hub 1 leaves hub 2's audience; forced from hub 2, its holder on hub 1 is closed (4009)", async () => {
+		const [h1, h2] = await twoHubs();
+		const b = await client(h2.url, "B");
+		const secretsC = memorySecrets();
+		await (await client(h1.url, "C", { secrets: secretsC })).close();
+		const secretsL = memorySecrets();
+		const live = await client(h1.url, "L", { secrets: secretsL });
+		await until(() => ["C", "L"].every((id) => h2.hub.presence.knownSessionsLoaded(ROOM).has(id)));
+		const before = await b.send("*", "before");
+		expect([...before.live, ...before.queued].sort()).toEqual(["C", "L"]);
+
+		// Forgotten on hub 1 (its own client asks there), and hub 2 learns it from the fan-out.
+		const ask = await connectClient(h1.url, "Asker");
+		cleanups.push(() => ask.close({ bye: false }));
+		const res = await ask.request("forget", { session: "C", secret: secretsC.load(ROOM, "C") });
+		expect(res).toMatchObject({ existed: true, pending: 1 });
+		await until(() => !h2.hub.presence.knownSessionsLoaded(ROOM).has("C"));
+		const after = await b.send("*", "after");
+		expect([...after.live, ...after.queued].sort()).toEqual(["Asker", "L"]);
+
+		// L is held on hub 1; forgotten with force from hub 2 (which cannot see it), hub 1 closes it.
+		const fatal = new Promise<Error>((resolve) => live.once("fatal", resolve));
+		const forced = await b.request("forget", { session: "L", secret: secretsL.load(ROOM, "L"), force: true });
+		expect(forced).toMatchObject({ existed: true, closed: 0 });
+		expect((await fatal).message).toMatch(/forgot session L/);
+		await until(() => h1.hub.presence.holder(ROOM, "L") === undefined && !h1.hub.presence.knownSessionsLoaded(ROOM).has("L"));
+	});
+
+	it("an ephemeral session that ends on hub 1 leaves hub 2's audience too", async () => {
+		const [h1, h2] = await twoHubs();
+		const b = await client(h2.url, "B");
+		const e = await client(h1.url, "box-4242", { ephemeral: true });
+		await until(() => h2.hub.presence.knownSessionsLoaded(ROOM).has("box-4242"));
+		// Reported queued by hub 2 (the live/queued split is per hub), pushed live by hub 1.
+		const during = await b.send("*", "while online");
+		expect([...during.live, ...during.queued]).toEqual(["box-4242"]);
+		await e.close();
+		await until(() => !h2.hub.presence.knownSessionsLoaded(ROOM).has("box-4242"));
+		const after = await b.send("*", "after it ended");
+		expect(after.warnings.map((w) => w.code)).toEqual(["W_NO_RECIPIENTS"]);
+		expect(await h2.hub.store.getSession(ROOM, "box-4242")).toBeNull();
 	});
 
 	it("a hub does not start when Redis is unreachable, and says where it looked", async () => {

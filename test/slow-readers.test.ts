@@ -161,7 +161,7 @@ async function spawnHubProcess(dir: string): Promise<{ child: ChildProcess; url:
 	const port = await freePort();
 	// Only what the hub needs: the caller's RELAY_* variables must not reach it.
 	const env = { PATH: process.env.PATH ?? "", HOME: dir, RELAY_HOME: dir };
-	const args = [CLI, "hub", String(port), "--db", join(dir, "relay.db"), "--log-level", "warn", "--rate-limit", "100000", "--rate-burst", "100000", "--retention-days", "0"];
+	const args = [CLI, "hub", String(port), "--db", join(dir, "relay.db"), "--log-level", "warn", "--rate-limit", "100000", "--rate-burst", "100000", "--retention-days", "0", "--broadcast-deliveries-per-second", "0", "--new-sessions-per-minute", "0"];
 	const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
 	let stderr = "";
 	child.stderr?.on("data", (d) => {

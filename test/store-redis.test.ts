@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStore, RedisStore } from "../server/store/index.js";
+import { encodeKeyPart } from "../server/store/redis-scripts.js";
 import type { AppendInput } from "../server/store/store.js";
 import { hasRedis, redisSkipNote, startRedis, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
 import { tempDir } from "./fixtures/hub.js";
@@ -52,7 +53,7 @@ describe.skipIf(!hasRedis)(`RedisStore${redisSkipNote}`, () => {
 	it("keeps everything across close and reopen", async () => {
 		const prefix = uniquePrefix();
 		const a = await open(prefix);
-		await a.createSession({ room: "r", session: "bob", secretHash: "h", meta: { host: "box" }, firstSeen: 1, lastSeen: 2 });
+		await a.createSession({ room: "r", session: "bob", secretHash: "h", meta: { host: "box" }, firstSeen: 1, lastSeen: 2, ephemeral: false });
 		const sent = [];
 		for (let i = 0; i < 3; i++) sent.push((await a.append(dm(i))).message);
 		const keyed = await a.append(dm(9, { key: "k" }));
@@ -138,7 +139,7 @@ describe.skipIf(!hasRedis)(`RedisStore${redisSkipNote}`, () => {
 	it("keys built in TypeScript and in the scripts agree for any characters in names", async () => {
 		const store = await open(uniquePrefix());
 		for (const name of ["a:b", "50%", "über", "🦀-x", "sp ace"]) {
-			await store.createSession({ room: name, session: name, secretHash: "h", meta: {}, firstSeen: 1, lastSeen: 1 });
+			await store.createSession({ room: name, session: name, secretHash: "h", meta: {}, firstSeen: 1, lastSeen: 1, ephemeral: false });
 			const { message } = await store.append(dm(1, { room: name, to: name, recipients: [name], sentAt: 1 }));
 			expect((await store.getSession(name, name))?.secretHash).toBe("h");
 			expect(await store.countPending(name, name)).toBe(1);
@@ -146,8 +147,53 @@ describe.skipIf(!hasRedis)(`RedisStore${redisSkipNote}`, () => {
 			await store.applyRetention({ olderThan: 2 });
 			expect(await store.takeLost(name, name)).toBe(1);
 			expect(await store.prunedThrough(name)).toBe(message.seq);
+			// The seen index names sessions by encoded parts, decoded back in TypeScript.
+			expect(await store.staleSessions({ namedBefore: 2, limit: 10 })).toEqual([{ room: name, session: name, ephemeral: false, lastSeen: 1 }]);
+			expect((await store.listSessions(name, { limit: 10 })).map((r) => r.session)).toEqual([name]);
+			expect(await store.forgetSession(name, name)).toEqual({ session: true, pending: 0 });
 		}
 		await store.close();
+	});
+
+	it("upgrades data written before the session lifecycle (layout 1) once, keeping sessions, inboxes and counts", async () => {
+		const prefix = uniquePrefix();
+		const { Redis } = await import("ioredis");
+		const raw = new Redis(server.url);
+		// Layout 1 as its createSession left it: a hash per session, a set of IDs per room, the stats counter.
+		const enc = (s: string) => encodeKeyPart(s);
+		const sessions = [
+			["default", "CC-1", 500],
+			["default", "host-77", 100],
+			["r:x", "über", 300],
+		] as const;
+		for (const [room, session, lastSeen] of sessions) {
+			await raw.hset(`${prefix}session:${enc(room)}:${enc(session)}`, {
+				secretHash: `h-${session}`,
+				meta: JSON.stringify({ host: "box" }),
+				firstSeen: "1",
+				lastSeen: String(lastSeen),
+			});
+			await raw.sadd(`${prefix}sessions:${enc(room)}`, session);
+		}
+		await raw.hset(`${prefix}stats`, "sessions", "3");
+		const store = await open(prefix);
+		await store.append(dm(1, { room: "default", to: "CC-1", recipients: ["CC-1"] }));
+		expect((await store.listSessions("default", { limit: 10 })).map((r) => [r.session, r.secretHash, r.ephemeral])).toEqual([
+			["CC-1", "h-CC-1", false],
+			["host-77", "h-host-77", false],
+		]);
+		expect((await store.listSessions("r:x")).map((r) => r.session)).toEqual(["über"]);
+		expect(await store.countSessions("default")).toBe(2);
+		expect((await store.staleSessions({ namedBefore: 400, limit: 10 })).map((r) => r.session)).toEqual(["host-77", "über"]);
+		expect(await store.stats()).toEqual({ messages: 1, sessions: 3, pendingDeliveries: 1 });
+		expect(await raw.exists(`${prefix}sessions:default`)).toBe(0);
+		expect(await raw.get(`${prefix}layout`)).toBe("2");
+		await store.close();
+		// A second open does nothing more (and a session created meanwhile is not indexed twice).
+		const again = await open(prefix);
+		expect(await again.countSessions("default")).toBe(2);
+		await again.close();
+		raw.disconnect();
 	});
 
 	it("open fails with the URL in the message when nothing listens there", async () => {

@@ -27,6 +27,7 @@ function session(room: string, name: string, over: Partial<SessionRecord> = {}):
 		meta: { host: "box", cwd: "/src", pid: 42, branch: "main", client: "bridge", version: "1.0.0" },
 		firstSeen: 100,
 		lastSeen: 100,
+		ephemeral: false,
 		...over,
 	};
 }
@@ -100,12 +101,127 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				expect(await store.listSessions("empty")).toEqual([]);
 			});
 
+			it("keeps whether a session is ephemeral, as decided at its first claim", async () => {
+				await store.createSession(session("r", "host-4242", { ephemeral: true }));
+				await store.createSession(session("r", "alice"));
+				expect((await store.getSession("r", "host-4242"))?.ephemeral).toBe(true);
+				expect((await store.getSession("r", "alice"))?.ephemeral).toBe(false);
+				await store.touchSession("r", "host-4242", { host: "x" }, 200);
+				expect(await store.getSession("r", "host-4242")).toEqual(session("r", "host-4242", { ephemeral: true, meta: { host: "x" }, lastSeen: 200 }));
+				expect((await store.listSessions("r")).map((s) => [s.session, s.ephemeral])).toEqual([
+					["alice", false],
+					["host-4242", true],
+				]);
+			});
+
+			it("listSessions pages in ID order from a cursor, and countSessions counts the room", async () => {
+				const ids = ["a1", "B2", "a10", "b", "Z", "a2", "c-3", "a_1"];
+				for (const id of ids) await store.createSession(session("r", id));
+				await store.createSession(session("other", "a0"));
+				const order = [...ids].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+				const pages: string[][] = [];
+				let after: string | undefined;
+				for (;;) {
+					const page = await store.listSessions("r", { limit: 3, ...(after !== undefined ? { after } : {}) });
+					if (page.length === 0) break;
+					pages.push(page.map((p) => p.session));
+					after = page.at(-1)?.session;
+				}
+				expect(pages.map((p) => p.length)).toEqual([3, 3, 2]);
+				expect(pages.flat()).toEqual(order);
+				expect((await store.listSessions("r", { limit: 100, after: "a2" })).map((p) => p.session)).toEqual(order.slice(order.indexOf("a2") + 1));
+				expect(await store.listSessions("r", { limit: 0 })).toEqual([]);
+				// An `after` that is not itself an ID still starts right after where it would sort.
+				expect((await store.listSessions("r", { limit: 2, after: "a" })).map((p) => p.session)).toEqual(["a1", "a10"]);
+				expect(await store.countSessions("r")).toBe(ids.length);
+				expect(await store.countSessions("other")).toBe(1);
+				expect(await store.countSessions("empty")).toBe(0);
+			});
+
 			it("returned records are copies", async () => {
 				await store.createSession(session("r", "alice"));
 				const got = await store.getSession("r", "alice");
 				if (!got) throw new Error("missing");
 				got.meta.host = "mutated";
 				expect((await store.getSession("r", "alice"))?.meta.host).toBe("box");
+			});
+		});
+
+		describe("forgetSession", () => {
+			it("deletes the record, its unacked deliveries and its lost counter, and nothing of anyone else", async () => {
+				await store.createSession(session("r", "alice"));
+				await store.createSession(session("r", "bob"));
+				await store.createSession(session("r", "carol"));
+				await send({ room: "r", from: "alice", to: "bob", sentAt: 1 });
+				await store.applyRetention({ olderThan: 2 }); // bob: lost 1
+				const bc = await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"] });
+				const dm = await send({ room: "r", from: "alice", to: "bob" });
+				const fromBob = await send({ room: "r", from: "bob", to: "carol" });
+				await send({ room: "other", from: "alice", to: "bob" });
+
+				expect(await store.forgetSession("r", "bob")).toEqual({ session: true, pending: 2 });
+				expect(await store.getSession("r", "bob")).toBeNull();
+				expect(await store.countPending("r", "bob")).toBe(0);
+				expect(await store.takeLost("r", "bob")).toBe(0);
+				expect((await store.listSessions("r")).map((s) => s.session)).toEqual(["alice", "carol"]);
+				expect(await store.countSessions("r")).toBe(2);
+				// Others keep their deliveries of the same broadcast, other rooms are another bob, history stays.
+				expect(seqs(await store.pending("r", "carol", { limit: 10 }))).toEqual([bc.message.seq, fromBob.message.seq]);
+				expect(await store.countPending("other", "bob")).toBe(1);
+				expect(seqs(await store.history("r", { viewer: "alice", limit: 10 }))).toEqual([bc.message.seq, dm.message.seq]);
+				expect(await store.stats()).toEqual({ messages: 4, sessions: 2, pendingDeliveries: 3 });
+			});
+
+			it("a forgotten ID can be claimed again, from nothing", async () => {
+				await store.createSession(session("r", "bob"));
+				await send({ room: "r", from: "alice", to: "bob" });
+				await store.forgetSession("r", "bob");
+				const fresh = session("r", "bob", { secretHash: "new-hash", firstSeen: 900, lastSeen: 900 });
+				expect(await store.createSession(fresh)).toBe(true);
+				expect(await store.getSession("r", "bob")).toEqual(fresh);
+				expect(await store.countPending("r", "bob")).toBe(0);
+				const next = await send({ room: "r", from: "alice", to: "bob" });
+				expect(seqs(await store.pending("r", "bob", { limit: 10 }))).toEqual([next.message.seq]);
+			});
+
+			it("drops the mail queued for an ID nobody ever claimed", async () => {
+				await send({ room: "r", from: "alice", to: "typo" });
+				await send({ room: "r", from: "alice", to: "typo" });
+				expect(await store.forgetSession("r", "typo")).toEqual({ session: false, pending: 2 });
+				expect(await store.countPending("r", "typo")).toBe(0);
+				expect((await store.stats()).pendingDeliveries).toBe(0);
+				expect(await store.forgetSession("r", "typo")).toEqual({ session: false, pending: 0 });
+			});
+
+			it("with seenBefore, forgets only a record last seen before it", async () => {
+				await store.createSession(session("r", "bob", { lastSeen: 100 }));
+				await send({ room: "r", from: "alice", to: "bob" });
+				await send({ room: "r", from: "alice", to: "ghost" });
+				expect(await store.forgetSession("r", "bob", { seenBefore: 100 })).toEqual({ session: false, pending: 0 });
+				expect(await store.getSession("r", "bob")).not.toBeNull();
+				expect(await store.countPending("r", "bob")).toBe(1);
+				// No record: nothing is dropped, not even queued mail.
+				expect(await store.forgetSession("r", "ghost", { seenBefore: 1_000 })).toEqual({ session: false, pending: 0 });
+				expect(await store.countPending("r", "ghost")).toBe(1);
+				expect(await store.forgetSession("r", "bob", { seenBefore: 101 })).toEqual({ session: true, pending: 1 });
+				expect(await store.getSession("r", "bob")).toBeNull();
+			});
+
+			it("retention counts nothing lost for a forgotten recipient", async () => {
+				await store.createSession(session("r", "bob"));
+				await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"], sentAt: 1 });
+				await store.forgetSession("r", "bob");
+				expect(await store.applyRetention({ olderThan: 2 })).toEqual({ deletedMessages: 1, lostDeliveries: 1 });
+				expect(await store.takeLost("r", "bob")).toBe(0);
+				expect(await store.takeLost("r", "carol")).toBe(1);
+			});
+
+			it("a retried broadcast still answers with the audience it was stored with", async () => {
+				await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"], key: "k" });
+				await store.forgetSession("r", "bob");
+				const again = await send({ room: "r", from: "alice", to: "*", recipients: ["carol"], key: "k" });
+				expect(again.duplicate).toBe(true);
+				expect([...again.recipients].sort()).toEqual(["bob", "carol"]);
 			});
 		});
 
@@ -552,6 +668,44 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				const again = await send({ room: "r", from: "alice", to: "bob", key: "k", sentAt: 3 });
 				expect(again.duplicate).toBe(false);
 				expect(again.message.id).not.toBe(first.message.id);
+			});
+
+			it("staleSessions: each kind before its own cutoff, oldest first, bounded, and touch or forget takes one out", async () => {
+				await store.createSession(session("r", "old", { lastSeen: 10 }));
+				await store.createSession(session("r", "older", { lastSeen: 5 }));
+				await store.createSession(session("other", "old", { lastSeen: 20 }));
+				await store.createSession(session("r", "recent", { lastSeen: 500 }));
+				await store.createSession(session("r", "eph-1", { lastSeen: 300, ephemeral: true }));
+				await store.createSession(session("r", "eph-2", { lastSeen: 900, ephemeral: true }));
+				const ids = (rows: { room: string; session: string }[]) => rows.map((r) => `${r.room}/${r.session}`);
+
+				expect(await store.staleSessions({ namedBefore: 100, limit: 10 })).toEqual([
+					{ room: "r", session: "older", ephemeral: false, lastSeen: 5 },
+					{ room: "r", session: "old", ephemeral: false, lastSeen: 10 },
+					{ room: "other", session: "old", ephemeral: false, lastSeen: 20 },
+				]);
+				expect(ids(await store.staleSessions({ ephemeralBefore: 400, limit: 10 }))).toEqual(["r/eph-1"]);
+				expect(ids(await store.staleSessions({ namedBefore: 100, ephemeralBefore: 400, limit: 10 }))).toEqual([
+					"r/older",
+					"r/old",
+					"other/old",
+					"r/eph-1",
+				]);
+				expect(ids(await store.staleSessions({ namedBefore: 100, ephemeralBefore: 400, limit: 2 }))).toEqual(["r/older", "r/old"]);
+				expect(await store.staleSessions({ limit: 10 })).toEqual([]);
+				expect(await store.staleSessions({ namedBefore: 1_000_000, ephemeralBefore: 1_000_000, limit: 0 })).toEqual([]);
+
+				await store.touchSession("r", "older", {}, 600);
+				await store.forgetSession("other", "old");
+				await store.touchSession("r", "eph-1", {}, 950);
+				expect(ids(await store.staleSessions({ namedBefore: 100, ephemeralBefore: 400, limit: 10 }))).toEqual(["r/old"]);
+				expect(ids(await store.staleSessions({ namedBefore: 1_000, ephemeralBefore: 1_000, limit: 10 }))).toEqual([
+					"r/old",
+					"r/recent",
+					"r/older",
+					"r/eph-2",
+					"r/eph-1",
+				]);
 			});
 
 			it("an empty policy deletes nothing", async () => {

@@ -96,6 +96,7 @@ describe("SqliteStore only", () => {
 			meta: { host: "box" },
 			firstSeen: 1,
 			lastSeen: 2,
+			ephemeral: false,
 		});
 		const sent = [];
 		for (let i = 0; i < 3; i++) sent.push((await a.append(dm(i))).message);
@@ -171,6 +172,61 @@ describe("SqliteStore only", () => {
 		expect((await store.append(dm(1))).message.seq).toBe(8);
 		expect(await store.stats()).toEqual({ messages: 4, sessions: 0, pendingDeliveries: 3 });
 		await store.close();
+	});
+
+	it("migrates a version 2 file with its backlog: sessions become named or ephemeral, mail and counters stay", async () => {
+		file = join(dir, "v2.db");
+		const v2 = new Database(file);
+		v2.exec(MIGRATIONS[0]?.sql ?? "");
+		v2.exec(MIGRATIONS[1]?.sql ?? "");
+		v2.pragma("user_version = 2");
+		const addSession = v2.prepare(
+			"INSERT INTO sessions (room, session, secret_hash, meta, first_seen, last_seen) VALUES ('r', ?, ?, ?, 1, ?)",
+		);
+		const bridge = (pid: number, extra: object = {}) =>
+			JSON.stringify({ host: "mbp.local", cwd: "/src", pid, client: "claude-relay-bridge", version: "0.1.0", ...extra });
+		addSession.run("CC-1", "h1", bridge(4242), 500); // a chosen name: stays named
+		addSession.run("mbp-4243", "h2", bridge(4243), 100); // the bridge's own <host>-<pid>: ephemeral
+		addSession.run("x-99", "h3", JSON.stringify({ pid: 99, client: "claude-relay-cli" }), 100); // not a bridge
+		addSession.run("odd-7", "h4", JSON.stringify({ pid: "7", client: "claude-relay-bridge" }), 100); // pid not a number: named
+		const msg = v2.prepare(
+			"INSERT INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients) VALUES (?, ?, 'r', ?, ?, ?, NULL, NULL, ?, ?)",
+		);
+		const pend = v2.prepare("INSERT INTO pending (room, recipient, seq) VALUES ('r', ?, ?)");
+		msg.run(1, "m-1-aaaaaa", "CC-1", "*", "to all", 10, JSON.stringify(["mbp-4243", "x-99"]));
+		pend.run("mbp-4243", 1);
+		pend.run("x-99", 1);
+		msg.run(2, "m-2-bbbbbb", "x-99", "CC-1", "direct", 20, null);
+		pend.run("CC-1", 2);
+		v2.prepare("INSERT INTO lost (room, session, count) VALUES ('r', 'CC-1', 3)").run();
+		v2.close();
+
+		const store = await open();
+		expect((await store.listSessions("r")).map((r) => [r.session, r.ephemeral, r.secretHash])).toEqual([
+			["CC-1", false, "h1"],
+			["mbp-4243", true, "h2"],
+			["odd-7", false, "h4"],
+			["x-99", false, "h3"],
+		]);
+		// The backlog is intact: every unacked delivery, the lost counter, the message log.
+		expect((await store.pending("r", "CC-1", { limit: 10 })).messages.map((m) => m.body)).toEqual(["direct"]);
+		expect(await store.countPending("r", "mbp-4243")).toBe(1);
+		expect(await store.countPending("r", "x-99")).toBe(1);
+		expect(await store.takeLost("r", "CC-1")).toBe(3);
+		expect((await store.history("r", { viewer: "CC-1", limit: 10 })).messages.map((m) => m.seq)).toEqual([1, 2]);
+		// The new index serves the stale scan, per kind.
+		expect((await store.staleSessions({ ephemeralBefore: 1_000, limit: 10 })).map((r) => r.session)).toEqual(["mbp-4243"]);
+		expect((await store.staleSessions({ namedBefore: 200, limit: 10 })).map((r) => r.session).sort()).toEqual(["odd-7", "x-99"]);
+		expect(await store.forgetSession("r", "mbp-4243", { seenBefore: 1_000 })).toEqual({ session: true, pending: 1 });
+		expect((await store.append(dm(3))).message.seq).toBe(3);
+		await store.close();
+		const raw = new Database(file);
+		expect(raw.pragma("user_version", { simple: true })).toBe(3);
+		const plan = raw
+			.prepare("EXPLAIN QUERY PLAN SELECT session FROM sessions WHERE ephemeral = 0 AND last_seen < 5 ORDER BY last_seen")
+			.all() as { detail: string }[];
+		expect(plan.map((p) => p.detail).join(" ")).toMatch(/sessions_stale/);
+		raw.close();
 	});
 
 	it("continues seqs from the newest message even if the seq_floor row was deleted by hand", async () => {

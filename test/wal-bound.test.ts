@@ -58,7 +58,7 @@ describe("the SQLite WAL under sustained writes", () => {
 		const port = await freePort();
 		const url = `ws://127.0.0.1:${port}`;
 		// Rate limits raised for the pipelined writer; the 100 writers below stay within 200/s each anyway.
-		const hub = await spawnHub(port, ["--db", db, "--wal-max-bytes", String(WAL_MAX), "--rate-limit", "100000", "--rate-burst", "100000"], {
+		const hub = await spawnHub(port, ["--db", db, "--wal-max-bytes", String(WAL_MAX), "--rate-limit", "100000", "--rate-burst", "100000", "--new-sessions-per-minute", "0", "--broadcast-deliveries-per-second", "0"], {
 			RELAY_HOME: dir,
 		});
 		children.push(hub);

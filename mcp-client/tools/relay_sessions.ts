@@ -1,4 +1,7 @@
-/** relay_sessions: every session the hub's room has seen plus this machine's sessions registry, online or not. */
+/**
+ * relay_sessions: the sessions the hub's room has (one page of them; the hub pages in ID order) plus this
+ * machine's sessions registry, online or not.
+ */
 import { z } from "zod";
 import { paths } from "../../server/paths.js";
 import type { SessionInfo } from "../../server/protocol.js";
@@ -31,8 +34,21 @@ export const registerSessions: ToolRegistrar = (server, ctx) => {
 		{
 			title: "List relay sessions",
 			description:
-				"List all known sessions, online and offline: the hub's view of this room plus this machine's sessions registry.",
-			inputSchema: {},
+				"List known sessions, online and offline: the hub's view of this room (a page at a time, in ID order) plus this machine's sessions registry. When the hub has more, the answer says so and gives the cursor for the next page.",
+			inputSchema: {
+				limit: z
+					.number()
+					.int()
+					.min(1)
+					.max(500)
+					.optional()
+					.describe("Sessions per page from the hub (default 100)"),
+				cursor: z
+					.string()
+					.max(256)
+					.optional()
+					.describe("nextCursor of the previous answer: the page after it"),
+			},
 			outputSchema: {
 				self: z.string(),
 				sessions: z.array(Row),
@@ -40,10 +56,19 @@ export const registerSessions: ToolRegistrar = (server, ctx) => {
 					.string()
 					.nullable()
 					.describe("Why the hub's view is missing"),
+				hubTotal: z
+					.number()
+					.int()
+					.nullable()
+					.describe("Sessions the hub has in this room"),
+				nextCursor: z
+					.string()
+					.nullable()
+					.describe("Pass as cursor for the hub's next page; null: this was the last"),
 			},
 			annotations: { readOnlyHint: true, openWorldHint: false },
 		},
-		() =>
+		({ limit, cursor }) =>
 			guard(async () => {
 				const [{ listSessions }, { mergeSessions }] = await Promise.all([
 					import("../../sessions/registry.js"),
@@ -51,9 +76,25 @@ export const registerSessions: ToolRegistrar = (server, ctx) => {
 				]);
 				const hubQuery = ctx
 					.link()
-					.then((link) => link.request("sessions", {}))
-					.then((r) => ({ sessions: r.sessions, error: null }))
-					.catch((err: Error) => ({ sessions: undefined, error: err.message }));
+					.then((link) =>
+						link.request("sessions", {
+							...(limit !== undefined ? { limit } : {}),
+							...(cursor !== undefined ? { cursor } : {}),
+						}),
+					)
+					.then((r) => ({
+						sessions: r.sessions,
+						// Hubs before paging answered everything at once, without these.
+						total: r.total ?? r.sessions.length,
+						next: r.hasMore ? (r.nextCursor ?? null) : null,
+						error: null,
+					}))
+					.catch((err: Error) => ({
+						sessions: undefined,
+						total: null,
+						next: null,
+						error: err.message,
+					}));
 				const [entries, hub] = await Promise.all([
 					listSessions({ file: paths.registry(ctx.config.home) }),
 					hubQuery,
@@ -92,11 +133,17 @@ export const registerSessions: ToolRegistrar = (server, ctx) => {
 					: "No sessions known yet.";
 				const tail = hub.error
 					? [`Hub not asked successfully (registry only): ${safeText(hub.error)}`]
-					: [];
+					: hub.next !== null
+						? [
+								`The hub has ${hub.total} sessions in this room; this page ends at ${hub.next}. Next page: relay_sessions ${JSON.stringify({ cursor: hub.next })}`,
+							]
+						: [];
 				return ok([head, ...lines, ...tail].join("\n"), {
 					self: ctx.session,
 					sessions: rows,
 					hubError: hub.error,
+					hubTotal: hub.total,
+					nextCursor: hub.next,
 				});
 			}),
 	);

@@ -4,7 +4,7 @@
  * targets of issue 6, and writes bench-results/<timestamp>-<shortsha>.json so runs can be compared.
  *
  *   node dist/bench.js                         every scenario
- *   node dist/bench.js latency throughput      only these (latency throughput fanout connections slowreaders coldstart watchdog)
+ *   node dist/bench.js latency throughput      only these (latency throughput fanout connections slowreaders flood coldstart watchdog)
  *   node dist/bench.js --quick                 smaller counts, for a quick look (not comparable)
  *   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench.js throughput    profile the hub
  *   BENCH_HUB_DB=:memory: node dist/bench.js latency    the same on another store (what durability costs)
@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { DEFAULTS } from "../../server/defaults.js";
 import { measureConnections } from "./connections.js";
 import { measureFanout } from "./fanout.js";
+import { measureFlood } from "./flood.js";
 import { runForwarder } from "./forwarder.js";
 import { measureLatency } from "./latency.js";
 import { built, gitCommit, ROOT, snapshotDist } from "./procs.js";
@@ -38,7 +39,7 @@ interface Row {
 	verdict: Verdict;
 }
 
-const SCENARIOS = ["latency", "throughput", "fanout", "connections", "slowreaders", "coldstart", "watchdog"] as const;
+const SCENARIOS = ["latency", "throughput", "fanout", "connections", "slowreaders", "flood", "coldstart", "watchdog"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -178,6 +179,38 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				{ scenario: "slow readers", metric: metric("peak"), relay: mib(r.peakPerReader), forwarder: "", ratio: "", target: `backlog ${mib(r.backlogBytes)}`, verdict: "info" },
 				{ scenario: "slow readers", metric: "hub RSS before → peak", relay: `${mib(r.rssBefore)} → ${mib(r.rssPeak)}`, forwarder: "", ratio: "", target: "", verdict: "info" },
 			];
+		}
+		case "flood": {
+			const r = await measureFlood({
+				mintAttempts: quick ? 300 : 1_000,
+				fillAttempts: 600,
+				flooders: 4,
+				perSecond: 200,
+				seconds: quick ? 5 : 15,
+				baselineSamples: quick ? 200 : 500,
+				bodyBytes: 256,
+			});
+			raw.flood = r;
+			const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+			const info = (metric: string, relay: string, ratioText = ""): Row => ({ scenario: "session flood", metric, relay, forwarder: "", ratio: ratioText, target: "", verdict: "info" });
+			const rows: Row[] = [
+				info(`fresh IDs accepted of ${int(r.options.mintAttempts)}`, `${int(r.mint.accepted)} (${int(r.mint.claimRate)} E_CLAIM_RATE)`),
+				info("room filled to its cap", `${int(r.capsAndBudget.fill.sessionsInRoom)} sessions (${int(r.capsAndBudget.fill.roomFull)} E_ROOM_FULL)`),
+			];
+			const flood = `${r.options.flooders} × ${r.options.perSecond} broadcasts/s`;
+			for (const [label, run] of [
+				["default limits", r.capsAndBudget],
+				["no broadcast budget", r.capsOnly],
+			] as const) {
+				rows.push(
+					info(`pair send→push p50, no flood (${label})`, us(run.baseline.p50)),
+					info(`pair send→push p50, ${flood} (${label})`, us(run.during.p50), ratio(run.during.p50, run.baseline.p50)),
+					info(`pair send→push p99, ${flood} (${label})`, us(run.during.p99)),
+					info(`broadcasts acked/s, deliveries queued/s (${label})`, `${rate(run.flood.ackedPerSecond)}, ${rate(run.flood.deliveriesPerSecond)}`),
+					info(`db+WAL growth, disk writes in ${r.options.seconds} s (${label})`, `${mb(run.dbGrowthBytes)}, ${run.diskWriteBytes === null ? "n/a" : mb(run.diskWriteBytes)}`),
+				);
+			}
+			return rows;
 		}
 		case "coldstart": {
 			// Imported lazily, so that it lands in a chunk of its own: cold-start.ts runs itself when

@@ -168,10 +168,11 @@ export interface BenchHub extends Child {
 }
 
 /**
- * `claude-relay hub` on an ephemeral port with a fresh temp database, rate limits raised so the benchmark
- * measures the hub and not its throttle. Everything else is the default configuration.
+ * `claude-relay hub` on an ephemeral port with a fresh temp database, rate limits and the caps on sessions
+ * raised so the benchmark measures the hub and not its throttle (`limits: "default"` keeps them: the flood
+ * scenario measures the hub at its limits). Everything else is the default configuration.
  */
-export async function spawnBenchHub(extraArgs: string[] = [], store?: string): Promise<BenchHub> {
+export async function spawnBenchHub(extraArgs: string[] = [], store?: string, opts: { limits?: "raised" | "default" } = {}): Promise<BenchHub> {
 	const { dir, cleanup } = tempDir("relay-bench-");
 	// BENCH_HUB_DB=:memory: (or redis://…) runs the same scenarios on another store, to tell what durability
 	// costs from what the rest of the hub costs; `store` does the same for one scenario.
@@ -185,10 +186,9 @@ export async function spawnBenchHub(extraArgs: string[] = [], store?: string): P
 		db,
 		"--log-level",
 		"warn",
-		"--rate-limit",
-		"1000000",
-		"--rate-burst",
-		"1000000",
+		...(opts.limits === "default"
+			? []
+			: ["--rate-limit", "1000000", "--rate-burst", "1000000", "--max-sessions-per-room", "0", "--new-sessions-per-minute", "0", "--broadcast-deliveries-per-second", "0"]),
 		"--retention-days",
 		"0",
 		"--retention-max-messages",

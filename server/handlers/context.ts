@@ -1,9 +1,10 @@
 /**
  * What a request handler may use: the hub's options, the store, fan-out (to publish what it committed),
- * presence (who is online, the claim lock) and the log. Not the Hub itself: a handler cannot reach the HTTP
- * server, the timers or other connections except through presence, which keeps each handler testable and
- * its reach obvious from its signature.
+ * presence (who is online, the claim lock, forgetting a session), the per-address budgets and the log. Not the
+ * Hub itself: a handler cannot reach the HTTP server, the timers or other connections except through
+ * presence, which keeps each handler testable and its reach obvious from its signature.
  */
+import type { AddressLimiter } from "../address-limit.js";
 import type { Connection } from "../connection.js";
 import { ErrorCode, RelayError } from "../errors.js";
 import type { HubOptions } from "../defaults.js";
@@ -18,6 +19,10 @@ export interface HandlerContext {
 	readonly store: Store;
 	readonly fanout: Pick<Fanout, "publish">;
 	readonly presence: Presence;
+	/** How many new IDs each peer address may still mint (hello's first claims). */
+	readonly claims: AddressLimiter;
+	/** How many broadcast deliveries each peer address may still make (one per recipient). */
+	readonly broadcasts: AddressLimiter;
 	readonly log: Logger;
 }
 

@@ -13,7 +13,32 @@ import { VERSION } from "../version.js";
 
 export const DEFAULT_ROOM = "default";
 
+/**
+ * Connections with a hello under way. A connection holds one ID, but the check that it has none cannot be
+ * the only guard: a second hello pipelined behind the first is dispatched while the first awaits its claim
+ * lock, finds no session yet, and (for another ID, under another lock) would bind a second ID to the same
+ * socket, which stays "online" after the socket closes. So a hello in flight refuses the next one, and the
+ * check runs again once the lock is held.
+ */
+const helloInFlight = new WeakSet<Connection>();
+
 export async function handleHello(ctx: HandlerContext, conn: Connection, frame: RequestOf<"hello">): Promise<ResultOf<"hello">> {
+	if (helloInFlight.has(conn)) {
+		throw new RelayError(ErrorCode.ALREADY_REGISTERED, "A hello is already in progress on this connection; wait for its answer (one connection holds one ID).");
+	}
+	helloInFlight.add(conn);
+	try {
+		return await claim(ctx, conn, frame);
+	} finally {
+		helloInFlight.delete(conn);
+	}
+}
+
+function alreadyRegistered(conn: Connection): RelayError {
+	return new RelayError(ErrorCode.ALREADY_REGISTERED, `This connection is already ${conn.session?.session}; open another connection for another ID.`);
+}
+
+async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"hello">): Promise<ResultOf<"hello">> {
 	if (!conn.authenticated) {
 		const token = ctx.options.token;
 		if (token === undefined) conn.authenticated = true;
@@ -22,9 +47,7 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 			throw new RelayError(ErrorCode.AUTH, frame.token === undefined ? "This hub requires a token." : "Wrong hub token.");
 		} else conn.authenticated = true;
 	}
-	if (conn.session) {
-		throw new RelayError(ErrorCode.ALREADY_REGISTERED, `This connection is already ${conn.session.session}; open another connection for another ID.`);
-	}
+	if (conn.session) throw alreadyRegistered(conn);
 	const room = frame.room ?? DEFAULT_ROOM;
 	const roomCheck = checkName(room, "room name");
 	if (!roomCheck.ok) throw new RelayError(ErrorCode.BAD_ID, roomCheck.reason);
@@ -35,8 +58,10 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 
 	return ctx.presence.withClaimLock(room, session, async () => {
 		if (conn.ws.readyState !== conn.ws.OPEN) throw new RelayError(ErrorCode.INTERNAL, "connection closed during hello");
+		// Checked again under the lock: the wait for it is where a racing hello could have bound this connection.
+		if (conn.session) throw alreadyRegistered(conn);
 		const now = Date.now();
-		await ctx.presence.knownSessions(room);
+		const known = await ctx.presence.knownSessions(room);
 		let secret: string | undefined;
 		const observer = frame.observer === true;
 		const record = await ctx.store.getSession(room, session);
@@ -53,6 +78,21 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 				);
 			}
 		} else {
+			// A new ID: every session a room has is a recipient of every broadcast there, so rooms and the rate
+			// at which IDs appear are bounded. IDs the room already has are never refused for either.
+			const cap = ctx.options.maxSessionsPerRoom;
+			if (cap > 0 && known.size >= cap) {
+				throw new RelayError(
+					ErrorCode.ROOM_FULL,
+					`Room ${room} has ${known.size} sessions, its limit (--max-sessions-per-room ${cap}), so ${session} cannot join it. Forget sessions no longer used (claude-relay sessions forget ID), use another room, or raise the limit.`,
+				);
+			}
+			if (!ctx.claims.take(conn.remote)) {
+				throw new RelayError(
+					ErrorCode.CLAIM_RATE,
+					`Too many new session IDs from ${conn.remote} in the last minute (--new-sessions-per-minute ${ctx.options.newSessionsPerMinute}); retry in ${ctx.claims.refillSeconds()} s, or reuse an ID this machine already has.`,
+				);
+			}
 			// A client that already holds a secret for this room and ID (from another hub) keeps it: nothing is
 			// returned, so it has nothing to overwrite. Otherwise a fresh one is minted and returned once.
 			let kept: string;
@@ -61,7 +101,15 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 				secret = mintSecret();
 				kept = secret;
 			}
-			const created = await ctx.store.createSession({ room, session, secretHash: hashSecret(kept), meta, firstSeen: now, lastSeen: now });
+			const created = await ctx.store.createSession({
+				room,
+				session,
+				secretHash: hashSecret(kept),
+				meta,
+				firstSeen: now,
+				lastSeen: now,
+				ephemeral: frame.ephemeral === true,
+			});
 			if (!created) throw new RelayError(ErrorCode.ID_TAKEN, `${session} was claimed by another client a moment ago; choose another ID.`);
 		}
 
@@ -79,8 +127,11 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 			holder.ws.terminate();
 		}
 		if (conn.ws.readyState !== conn.ws.OPEN) throw new RelayError(ErrorCode.INTERNAL, "connection closed during hello");
+		if (conn.session) throw alreadyRegistered(conn);
 
-		conn.bind({ room, session, meta, connectedAt: now, observer });
+		// Fixed at the first claim: a later hello cannot make a named session ephemeral, or the reverse.
+		const ephemeral = record ? record.ephemeral : frame.ephemeral === true;
+		conn.bind({ room, session, meta, connectedAt: now, observer, ephemeral, touchedAt: now });
 		ctx.presence.register(conn);
 		if (!observer) await ctx.store.touchSession(room, session, meta, now);
 		const [pending, lost] = await Promise.all([
@@ -95,6 +146,7 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 			peers: ctx.presence.online(room).filter((c) => c !== conn).map((c) => c.peerInfo(now)),
 			pending,
 			lost,
+			ephemeral,
 			hub: {
 				version: VERSION,
 				protocol: PROTOCOL_VERSION,

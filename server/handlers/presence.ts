@@ -1,7 +1,10 @@
-/** peers (who is online in my room) and sessions (everyone the room has seen, online or not). */
+/** peers (who is online in my room) and sessions (every session the room has, online or not, page by page). */
 import type { Connection } from "../connection.js";
 import { boundSession, type HandlerContext } from "./context.js";
 import type { RequestOf, ResultOf, SessionInfo } from "../protocol.js";
+
+/** The largest page the protocol allows (SessionsRequest.limit). */
+export const MAX_SESSIONS_PAGE = 500;
 
 export async function handlePeers(ctx: HandlerContext, conn: Connection, _frame: RequestOf<"peers">): Promise<ResultOf<"peers">> {
 	const s = boundSession(conn);
@@ -9,16 +12,31 @@ export async function handlePeers(ctx: HandlerContext, conn: Connection, _frame:
 	return { peers: ctx.presence.online(s.room).filter((c) => c !== conn).map((c) => c.peerInfo(now)) };
 }
 
-export async function handleSessions(ctx: HandlerContext, conn: Connection, _frame: RequestOf<"sessions">): Promise<ResultOf<"sessions">> {
+export async function handleSessions(ctx: HandlerContext, conn: Connection, frame: RequestOf<"sessions">): Promise<ResultOf<"sessions">> {
 	const s = boundSession(conn);
-	return { sessions: await sessionInfos(ctx, s.room) };
+	return sessionPage(ctx, s.room, { limit: frame.limit, cursor: frame.cursor });
 }
 
-/** Every session the room has seen, online first, then most recently seen. Also served as GET /sessions. */
-export async function sessionInfos(ctx: Pick<HandlerContext, "store" | "presence">, room: string): Promise<SessionInfo[]> {
-	const records = await ctx.store.listSessions(room);
-	const sessions = await Promise.all(
-		records.map(async (r) => {
+/**
+ * One page of the room's sessions, in ID order, after `cursor` (the last ID of the previous page). Also
+ * served as GET /sessions. Pages are bounded because an answer with every session of a crowded room was
+ * megabytes (5,000 sessions with full metadata: 24 MB).
+ */
+export async function sessionPage(
+	ctx: Pick<HandlerContext, "store" | "presence" | "options">,
+	room: string,
+	query: { limit?: number | undefined; cursor?: string | undefined },
+): Promise<ResultOf<"sessions">> {
+	const limit = Math.max(1, Math.min(MAX_SESSIONS_PAGE, query.limit ?? ctx.options.sessionsPageLimit));
+	// One more than asked tells whether there are more.
+	const [records, total] = await Promise.all([
+		ctx.store.listSessions(room, { limit: limit + 1, ...(query.cursor !== undefined ? { after: query.cursor } : {}) }),
+		ctx.store.countSessions(room),
+	]);
+	const page = records.slice(0, limit);
+	const now = Date.now();
+	const sessions: SessionInfo[] = await Promise.all(
+		page.map(async (r) => {
 			const holder = ctx.presence.holder(r.room, r.session);
 			return {
 				session: r.session,
@@ -26,11 +44,12 @@ export async function sessionInfos(ctx: Pick<HandlerContext, "store" | "presence
 				online: Boolean(holder?.open),
 				meta: holder?.session?.meta ?? r.meta,
 				firstSeen: r.firstSeen,
-				lastSeen: holder?.open ? Date.now() : r.lastSeen,
+				lastSeen: holder?.open ? now : r.lastSeen,
 				pending: await ctx.store.countPending(r.room, r.session),
+				ephemeral: r.ephemeral,
 			};
 		}),
 	);
-	sessions.sort((a, b) => Number(b.online) - Number(a.online) || b.lastSeen - a.lastSeen);
-	return sessions;
+	const hasMore = records.length > limit;
+	return { sessions, hasMore, nextCursor: hasMore ? (page.at(-1)?.session ?? null) : null, total };
 }

@@ -63,6 +63,16 @@ export async function handleSend(ctx: HandlerContext, conn: Connection, frame: R
 		}
 	}
 
+	// A broadcast costs a delivery (a row, kept until read) per recipient: the address's budget for them bounds
+	// what a flood of legal-rate broadcasts to a full room can make the hub write. Synchronous, so appends
+	// still reach the store in frame order.
+	if (target.kind === "broadcast" && recipients.length > 0 && !ctx.broadcasts.take(conn.remote, recipients.length)) {
+		throw new RelayError(
+			ErrorCode.RATE_LIMITED,
+			`Too many broadcast deliveries from ${conn.remote}: this one, to ${recipients.length} sessions, is over --broadcast-deliveries-per-second ${ctx.options.broadcastDeliveriesPerSecond}; retry in ${ctx.broadcasts.refillSeconds(recipients.length)} s, or send to one session.`,
+		);
+	}
+
 	const result = await ctx.store.append({
 		room: s.room,
 		from: s.session,

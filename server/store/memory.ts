@@ -7,13 +7,18 @@ import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
 import {
 	type AppendInput,
 	type AppendResult,
+	type ForgetOptions,
+	type ForgetResult,
 	type HistoryPage,
 	type HistoryQuery,
 	type PendingPage,
 	type PendingQuery,
 	type RetentionPolicy,
 	type RetentionResult,
+	type SessionPageQuery,
 	type SessionRecord,
+	type StaleQuery,
+	type StaleSession,
 	StorageHealth,
 	type Store,
 	type StoreStats,
@@ -32,6 +37,8 @@ interface StoredMessage {
 
 const copyMessage = (m: Message): Message => ({ ...m });
 const copySession = (s: SessionRecord): SessionRecord => ({ ...s, meta: structuredClone(s.meta) });
+/** IDs in the order SQLite (memcmp of UTF-8) and Redis (ZRANGEBYLEX) give them, not UTF-16's. */
+const byIdBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 
 export class MemoryStore implements Store {
 	readonly kind = "memory";
@@ -83,12 +90,36 @@ export class MemoryStore implements Store {
 		s.lastSeen = lastSeen;
 	}
 
-	async listSessions(room: string): Promise<SessionRecord[]> {
+	async listSessions(room: string, page?: SessionPageQuery): Promise<SessionRecord[]> {
 		this.check();
-		return [...this.sessions.values()]
-			.filter((s) => s.room === room)
-			.sort((a, b) => (a.session < b.session ? -1 : a.session > b.session ? 1 : 0))
-			.map(copySession);
+		const after = page?.after;
+		const all = [...this.sessions.values()]
+			.filter((s) => s.room === room && (after === undefined || byIdBytes(s.session, after) > 0))
+			.sort((a, b) => byIdBytes(a.session, b.session));
+		return (page ? all.slice(0, Math.max(0, page.limit)) : all).map(copySession);
+	}
+
+	async countSessions(room: string): Promise<number> {
+		this.check();
+		let n = 0;
+		for (const s of this.sessions.values()) if (s.room === room) n++;
+		return n;
+	}
+
+	async forgetSession(room: string, session: string, options: ForgetOptions = {}): Promise<ForgetResult> {
+		this.check();
+		const key = k(room, session);
+		const record = this.sessions.get(key);
+		if (options.seenBefore !== undefined && !(record && record.lastSeen < options.seenBefore)) return { session: false, pending: 0 };
+		const inbox = this.inbox.get(key);
+		const pending = inbox?.size ?? 0;
+		// Marked as no longer owed rather than removed, so a retried broadcast still answers with the
+		// audience it was stored with (as the other backends do) and retention counts nothing lost for it.
+		for (const s of inbox ?? []) s.deliveries.set(session, true);
+		this.inbox.delete(key);
+		this.lost.delete(key);
+		this.sessions.delete(key);
+		return { session: record !== undefined, pending };
 	}
 
 	async append(input: AppendInput): Promise<AppendResult> {
@@ -199,6 +230,17 @@ export class MemoryStore implements Store {
 		const n = this.lost.get(key) ?? 0;
 		this.lost.delete(key);
 		return n;
+	}
+
+	async staleSessions(query: StaleQuery): Promise<StaleSession[]> {
+		this.check();
+		const stale = (ephemeral: boolean, before: number | undefined) =>
+			before === undefined
+				? []
+				: [...this.sessions.values()].filter((s) => s.ephemeral === ephemeral && s.lastSeen < before).sort((a, b) => a.lastSeen - b.lastSeen);
+		return [...stale(false, query.namedBefore), ...stale(true, query.ephemeralBefore)]
+			.slice(0, Math.max(0, query.limit))
+			.map(({ room, session, ephemeral, lastSeen }) => ({ room, session, ephemeral, lastSeen }));
 	}
 
 	async applyRetention(policy: RetentionPolicy): Promise<RetentionResult> {

@@ -131,6 +131,26 @@ export const MIGRATIONS: readonly Migration[] = [
 			CREATE INDEX messages_sent_at ON messages (sent_at);
 		`,
 	},
+	{
+		description: "the session lifecycle: ephemeral sessions, and an index for forgetting sessions not seen for a while",
+		sql: `
+			-- 1: forgotten when its connection ends (a bridge's own <host>-<pid> ID, which nothing claims again).
+			ALTER TABLE sessions ADD COLUMN ephemeral INTEGER NOT NULL DEFAULT 0;
+			-- Bridges before this version claimed their <host>-<pid> fallback like any name, and every start
+			-- (each \`claude mcp list\` health check) left one behind, a recipient of every broadcast forever.
+			-- Such a record says client "claude-relay-bridge" and ends in "-<its pid>": mark it ephemeral, so
+			-- retention forgets it (it is offline: its process is gone). A chosen name that happens to end in
+			-- its own bridge's pid is the only false match.
+			UPDATE sessions SET ephemeral = 1
+			 WHERE CASE WHEN json_valid(meta) THEN
+			         json_extract(meta, '$.client') = 'claude-relay-bridge'
+			         AND json_type(meta, '$.pid') = 'integer'
+			         AND substr(session, -length('-' || json_extract(meta, '$.pid'))) = '-' || json_extract(meta, '$.pid')
+			       ELSE 0 END;
+			-- Retention's scan for sessions not seen since a cutoff, per kind (each has its own cutoff).
+			CREATE INDEX sessions_stale ON sessions (ephemeral, last_seen);
+		`,
+	},
 ];
 
 /** The schema version this build writes. */

@@ -16,14 +16,26 @@
  *   P inbox:<room>:<recipient>  zset of seqs: the unacked deliveries, in seq order
  *   P lost:<room>:<session>     counter: unacked deliveries retention deleted, until takeLost
  *   P pruned                    hash: room -> highest seq retention deleted there
- *   P session:<room>:<session>  hash: secretHash, meta (JSON), firstSeen, lastSeen
- *   P sessions:<room>           set of session IDs in the room
+ *   P session:<room>:<session>  hash: secretHash, meta (JSON), firstSeen, lastSeen, ephemeral ("1"; absent: named)
+ *   P ids:<room>                zset, every score 0, of the room's session IDs: pages in ID order (ZRANGEBYLEX)
+ *   P seen                      zset lastSeen by enc(room):enc(session), named sessions: stale-session retention
+ *   P seen-eph                  the same for ephemeral sessions (they have a cutoff of their own)
+ *   P layout                    the version of this layout: "2" (version 1, before the session lifecycle, had
+ *                               a set P sessions:<room> and no ids/seen; RedisStore.open upgrades it)
  *   P fanout                    pub/sub channel: every committed message (see server/fanout-redis.ts)
  *
  * Every script takes P as ARGV[1] and no KEYS: keys are derived from data (a message's recipients), which
  * is also why Redis Cluster is not supported.
  */
 import { BROADCAST } from "../protocol.js";
+
+/** The key layout these scripts write; RedisStore.open brings older data to it. */
+export const LAYOUT_VERSION = "2";
+
+/** The inverse of encodeKeyPart (for members of P seen, which name a session as enc(room):enc(session)). */
+export function decodeKeyPart(part: string): string {
+	return decodeURIComponent(part);
+}
 
 /**
  * Percent-encodes every byte outside [A-Za-z0-9_-] of the UTF-8 form. Must match `enc` in the Lua prelude
@@ -54,6 +66,9 @@ local function seqOf(id)
 	return nil
 end
 local BROADCAST = ${JSON.stringify(BROADCAST)}
+-- A session as a member of the seen indexes, and the index of its kind.
+local function seenMember(room, session) return enc(room) .. ":" .. enc(session) end
+local function seenKey(ephemeral) if ephemeral then return P .. "seen-eph" end return P .. "seen" end
 `;
 
 /** Deletes one message and everything pointing at it; returns how many unacked deliveries it had. */
@@ -228,31 +243,96 @@ for i, seq in ipairs(seqs) do out[i] = json(seq) end
 return out
 `,
 
-	/** ARGV: P, room, session, secretHash, meta, firstSeen, lastSeen. 1 if created, 0 if it existed. */
+	/** ARGV: P, room, session, secretHash, meta, firstSeen, lastSeen, ephemeral (1/0). 1 if created, 0 if it existed. */
 	relayCreateSession: `
-local sk = key("session", ARGV[2], ARGV[3])
+local room, session, ephemeral = ARGV[2], ARGV[3], ARGV[8] == "1"
+local sk = key("session", room, session)
 if redis.call("EXISTS", sk) == 1 then return 0 end
 redis.call("HSET", sk, "secretHash", ARGV[4], "meta", ARGV[5], "firstSeen", ARGV[6], "lastSeen", ARGV[7])
-redis.call("SADD", key("sessions", ARGV[2]), ARGV[3])
+if ephemeral then redis.call("HSET", sk, "ephemeral", "1") end
+redis.call("ZADD", key("ids", room), 0, session)
+redis.call("ZADD", seenKey(ephemeral), ARGV[7], seenMember(room, session))
 redis.call("HINCRBY", P .. "stats", "sessions", 1)
 return 1
 `,
 
 	/** ARGV: P, room, session, meta, lastSeen. Unknown sessions are left alone (not created). */
 	relayTouchSession: `
-local sk = key("session", ARGV[2], ARGV[3])
-if redis.call("EXISTS", sk) == 1 then redis.call("HSET", sk, "meta", ARGV[4], "lastSeen", ARGV[5]) end
+local room, session = ARGV[2], ARGV[3]
+local sk = key("session", room, session)
+if redis.call("EXISTS", sk) == 1 then
+	redis.call("HSET", sk, "meta", ARGV[4], "lastSeen", ARGV[5])
+	redis.call("ZADD", seenKey(redis.call("HGET", sk, "ephemeral") == "1"), ARGV[5], seenMember(room, session))
+end
 return 0
 `,
 
-	/** ARGV: P, room. Returns {session, secretHash, meta, firstSeen, lastSeen} rows, unordered. */
+	/**
+	 * ARGV: P, room, min ("-" or "(after"), limit (negative: all). Returns
+	 * {session, secretHash, meta, firstSeen, lastSeen, ephemeral} rows in ID order.
+	 */
 	relayListSessions: `
 local out = {}
-for _, s in ipairs(redis.call("SMEMBERS", key("sessions", ARGV[2]))) do
-	local f = redis.call("HMGET", key("session", ARGV[2], s), "secretHash", "meta", "firstSeen", "lastSeen")
-	out[#out + 1] = {s, f[1], f[2], f[3], f[4]}
+for _, s in ipairs(redis.call("ZRANGEBYLEX", key("ids", ARGV[2]), ARGV[3], "+", "LIMIT", 0, tonumber(ARGV[4]))) do
+	local f = redis.call("HMGET", key("session", ARGV[2], s), "secretHash", "meta", "firstSeen", "lastSeen", "ephemeral")
+	out[#out + 1] = {s, f[1], f[2], f[3], f[4], f[5] or "0"}
 end
 return out
+`,
+
+	/**
+	 * ARGV: P, room, session, hasSeenBefore, seenBefore. Deletes the record, the inbox and the lost counter
+	 * (with hasSeenBefore, only if the record exists and its lastSeen is below seenBefore). Returns
+	 * {existed, pendingDropped}.
+	 */
+	relayForgetSession: `
+local room, session = ARGV[2], ARGV[3]
+local sk = key("session", room, session)
+local lastSeen = redis.call("HGET", sk, "lastSeen")
+if ARGV[4] == "1" and not (lastSeen and tonumber(lastSeen) < tonumber(ARGV[5])) then return {0, 0} end
+local inbox = key("inbox", room, session)
+local pending = redis.call("ZCARD", inbox)
+if pending > 0 then
+	redis.call("DEL", inbox)
+	redis.call("HINCRBY", P .. "stats", "pending", -pending)
+end
+redis.call("DEL", key("lost", room, session))
+if not lastSeen then return {0, pending} end
+redis.call("DEL", sk)
+redis.call("ZREM", key("ids", room), session)
+redis.call("ZREM", P .. "seen", seenMember(room, session))
+redis.call("ZREM", P .. "seen-eph", seenMember(room, session))
+redis.call("HINCRBY", P .. "stats", "sessions", -1)
+return {1, pending}
+`,
+
+	/**
+	 * ARGV: P, namedMax ("" for none, else "(cutoff"), ephemeralMax (likewise), limit. Returns
+	 * {member, lastSeen, ephemeral} rows: named first, oldest first within each kind.
+	 */
+	relayStaleSessions: `
+local out, limit = {}, tonumber(ARGV[4])
+local function scan(k, max, ephemeral)
+	if max == "" or #out >= limit then return end
+	local rows = redis.call("ZRANGEBYSCORE", k, "-inf", max, "WITHSCORES", "LIMIT", 0, limit - #out)
+	for i = 1, #rows, 2 do out[#out + 1] = {rows[i], rows[i + 1], ephemeral} end
+end
+scan(P .. "seen", ARGV[2], 0)
+scan(P .. "seen-eph", ARGV[3], 1)
+return out
+`,
+
+	/**
+	 * ARGV: P, room, session. Puts an existing session into P ids:<room> and its seen index: the upgrade from
+	 * layout 1, which had neither.
+	 */
+	relayIndexSession: `
+local room, session = ARGV[2], ARGV[3]
+local f = redis.call("HMGET", key("session", room, session), "lastSeen", "ephemeral")
+if not f[1] then return 0 end
+redis.call("ZADD", key("ids", room), 0, session)
+redis.call("ZADD", seenKey(f[2] == "1"), f[1], seenMember(room, session))
+return 1
 `,
 
 	/** ARGV: P. Returns {messages, sessions, pending}, from one snapshot. */

@@ -24,10 +24,12 @@
 import type { Redis, RedisOptions } from "ioredis";
 import type { Message, SessionMeta } from "../protocol.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
-import { encodeKeyPart, SCRIPTS, type ScriptName } from "./redis-scripts.js";
+import { decodeKeyPart, encodeKeyPart, LAYOUT_VERSION, SCRIPTS, type ScriptName } from "./redis-scripts.js";
 import {
 	type AppendInput,
 	type AppendResult,
+	type ForgetOptions,
+	type ForgetResult,
 	guardStorage,
 	type HistoryPage,
 	type HistoryQuery,
@@ -35,7 +37,10 @@ import {
 	type PendingQuery,
 	type RetentionPolicy,
 	type RetentionResult,
+	type SessionPageQuery,
 	type SessionRecord,
+	type StaleQuery,
+	type StaleSession,
 	StorageError,
 	StorageHealth,
 	type Store,
@@ -142,6 +147,7 @@ export class RedisStore implements Store {
 		});
 		for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua, numberOfKeys: 0 });
 		this.client = client as ScriptedRedis;
+		await this.upgradeLayout();
 		await this.checkPersistence(client);
 	}
 
@@ -154,21 +160,30 @@ export class RedisStore implements Store {
 	}
 
 	async getSession(room: string, session: string): Promise<SessionRecord | null> {
-		const [secretHash, meta, firstSeen, lastSeen] = await this.ready().hmget(
+		const [secretHash, meta, firstSeen, lastSeen, ephemeral] = await this.ready().hmget(
 			this.key("session", room, session),
 			"secretHash",
 			"meta",
 			"firstSeen",
 			"lastSeen",
+			"ephemeral",
 		);
 		if (secretHash == null || meta == null) return null;
-		return { room, session, secretHash, meta: JSON.parse(meta) as SessionMeta, firstSeen: Number(firstSeen), lastSeen: Number(lastSeen) };
+		return {
+			room,
+			session,
+			secretHash,
+			meta: JSON.parse(meta) as SessionMeta,
+			firstSeen: Number(firstSeen),
+			lastSeen: Number(lastSeen),
+			ephemeral: ephemeral === "1",
+		};
 	}
 
 	async createSession(record: SessionRecord): Promise<boolean> {
 		const r = record;
 		const created = await this.ready().relayCreateSession(
-			...this.args(r.room, r.session, r.secretHash, JSON.stringify(r.meta), r.firstSeen, r.lastSeen),
+			...this.args(r.room, r.session, r.secretHash, JSON.stringify(r.meta), r.firstSeen, r.lastSeen, r.ephemeral ? 1 : 0),
 		);
 		return created === 1;
 	}
@@ -177,18 +192,32 @@ export class RedisStore implements Store {
 		await this.ready().relayTouchSession(...this.args(room, session, JSON.stringify(meta), lastSeen));
 	}
 
-	async listSessions(room: string): Promise<SessionRecord[]> {
-		const rows = (await this.ready().relayListSessions(...this.args(room))) as string[][];
-		return rows
-			.map(([session = "", secretHash = "", meta = "{}", firstSeen, lastSeen]) => ({
-				room,
-				session,
-				secretHash,
-				meta: JSON.parse(meta) as SessionMeta,
-				firstSeen: Number(firstSeen),
-				lastSeen: Number(lastSeen),
-			}))
-			.sort((a, b) => (a.session < b.session ? -1 : a.session > b.session ? 1 : 0));
+	async listSessions(room: string, page?: SessionPageQuery): Promise<SessionRecord[]> {
+		const min = page?.after === undefined ? "-" : `(${page.after}`;
+		const limit = page ? Math.max(0, page.limit) : -1;
+		if (limit === 0) return [];
+		const rows = (await this.ready().relayListSessions(...this.args(room, min, limit))) as string[][];
+		return rows.map(([session = "", secretHash = "", meta = "{}", firstSeen, lastSeen, ephemeral]) => ({
+			room,
+			session,
+			secretHash,
+			meta: JSON.parse(meta) as SessionMeta,
+			firstSeen: Number(firstSeen),
+			lastSeen: Number(lastSeen),
+			ephemeral: ephemeral === "1",
+		}));
+	}
+
+	async countSessions(room: string): Promise<number> {
+		return this.ready().zcard(this.key("ids", room));
+	}
+
+	async forgetSession(room: string, session: string, options: ForgetOptions = {}): Promise<ForgetResult> {
+		const { seenBefore } = options;
+		const [existed = 0, pending = 0] = (await this.ready().relayForgetSession(
+			...this.args(room, session, seenBefore === undefined ? 0 : 1, seenBefore ?? 0),
+		)) as number[];
+		return { session: existed === 1, pending };
 	}
 
 	/**
@@ -270,6 +299,19 @@ export class RedisStore implements Store {
 		return Number((await this.ready().getdel(this.key("lost", room, session))) ?? 0);
 	}
 
+	async staleSessions(query: StaleQuery): Promise<StaleSession[]> {
+		const max = (before: number | undefined) => (before === undefined ? "" : `(${before}`);
+		const limit = Math.max(0, query.limit);
+		if (limit === 0) return [];
+		const rows = (await this.ready().relayStaleSessions(
+			...this.args(max(query.namedBefore), max(query.ephemeralBefore), limit),
+		)) as [string, string, number][];
+		return rows.map(([member, lastSeen, ephemeral]) => {
+			const [room = "", session = ""] = member.split(":").map(decodeKeyPart);
+			return { room, session, ephemeral: ephemeral === 1, lastSeen: Number(lastSeen) };
+		});
+	}
+
 	async applyRetention(policy: RetentionPolicy): Promise<RetentionResult> {
 		const client = this.ready();
 		const result: RetentionResult = { deletedMessages: 0, lostDeliveries: 0 };
@@ -329,6 +371,44 @@ export class RedisStore implements Store {
 			),
 		)) as [number, ...string[]];
 		return { messages: rows.map(parseMessage), remaining };
+	}
+
+	/**
+	 * Brings data written before the session lifecycle (layout 1: a set of IDs per room, no seen indexes) to
+	 * layout 2, once: every session hash is indexed (P ids:<room>, P seen), then the old sets go. Safe to run
+	 * twice or from two hubs at once (every step is idempotent); the version is written last.
+	 */
+	private async upgradeLayout(): Promise<void> {
+		const client = this.ready();
+		const layout = `${this.prefix}layout`;
+		if ((await client.get(layout)) === LAYOUT_VERSION) return;
+		// Every layout-1 write of a session or a delivery left P stats behind: without it there is nothing to
+		// upgrade, and a fresh prefix is not worth a SCAN of the whole server.
+		if ((await client.exists(`${this.prefix}stats`)) === 0) {
+			await client.set(layout, LAYOUT_VERSION);
+			return;
+		}
+		const glob = (s: string) => s.replace(/[*?[\]\\]/g, "\\$&");
+		const scan = async (match: string, each: (keys: string[]) => Promise<void>) => {
+			let cursor = "0";
+			do {
+				const [next, keys] = await client.scan(cursor, "MATCH", match, "COUNT", 1000);
+				cursor = next;
+				if (keys.length) await each(keys);
+			} while (cursor !== "0");
+		};
+		const sessionPrefix = `${this.prefix}session:`;
+		await scan(`${glob(sessionPrefix)}*`, async (keys) => {
+			for (const k of keys) {
+				const [room, session, ...extra] = k.slice(sessionPrefix.length).split(":");
+				if (room === undefined || session === undefined || extra.length) continue;
+				await client.relayIndexSession(...this.args(decodeKeyPart(room), decodeKeyPart(session)));
+			}
+		});
+		await scan(`${glob(`${this.prefix}sessions:`)}*`, async (keys) => {
+			await client.del(...keys);
+		});
+		await client.set(layout, LAYOUT_VERSION);
 	}
 
 	private async checkPersistence(client: Redis): Promise<void> {

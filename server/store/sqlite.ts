@@ -32,6 +32,8 @@ import { migrate } from "./migrations.js";
 import {
 	type AppendInput,
 	type AppendResult,
+	type ForgetOptions,
+	type ForgetResult,
 	guardStorage,
 	type HistoryPage,
 	type HistoryQuery,
@@ -39,7 +41,10 @@ import {
 	type PendingQuery,
 	type RetentionPolicy,
 	type RetentionResult,
+	type SessionPageQuery,
 	type SessionRecord,
+	type StaleQuery,
+	type StaleSession,
 	StorageError,
 	StorageHealth,
 	type Store,
@@ -87,7 +92,10 @@ interface SessionRow {
 	meta: string;
 	firstSeen: number;
 	lastSeen: number;
+	ephemeral: number;
 }
+
+const SESSION = `room, session, secret_hash AS secretHash, meta, first_seen AS firstSeen, last_seen AS lastSeen, ephemeral`;
 
 interface PendingParams {
 	room: string;
@@ -104,6 +112,13 @@ interface HistoryParams {
 	after: number;
 	before: number;
 	limit: number;
+}
+
+interface StaleRow {
+	room: string;
+	session: string;
+	ephemeral: number;
+	lastSeen: number;
 }
 
 interface LostRow {
@@ -138,20 +153,32 @@ function prepareStatements(db: Database.Database) {
 	};
 
 	return {
-		getSession: db.prepare<[string, string], SessionRow>(
-			`SELECT room, session, secret_hash AS secretHash, meta, first_seen AS firstSeen, last_seen AS lastSeen
-			 FROM sessions WHERE room = ? AND session = ?`,
-		),
-		insertSession: db.prepare<[string, string, string, string, number, number]>(
-			`INSERT INTO sessions (room, session, secret_hash, meta, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+		getSession: db.prepare<[string, string], SessionRow>(`SELECT ${SESSION} FROM sessions WHERE room = ? AND session = ?`),
+		insertSession: db.prepare<[string, string, string, string, number, number, number]>(
+			`INSERT INTO sessions (room, session, secret_hash, meta, first_seen, last_seen, ephemeral) VALUES (?, ?, ?, ?, ?, ?, ?)
 			 ON CONFLICT DO NOTHING`,
 		),
 		touchSession: db.prepare<[string, number, string, string]>(
 			"UPDATE sessions SET meta = ?, last_seen = ? WHERE room = ? AND session = ?",
 		),
-		listSessions: db.prepare<[string], SessionRow>(
-			`SELECT room, session, secret_hash AS secretHash, meta, first_seen AS firstSeen, last_seen AS lastSeen
-			 FROM sessions WHERE room = ? ORDER BY session`,
+		// A page walks the primary key (room, session) from the cursor; a negative limit is no limit.
+		listSessions: db.prepare<{ room: string; after: string | null; limit: number }, SessionRow>(
+			`SELECT ${SESSION} FROM sessions WHERE room = @room AND (@after IS NULL OR session > @after)
+			 ORDER BY session LIMIT @limit`,
+		),
+		countSessions: db.prepare<[string], number>("SELECT count(*) FROM sessions WHERE room = ?").pluck(),
+		lastSeenOf: db.prepare<[string, string], number>("SELECT last_seen FROM sessions WHERE room = ? AND session = ?").pluck(),
+		deleteSession: db.prepare<[string, string]>("DELETE FROM sessions WHERE room = ? AND session = ?"),
+		deletePendingOf: db.prepare<[string, string]>("DELETE FROM pending WHERE room = ? AND recipient = ?"),
+		deleteLost: db.prepare<[string, string]>("DELETE FROM lost WHERE room = ? AND session = ?"),
+		// Each kind is one range of the sessions_stale index.
+		staleSessions: db.prepare<{ named: number | null; ephemeral: number | null; limit: number }, StaleRow>(
+			`SELECT * FROM (SELECT room, session, ephemeral, last_seen AS lastSeen FROM sessions
+			                WHERE ephemeral = 0 AND @named IS NOT NULL AND last_seen < @named ORDER BY last_seen LIMIT @limit)
+			 UNION ALL
+			 SELECT * FROM (SELECT room, session, ephemeral, last_seen AS lastSeen FROM sessions
+			                WHERE ephemeral = 1 AND @ephemeral IS NOT NULL AND last_seen < @ephemeral ORDER BY last_seen LIMIT @limit)
+			 LIMIT @limit`,
 		),
 
 		// The highest seq ever used, even a deleted one: the newest row, or retention's floor past it.
@@ -270,7 +297,7 @@ interface QueuedAppend {
 	reject: (err: unknown) => void;
 }
 
-const toSession = (row: SessionRow): SessionRecord => ({ ...row, meta: JSON.parse(row.meta) as SessionMeta });
+const toSession = (row: SessionRow): SessionRecord => ({ ...row, meta: JSON.parse(row.meta) as SessionMeta, ephemeral: row.ephemeral === 1 });
 
 export class SqliteStore implements Store {
 	readonly kind = "sqlite";
@@ -362,16 +389,38 @@ export class SqliteStore implements Store {
 	async createSession(record: SessionRecord): Promise<boolean> {
 		const { st } = this.ready();
 		const r = record;
-		return st.insertSession.run(r.room, r.session, r.secretHash, JSON.stringify(r.meta), r.firstSeen, r.lastSeen)
-			.changes === 1;
+		return (
+			st.insertSession.run(r.room, r.session, r.secretHash, JSON.stringify(r.meta), r.firstSeen, r.lastSeen, r.ephemeral ? 1 : 0)
+				.changes === 1
+		);
 	}
 
 	async touchSession(room: string, session: string, meta: SessionMeta, lastSeen: number): Promise<void> {
 		this.ready().st.touchSession.run(JSON.stringify(meta), lastSeen, room, session);
 	}
 
-	async listSessions(room: string): Promise<SessionRecord[]> {
-		return this.ready().st.listSessions.all(room).map(toSession);
+	async listSessions(room: string, page?: SessionPageQuery): Promise<SessionRecord[]> {
+		const limit = page ? Math.max(0, page.limit) : -1;
+		return this.ready().st.listSessions.all({ room, after: page?.after ?? null, limit }).map(toSession);
+	}
+
+	async countSessions(room: string): Promise<number> {
+		return this.ready().st.countSessions.get(room) ?? 0;
+	}
+
+	async forgetSession(room: string, session: string, options: ForgetOptions = {}): Promise<ForgetResult> {
+		const { db, st } = this.ready();
+		return db
+			.transaction((): ForgetResult => {
+				const lastSeen = st.lastSeenOf.get(room, session);
+				if (options.seenBefore !== undefined && !(lastSeen !== undefined && lastSeen < options.seenBefore)) {
+					return { session: false, pending: 0 };
+				}
+				const pending = st.deletePendingOf.run(room, session).changes;
+				st.deleteLost.run(room, session);
+				return { session: st.deleteSession.run(room, session).changes === 1, pending };
+			})
+			.immediate();
 	}
 
 	append(input: AppendInput): Promise<AppendResult> {
@@ -459,6 +508,15 @@ export class SqliteStore implements Store {
 
 	async takeLost(room: string, session: string): Promise<number> {
 		return this.ready().st.takeLost.get(room, session) ?? 0;
+	}
+
+	async staleSessions(query: StaleQuery): Promise<StaleSession[]> {
+		const rows = this.ready().st.staleSessions.all({
+			named: query.namedBefore ?? null,
+			ephemeral: query.ephemeralBefore ?? null,
+			limit: Math.max(0, query.limit),
+		});
+		return rows.map((r) => ({ ...r, ephemeral: r.ephemeral === 1 }));
 	}
 
 	async applyRetention(policy: RetentionPolicy): Promise<RetentionResult> {

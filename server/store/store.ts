@@ -17,6 +17,48 @@ export interface SessionRecord {
 	meta: SessionMeta;
 	firstSeen: number;
 	lastSeen: number;
+	/**
+	 * Forgotten when its connection ends: an ID nothing will ever claim again (a bridge's own `<host>-<pid>`).
+	 * Decided at the first claim; broadcasts reach it only while it exists, i.e. while it is online.
+	 */
+	ephemeral: boolean;
+}
+
+/** A page of a room's sessions, in ID order (the bytes of the UTF-8 form, as SQLite and Redis compare). */
+export interface SessionPageQuery {
+	/** Only IDs after this one: the last ID of the previous page. */
+	after?: string;
+	limit: number;
+}
+
+export interface ForgetOptions {
+	/**
+	 * Forget only a session whose record exists and was last seen before this time (epoch ms): one seen since
+	 * (it came back, here or on another hub) is kept. Retention and the end of an ephemeral session use it.
+	 */
+	seenBefore?: number;
+}
+
+export interface ForgetResult {
+	/** A session record existed and was deleted. */
+	session: boolean;
+	/** Unacked deliveries for it that were dropped (its unread mail). */
+	pending: number;
+}
+
+export interface StaleQuery {
+	/** Named sessions last seen before this time (epoch ms); undefined: none. */
+	namedBefore?: number;
+	/** Ephemeral sessions last seen before this time; undefined: none. */
+	ephemeralBefore?: number;
+	limit: number;
+}
+
+export interface StaleSession {
+	room: string;
+	session: string;
+	ephemeral: boolean;
+	lastSeen: number;
 }
 
 export interface AppendInput {
@@ -147,6 +189,9 @@ const STORAGE_METHODS = {
 	createSession: "add",
 	touchSession: "write",
 	listSessions: "read",
+	countSessions: "read",
+	forgetSession: "write",
+	staleSessions: "read",
 	append: "add",
 	pending: "read",
 	countPending: "read",
@@ -205,7 +250,16 @@ export interface SessionStore {
 	createSession(record: SessionRecord): Promise<boolean>;
 	/** Updates meta and lastSeen of an existing session. */
 	touchSession(room: string, session: string, meta: SessionMeta, lastSeen: number): Promise<void>;
-	listSessions(room: string): Promise<SessionRecord[]>;
+	/** A room's sessions in ID order: every one, or one page of them. */
+	listSessions(room: string, page?: SessionPageQuery): Promise<SessionRecord[]>;
+	/** How many sessions the room has. */
+	countSessions(room: string): Promise<number>;
+	/**
+	 * Forgets an ID atomically: its record, its unacked deliveries (counted in the result) and its `lost`
+	 * counter. Messages it sent or received stay in history. Without `seenBefore` the deliveries and counter
+	 * of an ID that has no record (mail queued for a name nobody claimed) are dropped too.
+	 */
+	forgetSession(room: string, session: string, options?: ForgetOptions): Promise<ForgetResult>;
 }
 
 /** Messages and their per-recipient delivery state. */
@@ -237,6 +291,11 @@ export interface RetentionStore {
 	/** Reads and resets how many of this session's unacked messages retention has deleted. */
 	takeLost(room: string, session: string): Promise<number>;
 	applyRetention(policy: RetentionPolicy): Promise<RetentionResult>;
+	/**
+	 * Sessions not seen for a while, for retention to forget (with forgetSession and `seenBefore`, so that
+	 * one seen meanwhile is kept), at most `limit`, oldest first within each kind.
+	 */
+	staleSessions(query: StaleQuery): Promise<StaleSession[]>;
 }
 
 /**
