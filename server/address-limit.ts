@@ -20,9 +20,22 @@ export class AddressLimiter {
 		private readonly now: () => number = Date.now,
 	) {}
 
-	/** Takes `n` tokens for `address`; false (and takes none) when it has fewer. */
+	/**
+	 * Takes `n` tokens for `address`; false (and takes none) when it has fewer. A cost above the burst is
+	 * charged as the whole burst, so that it can go once the bucket is full instead of never.
+	 */
 	take(address: string, n = 1): boolean {
 		if (this.perSecond <= 0) return true;
+		return this.#bucket(address).take(Math.min(n, this.burst));
+	}
+
+	/** Milliseconds until `take(address, n)` would succeed (0: now). */
+	waitMs(address: string, n = 1): number {
+		if (this.perSecond <= 0) return 0;
+		return this.#bucket(address).waitMs(Math.min(n, this.burst));
+	}
+
+	#bucket(address: string): TokenBucket {
 		let bucket = this.#buckets.get(address);
 		if (!bucket) {
 			if (this.#buckets.size >= MAX_ADDRESSES) {
@@ -32,7 +45,7 @@ export class AddressLimiter {
 			bucket = new TokenBucket(this.perSecond, this.burst, this.now);
 			this.#buckets.set(address, bucket);
 		}
-		return bucket.take(n);
+		return bucket;
 	}
 
 	/** Seconds until `n` more tokens are allowed for an address that has none left (for error messages). */

@@ -19,6 +19,7 @@ import type { WebSocket } from "ws";
 import { CloseCode, type ErrorCode } from "./errors.js";
 import type { HandlerContext } from "./handlers/context.js";
 import type { Message, PeerInfo, RequestId, SessionMeta } from "./protocol.js";
+import type { InboundGate } from "./inbound.js";
 import { TokenBucket } from "./rate-limit.js";
 
 export interface BoundSession {
@@ -49,7 +50,8 @@ export class Connection {
 	lastActive = Date.now();
 	/** Heartbeat: cleared at each ping, set by pong or any inbound frame. */
 	alive = true;
-	strikes = 0;
+	/** Holds this connection's frames, in order, while it is throttled (server/inbound.ts); set by the hub. */
+	gate!: InboundGate;
 
 	/** Highest seq written to this socket. */
 	#cursor = 0;
@@ -320,6 +322,7 @@ export class Connection {
 
 	dispose(): void {
 		clearTimeout(this.#helloTimer);
+		this.gate?.dispose();
 	}
 }
 

@@ -57,12 +57,13 @@ export interface HubOptions {
 	 * to send a complete HTTP request head, upgrade or not. Ours say hello in their first round trip.
 	 */
 	preHelloTimeoutMs: number;
-	/** Token bucket per connection: sustained frames per second... */
+	/**
+	 * Token bucket per connection: sustained frames per second... A connection over it is slowed down (its
+	 * socket paused, its frames held in order: server/inbound.ts), never refused.
+	 */
 	rateLimitPerSecond: number;
 	/** ...and the burst allowed above it. */
 	rateLimitBurst: number;
-	/** A connection that keeps flooding this many frames past its limit is closed (4008). */
-	rateLimitStrikes: number;
 	/** Interval of the ws-README heartbeat: ping everyone; terminate whoever did not pong since last time. */
 	heartbeatMs: number;
 	/** When an ID is claimed while held, how long the holder has to answer a ping before it is replaced. */
@@ -106,7 +107,7 @@ export interface HubOptions {
 	/**
 	 * Broadcast deliveries per second per peer address (a broadcast costs one per recipient, online or not;
 	 * two seconds' worth may go at once): every delivery is a row written and, for an offline recipient, kept
-	 * until it reconnects. Past it a broadcast gets E_RATE_LIMITED (clients retry it) while direct messages,
+	 * until it reconnects. Past it the connection's broadcasts wait (it is slowed down, in order) while direct messages,
 	 * bounded by the frame rate, are unaffected. As with new IDs, on loopback this is per hub. 0: no limit.
 	 */
 	broadcastDeliveriesPerSecond: number;
@@ -148,7 +149,6 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	preHelloTimeoutMs: 3_000,
 	rateLimitPerSecond: 200,
 	rateLimitBurst: 2000,
-	rateLimitStrikes: 1000,
 	heartbeatMs: 30_000,
 	livenessProbeMs: 2_000,
 	helloTimeoutMs: 10_000,

@@ -24,7 +24,11 @@ export const ErrorCode = {
 	BAD_TARGET: "E_BAD_TARGET",
 	/** No such message, or not one this session may read. */
 	NOT_FOUND: "E_NOT_FOUND",
-	/** Too many frames too fast on this connection; retry after a moment. */
+	/**
+	 * Too many frames too fast; retry after a moment. This hub no longer sends it (a connection over its
+	 * rate or budget is slowed down instead, which keeps per-sender order); clients still retry it for
+	 * older hubs.
+	 */
 	RATE_LIMITED: "E_RATE_LIMITED",
 	/** The room has `--max-sessions-per-room` sessions: a new ID cannot join it (existing IDs still can). */
 	ROOM_FULL: "E_ROOM_FULL",
@@ -78,7 +82,7 @@ export const CloseCode = {
 	SLOW_CONSUMER: 4003,
 	/** No hello within the allowed time after connecting. */
 	HELLO_TIMEOUT: 4004,
-	/** Kept flooding after being rate limited. */
+	/** Kept flooding after being rate limited. Not sent since the hub slows floods down instead; reserved. */
 	ABUSE: 4008,
 	/**
 	 * (The standard "try again later".) Evicted from the full pre-hello pool, oldest first, to let a

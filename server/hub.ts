@@ -6,10 +6,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { WebSocketServer, type WebSocket } from "ws";
+import { type RawData, WebSocketServer, type WebSocket } from "ws";
 import { safeEqual, tokenFromUpgrade } from "./auth.js";
 import { AddressLimiter } from "./address-limit.js";
 import { Connection } from "./connection.js";
+import { InboundGate } from "./inbound.js";
 import { DEFAULTS, type HubOptions, isLoopback } from "./defaults.js";
 import { CloseCode, ErrorCode } from "./errors.js";
 import { DEFAULT_ROOM } from "./handlers/hello.js";
@@ -372,13 +373,16 @@ export class Hub {
 			this.#preHello.add(conn, preHelloAddress);
 			conn.whenBound(() => this.#preHello.remove(conn));
 		}
-		ws.on("message", (data, isBinary) => {
+		const onFrame = (data: RawData, isBinary: boolean) => {
 			// A hello being handled must not be evicted or timed out under it (see Connection.busy).
 			const early = conn.session === null;
 			if (early) conn.frameStarted();
 			const routed = routeFrame(this.context, conn, data, isBinary, () => this.closing).catch((err) => this.log.error({ err }, "router failed"));
 			if (early) void routed.finally(() => conn.frameSettled());
-		});
+		};
+		// Frames held while the connection is throttled come back through the same path, in order.
+		conn.gate = new InboundGate(ws, onFrame);
+		ws.on("message", onFrame);
 		ws.on("pong", () => {
 			conn.alive = true;
 		});

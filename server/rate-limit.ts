@@ -13,6 +13,13 @@ export class TokenBucket {
 		this.#last = now();
 	}
 
+	/** Milliseconds until `n` tokens will be there (0: now). */
+	waitMs(n = 1): number {
+		const t = this.now();
+		const tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) / 1000) * this.perSecond);
+		return tokens >= n ? 0 : ((n - tokens) / this.perSecond) * 1000;
+	}
+
 	/** Takes `n` tokens (one frame, by default); false, taking none, when fewer are left (refuse it). */
 	take(n = 1): boolean {
 		const t = this.now();

@@ -6,6 +6,7 @@
 import type { RawData } from "ws";
 import type { Connection } from "./connection.js";
 import type { Handler, HandlerContext } from "./handlers/context.js";
+import { Deferred } from "./inbound.js";
 import { CloseCode, ErrorCode, isRelayError } from "./errors.js";
 import { handleForget } from "./handlers/forget.js";
 import { handleHello } from "./handlers/hello.js";
@@ -30,6 +31,16 @@ const handlers: { [T in RequestType]: Handler<T> } = {
 	ping: handlePing,
 	bye: handleBye,
 };
+
+/** How often a connection paused for not reading its answers looks at its send buffer again. */
+const DRAIN_POLL_MS = 25;
+
+/**
+ * Requests whose answer can be large (a page of messages or sessions): nothing after one is read until it is
+ * answered, so the send-buffer check above bounds what a client that does not read can make the hub hold
+ * (the mark plus one answer).
+ */
+const LARGE_ANSWERS: ReadonlySet<string> = new Set(["inbox", "history", "sessions", "get"]);
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(REQUEST_TYPES);
 
@@ -70,14 +81,23 @@ export async function routeFrame(
 	conn.lastActive = Date.now();
 	conn.alive = true;
 
+	// Order first: while the connection is throttled, every frame waits behind the ones already held.
+	const gate = conn.gate;
+	if (gate.throttled) {
+		gate.hold(data, isBinary);
+		return;
+	}
+	// A connection that does not read its answers stops being read: its answers stay within the send
+	// buffer's mark (plus one answer), and the slow-consumer check drops it if it never drains.
+	if (conn.ws.bufferedAmount > ctx.options.sendBufferHighBytes) {
+		gate.hold(data, isBinary, true);
+		gate.throttle(DRAIN_POLL_MS);
+		return;
+	}
+	// Over the frame rate: slowed down, not refused (see server/inbound.ts for why).
 	if (!conn.bucket.take()) {
-		conn.strikes++;
-		if (conn.strikes >= ctx.options.rateLimitStrikes) {
-			conn.close(CloseCode.ABUSE, "rate limit exceeded repeatedly");
-			return;
-		}
-		const text = isBinary ? "" : data.toString();
-		conn.error(sniffId(text), ErrorCode.RATE_LIMITED, "Too many frames; slow down and retry this request.");
+		gate.hold(data, isBinary, true);
+		gate.throttle(conn.bucket.waitMs(1));
 		return;
 	}
 
@@ -138,11 +158,19 @@ export async function routeFrame(
 
 	try {
 		const handler = handlers[frame.type] as Handler<typeof frame.type>;
-		const result = await handler(ctx, conn, frame as never);
+		const handled = handler(ctx, conn, frame as never);
+		if (LARGE_ANSWERS.has(frame.type)) gate.until(handled);
+		const result = await handled;
 		conn.reply(frame.id, result);
 		if (frame.type === "hello") ctx.presence.afterHello(conn);
 		if (frame.type === "bye") ctx.presence.leave(conn, "bye");
 	} catch (err) {
+		if (err instanceof Deferred) {
+			// The handler spent a budget and throttled the gate (synchronously, before any later frame was
+			// read): this frame goes first when it opens.
+			gate.hold(data, isBinary, true);
+			return;
+		}
 		if (isRelayError(err)) {
 			conn.error(frame.id, err.code, err.message);
 			if (err.code === ErrorCode.AUTH) conn.close(CloseCode.AUTH, "bad token");

@@ -460,37 +460,30 @@ describe("floods", () => {
 		await goodExchange("after connection flood");
 	});
 
-	it("a frame flood is rate-limited with E_RATE_LIMITED (correlated), then cut with 4008; others unaffected", async () => {
+	it("a frame flood is slowed down, not refused: every frame answered once, in order; others unaffected", async () => {
 		const raw = new RawClient(h.url);
 		await raw.opened();
 		expect((await raw.request({ type: "hello", session: "Flooder" })).type).toBe("result");
-		const n = 6_000;
-		const ids = new Set<string>();
+		const answers: Record<string, unknown>[] = [];
+		raw.ws.on("message", (data) => {
+			const f = JSON.parse(String(data));
+			if (String(f.id).startsWith("f")) answers.push(f);
+		});
+		const n = 3_000;
 		const goodDuring = (async () => {
 			for (let k = 0; k < 5; k++) await goodExchange(`during frame flood ${k}`);
 		})();
-		for (let i = 0; i < n; i++) {
-			ids.add(`f${i}`);
-			raw.sendRaw(j({ type: "ping", id: `f${i}` }));
-		}
-		const closed = await raw.waitClosed(15_000);
+		for (let i = 0; i < n; i++) raw.sendRaw(j({ type: "ping", id: `f${i}` }));
+		// Past the burst (2000) the hub answers at the rate (200/s): the rest takes about 5 s. Waiting that long
+		// is what the flood earns; the well-behaved exchanges above must not wait with it.
 		await goodDuring;
-		expect(closed.code).toBe(CloseCode.ABUSE);
-		const results = raw.frames.filter((f) => f.type === "result");
-		const limited = raw.frames.filter((f) => f.type === "error" && f.code === ErrorCode.RATE_LIMITED);
-		// Nothing within the burst (2000, less the hello) is refused; past it, refusals, each with its
-		// request's id. (Answers to pings still in their handler when the 4008 close goes out are dropped with
-		// the connection: there are fewer results than the burst, and fewer answers than frames.)
-		const index = (f: Record<string, unknown>) => Number(String(f.id).slice(1));
-		expect(limited.length).toBeGreaterThan(0);
-		expect(limited.every((f) => ids.has(String(f.id)))).toBe(true);
-		expect(Math.min(...limited.map(index))).toBeGreaterThanOrEqual(1_999);
-		expect(results.length).toBeGreaterThan(1_000);
-		expect(results.every((f) => ids.has(String(f.id)))).toBe(true);
-		expect(results.length + limited.length).toBeLessThan(n);
+		await raw.next((f) => f.id === `f${n - 1}`, 40_000);
+		expect(answers.every((f) => f.type === "result")).toBe(true);
+		expect(answers.map((f) => f.id)).toEqual(Array.from({ length: n }, (_, i) => `f${i}`));
+		expect(raw.closed).toBeNull();
 		await goodExchange("after frame flood");
 		expect((await healthz()).ok).toBe(true);
-	});
+	}, 60_000);
 
 	it("oversized frames in a burst are each refused with E_TOO_LARGE and do not pile up", async () => {
 		const raw = new RawClient(h.url);

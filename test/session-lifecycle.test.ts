@@ -142,7 +142,7 @@ describe("bounds on new session IDs", () => {
 });
 
 describe("the broadcast delivery budget", () => {
-	it("a flood of legal-rate broadcasts to a crowded room is refused past the budget; direct messages are not", async () => {
+	it("a flood of legal-rate broadcasts to a crowded room is slowed to the budget, in order; direct messages are not", async () => {
 		const { url, hub } = await hubWith(); // 2,000 deliveries/s per address, 4,000 at once
 		for (let i = 0; i < 98; i++)
 			await hub.store.createSession({ room: "default", session: `Off${i}`, secretHash: "h", meta: {}, firstSeen: 1, lastSeen: 1, ephemeral: false });
@@ -151,23 +151,24 @@ describe("the broadcast delivery budget", () => {
 		const gotB = collect(b);
 		const flooder = await raw(url);
 		await flooder.request({ type: "hello", session: "Flooder" });
+		const order: unknown[] = [];
+		flooder.ws.on("message", (data) => order.push(JSON.parse(String(data)).id));
 		// 300 broadcasts written at once (inside the frame rate's burst), each to 100 sessions.
 		const started = Date.now();
 		for (let i = 0; i < 300; i++) flooder.sendRaw(JSON.stringify({ type: "send", id: `b${i}`, to: "*", body: `flood ${i}` }));
 		const direct = Promise.all(Array.from({ length: 20 }, (_, i) => pairTalks(a, gotB, `direct ${i}`)));
-		const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => flooder.next((f) => f.id === `b${i}`, 10_000)));
+		// Nothing is refused: past the budget the flooder's frames wait, in order, while the pair talks.
 		await direct;
+		const answeredWhenPairDone = order.length;
+		const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => flooder.next((f) => f.id === `b${i}`, 30_000)));
 		const elapsedS = (Date.now() - started) / 1000;
-		const accepted = answers.filter((f) => f.type === "result").length;
-		// 4,000 deliveries at once, then 2,000 a second; the pair's broadcasts-free traffic took none.
-		expect(accepted).toBeGreaterThanOrEqual(40);
-		expect(accepted).toBeLessThanOrEqual(40 + Math.ceil(elapsedS * 20) + 1);
-		const refused = answers.filter((f) => f.type === "error");
-		expect(refused.length).toBe(300 - accepted);
-		expect(new Set(refused.map((f) => f.code))).toEqual(new Set([ErrorCode.RATE_LIMITED]));
-		expect(String(refused[0]?.message)).toMatch(/this one, to 100 sessions, is over --broadcast-deliveries-per-second 2000/);
-		expect((await hub.store.stats()).pendingDeliveries).toBeLessThanOrEqual(accepted * 100 + 20);
-		// Still connected: refusing a broadcast is not a strike against the connection.
+		expect(answers.every((f) => f.type === "result")).toBe(true);
+		// 4,000 deliveries at once, then 2,000 a second: 300 broadcasts to 100 cannot take less than 13 s, and
+		// the pair's direct messages, which take none of the budget, did not wait behind them.
+		expect(elapsedS).toBeGreaterThanOrEqual(12);
+		expect(answeredWhenPairDone).toBeLessThan(300);
+		expect(order).toEqual(Array.from({ length: 300 }, (_, i) => `b${i}`));
+		// Still connected: being slowed down is not a strike against the connection.
 		expect((await flooder.request({ type: "ping" })).type).toBe("result");
 	});
 });

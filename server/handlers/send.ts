@@ -6,6 +6,7 @@
  * this connection, and the store assigns seqs in that order (order per sender is kept).
  */
 import { ErrorCode, RelayError, WarningCode } from "../errors.js";
+import { Deferred } from "../inbound.js";
 import type { Connection } from "../connection.js";
 import { boundSession, type HandlerContext } from "./context.js";
 import { parseTarget, type RequestOf, type ResultOf, type Warning } from "../protocol.js";
@@ -66,11 +67,11 @@ export async function handleSend(ctx: HandlerContext, conn: Connection, frame: R
 	// A broadcast costs a delivery (a row, kept until read) per recipient: the address's budget for them bounds
 	// what a flood of legal-rate broadcasts to a full room can make the hub write. Synchronous, so appends
 	// still reach the store in frame order.
+	// Over the budget, the connection is slowed down, not refused (server/inbound.ts): throttled here, before
+	// any later frame of it is read, and this frame is handled again when the budget allows.
 	if (target.kind === "broadcast" && recipients.length > 0 && !ctx.broadcasts.take(conn.remote, recipients.length)) {
-		throw new RelayError(
-			ErrorCode.RATE_LIMITED,
-			`Too many broadcast deliveries from ${conn.remote}: this one, to ${recipients.length} sessions, is over --broadcast-deliveries-per-second ${ctx.options.broadcastDeliveriesPerSecond}; retry in ${ctx.broadcasts.refillSeconds(recipients.length)} s, or send to one session.`,
-		);
+		conn.gate.throttle(ctx.broadcasts.waitMs(conn.remote, recipients.length));
+		throw new Deferred();
 	}
 
 	const result = await ctx.store.append({
