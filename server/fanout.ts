@@ -12,7 +12,19 @@ import type { Message } from "./protocol.js";
 export type FanoutEvent =
 	| { kind: "message"; message: Message; recipients: string[] }
 	/** A session ID was claimed for the first time: every hub adds it to the room's broadcast audience. */
-	| { kind: "session"; room: string; session: string };
+	| { kind: "session"; room: string; session: string }
+	/** A state key changed: every hub pushes `state_changed` to its connections watching a prefix of it. */
+	| StateEvent;
+
+export interface StateEvent {
+	kind: "state";
+	room: string;
+	key: string;
+	version: number;
+	updatedBy: string;
+	updatedAt: number;
+	deleted: boolean;
+}
 
 export type FanoutHandler = (event: FanoutEvent) => void;
 

@@ -19,6 +19,7 @@ import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
 import { checkName, PROTOCOL_VERSION } from "./protocol.js";
 import { routeFrame } from "./router.js";
+import { Watches } from "./watches.js";
 import type { Store } from "./store/store.js";
 import { VERSION } from "./version.js";
 
@@ -48,6 +49,8 @@ export class Hub {
 	readonly #connections = new Set<Connection>();
 	/** Who holds which session on this hub, and each room's audience. */
 	readonly presence: Presence;
+	/** Which connections on this hub watch which state prefixes. */
+	readonly watches: Watches;
 	/** What request handlers get (server/handlers/context.ts): not the Hub itself. */
 	readonly context: HandlerContext;
 	#timers: NodeJS.Timeout[] = [];
@@ -68,7 +71,8 @@ export class Hub {
 		this.fanout = deps.fanout ?? new LocalFanout();
 		this.log = deps.log ?? silentLogger();
 		this.presence = new Presence(this.store, this.fanout, this.log);
-		this.context = { options: this.options, store: this.store, fanout: this.fanout, presence: this.presence, log: this.log };
+		this.watches = new Watches(this.options.maxWatches);
+		this.context = { options: this.options, store: this.store, fanout: this.fanout, presence: this.presence, watches: this.watches, log: this.log };
 		this.#http = createServer((req, res) => this.#onHttp(req, res));
 		this.#wss = new WebSocketServer({
 			noServer: true,
@@ -218,6 +222,7 @@ export class Hub {
 		ws.on("close", () => {
 			this.#connections.delete(conn);
 			conn.dispose();
+			this.watches.drop(conn);
 			this.presence.leave(conn, conn.leaving ?? "closed");
 		});
 	}
@@ -226,6 +231,7 @@ export class Hub {
 
 	#onFanout(event: FanoutEvent): void {
 		if (event.kind === "session") this.presence.sessionSeen(event.room, event.session);
+		else if (event.kind === "state") this.watches.notify(event);
 		else this.presence.deliver(event.message, event.recipients);
 	}
 
@@ -264,7 +270,11 @@ export class Hub {
 			Math.min(1000, o.slowConsumerMs),
 		);
 		const retention = setInterval(() => void this.runRetention(), o.retentionIntervalMs);
-		this.#timers = [heartbeat, slow, retention];
+		// Expired claims already count for nothing; this only frees their rows.
+		const sweep = setInterval(() => {
+			this.store.claims.sweep(Date.now()).catch((err) => this.log.warn({ err }, "claim sweep failed"));
+		}, o.claimSweepIntervalMs);
+		this.#timers = [heartbeat, slow, retention, sweep];
 		for (const t of this.#timers) t.unref();
 		void this.runRetention();
 	}

@@ -13,6 +13,9 @@ import { handleHistory } from "./handlers/history.js";
 import { handleBye, handlePing } from "./handlers/ping.js";
 import { handlePeers, handleSessions } from "./handlers/presence.js";
 import { handleSend } from "./handlers/send.js";
+import { handleClaim, handleClaims, handleRelease } from "./handlers/claims.js";
+import { handleStateAppend, handleStateDelete, handleStateGet, handleStateList, handleStateSet } from "./handlers/state.js";
+import { handleUnwatch, handleWatch } from "./handlers/watch.js";
 import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestType } from "./protocol.js";
 
 const handlers: { [T in RequestType]: Handler<T> } = {
@@ -26,6 +29,16 @@ const handlers: { [T in RequestType]: Handler<T> } = {
 	sessions: handleSessions,
 	ping: handlePing,
 	bye: handleBye,
+	state_get: handleStateGet,
+	state_set: handleStateSet,
+	state_append: handleStateAppend,
+	state_delete: handleStateDelete,
+	state_list: handleStateList,
+	watch: handleWatch,
+	unwatch: handleUnwatch,
+	claim: handleClaim,
+	release: handleRelease,
+	claims: handleClaims,
 };
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(REQUEST_TYPES);
@@ -139,7 +152,7 @@ export async function routeFrame(
 		if (frame.type === "bye") ctx.presence.leave(conn, "bye");
 	} catch (err) {
 		if (isRelayError(err)) {
-			conn.error(frame.id, err.code, err.message);
+			conn.error(frame.id, err.code, err.message, err.details);
 			if (err.code === ErrorCode.AUTH) conn.close(CloseCode.AUTH, "bad token");
 			return;
 		}

@@ -1,6 +1,6 @@
 /**
  * What a request handler may use: the hub's options, the store, fan-out (to publish what it committed),
- * presence (who is online, the claim lock) and the log. Not the Hub itself: a handler cannot reach the HTTP
+ * presence (who is online, the claim lock), the state watches and the log. Not the Hub itself: a handler cannot reach the HTTP
  * server, the timers or other connections except through presence, which keeps each handler testable and
  * its reach obvious from its signature.
  */
@@ -12,12 +12,15 @@ import type { Logger } from "../logger.js";
 import type { Presence } from "../presence.js";
 import type { RequestOf, RequestType, ResultOf } from "../protocol.js";
 import type { Store } from "../store/store.js";
+import type { Watches } from "../watches.js";
 
 export interface HandlerContext {
 	readonly options: Readonly<HubOptions>;
 	readonly store: Store;
 	readonly fanout: Pick<Fanout, "publish">;
 	readonly presence: Presence;
+	/** Which connections watch which state prefixes (watch / unwatch). */
+	readonly watches: Watches;
 	readonly log: Logger;
 }
 

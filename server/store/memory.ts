@@ -18,6 +18,8 @@ import type {
 	StoreStats,
 } from "./store.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
+import { MemoryClaimStore } from "./memory-claims.js";
+import { MemoryStateStore } from "./memory-state.js";
 
 /** Composite map key; JSON keeps it unambiguous whatever the parts contain. */
 const k = (...parts: string[]): string => JSON.stringify(parts);
@@ -34,6 +36,8 @@ const copySession = (s: SessionRecord): SessionRecord => ({ ...s, meta: structur
 
 export class MemoryStore implements Store {
 	readonly kind = "memory";
+	readonly state = new MemoryStateStore(() => this.check());
+	readonly claims = new MemoryClaimStore(() => this.check());
 
 	private closed = false;
 	private lastSeq = 0;

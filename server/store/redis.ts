@@ -24,7 +24,9 @@
 import type { Redis, RedisOptions } from "ioredis";
 import type { Message, SessionMeta } from "../protocol.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
+import { CLAIM_SCRIPTS, RedisClaimStore } from "./redis-claims.js";
 import { encodeKeyPart, SCRIPTS, type ScriptName } from "./redis-scripts.js";
+import { RedisStateStore, STATE_SCRIPTS } from "./redis-state.js";
 import type {
 	AppendInput,
 	AppendResult,
@@ -53,7 +55,8 @@ const RETENTION_BATCH = 500;
 
 type ScriptArg = string | number;
 /** The client with our scripts defined on it (ioredis adds one method per `defineCommand`). */
-type ScriptedRedis = Redis & Record<ScriptName, (...args: ScriptArg[]) => Promise<unknown>>;
+type ScriptedRedis = Redis &
+	Record<ScriptName | keyof typeof STATE_SCRIPTS | keyof typeof CLAIM_SCRIPTS, (...args: ScriptArg[]) => Promise<unknown>>;
 
 /** True for the `--db` values this backend handles. */
 export function isRedisUrl(spec: string): boolean {
@@ -114,9 +117,14 @@ export class RedisStore implements Store {
 
 	private client: ScriptedRedis | null = null;
 	private closed = false;
+	/** On this store's connection and prefix; their scripts are defined in open(). */
+	readonly state: RedisStateStore;
+	readonly claims: RedisClaimStore;
 
 	constructor(private readonly options: RedisStoreOptions) {
 		this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+		this.state = new RedisStateStore(() => this.ready(), this.prefix);
+		this.claims = new RedisClaimStore(() => this.ready(), this.prefix);
 	}
 
 	get url(): string {
@@ -132,7 +140,7 @@ export class RedisStore implements Store {
 			// its idempotency key) rather than let ioredis run it a second time after reconnecting.
 			autoResendUnfulfilledCommands: false,
 		});
-		for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua, numberOfKeys: 0 });
+		for (const [name, lua] of Object.entries({ ...SCRIPTS, ...STATE_SCRIPTS, ...CLAIM_SCRIPTS })) client.defineCommand(name, { lua, numberOfKeys: 0 });
 		this.client = client as ScriptedRedis;
 		await this.checkPersistence(client);
 	}

@@ -20,6 +20,8 @@ import Database from "better-sqlite3";
 import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
 import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { migrate } from "./migrations.js";
+import { SqliteClaimStore } from "./sqlite-claims.js";
+import { SqliteStateStore } from "./sqlite-state.js";
 import type {
 	AppendInput,
 	AppendResult,
@@ -241,6 +243,9 @@ const toSession = (row: SessionRow): SessionRecord => ({ ...row, meta: JSON.pars
 
 export class SqliteStore implements Store {
 	readonly kind = "sqlite";
+	/** On this connection, after the queued appends (ready() flushes them): ordered with messages. */
+	readonly state = new SqliteStateStore(() => this.ready().db);
+	readonly claims = new SqliteClaimStore(() => this.ready().db);
 
 	private conn: Connection | null = null;
 	private checkpointer: Worker | null = null;
