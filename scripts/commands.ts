@@ -12,6 +12,7 @@ import { launchdCommand } from "../launchd/launchd-command.js";
 import { tunnelCommand } from "../launchd/tunnel-command.js";
 import { registerCommand, sessionsCommand } from "../sessions/sessions-command.js";
 import { doctorCommand } from "../mcp-client/claude/doctor-command.js";
+import { guardCommand } from "../mcp-client/claude/guard-command.js";
 import { hookCommand } from "../mcp-client/claude/hook-command.js";
 import { installCommand, uninstallCommand } from "../mcp-client/claude/install-command.js";
 
@@ -23,6 +24,7 @@ export async function runCli(argv: string[]): Promise<void> {
 		// commands: keep one line each, alphabetical after hub
 		.command(clientCommand)
 		.command(doctorCommand)
+		.command(guardCommand)
 		.command(hookCommand)
 		.command(installCommand)
 		.command(launchdCommand)

@@ -17,7 +17,7 @@ import { sessionInfos } from "./handlers/presence.js";
 import { type Fanout, type FanoutEvent, LocalFanout } from "./fanout.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
-import { checkName, PROTOCOL_VERSION } from "./protocol.js";
+import { checkName, checkRepo, PROTOCOL_VERSION } from "./protocol.js";
 import { routeFrame } from "./router.js";
 import { Watches } from "./watches.js";
 import type { Store } from "./store/store.js";
@@ -128,6 +128,10 @@ export class Hub {
 			this.#sessionsOverHttp(req, res);
 			return;
 		}
+		if (req.method === "GET" && path === "/claims") {
+			this.#claimsOverHttp(req, res);
+			return;
+		}
 		res.writeHead(426, { "content-type": "text/plain" });
 		res.end("claude-relay hub: connect with a WebSocket client (see docs/PROTOCOL.md), or GET /healthz.\n");
 	}
@@ -158,6 +162,48 @@ export class Hub {
 			(sessions) => send(200, { room, sessions }),
 			(err) => {
 				this.log.error({ err }, "GET /sessions failed");
+				send(500, { error: { code: ErrorCode.INTERNAL, message: "store unavailable" } });
+			},
+		);
+	}
+
+	/**
+	 * GET /claims?room=NAME[&repo=ID]: the live file claims, for the edit guards (the PreToolUse hook and the
+	 * git pre-commit hook), which must answer fast and must not need a session of their own. Behind the hub
+	 * token when there is one.
+	 */
+	#claimsOverHttp(req: IncomingMessage, res: ServerResponse): void {
+		const send = (status: number, body: unknown) => {
+			res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+			res.end(JSON.stringify(body));
+		};
+		if (this.options.token !== undefined) {
+			const offered = tokenFromUpgrade(req);
+			if (offered === undefined || !safeEqual(offered, this.options.token)) {
+				send(401, { error: { code: ErrorCode.AUTH, message: "This hub requires a token." } });
+				return;
+			}
+		}
+		const params = new URL(req.url ?? "/", "http://hub").searchParams;
+		const room = params.get("room") ?? DEFAULT_ROOM;
+		const check = checkName(room, "room name");
+		if (!check.ok) {
+			send(400, { error: { code: ErrorCode.BAD_ID, message: check.reason } });
+			return;
+		}
+		const repo = params.get("repo") ?? undefined;
+		if (repo !== undefined) {
+			const r = checkRepo(repo);
+			if (!r.ok) {
+				send(400, { error: { code: ErrorCode.BAD_PATH, message: r.reason } });
+				return;
+			}
+		}
+		const now = Date.now();
+		this.store.claims.list(room, { ...(repo !== undefined ? { repo } : {}), now }).then(
+			(claims) => send(200, { room, claims: claims.map(({ room: _, ...c }) => c), now }),
+			(err) => {
+				this.log.error({ err }, "GET /claims failed");
 				send(500, { error: { code: ErrorCode.INTERNAL, message: "store unavailable" } });
 			},
 		);
