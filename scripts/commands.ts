@@ -8,6 +8,7 @@ import { mcpCommand } from "../mcp-client/mcp-command.js";
 import { hubCommand } from "../server/hub-command.js";
 import { clientCommand } from "./client-command.js";
 import { sendCommand } from "./send-command.js";
+import { claimsCommand, stateCommand } from "./state-command.js";
 import { launchdCommand } from "../launchd/launchd-command.js";
 import { tunnelCommand } from "../launchd/tunnel-command.js";
 import { registerCommand, sessionsCommand } from "../sessions/sessions-command.js";
@@ -22,6 +23,7 @@ export async function runCli(argv: string[]): Promise<void> {
 		.usage("$0 <command> [options]\n\nReal-time, durable messaging between Claude Code sessions.")
 		.command(hubCommand)
 		// commands: keep one line each, alphabetical after hub
+		.command(claimsCommand)
 		.command(clientCommand)
 		.command(doctorCommand)
 		.command(guardCommand)
@@ -32,6 +34,7 @@ export async function runCli(argv: string[]): Promise<void> {
 		.command(registerCommand)
 		.command(sendCommand)
 		.command(sessionsCommand)
+		.command(stateCommand)
 		.command(tunnelCommand)
 		.command(uninstallCommand)
 		.demandCommand(1, "Name a command; `claude-relay --help` lists them.")
