@@ -65,6 +65,13 @@ export async function runHub(args: HubArgs): Promise<void> {
 				heartbeatMs: args.heartbeat,
 				retentionDays: args.retentionDays,
 				retentionMaxMessages: args.retentionMaxMessages,
+				stateMaxKeys: args.stateMaxKeys,
+				stateMaxRoomBytes: args.stateMaxRoomBytes,
+				maxWatches: args.maxWatches,
+				claimDefaultTtlSeconds: args.claimTtl,
+				claimMaxTtlSeconds: args.claimMaxTtl,
+				claimMaxPerSession: args.claimMaxPerSession,
+				claimMaxPerRepo: args.claimMaxPerRepo,
 			},
 			{ store, fanout, log },
 		);

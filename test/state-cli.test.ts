@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HubClient } from "../mcp-client/hub-client.js";
 import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
-import { assertBuilt, CLI } from "./fixtures/processes.js";
+import { ErrorCode, RelayError } from "../server/errors.js";
+import { assertBuilt, CLI, freePort, spawnHub } from "./fixtures/processes.js";
 
 let hub: TestHub;
 let tmp: ReturnType<typeof tempDir>;
@@ -105,5 +106,31 @@ describe("claude-relay claims", () => {
 		expect((await cli(["claims", "--all", "--session", "Nobody"])).stdout).toMatch(/^No live claims/);
 		expect((await cli(["claims"], { cwd: tmp.dir })).code).toBe(2);
 		expect((await cli(["claims", "--all"], { env: { RELAY_URL: "ws://127.0.0.1:1" } })).code).toBe(1);
+	});
+});
+
+describe("claude-relay hub: the state and claims bounds as flags and environment twins", () => {
+	it("--state-max-keys, --claim-max-ttl and RELAY_MAX_WATCHES reach the hub", async () => {
+		const port = await freePort();
+		const child = await spawnHub(port, ["--db", ":memory:", "--state-max-keys", "1", "--claim-max-ttl", "60"], {
+			PATH: process.env.PATH ?? "",
+			HOME: tmp.dir,
+			RELAY_HOME: join(tmp.dir, "hub-home"),
+			RELAY_MAX_WATCHES: "1",
+		});
+		try {
+			const c = await connectClient(`ws://127.0.0.1:${port}`, "Flags");
+			const err = (p: Promise<unknown>) => p.then(() => null, (e: RelayError) => e.code);
+			await c.request("state_set", { key: "one", value: 1 });
+			expect(await err(c.request("state_set", { key: "two", value: 1 }))).toBe(ErrorCode.LIMIT);
+			expect(await err(c.request("claim", { repo: "r", paths: ["a"], ttlSeconds: 61 }))).toBe(ErrorCode.LIMIT);
+			expect((await c.request("claim", { repo: "r", paths: ["a"] })).claims[0]?.expiresAt).toBeLessThanOrEqual(Date.now() + 60_000);
+			await c.request("watch", { prefix: "a" });
+			expect(await err(c.request("watch", { prefix: "b" }))).toBe(ErrorCode.LIMIT);
+			await c.close({ bye: false });
+		} finally {
+			child.kill("SIGTERM");
+			await new Promise((r) => child.once("exit", r));
+		}
 	});
 });
