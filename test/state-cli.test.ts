@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HubClient } from "../mcp-client/hub-client.js";
 import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
-import { ErrorCode, RelayError } from "../server/errors.js";
+import { ErrorCode, type RelayError } from "../server/errors.js";
 import { assertBuilt, CLI, freePort, spawnHub } from "./fixtures/processes.js";
 
 let hub: TestHub;
