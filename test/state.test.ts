@@ -265,4 +265,25 @@ describe("watch and state_changed", () => {
 		await r.request({ type: "unwatch", prefix: "a" });
 		expect(await r.request({ type: "watch", prefix: "c" })).toMatchObject({ result: { watching: ["b", "c"] } });
 	});
+
+	it("a watcher that stopped reading gets no more pushes past the send-buffer mark: dropped, not buffered without end", async () => {
+		const mark = 64 * 1024;
+		const { hub, url } = await hubWith({ sendBufferHighBytes: mark, rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000, slowConsumerMs: 600_000 });
+		const watcher = await rawSession(url, "W");
+		expect(await watcher.request({ type: "watch", prefix: "" })).toMatchObject({ type: "result" });
+		// The watcher's process stops reading its socket: the kernel buffers fill, then the hub's.
+		(watcher.ws as unknown as { _socket: import("node:net").Socket })._socket.pause();
+		const writer = await client(url, "A");
+		const key = (i: number) => `k/${"x".repeat(240)}/${i % 50}`;
+		const conn = hub.presence.holder("default", "W");
+		let maxBuffered = 0;
+		for (let round = 0; round < 40 && hub.watches.dropped === 0; round++) {
+			await Promise.all(Array.from({ length: 500 }, (_, i) => writer.request("state_set", { key: key(round * 500 + i), value: round })));
+			maxBuffered = Math.max(maxBuffered, conn?.ws.bufferedAmount ?? 0);
+		}
+		expect(hub.watches.dropped).toBeGreaterThan(0);
+		// Never more than the mark plus the one push that crossed it.
+		expect(maxBuffered).toBeLessThanOrEqual(mark + 1024);
+		expect(conn?.ws.bufferedAmount ?? 0).toBeLessThanOrEqual(mark + 1024);
+	});
 });
