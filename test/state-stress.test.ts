@@ -55,7 +55,8 @@ function runWorker(url: string, session: string, mode: "cas" | "append", key: st
 			child.kill("SIGKILL");
 			reject(new Error(`worker ${session} did not finish: ${err}`));
 		}, 60_000);
-		child.on("exit", (code) => {
+		// "close", not "exit": exit can come before the last of stdout has been read.
+		child.on("close", (code) => {
 			clearTimeout(timer);
 			if (code !== 0) reject(new Error(`worker ${session} exited ${code}: ${err}`));
 			else resolve(JSON.parse(out) as WorkerResult);
