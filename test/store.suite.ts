@@ -3,6 +3,9 @@
  * backend (Redis, Postgres, ...) gets a line there and must pass all of it unchanged.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Hub } from "../server/hub.js";
+import type { StateChangedPush } from "../server/protocol.js";
+import { connectClient } from "./fixtures/hub.js";
 import type {
 	AppendInput,
 	AppendResult,
@@ -785,6 +788,37 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				expect(await set("d", 1, { limits })).toMatchObject({ status: "limit" });
 				await del("b");
 				expect(await set("d", 1, { limits })).toMatchObject({ status: "ok" });
+			});
+		});
+
+		describe("state: watch (a hub on this store)", () => {
+			it("every committed change reaches a watcher once, in version order; refused writes push nothing", async () => {
+				const hub = new Hub({ port: 0 }, { store });
+				const { url } = await hub.listen();
+				const a = await connectClient(url, "A");
+				const b = await connectClient(url, "B");
+				try {
+					const got: StateChangedPush[] = [];
+					b.on("state_changed", (e) => got.push(e));
+					await b.request("watch", { prefix: "w/" });
+					await Promise.all(Array.from({ length: 20 }, (_, i) => a.request("state_append", { key: "w/log", item: i })));
+					await a.request("state_set", { key: "w/x", value: 1, expectedVersion: 5 }).catch(() => undefined);
+					await a.request("state_append", { key: "w/x", item: 1 });
+					await a.request("state_delete", { key: "w/x" });
+					await a.request("state_set", { key: "other", value: 1 });
+					const deadline = Date.now() + 5_000;
+					while (got.length < 22 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+					expect(got.filter((e) => e.key === "w/log").map((e) => e.version)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+					expect(got.filter((e) => e.key === "w/x").map((e) => [e.version, e.deleted])).toEqual([
+						[1, false],
+						[1, true],
+					]);
+					expect(got).toHaveLength(22);
+				} finally {
+					await a.close({ bye: false });
+					await b.close({ bye: false });
+					await hub.close();
+				}
 			});
 		});
 
