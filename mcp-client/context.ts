@@ -11,6 +11,10 @@ import type { HubLink } from "./hub-link.js";
 import { sessionMeta } from "./identity.js";
 import type { BridgeLog } from "./log.js";
 import type { BridgeConfig } from "./options.js";
+import type { RepoInfo } from "./repo.js";
+
+/** How long the first hello waits for the repository identity (git) before going without it. */
+const REPO_WAIT_MS = 300;
 
 export class BridgeContext {
 	/** Whether messages are pushed into the session as channel notifications, and why (channel.ts). */
@@ -20,6 +24,8 @@ export class BridgeContext {
 	#closing = false;
 	#sink: ChannelSink | undefined;
 	#pusher: ChannelPusher | undefined;
+	#repo: Promise<RepoInfo | null> | undefined;
+	#owns: Promise<string[]> | undefined;
 
 	constructor(
 		readonly config: BridgeConfig,
@@ -84,6 +90,36 @@ export class BridgeContext {
 		);
 	}
 
+	/**
+	 * The repository of the bridge's working directory (its identity scopes claims), computed once with git
+	 * in the background, bounded; null when the directory is in no repository or git does not answer.
+	 */
+	repo(): Promise<RepoInfo | null> {
+		this.#repo ??= import("./repo.js")
+			.then((m) => m.repoOf(process.cwd()))
+			.catch((err) => {
+				this.log.warn({ error: (err as Error).message }, "cannot work out the repository identity");
+				return null;
+			});
+		return this.#repo;
+	}
+
+	/** --owns / RELAY_OWNS in canonical form; entries that are no valid claim pattern are dropped (and logged). */
+	owns(): Promise<string[]> {
+		this.#owns ??= (async () => {
+			if (this.config.owns.length === 0) return [];
+			const { normalizeClaimPath } = await import("../server/globs.js");
+			const out: string[] = [];
+			for (const raw of this.config.owns) {
+				const r = normalizeClaimPath(raw);
+				if (r.ok) out.push(r.path);
+				else this.log.warn({ owns: raw, reason: r.reason }, "ignoring an --owns entry");
+			}
+			return [...new Set(out)].slice(0, 32);
+		})();
+		return this.#owns;
+	}
+
 	/** The hub link, created on first use. Rejects with the configuration problem, if there is one. */
 	link(): Promise<HubLink> {
 		const problem = this.config.problem;
@@ -93,24 +129,36 @@ export class BridgeContext {
 				new RelayError(ErrorCode.UNREACHABLE, "The bridge is shutting down."),
 			);
 		this.#link ??= (async () => {
-			const [{ HubLink }, { FileSecretStore, MemorySecretStore }, { ChannelPusher }] =
+			const repo = this.repo();
+			const [{ HubLink }, { FileSecretStore, MemorySecretStore }, { ChannelPusher }, owns] =
 				await Promise.all([
 					import("./hub-link.js"),
 					import("./secrets.js"),
 					import("./channel-push.js"),
+					this.owns(),
 				]);
 			const c = this.config;
 			// `<host>-<pid>` is never claimed again once this process is gone: the hub forgets it at the end of
 			// the connection, and its secret is kept in memory only (for reconnects of this process), so
 			// neither the hub nor $RELAY_HOME/secrets keeps one per start of Claude Code.
 			const ephemeral = c.identity.source === "hostname-pid";
+			const meta = sessionMeta(c.claudeSessionId);
+			if (owns.length > 0) meta.owns = owns;
+			// The first hello says which repository this session is in when git answers quickly; otherwise the
+			// next hello (meta is read at each connect) does.
+			const setRepo = (r: RepoInfo | null) => {
+				if (r) meta.repo = r.identity.slice(0, 512);
+			};
+			const early = await Promise.race([repo, new Promise<undefined>((r) => setTimeout(() => r(undefined), REPO_WAIT_MS).unref())]);
+			if (early !== undefined) setRepo(early);
+			else void repo.then(setRepo);
 			const link = new HubLink({
 				url: c.url,
 				session: c.identity.id,
 				room: c.room,
 				token: c.token,
 				home: c.home,
-				meta: sessionMeta(c.claudeSessionId),
+				meta,
 				secrets: ephemeral ? new MemorySecretStore() : new FileSecretStore(paths.secrets(c.home), this.log),
 				log: this.log,
 				claudeSessionId: c.claudeSessionId,

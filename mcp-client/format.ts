@@ -17,6 +17,16 @@ export const PREVIEW_CHARS = 300;
 /** A message as a tool returns it: the body cut to the bound, with its full length. */
 export type ShownMessage = Message & { bodyChars: number; truncated: boolean };
 
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/** A time as the tools show it: local hh:mm:ss today, with the date otherwise. */
+export function formatTime(ms: number, now = Date.now()): string {
+	const d = new Date(ms);
+	const hms = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+	if (new Date(now).toDateString() === d.toDateString()) return hms;
+	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms}`;
+}
+
 export function formatDuration(ms: number): string {
 	const s = Math.max(0, Math.round(ms / 1000));
 	if (s < 90) return `${s}s`;

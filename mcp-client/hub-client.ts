@@ -26,6 +26,7 @@ import {
 	type RequestType,
 	type ResultOf,
 	type SessionMeta,
+	type StateChangedPush,
 } from "../server/protocol.js";
 
 export interface SecretStore {
@@ -64,6 +65,8 @@ export interface HubClientEvents {
 	message: [message: Message];
 	peer_joined: [peer: PeerInfo];
 	peer_left: [info: { session: string; room: string; reason: string }];
+	/** A key under a prefix this connection watches changed (watches end with the connection: re-send them). */
+	state_changed: [change: StateChangedPush];
 	disconnected: [info: { code: number; reason: string }];
 	/** Hello was refused for a reason retrying cannot fix (bad ID, bad token); the client stopped. */
 	fatal: [error: RelayError];
@@ -86,6 +89,12 @@ interface Pending {
 }
 
 const DEDUPE_WINDOW = 10_000;
+/**
+ * State writes are not sent again after a reconnect: one that was applied before the connection dropped
+ * would be applied twice (an append) or fail its compare-and-set against itself (a set), which a retry loop
+ * would take for another writer's change. The caller gets E_TIMEOUT ("may have been applied") instead.
+ */
+const NOT_REPEATABLE: ReadonlySet<RequestType> = new Set(["state_set", "state_append", "state_delete"]);
 /** Pause before re-sending a request the hub refused with E_RATE_LIMITED. */
 const RATE_LIMIT_BACKOFF_MS = 250;
 
@@ -202,7 +211,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		if (this.#closed) return Promise.reject(new RelayError(ErrorCode.UNREACHABLE, "The relay client is closed."));
 		const id = `${this.#nextId++}`;
 		const frame = { type, id, ...params } as Record<string, unknown>;
-		const repeatable = !(type === "inbox" && !(params as ParamsOf<"inbox">).peek);
+		const repeatable = !(type === "inbox" && !(params as ParamsOf<"inbox">).peek) && !NOT_REPEATABLE.has(type);
 		const timeoutMs = opts.timeoutMs ?? this.#opts.requestTimeoutMs;
 		return new Promise<ResultOf<T>>((resolve, reject) => {
 			const timer = setTimeout(() => {
@@ -403,7 +412,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				this.#pending.delete(String(frame.id));
 				clearTimeout(entry.timer);
 				if (frame.type === "result") entry.resolve(frame.result);
-				else entry.reject(new RelayError(frame.code as ErrorCode, frame.message));
+				else entry.reject(new RelayError(frame.code as ErrorCode, frame.message, frame.details));
 				return;
 			}
 			case "message": {
@@ -422,6 +431,9 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				return;
 			case "peer_left":
 				this.emit("peer_left", frame);
+				return;
+			case "state_changed":
+				this.emit("state_changed", frame);
 				return;
 			case "shutdown":
 				this.lastError = new RelayError(ErrorCode.SHUTTING_DOWN, `The hub is shutting down (${frame.reason}); reconnecting.`);
@@ -466,12 +478,14 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			} else {
 				clearTimeout(entry.timer);
 				this.#pending.delete(id);
-				// Only a consuming inbox is not repeatable: the hub may have acked what it read, and that answer
+				// A consuming inbox and state writes are not repeatable: the hub may have applied them, and that answer
 				// is gone. Say so plainly; callers that cannot afford it read with peek + ack instead.
 				entry.reject(
 					new RelayError(
 						ErrorCode.TIMEOUT,
-						`The connection dropped before the hub answered ${entry.type}; it may have been applied (a consuming inbox may have acked messages: read them back with history).`,
+						entry.type === "inbox"
+							? `The connection dropped before the hub answered ${entry.type}; it may have been applied (a consuming inbox may have acked messages: read them back with history).`
+							: `The connection dropped before the hub answered ${entry.type}; it may have been applied: read the key back before writing it again.`,
 					),
 				);
 			}

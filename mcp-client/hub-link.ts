@@ -17,6 +17,7 @@ import {
 	type RequestType,
 	type ResultOf,
 	type SessionMeta,
+	type StateChangedPush,
 } from "../server/protocol.js";
 import { HubClient, type SecretStore, unreachableHint } from "./hub-client.js";
 import { gitBranch } from "./identity.js";
@@ -63,6 +64,8 @@ export interface WaitResult {
 }
 
 const REGISTRY_REFRESH_MS = 60_000;
+/** State changes held for relay_wait; past it the oldest go (counted in `stateDropped`). */
+const STATE_CHANGES_HELD = 200;
 /** How long receive waits for a reconnect before handing over what the bridge holds. */
 const HELD_CONNECT_WAIT_MS = 1_000;
 
@@ -80,6 +83,13 @@ export class HubLink {
 	/** The relay_wait calls in progress (their `from` filter): a message one of them wants is not pushed. */
 	readonly #waits = new Set<{ from: string | undefined }>();
 	readonly #waitEndListeners = new Set<() => void>();
+	/** State prefixes this session watches: the hub forgets them with the connection, so they are re-sent. */
+	readonly #watches = new Set<string>();
+	/** Changes by other sessions under a watched prefix, oldest first, until relay_wait takes them. */
+	readonly #stateChanges: StateChangedPush[] = [];
+	readonly #stateListeners = new Set<() => void>();
+	/** Changes dropped because more than STATE_CHANGES_HELD waited. */
+	stateDropped = 0;
 
 	constructor(options: HubLinkOptions) {
 		this.options = options;
@@ -116,6 +126,19 @@ export class HubLink {
 				);
 			void this.flushAcks().catch(() => undefined);
 			this.#registry.online();
+			for (const prefix of this.#watches) {
+				this.client.request("watch", { prefix }).catch((err) => this.#log.warn({ prefix, error: (err as Error).message }, "could not watch again after reconnecting"));
+			}
+		});
+		c.on("state_changed", (change) => {
+			// Its own writes are no news to this session.
+			if (change.updatedBy === options.session) return;
+			this.#stateChanges.push(change);
+			if (this.#stateChanges.length > STATE_CHANGES_HELD) {
+				this.#stateChanges.shift();
+				this.stateDropped++;
+			}
+			for (const listener of this.#stateListeners) listener();
 		});
 		c.on("message", (m) => {
 			if (this.inbox.wasHanded(m.id)) {
@@ -383,6 +406,58 @@ export class HubLink {
 			if (left <= 0) return none();
 			await this.#nextEvent(left, from, signal);
 		}
+	}
+
+	/** Watches a state prefix from now on, this connection and every later one. Throws the hub's refusal. */
+	async watch(prefix: string): Promise<string[]> {
+		if (this.#watches.has(prefix)) return [...this.#watches].sort();
+		const r = await this.request("watch", { prefix });
+		this.#watches.add(prefix);
+		return r.watching;
+	}
+
+	get watching(): string[] {
+		return [...this.#watches].sort();
+	}
+
+	/** How many state changes by others wait to be taken. */
+	get stateChangesWaiting(): number {
+		return this.#stateChanges.length;
+	}
+
+	/** Removes and returns the held changes under `prefix`, one per key (its newest), oldest first. */
+	takeStateChanges(prefix: string): StateChangedPush[] {
+		const newest = new Map<string, StateChangedPush>();
+		for (let i = 0; i < this.#stateChanges.length; ) {
+			const c = this.#stateChanges[i] as StateChangedPush;
+			if (c.key.startsWith(prefix)) {
+				newest.delete(c.key);
+				newest.set(c.key, c);
+				this.#stateChanges.splice(i, 1);
+			} else i++;
+		}
+		return [...newest.values()];
+	}
+
+	/** Resolves true at the next held change under `prefix`, false at the timeout or abort. */
+	nextStateChange(prefix: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+		const has = () => this.#stateChanges.some((c) => c.key.startsWith(prefix));
+		if (has()) return Promise.resolve(true);
+		return new Promise((resolve) => {
+			const done = (result: boolean) => {
+				clearTimeout(timer);
+				this.#stateListeners.delete(onChange);
+				signal?.removeEventListener("abort", onAbort);
+				resolve(result);
+			};
+			const onChange = () => {
+				if (has()) done(true);
+			};
+			const onAbort = () => done(false);
+			const timer = setTimeout(() => done(false), timeoutMs);
+			this.#stateListeners.add(onChange);
+			signal?.addEventListener("abort", onAbort, { once: true });
+		});
 	}
 
 	/** Sends the acks that are still owed to the hub (handed messages); bounded by the request timeout. */

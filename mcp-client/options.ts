@@ -57,6 +57,11 @@ export const BRIDGE_OPTIONS = {
 		env: "RELAY_CHANNELS",
 		default: "auto",
 	},
+	owns: {
+		describe:
+			"Comma-separated repo-relative globs this session owns (e.g. src/auth/**,docs/auth.md); peers whose claims or owns overlap them are marked in relay_peers",
+		env: "RELAY_OWNS",
+	},
 	"server-name": {
 		describe:
 			"The name this server is registered under in Claude Code (`claude mcp add <name>`), as in server:<name>",
@@ -96,6 +101,8 @@ export interface BridgeConfig {
 	serverName: string;
 	/** Claude Code's own session id, when Claude Code passed it (CLAUDE_CODE_SESSION_ID). */
 	claudeSessionId: string | undefined;
+	/** --owns / RELAY_OWNS as given (normalized, and bad ones dropped, when the hub link is made). */
+	owns: string[];
 	/**
 	 * A configuration the bridge cannot connect with (invalid ID, unreadable token file, bad URL). The bridge
 	 * still starts and answers MCP, so that every tool can tell the model (and the user) what to fix.
@@ -194,6 +201,10 @@ export function resolveConfig(
 		channelsInvalid: channelsValid ? undefined : channelsText,
 		serverName,
 		claudeSessionId: nonEmpty(env.CLAUDE_CODE_SESSION_ID),
+		owns: (pick("owns") ?? "")
+			.split(",")
+			.map((g) => g.trim())
+			.filter(Boolean),
 		problem,
 	};
 }

@@ -9,10 +9,12 @@ import { dbCommand } from "../server/db-command.js";
 import { hubCommand } from "../server/hub-command.js";
 import { clientCommand } from "./client-command.js";
 import { sendCommand } from "./send-command.js";
+import { claimsCommand, stateCommand } from "./state-command.js";
 import { launchdCommand } from "../launchd/launchd-command.js";
 import { tunnelCommand } from "../launchd/tunnel-command.js";
 import { registerCommand, sessionsCommand } from "../sessions/sessions-command.js";
 import { doctorCommand } from "../mcp-client/claude/doctor-command.js";
+import { guardCommand } from "../mcp-client/claude/guard-command.js";
 import { hookCommand } from "../mcp-client/claude/hook-command.js";
 import { installCommand, uninstallCommand } from "../mcp-client/claude/install-command.js";
 
@@ -22,9 +24,11 @@ export async function runCli(argv: string[]): Promise<void> {
 		.usage("$0 <command> [options]\n\nReal-time, durable messaging between Claude Code sessions.")
 		.command(hubCommand)
 		// commands: keep one line each, alphabetical after hub
+		.command(claimsCommand)
 		.command(clientCommand)
 		.command(dbCommand)
 		.command(doctorCommand)
+		.command(guardCommand)
 		.command(hookCommand)
 		.command(installCommand)
 		.command(launchdCommand)
@@ -32,6 +36,7 @@ export async function runCli(argv: string[]): Promise<void> {
 		.command(registerCommand)
 		.command(sendCommand)
 		.command(sessionsCommand)
+		.command(stateCommand)
 		.command(tunnelCommand)
 		.command(uninstallCommand)
 		.demandCommand(1, "Name a command; `claude-relay --help` lists them.")

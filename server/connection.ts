@@ -165,12 +165,21 @@ export class Connection {
 		});
 	}
 
+	/**
+	 * Writes a push that is only a hint (state_changed), unless the send buffer is over the high-water mark:
+	 * then it is dropped rather than let it grow the buffer of a reader that is behind. Returns whether sent.
+	 */
+	sendHint(text: string): boolean {
+		if (this.#overHighWater()) return false;
+		return this.sendText(text);
+	}
+
 	reply(id: RequestId, result: unknown): void {
 		this.send({ type: "result", id, result });
 	}
 
-	error(id: RequestId | null, code: ErrorCode, message: string): void {
-		this.send({ type: "error", id, code, message });
+	error(id: RequestId | null, code: ErrorCode, message: string, details?: unknown): void {
+		this.send(details === undefined ? { type: "error", id, code, message } : { type: "error", id, code, message, details });
 	}
 
 	close(code: number, reason: string): void {

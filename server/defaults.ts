@@ -132,6 +132,22 @@ export interface HubOptions {
 	shutdownGraceMs: number;
 	/** Milliseconds clients are told to wait before reconnecting after a shutdown. */
 	shutdownRetryAfterMs: number;
+	/** Shared state: most keys per room (a new key past it is E_LIMIT). Values are bounded by maxBodyBytes. */
+	stateMaxKeys: number;
+	/** Shared state: most bytes of values (as JSON) per room. */
+	stateMaxRoomBytes: number;
+	/** Most state prefixes one connection may watch at once. */
+	maxWatches: number;
+	/** File claims: the TTL of a claim that names none. */
+	claimDefaultTtlSeconds: number;
+	/** File claims: the longest TTL a claim may ask for (renewing extends it again). */
+	claimMaxTtlSeconds: number;
+	/** File claims: most live claimed patterns per session, across repositories. */
+	claimMaxPerSession: number;
+	/** File claims: most live claimed patterns per repository (all sessions of a room). */
+	claimMaxPerRepo: number;
+	/** How often expired claims are deleted (they stop counting the moment they expire either way). */
+	claimSweepIntervalMs: number;
 }
 
 export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
@@ -169,6 +185,14 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	sessionsPageLimit: 100,
 	shutdownGraceMs: 1_000,
 	shutdownRetryAfterMs: 1_000,
+	stateMaxKeys: 10_000,
+	stateMaxRoomBytes: 64 * 1024 * 1024,
+	maxWatches: 32,
+	claimDefaultTtlSeconds: 30 * 60,
+	claimMaxTtlSeconds: 24 * 60 * 60,
+	claimMaxPerSession: 256,
+	claimMaxPerRepo: 4096,
+	claimSweepIntervalMs: 60_000,
 });
 
 /** Addresses that only this machine can reach; any other bind needs a token. */

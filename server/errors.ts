@@ -51,6 +51,19 @@ export const ErrorCode = {
 	 * applied. Retry later; /healthz reports the failure until storage works again.
 	 */
 	STORAGE: "E_STORAGE",
+	/**
+	 * Compare-and-set lost: the key's version is not `expectedVersion` (0: the key exists). Nothing changed;
+	 * the error's `details.current` is the key as it is now (null: it does not exist). Read, then retry.
+	 */
+	CONFLICT: "E_CONFLICT",
+	/** A state key or key prefix is malformed (keys: 1-256 of letters, digits and `_ - . : /`). */
+	BAD_KEY: "E_BAD_KEY",
+	/** A claim path or repository identity is malformed (absolute, `..`, control characters, bad glob...). */
+	BAD_PATH: "E_BAD_PATH",
+	/** state_append on a key whose value is not a JSON array. */
+	NOT_ARRAY: "E_NOT_ARRAY",
+	/** A bound on what a room, session or connection may hold was reached (keys, bytes, claims, watches). */
+	LIMIT: "E_LIMIT",
 	// Client-side codes (the hub never sends these; client libraries raise them).
 	/** No answer from the hub within the bounded wait. */
 	TIMEOUT: "E_TIMEOUT",
@@ -96,10 +109,13 @@ export const CloseCode = {
 /** An error with a stable code; the hub turns it into an `error` frame for the request that caused it. */
 export class RelayError extends Error {
 	readonly code: ErrorCode;
-	constructor(code: ErrorCode, message: string) {
+	/** Structured facts sent with the error frame (E_CONFLICT: `{current}`); absent for most codes. */
+	readonly details: unknown;
+	constructor(code: ErrorCode, message: string, details?: unknown) {
 		super(message);
 		this.name = "RelayError";
 		this.code = code;
+		this.details = details;
 	}
 }
 

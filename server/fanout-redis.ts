@@ -10,6 +10,9 @@
  * the message would wait, unpushed, for the next reconnect. From the script, events leave in seq order.
  * So `publish` of a message event does nothing: the commit already published it.
  *
+ * State events (a key changed) come from the state scripts in the same way, inside the commit, so watchers
+ * see a key's versions in order whichever hub wrote them (server/store/redis-state.ts).
+ *
  * Session events ("this ID was first claimed in this room") and forget events ("this ID was forgotten") are
  * published here, so every hub's broadcast audience learns about sessions that joined or left elsewhere.
  *
@@ -66,7 +69,8 @@ export class RedisFanout implements Fanout {
 	}
 
 	async publish(event: FanoutEvent): Promise<void> {
-		if (event.kind === "message") return; // published by the store's commit (see the top of this file)
+		// Messages and state changes are published by the store's commit (see the top of this file).
+		if (event.kind === "message" || event.kind === "state") return;
 		await this.open();
 		await this.#pub?.publish(this.channel, JSON.stringify(event));
 	}
@@ -96,7 +100,7 @@ export class RedisFanout implements Fanout {
 			return;
 		}
 		// Events from a newer hub version that this one does not know are skipped, not misread.
-		if (event.kind !== "message" && event.kind !== "session" && event.kind !== "forget") return;
+		if (event.kind !== "message" && event.kind !== "session" && event.kind !== "forget" && event.kind !== "state") return;
 		for (const handler of this.#handlers) {
 			try {
 				handler(event);

@@ -17,7 +17,19 @@ export type FanoutEvent =
 	 * A session ID was forgotten: every hub takes it out of the room's audience, and with `close` (an explicit
 	 * `forget`) closes the connections that hold or observe it there.
 	 */
-	| { kind: "forget"; room: string; session: string; close: boolean };
+	| { kind: "forget"; room: string; session: string; close: boolean }
+	/** A state key changed: every hub pushes `state_changed` to its connections watching a prefix of it. */
+	| StateEvent;
+
+export interface StateEvent {
+	kind: "state";
+	room: string;
+	key: string;
+	version: number;
+	updatedBy: string;
+	updatedAt: number;
+	deleted: boolean;
+}
 
 export type FanoutHandler = (event: FanoutEvent) => void;
 

@@ -73,6 +73,13 @@ export interface HubArgs {
 	sync: "normal" | "full";
 	walMaxBytes: number;
 	logLevel: string;
+	stateMaxKeys: number;
+	stateMaxRoomBytes: number;
+	maxWatches: number;
+	claimTtl: number;
+	claimMaxTtl: number;
+	claimMaxPerSession: number;
+	claimMaxPerRepo: number;
 }
 
 export const hubCommand: CommandModule<object, HubArgs> = {
@@ -117,6 +124,13 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 				sync: withEnv("RELAY_SYNC", { choices: ["normal", "full"] as const, default: "normal" as const, describe: "SQLite durability: normal survives a crash of the hub, full also a power loss" }),
 				"wal-max-bytes": withEnv("RELAY_WAL_MAX_BYTES", { type: "number", default: DEFAULTS.walMaxBytes, describe: "SQLite: rewind the WAL file past this size; writes wait at twice it" }),
 				"log-level": withEnv("RELAY_LOG_LEVEL", { type: "string", default: "info", describe: "trace|debug|info|warn|error|silent" }),
+				"state-max-keys": withEnv("RELAY_STATE_MAX_KEYS", { type: "number", default: DEFAULTS.stateMaxKeys, describe: "Shared state: most keys per room (values: at most --max-body each)" }),
+				"state-max-room-bytes": withEnv("RELAY_STATE_MAX_ROOM_BYTES", { type: "number", default: DEFAULTS.stateMaxRoomBytes, describe: "Shared state: most bytes of values per room" }),
+				"max-watches": withEnv("RELAY_MAX_WATCHES", { type: "number", default: DEFAULTS.maxWatches, describe: "Most state prefixes one connection may watch" }),
+				"claim-ttl": withEnv("RELAY_CLAIM_TTL", { type: "number", default: DEFAULTS.claimDefaultTtlSeconds, describe: "File claims: TTL of a claim that names none, seconds" }),
+				"claim-max-ttl": withEnv("RELAY_CLAIM_MAX_TTL", { type: "number", default: DEFAULTS.claimMaxTtlSeconds, describe: "File claims: longest TTL a claim may ask for, seconds" }),
+				"claim-max-per-session": withEnv("RELAY_CLAIM_MAX_PER_SESSION", { type: "number", default: DEFAULTS.claimMaxPerSession, describe: "File claims: most live claimed patterns per session" }),
+				"claim-max-per-repo": withEnv("RELAY_CLAIM_MAX_PER_REPO", { type: "number", default: DEFAULTS.claimMaxPerRepo, describe: "File claims: most live claimed patterns per repository" }),
 			})
 			.example("$0 hub", "Loopback, port 9999, database in ~/.claude-relay/relay.db")
 			.example("$0 hub 8888", "Another port (like `node server.js 8888` of the original)")

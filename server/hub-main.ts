@@ -77,6 +77,13 @@ export async function runHub(args: HubArgs): Promise<void> {
 				newSessionsPerMinute: args.newSessionsPerMinute,
 				broadcastDeliveriesPerSecond: args.broadcastDeliveriesPerSecond,
 				forgetAfterDays: args.forgetAfterDays,
+				stateMaxKeys: args.stateMaxKeys,
+				stateMaxRoomBytes: args.stateMaxRoomBytes,
+				maxWatches: args.maxWatches,
+				claimDefaultTtlSeconds: args.claimTtl,
+				claimMaxTtlSeconds: args.claimMaxTtl,
+				claimMaxPerSession: args.claimMaxPerSession,
+				claimMaxPerRepo: args.claimMaxPerRepo,
 			},
 			{ store, fanout, log },
 		);

@@ -21,9 +21,10 @@ import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
 import { normalizeAllowedHost, normalizeOrigin, type Refusal, RequestGuard } from "./origin.js";
 import { addressKey, PreHelloPool } from "./pre-hello.js";
-import { checkName, PROTOCOL_VERSION } from "./protocol.js";
+import { checkName, checkRepo, PROTOCOL_VERSION } from "./protocol.js";
 import { routeFrame } from "./router.js";
 import { StorageError, type Store } from "./store/store.js";
+import { Watches } from "./watches.js";
 import { VERSION } from "./version.js";
 
 export interface HubDeps {
@@ -56,6 +57,8 @@ export class Hub {
 	#evictions = { count: 0, loggedAt: 0 };
 	/** Who holds which session on this hub, and each room's audience. */
 	readonly presence: Presence;
+	/** Which connections on this hub watch which state prefixes. */
+	readonly watches: Watches;
 	/** What request handlers get (server/handlers/context.ts): not the Hub itself. */
 	readonly context: HandlerContext;
 	/** Host and Origin checks (server/origin.ts); set once the port is known, before the first request. */
@@ -101,6 +104,7 @@ export class Hub {
 		this.fanout = deps.fanout ?? new LocalFanout();
 		this.log = deps.log ?? silentLogger();
 		this.presence = new Presence(this.store, this.fanout, this.log, this.options);
+		this.watches = new Watches(this.options.maxWatches);
 		this.context = {
 			options: this.options,
 			store: this.store,
@@ -108,11 +112,12 @@ export class Hub {
 			presence: this.presence,
 			// A minute's worth of new IDs at once; two seconds' worth of broadcast deliveries, and never less than
 			// one broadcast to a full room.
-			claims: new AddressLimiter(this.options.newSessionsPerMinute / 60, this.options.newSessionsPerMinute),
+			newIds: new AddressLimiter(this.options.newSessionsPerMinute / 60, this.options.newSessionsPerMinute),
 			broadcasts: new AddressLimiter(
 				this.options.broadcastDeliveriesPerSecond,
 				Math.max(2 * this.options.broadcastDeliveriesPerSecond, this.options.maxSessionsPerRoom),
 			),
+			watches: this.watches,
 			log: this.log,
 		};
 		this.#preHello = new PreHelloPool<Connection>({
@@ -222,6 +227,10 @@ export class Hub {
 			this.#sessionsOverHttp(req, res);
 			return;
 		}
+		if (req.method === "GET" && path === "/claims") {
+			this.#claimsOverHttp(req, res);
+			return;
+		}
 		res.writeHead(426, { "content-type": "text/plain" });
 		res.end("claude-relay hub: connect with a WebSocket client (see docs/PROTOCOL.md), or GET /healthz.\n");
 	}
@@ -266,6 +275,48 @@ export class Hub {
 				this.log.error({ err }, "GET /sessions failed");
 				if (err instanceof StorageError) send(503, { error: { code: ErrorCode.STORAGE, message: `The hub's storage failed: ${err.message}.` } });
 				else send(500, { error: { code: ErrorCode.INTERNAL, message: "store unavailable" } });
+			},
+		);
+	}
+
+	/**
+	 * GET /claims?room=NAME[&repo=ID]: the live file claims, for the edit guards (the PreToolUse hook and the
+	 * git pre-commit hook), which must answer fast and must not need a session of their own. Behind the hub
+	 * token when there is one.
+	 */
+	#claimsOverHttp(req: IncomingMessage, res: ServerResponse): void {
+		const send = (status: number, body: unknown) => {
+			res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+			res.end(JSON.stringify(body));
+		};
+		if (this.options.token !== undefined) {
+			const offered = tokenFromUpgrade(req);
+			if (offered === undefined || !safeEqual(offered, this.options.token)) {
+				send(401, { error: { code: ErrorCode.AUTH, message: "This hub requires a token." } });
+				return;
+			}
+		}
+		const params = new URL(req.url ?? "/", "http://hub").searchParams;
+		const room = params.get("room") ?? DEFAULT_ROOM;
+		const check = checkName(room, "room name");
+		if (!check.ok) {
+			send(400, { error: { code: ErrorCode.BAD_ID, message: check.reason } });
+			return;
+		}
+		const repo = params.get("repo") ?? undefined;
+		if (repo !== undefined) {
+			const r = checkRepo(repo);
+			if (!r.ok) {
+				send(400, { error: { code: ErrorCode.BAD_PATH, message: r.reason } });
+				return;
+			}
+		}
+		const now = Date.now();
+		this.store.claims.list(room, { ...(repo !== undefined ? { repo } : {}), now }).then(
+			(claims) => send(200, { room, claims: claims.map(({ room: _, ...c }) => c), now }),
+			(err) => {
+				this.log.error({ err }, "GET /claims failed");
+				send(500, { error: { code: ErrorCode.INTERNAL, message: "store unavailable" } });
 			},
 		);
 	}
@@ -394,6 +445,7 @@ export class Hub {
 			this.#connections.delete(conn);
 			this.#preHello.remove(conn);
 			conn.dispose();
+			this.watches.drop(conn);
 			this.presence.leave(conn, conn.leaving ?? "closed");
 		});
 	}
@@ -403,6 +455,7 @@ export class Hub {
 	#onFanout(event: FanoutEvent): void {
 		if (event.kind === "session") this.presence.sessionSeen(event.room, event.session);
 		else if (event.kind === "forget") this.presence.sessionForgotten(event.room, event.session, event.close);
+		else if (event.kind === "state") this.watches.notify(event);
 		else this.presence.deliver(event.message, event.recipients);
 	}
 
@@ -441,7 +494,11 @@ export class Hub {
 			Math.min(1000, o.slowConsumerMs),
 		);
 		const retention = setInterval(() => void this.runRetention(), o.retentionIntervalMs);
-		this.#timers = [heartbeat, slow, retention];
+		// Expired claims already count for nothing; this only frees their rows.
+		const sweep = setInterval(() => {
+			this.store.claims.sweep(Date.now()).catch((err) => this.log.warn({ err }, "claim sweep failed"));
+		}, o.claimSweepIntervalMs);
+		this.#timers = [heartbeat, slow, retention, sweep];
 		for (const t of this.#timers) t.unref();
 		void this.runRetention();
 	}

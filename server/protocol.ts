@@ -6,7 +6,8 @@
  * It must stay cheap to import (the bridge pays for it at every cold start): zod and nothing else.
  *
  * Frames are JSON text, one per WebSocket message. Requests carry an `id` that the hub echoes on its
- * `result` or `error` reply; pushes (`message`, `peer_joined`, `peer_left`, `shutdown`) carry none.
+ * `result` or `error` reply; pushes (`message`, `peer_joined`, `peer_left`, `shutdown`, `state_changed`)
+ * carry none.
  */
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
@@ -104,6 +105,48 @@ export type RequestId = z.infer<typeof RequestId>;
 
 const shortText = z.string().max(256);
 
+// ----- shared state and file claims (limits that are part of the protocol) --------------------------------
+
+/** State keys: 1-256 letters, digits and `_ - . : /`, per room. A key is a name, never a file path. */
+export const STATE_KEY_PATTERN = /^[A-Za-z0-9_.:/-]{1,256}$/;
+/** Most items `state_append.maxItems` may keep. */
+export const STATE_APPEND_MAX_ITEMS = 10_000;
+/** Deepest nesting of arrays and objects in a state value (a deeper one is E_BAD_FRAME). */
+export const STATE_MAX_DEPTH = 64;
+/** Most entries one state_list page may return. */
+export const STATE_LIST_MAX = 1000;
+/** Most paths in one claim or release. */
+export const CLAIM_MAX_PATHS = 64;
+/** Longest repository identity (a normalized remote URL, or a directory name). */
+export const REPO_MAX_CHARS = 512;
+/** Most `owns` globs in hello meta. */
+export const OWNS_MAX = 32;
+
+/** Why a state key (or, with `prefix`, a key prefix, which may be empty) is refused; `{ok: true}` if fine. */
+export function checkStateKey(key: string, prefix = false): NameCheck {
+	const what = prefix ? "state key prefix" : "state key";
+	if (typeof key !== "string") return { ok: false, reason: `${what} must be a string` };
+	if (prefix && key === "") return { ok: true };
+	if (key.length === 0) return { ok: false, reason: `${what} is empty` };
+	if (key.length > 256) return { ok: false, reason: `${what} is longer than 256 characters` };
+	if (!STATE_KEY_PATTERN.test(key))
+		return {
+			ok: false,
+			reason: `${what} may contain only letters, digits and _ - . : / (got ${JSON.stringify(key.slice(0, 80))})`,
+		};
+	return { ok: true };
+}
+
+/** Why a repository identity is refused: 1-512 printable characters, no control characters. */
+export function checkRepo(repo: string): NameCheck {
+	if (typeof repo !== "string" || repo.trim() === "") return { ok: false, reason: "repository identity is empty" };
+	if (repo.length > REPO_MAX_CHARS) return { ok: false, reason: `repository identity is longer than ${REPO_MAX_CHARS} characters` };
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: we are looking for control characters on purpose
+	if (/[\u0000-\u001f\u007f-\u009f]/.test(repo)) return { ok: false, reason: "repository identity contains control characters" };
+	if (repo !== repo.trim()) return { ok: false, reason: "repository identity has leading or trailing spaces" };
+	return { ok: true };
+}
+
 /** What a session tells the hub about itself at hello; shown to peers by `peers` and `sessions`. */
 export const SessionMeta = z.object({
 	host: shortText.optional(),
@@ -113,6 +156,10 @@ export const SessionMeta = z.object({
 	client: z.string().max(64).optional(),
 	version: z.string().max(64).optional(),
 	claudeSessionId: z.string().max(128).optional(),
+	/** The repository identity of cwd (see File claims in docs/PROTOCOL.md): what `owns` is relative to. */
+	repo: z.string().max(REPO_MAX_CHARS).optional(),
+	/** Repo-relative globs this session says it owns; relay_peers marks peers whose owns or claims overlap. */
+	owns: z.array(z.string().max(1024)).max(OWNS_MAX).optional(),
 });
 export type SessionMeta = z.infer<typeof SessionMeta>;
 
@@ -159,6 +206,36 @@ export type SessionInfo = z.infer<typeof SessionInfo>;
 
 export const Warning = z.object({ code: z.string(), message: z.string() });
 export type Warning = z.infer<typeof Warning>;
+
+/** A state key without its value (state_list, and the answer to writes). */
+export const StateInfo = z.object({
+	key: z.string(),
+	/** 1 when created, +1 per change. A deleted key that is created again starts at 1. */
+	version: z.number().int(),
+	/** Session ID of the last writer. */
+	updatedBy: z.string(),
+	/** Epoch ms of the last change (the hub's clock). */
+	updatedAt: z.number(),
+	/** Bytes of the value as JSON (UTF-8). */
+	size: z.number().int(),
+});
+export type StateInfo = z.infer<typeof StateInfo>;
+
+export const StateEntry = StateInfo.extend({ value: z.unknown() });
+export type StateEntry = z.infer<typeof StateEntry>;
+
+/** One live file claim: a session holds `path` (a repo-relative pattern) in `repo` until `expiresAt`. */
+export const ClaimInfo = z.object({
+	repo: z.string(),
+	session: z.string(),
+	/** Canonical pattern (see server/globs.ts): `src/auth/**`, `src/x.ts`, ... */
+	path: z.string(),
+	reason: z.string().nullable(),
+	/** Epoch ms of the first claim of this path by this session (renewals keep it). */
+	claimedAt: z.number(),
+	expiresAt: z.number(),
+});
+export type ClaimInfo = z.infer<typeof ClaimInfo>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Client → hub requests
@@ -241,6 +318,52 @@ export const ForgetRequest = req("forget", {
 export const PingRequest = req("ping", {});
 export const ByeRequest = req("bye", { reason: z.string().max(256).optional() });
 
+// Key and path fields are given generous zod bounds: the handlers check them and answer E_BAD_KEY or
+// E_BAD_PATH with a reason, which says more than a schema error.
+const stateKey = z.string().max(1024);
+export const StateGetRequest = req("state_get", { key: stateKey });
+export const StateSetRequest = req("state_set", {
+	key: stateKey,
+	/** Any JSON (null included); at most the hub's body limit once serialized. */
+	value: z.unknown(),
+	/** Compare-and-set: the version the key must have now; 0 means it must not exist. Absent: set anyway. */
+	expectedVersion: z.number().int().min(0).optional(),
+});
+export const StateAppendRequest = req("state_append", {
+	key: stateKey,
+	/** Appended to the JSON array at `key` (created as [item] when missing). */
+	item: z.unknown(),
+	/** Keep only the newest maxItems items (oldest dropped). */
+	maxItems: z.number().int().min(1).max(STATE_APPEND_MAX_ITEMS).optional(),
+});
+export const StateDeleteRequest = req("state_delete", {
+	key: stateKey,
+	expectedVersion: z.number().int().min(1).optional(),
+});
+export const StateListRequest = req("state_list", {
+	prefix: stateKey.optional(),
+	/** Page on: only keys after this one (the last key of the previous page). */
+	after: stateKey.optional(),
+	limit: z.number().int().min(1).max(STATE_LIST_MAX).optional(),
+});
+export const WatchRequest = req("watch", { prefix: stateKey });
+export const UnwatchRequest = req("unwatch", { prefix: stateKey.optional() });
+export const ClaimRequest = req("claim", {
+	repo: z.string().max(REPO_MAX_CHARS * 2),
+	paths: z.array(z.string().max(2048)).min(1).max(CLAIM_MAX_PATHS),
+	ttlSeconds: z.number().int().min(1).optional(),
+	reason: z.string().max(512).optional(),
+});
+export const ReleaseRequest = req("release", {
+	repo: z.string().max(REPO_MAX_CHARS * 2).optional(),
+	/** Patterns as claimed (canonical form compared); absent: every claim of this session (in repo, if given). */
+	paths: z.array(z.string().max(2048)).max(CLAIM_MAX_PATHS).optional(),
+});
+export const ClaimsRequest = req("claims", {
+	repo: z.string().max(REPO_MAX_CHARS * 2).optional(),
+	session: z.string().max(256).optional(),
+});
+
 export const ClientFrame = z.discriminatedUnion("type", [
 	HelloRequest,
 	SendRequest,
@@ -253,6 +376,16 @@ export const ClientFrame = z.discriminatedUnion("type", [
 	ForgetRequest,
 	PingRequest,
 	ByeRequest,
+	StateGetRequest,
+	StateSetRequest,
+	StateAppendRequest,
+	StateDeleteRequest,
+	StateListRequest,
+	WatchRequest,
+	UnwatchRequest,
+	ClaimRequest,
+	ReleaseRequest,
+	ClaimsRequest,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type RequestType = ClientFrame["type"];
@@ -332,6 +465,35 @@ export const ForgetResult = z.object({
 });
 export const PingResult = z.object({ time: z.number() });
 export const ByeResult = z.object({});
+export const StateGetResult = z.object({ entry: StateEntry.nullable() });
+export const StateSetResult = z.object({ entry: StateInfo, created: z.boolean() });
+export const StateAppendResult = z.object({
+	entry: StateInfo,
+	/** Items in the array now. */
+	length: z.number().int(),
+	/** Oldest items dropped by maxItems. */
+	dropped: z.number().int(),
+});
+export const StateDeleteResult = z.object({
+	deleted: z.boolean(),
+	/** The version that was deleted (null: there was no such key). */
+	version: z.number().int().nullable(),
+});
+export const StateListResult = z.object({ entries: z.array(StateInfo), hasMore: z.boolean() });
+/** The prefixes this connection watches now. */
+export const WatchResult = z.object({ watching: z.array(z.string()) });
+export const ClaimResult = z.object({
+	/** All or nothing: true when every path was granted (or renewed), false when any conflicted. */
+	granted: z.boolean(),
+	/** Granted: this session's claims on these paths, with their new expiry. Refused: empty. */
+	claims: z.array(ClaimInfo),
+	/** Refused: the other sessions' live claims that overlap a requested path. */
+	conflicts: z.array(ClaimInfo),
+	/** The hub's clock, epoch ms (expiresAt is on it). */
+	now: z.number(),
+});
+export const ReleaseResult = z.object({ released: z.array(ClaimInfo) });
+export const ClaimsResult = z.object({ claims: z.array(ClaimInfo), now: z.number() });
 
 export interface ResultMap {
 	hello: z.infer<typeof HelloResult>;
@@ -345,6 +507,16 @@ export interface ResultMap {
 	forget: z.infer<typeof ForgetResult>;
 	ping: z.infer<typeof PingResult>;
 	bye: z.infer<typeof ByeResult>;
+	state_get: z.infer<typeof StateGetResult>;
+	state_set: z.infer<typeof StateSetResult>;
+	state_append: z.infer<typeof StateAppendResult>;
+	state_delete: z.infer<typeof StateDeleteResult>;
+	state_list: z.infer<typeof StateListResult>;
+	watch: z.infer<typeof WatchResult>;
+	unwatch: z.infer<typeof WatchResult>;
+	claim: z.infer<typeof ClaimResult>;
+	release: z.infer<typeof ReleaseResult>;
+	claims: z.infer<typeof ClaimsResult>;
 }
 export type ResultOf<T extends RequestType> = ResultMap[T];
 
@@ -360,6 +532,16 @@ export const RESULT_SCHEMAS = {
 	forget: ForgetResult,
 	ping: PingResult,
 	bye: ByeResult,
+	state_get: StateGetResult,
+	state_set: StateSetResult,
+	state_append: StateAppendResult,
+	state_delete: StateDeleteResult,
+	state_list: StateListResult,
+	watch: WatchResult,
+	unwatch: WatchResult,
+	claim: ClaimResult,
+	release: ReleaseResult,
+	claims: ClaimsResult,
 } as const satisfies { [K in RequestType]: z.ZodType<ResultMap[K]> };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -373,6 +555,8 @@ export const ErrorFrame = z.object({
 	id: RequestId.nullable(),
 	code: z.string(),
 	message: z.string(),
+	/** Structured facts for some codes: E_CONFLICT carries `{current: StateEntry | null}`. */
+	details: z.unknown().optional(),
 });
 export const MessagePush = z.object({ type: z.literal("message"), message: Message });
 export const PeerJoinedPush = z.object({ type: z.literal("peer_joined"), peer: PeerInfo });
@@ -383,6 +567,17 @@ export const PeerLeftPush = z.object({
 	reason: z.enum(["bye", "closed", "timeout", "replaced", "slow", "shutdown"]),
 });
 export const ShutdownPush = z.object({ type: z.literal("shutdown"), reason: z.string(), retryAfterMs: z.number() });
+/** A state key under a watched prefix changed (set, append or delete), by any session on any hub. */
+export const StateChangedPush = z.object({
+	type: z.literal("state_changed"),
+	room: z.string(),
+	key: z.string(),
+	/** The version after the change; for a delete, the version that was deleted. */
+	version: z.number().int(),
+	updatedBy: z.string(),
+	updatedAt: z.number(),
+	deleted: z.boolean(),
+});
 
 export const HubFrame = z.discriminatedUnion("type", [
 	ResultFrame,
@@ -391,6 +586,7 @@ export const HubFrame = z.discriminatedUnion("type", [
 	PeerJoinedPush,
 	PeerLeftPush,
 	ShutdownPush,
+	StateChangedPush,
 ]);
 export type HubFrame = z.infer<typeof HubFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
@@ -398,6 +594,7 @@ export type MessagePush = z.infer<typeof MessagePush>;
 export type PeerJoinedPush = z.infer<typeof PeerJoinedPush>;
 export type PeerLeftPush = z.infer<typeof PeerLeftPush>;
 export type ShutdownPush = z.infer<typeof ShutdownPush>;
+export type StateChangedPush = z.infer<typeof StateChangedPush>;
 
 /**
  * A fresh idempotency key for one logical send: a UUIDv7, which starts with the time. The hub indexes keys

@@ -15,6 +15,9 @@ import { handleHistory } from "./handlers/history.js";
 import { handleBye, handlePing } from "./handlers/ping.js";
 import { handlePeers, handleSessions } from "./handlers/presence.js";
 import { handleSend } from "./handlers/send.js";
+import { handleClaim, handleClaims, handleRelease } from "./handlers/claims.js";
+import { handleStateAppend, handleStateDelete, handleStateGet, handleStateList, handleStateSet } from "./handlers/state.js";
+import { handleUnwatch, handleWatch } from "./handlers/watch.js";
 import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestType } from "./protocol.js";
 import { StorageError } from "./store/store.js";
 
@@ -30,6 +33,16 @@ const handlers: { [T in RequestType]: Handler<T> } = {
 	forget: handleForget,
 	ping: handlePing,
 	bye: handleBye,
+	state_get: handleStateGet,
+	state_set: handleStateSet,
+	state_append: handleStateAppend,
+	state_delete: handleStateDelete,
+	state_list: handleStateList,
+	watch: handleWatch,
+	unwatch: handleUnwatch,
+	claim: handleClaim,
+	release: handleRelease,
+	claims: handleClaims,
 };
 
 /** How often a connection paused for not reading its answers looks at its send buffer again. */
@@ -172,7 +185,7 @@ export async function routeFrame(
 			return;
 		}
 		if (isRelayError(err)) {
-			conn.error(frame.id, err.code, err.message);
+			conn.error(frame.id, err.code, err.message, err.details);
 			if (err.code === ErrorCode.AUTH) conn.close(CloseCode.AUTH, "bad token");
 			return;
 		}

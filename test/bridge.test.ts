@@ -86,12 +86,20 @@ describe("tools", () => {
 		const { tools } = await a.client.listTools();
 		const names = tools.map((t) => t.name).sort();
 		expect(names).toEqual([
+			"relay_claim",
+			"relay_claims",
 			"relay_get",
 			"relay_history",
 			"relay_peers",
 			"relay_receive",
+			"relay_release",
 			"relay_send",
 			"relay_sessions",
+			"relay_state_append",
+			"relay_state_delete",
+			"relay_state_get",
+			"relay_state_list",
+			"relay_state_set",
 			"relay_status",
 			"relay_wait",
 		]);

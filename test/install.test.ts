@@ -107,7 +107,7 @@ describe("install / uninstall at user scope", () => {
 		expect(after.model).toBe("opus");
 		expect(after.permissions).toEqual(ORIGINAL.permissions);
 		expect(after.statusLine).toEqual(ORIGINAL.statusLine);
-		expect(after.hooks.PreToolUse).toEqual(ORIGINAL.hooks.PreToolUse);
+		expect(after.hooks.PreToolUse[0]).toEqual(ORIGINAL.hooks.PreToolUse[0]);
 		// Other hooks first and unchanged, ours appended as their own groups.
 		expect(after.hooks.UserPromptSubmit[0]).toEqual(ORIGINAL.hooks.UserPromptSubmit[0]);
 		expect(after.hooks.Stop[0]).toEqual(ORIGINAL.hooks.Stop[0]);
@@ -119,6 +119,10 @@ describe("install / uninstall at user scope", () => {
 		]);
 		expect(after.hooks.SessionStart).toEqual([
 			{ matcher: "startup|resume", hooks: [{ type: "command", command: `${prefix} hook wake`, timeout: 660, asyncRewake: true }] },
+		]);
+		// The edit guard: its own group beside the user's PreToolUse hook, for the tools that write files.
+		expect(after.hooks.PreToolUse.slice(1)).toEqual([
+			{ matcher: "Edit|Write|MultiEdit|NotebookEdit", hooks: [{ type: "command", command: `${prefix} hook guard`, timeout: 10 }] },
 		]);
 		expect(readFileSync(settingsFile(), "utf8").startsWith('{\n  "model"')).toBe(true);
 
@@ -211,8 +215,8 @@ describe("install / uninstall at user scope", () => {
 				.flat()
 				.flatMap((g) => g.hooks.map((h) => h.command))
 				.filter((c) => relayHookKind(c));
-		expect(cmds()).toHaveLength(4);
-		for (const c of cmds()) expect(c).toMatch(/ hook (prompt|stop|wake) --url ws:\/\/localhost:7777 --room team --id CC-7$/);
+		expect(cmds()).toHaveLength(5);
+		for (const c of cmds()) expect(c).toMatch(/ hook (prompt|stop|wake|guard) --url ws:\/\/localhost:7777 --room team --id CC-7$/);
 
 		const again = cli(["install", "--url", "ws://localhost:8888"]);
 		expect(again.code).toBe(0);
@@ -220,9 +224,26 @@ describe("install / uninstall at user scope", () => {
 			["mcp", "remove", "relay", "-s", "user"],
 			["mcp", "add", "relay", "-s", "user", "-e", "RELAY_URL=ws://localhost:8888", "--", NODE, cliReal, "mcp"],
 		]);
-		expect(cmds()).toHaveLength(4);
-		for (const c of cmds()) expect(c).toMatch(/ hook (prompt|stop|wake) --url ws:\/\/localhost:8888$/);
+		expect(cmds()).toHaveLength(5);
+		for (const c of cmds()) expect(c).toMatch(/ hook (prompt|stop|wake|guard) --url ws:\/\/localhost:8888$/);
 		expect(readSettings().hooks.UserPromptSubmit[0]).toEqual(ORIGINAL.hooks.UserPromptSubmit[0]);
+	});
+
+	it("--guard MODE goes into the guard's command only; a change of mode replaces it in place; a bad mode is refused", () => {
+		writeOriginal();
+		expect(cli(["install", "--guard", "deny"]).code).toBe(0);
+		const guardCommands = () =>
+			(readSettings().hooks.PreToolUse as Array<{ hooks: Array<{ command: string }> }>).flatMap((g) => g.hooks.map((h) => h.command)).filter((c) => relayHookKind(c));
+		expect(guardCommands()).toEqual([`${NODE} ${cliReal} hook guard --guard deny`]);
+		expect(readSettings().hooks.UserPromptSubmit[1].hooks[0].command).toBe(`${NODE} ${cliReal} hook prompt`);
+		expect(cli(["install", "--guard", "warn"]).code).toBe(0);
+		expect(guardCommands()).toEqual([`${NODE} ${cliReal} hook guard --guard warn`]);
+		const bad = cli(["install", "--guard", "maybe"]);
+		expect(bad.code).toBe(1);
+		expect(bad.stderr).toMatch(/guard/);
+		expect(guardCommands()).toEqual([`${NODE} ${cliReal} hook guard --guard warn`]);
+		expect(cli(["uninstall"]).code).toBe(0);
+		expect(readSettings().hooks.PreToolUse).toEqual(ORIGINAL.hooks.PreToolUse);
 	});
 
 	it("creates settings.json when there is none (~/.claude without CLAUDE_CONFIG_DIR) and uninstall leaves no hooks", () => {
@@ -230,7 +251,7 @@ describe("install / uninstall at user scope", () => {
 		const r = cli(["install"], e);
 		expect(r.code).toBe(0);
 		const file = join(home, ".claude", "settings.json");
-		expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).hooks)).toEqual(["UserPromptSubmit", "Stop", "SessionStart"]);
+		expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).hooks)).toEqual(["UserPromptSubmit", "Stop", "SessionStart", "PreToolUse"]);
 		expect(JSON.parse(readFileSync(join(home, ".claude.json"), "utf8")).mcpServers.relay.command).toBe(NODE);
 		expect(cli(["uninstall"], e).code).toBe(0);
 		expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({});

@@ -250,4 +250,42 @@ describe.skipIf(!hasRedis)(`two hubs on one Redis${redisSkipNote}`, () => {
 		expect(new Set(seqs)).toEqual(new Set(results.map((r) => r?.message.seq)));
 		expect(events[0]).toEqual({ kind: "message", message: results.find((r) => r?.message.seq === seqs[0])?.message, recipients: ["bob"] });
 	});
+
+	it("state_changed reaches watchers on the other hub, each key's versions in order", async () => {
+		const [h1, h2] = await twoHubs();
+		const a = await client(h1.url, "A");
+		const b = await client(h2.url, "B");
+		const c = await client(h1.url, "C");
+		const got: Array<{ key: string; version: number; updatedBy: string }> = [];
+		b.on("state_changed", (e) => got.push({ key: e.key, version: e.version, updatedBy: e.updatedBy }));
+		await b.request("watch", { prefix: "tasks/" });
+		// Writers on both hubs at once, on one key and on another.
+		await Promise.all([
+			...Array.from({ length: 20 }, () => a.request("state_append", { key: "tasks/log", item: "a" })),
+			...Array.from({ length: 20 }, () => b.request("state_append", { key: "tasks/log", item: "b" })),
+			c.request("state_set", { key: "tasks/other", value: 1 }),
+			c.request("state_set", { key: "elsewhere", value: 1 }),
+		]);
+		await until(() => got.length === 41);
+		const versions = got.filter((e) => e.key === "tasks/log").map((e) => e.version);
+		expect(versions).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+		expect(got.filter((e) => e.key === "tasks/other")).toEqual([{ key: "tasks/other", version: 1, updatedBy: "C" }]);
+	});
+
+	it("compare-and-set and claims hold across hubs: of racing writers and claimants exactly one wins", async () => {
+		const [h1, h2] = await twoHubs();
+		const clients = await Promise.all(Array.from({ length: 6 }, (_, i) => client(i % 2 ? h2.url : h1.url, `S${i}`)));
+		await clients[0]?.request("state_set", { key: "k", value: "start", expectedVersion: 0 });
+		const sets = await Promise.allSettled(clients.map((c, i) => c.request("state_set", { key: "k", value: i, expectedVersion: 1 })));
+		expect(sets.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+		expect(sets.filter((r) => r.status === "rejected" && (r.reason as { code?: string }).code === "E_CONFLICT")).toHaveLength(5);
+		const claims = await Promise.all(clients.map((c, i) => c.request("claim", { repo: "github.com/a/b", paths: [i % 2 ? "src/**/*.ts" : "src/auth/**"] })));
+		expect(claims.filter((r) => r.granted)).toHaveLength(1);
+		const winner = claims.findIndex((r) => r.granted);
+		for (const [i, r] of claims.entries()) if (i !== winner) expect(r.conflicts.map((c) => c.session)).toEqual([`S${winner}`]);
+		// Released on one hub, claimable on the other at once.
+		await clients[winner]?.request("release", {});
+		const other = clients[(winner + 1) % 6];
+		expect((await other?.request("claim", { repo: "github.com/a/b", paths: ["src/**"] }))?.granted).toBe(true);
+	});
 });

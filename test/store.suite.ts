@@ -3,7 +3,19 @@
  * backend (Redis, Postgres, ...) gets a line there and must pass all of it unchanged.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AppendInput, AppendResult, SessionRecord, Store } from "../server/store/store.js";
+import { Hub } from "../server/hub.js";
+import type { StateChangedPush } from "../server/protocol.js";
+import { connectClient } from "./fixtures/hub.js";
+import type {
+	AppendInput,
+	AppendResult,
+	ClaimInput,
+	ClaimLimits,
+	SessionRecord,
+	StateLimits,
+	StateRecord,
+	Store,
+} from "../server/store/store.js";
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -33,6 +45,9 @@ function session(room: string, name: string, over: Partial<SessionRecord> = {}):
 }
 
 const seqs = (page: { messages: { seq: number }[] }) => page.messages.map((m) => m.seq);
+
+const LIMITS: StateLimits = { maxValueBytes: 64 * 1024, maxKeys: 10_000, maxRoomBytes: 64 * 1024 * 1024 };
+const CLAIM_LIMITS: ClaimLimits = { maxPerSession: 256, maxPerRepo: 4096 };
 
 export function storeSuite(name: string, makeStore: MakeStore): void {
 	describe(`Store: ${name}`, () => {
@@ -715,6 +730,391 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 			});
 		});
 
+		describe("state", () => {
+			const st = () => store.state;
+			const set = (key: string, value: unknown, over: { expectedVersion?: number; by?: string; at?: number; room?: string; limits?: StateLimits } = {}) =>
+				st().set({
+					room: over.room ?? "r",
+					key,
+					valueJson: JSON.stringify(value),
+					items: Array.isArray(value) ? value.length : -1,
+					...(over.expectedVersion !== undefined ? { expectedVersion: over.expectedVersion } : {}),
+					updatedBy: over.by ?? "alice",
+					updatedAt: over.at ?? 1_000,
+					limits: over.limits ?? LIMITS,
+				});
+			const append = (key: string, item: unknown, over: { maxItems?: number; by?: string; limits?: StateLimits; room?: string } = {}) =>
+				st().append({
+					room: over.room ?? "r",
+					key,
+					itemJson: JSON.stringify(item),
+					...(over.maxItems !== undefined ? { maxItems: over.maxItems } : {}),
+					updatedBy: over.by ?? "alice",
+					updatedAt: 2_000,
+					limits: over.limits ?? LIMITS,
+				});
+			const del = (key: string, expectedVersion?: number) =>
+				st().delete({ room: "r", key, ...(expectedVersion !== undefined ? { expectedVersion } : {}), updatedBy: "bob", updatedAt: 3_000 });
+			const value = async (key: string, room = "r") => {
+				const r = await st().get(room, key);
+				return r ? JSON.parse(r.valueJson) : undefined;
+			};
+
+			it("get of a missing key is null; set creates version 1 with writer, time and size", async () => {
+				expect(await st().get("r", "tasks")).toBeNull();
+				const out = await set("tasks", { todo: ["a"], n: 1, ok: true, none: null, word: "é✓" }, { by: "alice", at: 1_234 });
+				const json = JSON.stringify({ todo: ["a"], n: 1, ok: true, none: null, word: "é✓" });
+				const record: StateRecord = { room: "r", key: "tasks", valueJson: json, version: 1, updatedBy: "alice", updatedAt: 1_234, size: Buffer.byteLength(json) };
+				expect(out).toEqual({ status: "ok", record, created: true });
+				expect(await st().get("r", "tasks")).toEqual(record);
+				expect(record.size).toBe(json.length + 3); // é is 2 bytes, ✓ is 3: bytes, not characters
+			});
+
+			it("an unconditional set replaces the value and bumps the version", async () => {
+				await set("k", 1);
+				const out = await set("k", "two", { by: "bob", at: 5 });
+				expect(out).toMatchObject({ status: "ok", created: false, record: { version: 2, updatedBy: "bob", updatedAt: 5 } });
+				expect(await value("k")).toBe("two");
+				expect((await set("k", null)).status).toBe("ok");
+				expect(await value("k")).toBeNull();
+				expect((await st().get("r", "k"))?.version).toBe(3);
+			});
+
+			it("compare-and-set: expectedVersion 0 creates only a missing key", async () => {
+				expect(await set("k", "first", { expectedVersion: 0 })).toMatchObject({ status: "ok", created: true, record: { version: 1 } });
+				const lost = await set("k", "second", { expectedVersion: 0, by: "bob" });
+				expect(lost).toMatchObject({ status: "conflict", current: { version: 1, updatedBy: "alice", valueJson: '"first"' } });
+				expect(await value("k")).toBe("first");
+			});
+
+			it("compare-and-set: a matching version wins, a stale one changes nothing and returns the current key", async () => {
+				await set("k", 0);
+				expect(await set("k", 1, { expectedVersion: 1 })).toMatchObject({ status: "ok", record: { version: 2 } });
+				const stale = await set("k", 99, { expectedVersion: 1, by: "bob" });
+				expect(stale).toEqual({ status: "conflict", current: await st().get("r", "k") });
+				expect(await value("k")).toBe(1);
+				expect((await st().get("r", "k"))?.version).toBe(2);
+				// a version for a key that does not exist
+				expect(await set("missing", 1, { expectedVersion: 3 })).toEqual({ status: "conflict", current: null });
+				expect(await st().get("r", "missing")).toBeNull();
+			});
+
+			it("compare-and-set: of many writers with the same expected version exactly one wins", async () => {
+				await set("k", 0);
+				const outs = await Promise.all(Array.from({ length: 20 }, (_, i) => set("k", i, { expectedVersion: 1, by: `w${i}` })));
+				expect(outs.filter((o) => o.status === "ok")).toHaveLength(1);
+				expect(outs.filter((o) => o.status === "conflict")).toHaveLength(19);
+				expect((await st().get("r", "k"))?.version).toBe(2);
+			});
+
+			it("keys are per room", async () => {
+				await set("k", "in r");
+				await set("k", "in other", { room: "other" });
+				expect(await value("k")).toBe("in r");
+				expect(await value("k", "other")).toBe("in other");
+				expect((await st().get("other", "k"))?.version).toBe(1);
+			});
+
+			it("values keep exactly their JSON: numbers, unicode, escapes, nesting", async () => {
+				const v = { big: 2 ** 60 + 1, small: 0.1 + 0.2, neg: -1e-7, exp: 1e21, s: 'q"\\/\n\u0000é🦀', nested: [[[{}]], { a: [] }] };
+				await set("k", v);
+				expect((await st().get("r", "k"))?.valueJson).toBe(JSON.stringify(v));
+			});
+
+			it("append creates [item], then appends; length and versions follow", async () => {
+				expect(await append("log", "a")).toMatchObject({ status: "ok", created: true, length: 1, dropped: 0, record: { version: 1, updatedBy: "alice" } });
+				expect(await append("log", { b: 2 }, { by: "bob" })).toMatchObject({ status: "ok", created: false, length: 2, record: { version: 2, updatedBy: "bob" } });
+				expect(await value("log")).toEqual(["a", { b: 2 }]);
+				const r = await st().get("r", "log");
+				expect(r?.size).toBe(Buffer.byteLength(JSON.stringify(["a", { b: 2 }])));
+			});
+
+			it("append to an array written by set, including an empty one", async () => {
+				await set("e", []);
+				expect(await append("e", 1)).toMatchObject({ status: "ok", length: 1 });
+				await set("a", [1, [2, 3], "x"]);
+				expect(await append("a", 4)).toMatchObject({ status: "ok", length: 4, record: { version: 2 } });
+				expect(await value("a")).toEqual([1, [2, 3], "x", 4]);
+			});
+
+			it("append with maxItems keeps the newest items, whatever they contain", async () => {
+				const tricky = ["a,b]", 'q"}]', "\\", ["x", ["y,]"]], { "k]": "{[", n: [1, 2] }, 1e21, -0.5, null, true, "🦀,", 7];
+				const want: unknown[] = [];
+				let last: Awaited<ReturnType<typeof append>> | undefined;
+				for (const item of tricky) {
+					last = await append("log", item, { maxItems: 3 });
+					want.push(item);
+					expect(await value("log")).toEqual(want.slice(-3));
+					expect((await st().get("r", "log"))?.valueJson).toBe(JSON.stringify(want.slice(-3)));
+				}
+				expect(last).toMatchObject({ status: "ok", length: 3, dropped: 1 });
+				// Cutting a longer array by more than one at once.
+				await set("many", [1, 2, 3, 4, 5, "six", [7]]);
+				expect(await append("many", 8, { maxItems: 2 })).toMatchObject({ status: "ok", length: 2, dropped: 6 });
+				expect(await value("many")).toEqual([[7], 8]);
+			});
+
+			it("append to a value that is not an array changes nothing", async () => {
+				await set("obj", { a: 1 });
+				expect(await append("obj", 2)).toEqual({ status: "not_array" });
+				await set("str", "[1]");
+				expect(await append("str", 2)).toEqual({ status: "not_array" });
+				expect(await value("obj")).toEqual({ a: 1 });
+				expect((await st().get("r", "obj"))?.version).toBe(1);
+			});
+
+			it("concurrent appends: every item exactly once", async () => {
+				const outs = await Promise.all(Array.from({ length: 50 }, (_, i) => append("log", i)));
+				expect(outs.every((o) => o.status === "ok")).toBe(true);
+				const got = (await value("log")) as number[];
+				expect([...got].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+				expect((await st().get("r", "log"))?.version).toBe(50);
+			});
+
+			it("delete: absent, present, compare-and-set, and a key created again starts at version 1", async () => {
+				expect(await del("k")).toEqual({ status: "ok", deleted: null });
+				await set("k", "v");
+				await set("k", "w");
+				expect(await del("k", 1)).toMatchObject({ status: "conflict", current: { version: 2 } });
+				expect(await value("k")).toBe("w");
+				expect(await del("k", 2)).toMatchObject({ status: "ok", deleted: { version: 2, valueJson: '"w"' } });
+				expect(await st().get("r", "k")).toBeNull();
+				expect(await del("k", 2)).toEqual({ status: "conflict", current: null });
+				expect(await set("k", "again")).toMatchObject({ status: "ok", created: true, record: { version: 1 } });
+			});
+
+			it("list: by prefix, in key order, with info but no values, paged", async () => {
+				for (const k of ["tasks/2", "tasks/10", "tasks/1", "notes", "tasks", "tasksx", "tasks/1/a"]) await set(k, k);
+				await set("tasks/9", "x", { room: "other" });
+				const all = await st().list("r", { limit: 100 });
+				expect(all.records.map((r) => r.key)).toEqual(["notes", "tasks", "tasks/1", "tasks/1/a", "tasks/10", "tasks/2", "tasksx"]);
+				expect(all.hasMore).toBe(false);
+				expect(all.records[0]).toEqual({ room: "r", key: "notes", version: 1, updatedBy: "alice", updatedAt: 1_000, size: 7 });
+				const tasks = await st().list("r", { prefix: "tasks/", limit: 100 });
+				expect(tasks.records.map((r) => r.key)).toEqual(["tasks/1", "tasks/1/a", "tasks/10", "tasks/2"]);
+				const page1 = await st().list("r", { prefix: "tasks/", limit: 2 });
+				expect(page1).toMatchObject({ hasMore: true });
+				expect(page1.records.map((r) => r.key)).toEqual(["tasks/1", "tasks/1/a"]);
+				const page2 = await st().list("r", { prefix: "tasks/", limit: 2, after: "tasks/1/a" });
+				expect(page2.records.map((r) => r.key)).toEqual(["tasks/10", "tasks/2"]);
+				expect(page2.hasMore).toBe(false);
+				expect((await st().list("r", { prefix: "nothing", limit: 10 })).records).toEqual([]);
+				expect((await st().list("empty-room", { limit: 10 })).records).toEqual([]);
+				await del("notes");
+				expect((await st().list("r", { limit: 1 })).records.map((r) => r.key)).toEqual(["tasks"]);
+			});
+
+			it("a value over maxValueBytes is refused, set or append, and changes nothing", async () => {
+				const limits = { ...LIMITS, maxValueBytes: 20 };
+				expect(await set("k", "x".repeat(18), { limits })).toMatchObject({ status: "ok" }); // "xxx…" is 20 bytes
+				expect(await set("k", "x".repeat(19), { limits })).toEqual({ status: "too_large", bytes: 21 });
+				expect(await set("j", "é".repeat(10), { limits })).toEqual({ status: "too_large", bytes: 22 });
+				await set("log", ["aaaaaaaaaaaa"], { limits });
+				expect(await append("log", "bbbbbb", { limits })).toMatchObject({ status: "too_large" });
+				// Cutting to maxItems counts: the kept array is what must fit.
+				expect(await append("log", "bbbbbb", { limits, maxItems: 1 })).toMatchObject({ status: "ok", length: 1 });
+				expect(await value("k")).toBe("x".repeat(18));
+				expect((await st().get("r", "k"))?.version).toBe(1);
+			});
+
+			it("a room holds at most maxKeys keys; updating and deleting still work at the bound", async () => {
+				const limits = { ...LIMITS, maxKeys: 2 };
+				await set("a", 1, { limits });
+				await set("b", 1, { limits });
+				expect(await set("c", 1, { limits })).toMatchObject({ status: "limit" });
+				expect(await append("c", 1, { limits })).toMatchObject({ status: "limit" });
+				expect(await set("a", 2, { limits })).toMatchObject({ status: "ok" });
+				expect(await set("c", 1, { limits, room: "other" })).toMatchObject({ status: "ok" });
+				await del("a");
+				expect(await set("c", 1, { limits })).toMatchObject({ status: "ok" });
+				expect(await st().get("r", "c")).not.toBeNull();
+			});
+
+			it("a room holds at most maxRoomBytes; shrinking is always allowed", async () => {
+				const limits = { ...LIMITS, maxRoomBytes: 30 };
+				await set("a", "x".repeat(13), { limits }); // 15 bytes
+				await set("b", "y".repeat(13), { limits }); // 30 in all
+				expect(await set("c", 1, { limits })).toMatchObject({ status: "limit" });
+				expect(await set("a", "x".repeat(14), { limits })).toMatchObject({ status: "limit" });
+				expect(await append("b", 1, { limits })).toMatchObject({ status: "not_array" });
+				expect(await set("a", "x", { limits })).toMatchObject({ status: "ok" }); // 3 + 15
+				expect(await set("c", "z".repeat(10), { limits })).toMatchObject({ status: "ok" }); // 12 more: 30
+				expect(await set("d", 1, { limits })).toMatchObject({ status: "limit" });
+				await del("b");
+				expect(await set("d", 1, { limits })).toMatchObject({ status: "ok" });
+			});
+		});
+
+		describe("state: watch (a hub on this store)", () => {
+			it("every committed change reaches a watcher once, in version order; refused writes push nothing", async () => {
+				const hub = new Hub({ port: 0 }, { store });
+				const { url } = await hub.listen();
+				const a = await connectClient(url, "A");
+				const b = await connectClient(url, "B");
+				try {
+					const got: StateChangedPush[] = [];
+					b.on("state_changed", (e) => got.push(e));
+					await b.request("watch", { prefix: "w/" });
+					await Promise.all(Array.from({ length: 20 }, (_, i) => a.request("state_append", { key: "w/log", item: i })));
+					await a.request("state_set", { key: "w/x", value: 1, expectedVersion: 5 }).catch(() => undefined);
+					await a.request("state_append", { key: "w/x", item: 1 });
+					await a.request("state_delete", { key: "w/x" });
+					await a.request("state_set", { key: "other", value: 1 });
+					const deadline = Date.now() + 5_000;
+					while (got.length < 22 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+					expect(got.filter((e) => e.key === "w/log").map((e) => e.version)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+					expect(got.filter((e) => e.key === "w/x").map((e) => [e.version, e.deleted])).toEqual([
+						[1, false],
+						[1, true],
+					]);
+					expect(got).toHaveLength(22);
+				} finally {
+					await a.close({ bye: false });
+					await b.close({ bye: false });
+					await hub.close();
+				}
+			});
+		});
+
+		describe("claims", () => {
+			const NOW = 1_000_000;
+			const claim = (session: string, paths: string[], over: Partial<ClaimInput> = {}) =>
+				store.claims.claim({
+					room: "r",
+					repo: "github.com/a/b",
+					session,
+					paths,
+					reason: null,
+					now: NOW,
+					expiresAt: NOW + 60_000,
+					limits: CLAIM_LIMITS,
+					...over,
+				});
+			const list = (query: { repo?: string; session?: string; now?: number } = {}, room = "r") =>
+				store.claims.list(room, { now: NOW, ...query });
+
+			it("grants a claim and lists it", async () => {
+				const out = await claim("A", ["src/auth/**"], { reason: "refactoring auth" });
+				const record = { room: "r", repo: "github.com/a/b", session: "A", path: "src/auth/**", reason: "refactoring auth", claimedAt: NOW, expiresAt: NOW + 60_000 };
+				expect(out).toEqual({ status: "granted", claims: [record] });
+				expect(await list()).toEqual([record]);
+				expect(await list({ repo: "github.com/a/b" })).toEqual([record]);
+				expect(await list({ session: "A" })).toEqual([record]);
+				expect(await list({ session: "B" })).toEqual([]);
+			});
+
+			it("an overlapping claim of another session is refused with the holder's claim, and nothing is granted", async () => {
+				await claim("A", ["src/auth/**"], { reason: "auth" });
+				const out = await claim("B", ["docs/x.md", "src/**/*.ts"]);
+				expect(out).toEqual({
+					status: "conflict",
+					conflicts: [{ room: "r", repo: "github.com/a/b", session: "A", path: "src/auth/**", reason: "auth", claimedAt: NOW, expiresAt: NOW + 60_000 }],
+				});
+				expect(await list({ session: "B" })).toEqual([]); // not even docs/x.md
+				expect(await claim("B", ["src/auth/token.ts"])).toMatchObject({ status: "conflict" });
+				expect(await claim("B", ["src/ui/**", "docs/x.md"])).toMatchObject({ status: "granted" });
+				expect((await list()).map((c) => `${c.session}:${c.path}`)).toEqual(["A:src/auth/**", "B:docs/x.md", "B:src/ui/**"]);
+			});
+
+			it("all conflicting holders are named, in order", async () => {
+				await claim("A", ["src/a/**"]);
+				await claim("C", ["src/c/**"]);
+				await claim("B", ["lib/**"]);
+				const out = await claim("D", ["src/**", "lib/x"]);
+				expect(out.status === "conflict" && out.conflicts.map((c) => `${c.session}:${c.path}`)).toEqual(["A:src/a/**", "B:lib/**", "C:src/c/**"]);
+			});
+
+			it("the holder claiming again renews: new expiry, claimedAt kept, reason kept unless given, no duplicates", async () => {
+				await claim("A", ["src/auth/**"], { reason: "first" });
+				const renewed = await claim("A", ["src/auth/**", "src/auth/token.ts"], { now: NOW + 10_000, expiresAt: NOW + 500_000 });
+				expect(renewed).toMatchObject({ status: "granted" });
+				const now = NOW + 10_000;
+				expect(await list({ now })).toEqual([
+					{ room: "r", repo: "github.com/a/b", session: "A", path: "src/auth/**", reason: "first", claimedAt: NOW, expiresAt: NOW + 500_000 },
+					{ room: "r", repo: "github.com/a/b", session: "A", path: "src/auth/token.ts", reason: null, claimedAt: now, expiresAt: NOW + 500_000 },
+				]);
+				await claim("A", ["src/auth/**"], { reason: "second", now, expiresAt: NOW + 600_000 });
+				expect((await list({ now })).find((c) => c.path === "src/auth/**")).toMatchObject({ reason: "second", claimedAt: NOW, expiresAt: NOW + 600_000 });
+			});
+
+			it("release some, then all; only this session's claims; returns what was live", async () => {
+				await claim("A", ["src/a/**", "src/b/**", "src/c/**"]);
+				await claim("A", ["x/**"], { repo: "github.com/other/repo" });
+				await claim("B", ["lib/**"]);
+				const some = await store.claims.release({ room: "r", session: "A", paths: ["src/b/**", "not-held"], now: NOW });
+				expect(some.map((c) => c.path)).toEqual(["src/b/**"]);
+				expect(await store.claims.release({ room: "r", session: "A", paths: [], now: NOW })).toEqual([]);
+				const inRepo = await store.claims.release({ room: "r", session: "A", repo: "github.com/other/repo", now: NOW });
+				expect(inRepo.map((c) => `${c.repo}:${c.path}`)).toEqual(["github.com/other/repo:x/**"]);
+				const rest = await store.claims.release({ room: "r", session: "A", now: NOW });
+				expect(rest.map((c) => c.path)).toEqual(["src/a/**", "src/c/**"]);
+				expect((await list()).map((c) => `${c.session}:${c.path}`)).toEqual(["B:lib/**"]);
+				// After release, B may claim what A held.
+				expect(await claim("B", ["src/**"])).toMatchObject({ status: "granted" });
+			});
+
+			it("claims expire: not listed, not in the way, not released, and swept", async () => {
+				await claim("A", ["src/auth/**"], { expiresAt: NOW + 5_000 });
+				await claim("A", ["docs/**"], { expiresAt: NOW + 50_000 });
+				const later = NOW + 5_000; // expiresAt is exclusive: at that instant the claim is gone
+				expect((await list({ now: later })).map((c) => c.path)).toEqual(["docs/**"]);
+				expect(await claim("B", ["src/auth/token.ts"], { now: later, expiresAt: later + 1_000 })).toMatchObject({ status: "granted" });
+				expect(await store.claims.release({ room: "r", session: "A", paths: ["src/auth/**"], now: later })).toEqual([]);
+				await claim("A", ["tmp/**"], { expiresAt: NOW + 1 });
+				expect(await store.claims.sweep(NOW + 100_000)).toBe(3); // docs, tmp, and B's
+				expect(await list({ now: NOW })).toEqual([]);
+				expect(await store.claims.sweep(NOW + 100_000)).toBe(0);
+			});
+
+			it("a session may reclaim its own expired path: a new claim, claimedAt from now", async () => {
+				await claim("A", ["src/**"], { expiresAt: NOW + 10 });
+				const out = await claim("A", ["src/**"], { now: NOW + 20, expiresAt: NOW + 1_000 });
+				expect(out).toMatchObject({ status: "granted", claims: [{ claimedAt: NOW + 20, expiresAt: NOW + 1_000 }] });
+			});
+
+			it("repositories and rooms are scopes: the same path elsewhere never conflicts", async () => {
+				await claim("A", ["src/**"]);
+				expect(await claim("B", ["src/**"], { repo: "github.com/a/other" })).toMatchObject({ status: "granted" });
+				expect(await claim("B", ["src/**"], { room: "elsewhere" })).toMatchObject({ status: "granted" });
+				expect((await list({ repo: "github.com/a/b" })).map((c) => c.session)).toEqual(["A"]);
+				expect((await list({}, "elsewhere")).map((c) => c.session)).toEqual(["B"]);
+				expect((await list()).map((c) => `${c.repo}:${c.session}`)).toEqual(["github.com/a/b:A", "github.com/a/other:B"]);
+			});
+
+			it("a session's own overlapping claims do not conflict", async () => {
+				await claim("A", ["src/**"]);
+				expect(await claim("A", ["src/auth/**", "src/auth/token.ts"])).toMatchObject({ status: "granted" });
+			});
+
+			it("at most maxPerSession live claims per session, across repositories; renewals are not new", async () => {
+				const limits = { maxPerSession: 3, maxPerRepo: 100 };
+				expect(await claim("A", ["a", "b"], { limits })).toMatchObject({ status: "granted" });
+				expect(await claim("A", ["c"], { limits, repo: "r2" })).toMatchObject({ status: "granted" });
+				expect(await claim("A", ["d"], { limits })).toMatchObject({ status: "limit" });
+				expect(await claim("A", ["a", "b"], { limits })).toMatchObject({ status: "granted" });
+				expect(await claim("B", ["d"], { limits })).toMatchObject({ status: "granted" });
+				await store.claims.release({ room: "r", session: "A", paths: ["a"], now: NOW });
+				expect(await claim("A", ["e"], { limits })).toMatchObject({ status: "granted" });
+				expect(await claim("A", ["f"], { limits })).toMatchObject({ status: "limit" });
+				// Expired claims do not count.
+				expect(await claim("A", ["f", "g", "h"], { limits, now: NOW + 60_000, expiresAt: NOW + 70_000 })).toMatchObject({ status: "granted" });
+			});
+
+			it("at most maxPerRepo live claims per repository", async () => {
+				const limits = { maxPerSession: 100, maxPerRepo: 3 };
+				await claim("A", ["a", "b"], { limits });
+				expect(await claim("B", ["c", "d"], { limits })).toMatchObject({ status: "limit" });
+				expect(await claim("B", ["c"], { limits })).toMatchObject({ status: "granted" });
+				expect(await claim("B", ["d"], { limits, repo: "r2" })).toMatchObject({ status: "granted" });
+			});
+
+			it("of concurrent overlapping claims exactly one is granted", async () => {
+				const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => claim(`S${i}`, [i % 2 ? "src/**/*.ts" : "src/auth/**"])));
+				expect(outs.filter((o) => o.status === "granted")).toHaveLength(1);
+				expect(await list()).toHaveLength(1);
+			});
+		});
+
 		describe("stats and lifecycle", () => {
 			it("counts messages, sessions and unacked deliveries", async () => {
 				expect(await store.stats()).toEqual({ messages: 0, sessions: 0, pendingDeliveries: 0 });
@@ -732,6 +1132,8 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				await store.close();
 				await expect(send({ room: "r", from: "alice", to: "bob" })).rejects.toThrow(/closed/);
 				await expect(store.countPending("r", "bob")).rejects.toThrow(/closed/);
+				await expect(store.state.get("r", "k")).rejects.toThrow(/closed/);
+				await expect(store.claims.list("r", { now: 1 })).rejects.toThrow(/closed/);
 			});
 		});
 	});

@@ -221,12 +221,84 @@ describe("SqliteStore only", () => {
 		expect((await store.append(dm(3))).message.seq).toBe(3);
 		await store.close();
 		const raw = new Database(file);
-		expect(raw.pragma("user_version", { simple: true })).toBe(3);
+		expect(raw.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
 		const plan = raw
 			.prepare("EXPLAIN QUERY PLAN SELECT session FROM sessions WHERE ephemeral = 0 AND last_seen < 5 ORDER BY last_seen")
 			.all() as { detail: string }[];
 		expect(plan.map((p) => p.detail).join(" ")).toMatch(/sessions_stale/);
 		raw.close();
+	});
+
+	it("migrates a version 2 file with its backlog intact, and state and claims work after it", async () => {
+		// The file exactly as the previous release (schema version 2) left it, with unread mail in it.
+		file = join(dir, "v2.db");
+		const v2 = new Database(file);
+		v2.exec(MIGRATIONS[0]?.sql ?? "");
+		v2.exec(MIGRATIONS[1]?.sql ?? "");
+		v2.pragma("user_version = 2");
+		v2.prepare("INSERT INTO sessions VALUES ('r', 'bob', 'h', '{\"host\":\"box\"}', 1, 2)").run();
+		const msg = v2.prepare(
+			"INSERT INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients) VALUES (?, ?, 'r', 'alice', ?, ?, NULL, ?, ?, ?)",
+		);
+		msg.run(1, "m-1-aaaaaa", "bob", "read", null, 10, null);
+		msg.run(2, "m-2-bbbbbb", "*", "unread broadcast", "kb", 20, '["bob","carol"]');
+		msg.run(3, "m-3-cccccc", "bob", "unread direct", null, 30, null);
+		v2.prepare("INSERT INTO pending (room, recipient, seq) VALUES ('r', ?, ?)").run("bob", 2);
+		v2.prepare("INSERT INTO pending (room, recipient, seq) VALUES ('r', ?, ?)").run("bob", 3);
+		v2.prepare("INSERT INTO pending (room, recipient, seq) VALUES ('r', ?, ?)").run("carol", 2);
+		v2.prepare("UPDATE seq_floor SET seq = 9").run();
+		v2.close();
+
+		const store = await open();
+		expect((await store.pending("r", "bob", { limit: 10 })).messages.map((m) => m.body)).toEqual(["unread broadcast", "unread direct"]);
+		expect(await store.countPending("r", "carol")).toBe(1);
+		expect((await store.getSession("r", "bob"))?.meta).toEqual({ host: "box" });
+		expect(await store.append({ ...dm(0), to: "*", recipients: ["dave"], key: "kb" })).toMatchObject({ duplicate: true, recipients: ["bob", "carol"] });
+		expect((await store.append(dm(1))).message.seq).toBe(10);
+		const limits = { maxValueBytes: 1000, maxKeys: 10, maxRoomBytes: 10_000 };
+		expect(await store.state.set({ room: "r", key: "k", valueJson: "[1]", items: 1, updatedBy: "bob", updatedAt: 1, limits })).toMatchObject({ status: "ok" });
+		expect(
+			await store.claims.claim({ room: "r", repo: "x", session: "bob", paths: ["src/**"], reason: null, now: 1, expiresAt: 2, limits: { maxPerSession: 5, maxPerRepo: 5 } }),
+		).toMatchObject({ status: "granted" });
+		await store.close();
+		const raw = new Database(file);
+		expect(raw.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+		expect(SCHEMA_VERSION).toBe(4);
+		expect(raw.prepare("SELECT count(*) FROM pending").pluck().get()).toBe(4);
+		raw.close();
+	});
+
+	it("keeps state, its room totals and claims across close and reopen", async () => {
+		const limits = { maxValueBytes: 1000, maxKeys: 2, maxRoomBytes: 10_000 };
+		const set = (s: SqliteStore, key: string) => s.state.set({ room: "r", key, valueJson: '"v"', items: -1, updatedBy: "a", updatedAt: 1, limits });
+		const a = await open();
+		await set(a, "one");
+		await set(a, "two");
+		await a.state.append({ room: "r", key: "two", itemJson: "1", updatedBy: "a", updatedAt: 1, limits });
+		await a.claims.claim({ room: "r", repo: "x", session: "A", paths: ["src/**"], reason: "why", now: 1, expiresAt: 100, limits: { maxPerSession: 5, maxPerRepo: 5 } });
+		await a.close();
+		const b = await open();
+		expect(await b.state.get("r", "one")).toMatchObject({ version: 1, valueJson: '"v"' });
+		// The totals came back too: a third key is over maxKeys.
+		expect(await set(b, "three")).toMatchObject({ status: "limit" });
+		expect(await b.claims.list("r", { now: 50 })).toMatchObject([{ session: "A", path: "src/**", reason: "why" }]);
+		await b.close();
+	});
+
+	it("a state write is ordered after the message appends queued before it (one connection, group commit flushed)", async () => {
+		const store = await open();
+		const limits = { maxValueBytes: 1000, maxKeys: 10, maxRoomBytes: 10_000 };
+		const sent = store.append(dm(1));
+		const written = store.state.set({ room: "r", key: "k", valueJson: "1", items: -1, updatedBy: "a", updatedAt: 1, limits });
+		let appended = false;
+		void sent.then(() => {
+			appended = true;
+		});
+		await written;
+		await Promise.resolve();
+		expect(appended).toBe(true); // the queued append was committed (and settled) first
+		expect(await store.countPending("r", "bob")).toBe(1);
+		await store.close();
 	});
 
 	it("continues seqs from the newest message even if the seq_floor row was deleted by hand", async () => {

@@ -13,17 +13,18 @@ interface HookArgs {
 	room?: string;
 	id?: string;
 	timeout: number;
+	guard?: string;
 }
 
 export const hookCommand: CommandModule<object, HookArgs> = {
 	command: "hook <event>",
-	describe: "Run a Claude Code hook: prompt (UserPromptSubmit), stop (Stop), wake (asyncRewake)",
+	describe: "Run a Claude Code hook: prompt (UserPromptSubmit), stop (Stop), wake (asyncRewake), guard (PreToolUse: claimed files)",
 	builder: (y) =>
 		y
 			.positional("event", {
 				choices: HOOK_EVENTS,
 				describe:
-					"prompt: unread messages become context (and are marked read); stop: block the stop while mail waits; wake: wait in the background and wake an idle session",
+					"prompt: unread messages become context (and are marked read); stop: block the stop while mail waits; wake: wait in the background and wake an idle session; guard: before Edit/Write/MultiEdit/NotebookEdit, answer for files other sessions claimed",
 				demandOption: true,
 			})
 			.option("url", { type: "string", describe: "Hub URL (default: $RELAY_URL or ws://localhost:9999)" })
@@ -33,7 +34,16 @@ export const hookCommand: CommandModule<object, HookArgs> = {
 				describe: "Session ID, beating CLAUDE_RELAY_SESSION_ID (install --id writes it, as it registers the bridge with -e CLAUDE_RELAY_SESSION_ID)",
 			})
 			.option("timeout", { type: "number", default: WAKE_DEFAULT_SECONDS, describe: "wake: seconds to wait before giving up silently" })
+			.option("guard", {
+				type: "string",
+				choices: ["deny", "ask", "warn", "off"],
+				describe: "guard: deny the edit, ask the user, only warn the model, or off [default: $RELAY_GUARD, else ask]",
+			})
 			.example("echo '{}' | CLAUDE_RELAY_SESSION_ID=CC-1 $0 hook prompt", "Print CC-1's unread messages as UserPromptSubmit context")
+			.example(
+				`echo '{"tool_name":"Edit","tool_input":{"file_path":"src/auth/token.ts"},"cwd":"'$PWD'"}' | CLAUDE_RELAY_SESSION_ID=CC-2 $0 hook guard --guard deny`,
+				"Would CC-2's edit of src/auth/token.ts be denied?",
+			)
 			.epilogue(
 				"Session ID: --id, else CLAUDE_RELAY_SESSION_ID (exported by `claude-session CC-1` before `claude`), else RELAY_CLIENT_ID; " +
 					"with none, or no stored secret for it, the hook does nothing. Logs: $RELAY_HOME/logs/hooks.log.",
@@ -46,6 +56,6 @@ export const hookCommand: CommandModule<object, HookArgs> = {
 			// A half-rebuilt dist/ (or a broken install) must not break the Claude session: stay silent.
 			process.exit(0);
 		}
-		await runHook(argv.event, { url: argv.url, room: argv.room, id: argv.id, timeout: argv.timeout });
+		await runHook(argv.event, { url: argv.url, room: argv.room, id: argv.id, timeout: argv.timeout, guard: argv.guard });
 	},
 };

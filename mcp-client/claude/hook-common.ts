@@ -57,6 +57,8 @@ export interface HookOptions {
 	id?: string;
 	/** wake: how long to wait, seconds. */
 	timeout?: number;
+	/** guard: deny|ask|warn|off (else RELAY_GUARD, else ask). */
+	guard?: string;
 }
 
 /** Reads stdin as JSON: at most 1 MiB, at most ~1 s; empty, a terminal, or invalid JSON give {}. */

@@ -1,7 +1,8 @@
 /**
  * Runs one hook and exits. Every path ends here: the hook's own exit code (0, or 2 for a wake) when it
  * worked, and 0 with nothing on stdout or stderr for everything else (not bridged, hub unreachable, a bug),
- * logged to $RELAY_HOME/logs/hooks.log. A deadline bounds the whole run (5 s; wake: its --timeout + 5 s).
+ * logged to $RELAY_HOME/logs/hooks.log. A deadline bounds the whole run (5 s; wake: its --timeout + 5 s;
+ * guard: 3 s).
  *
  * `runHookCli(argv)` parses the arguments with node:util (no yargs), for a fast path in scripts/cli.ts:
  * Claude Code runs the prompt hook before every prompt, so its start-up time is the user's wait.
@@ -11,9 +12,18 @@ import { relayHome } from "../../server/paths.js";
 import { HOOK_EVENTS, type HookEvent, WAKE_DEFAULT_SECONDS } from "./constants.js";
 import { HOOK_DEADLINE_MS, type HookOptions, hookLog, readHookInput, resolveHookContext } from "./hook-common.js";
 
+/** The guard runs before every edit: its whole run is bounded tighter than the other hooks'. */
+const GUARD_DEADLINE_MS = 3_000;
+
 export async function runHook(event: HookEvent, opts: HookOptions, env: NodeJS.ProcessEnv = process.env): Promise<never> {
 	const timeoutSeconds = opts.timeout !== undefined && Number.isFinite(opts.timeout) && opts.timeout >= 0 ? opts.timeout : WAKE_DEFAULT_SECONDS;
-	const bound = event === "wake" ? (timeoutSeconds + 5) * 1000 : HOOK_DEADLINE_MS;
+	const bound = event === "wake" ? (timeoutSeconds + 5) * 1000 : event === "guard" ? GUARD_DEADLINE_MS : HOOK_DEADLINE_MS;
+	let guardMode: import("../claims-check.js").GuardMode | undefined;
+	if (event === "guard") {
+		guardMode = (await import("../claims-check.js")).guardMode(opts.guard, env);
+		// Off: nothing to check, nothing to read.
+		if (guardMode === "off") process.exit(0);
+	}
 	const deadline = setTimeout(() => {
 		hookLog(relayHome(env))("warn", `hook ${event}: deadline reached; exiting without output`);
 		process.exit(0);
@@ -29,6 +39,7 @@ export async function runHook(event: HookEvent, opts: HookOptions, env: NodeJS.P
 		const { ctx } = resolved;
 		if (event === "prompt") code = await (await import("./hook-prompt.js")).runPromptHook(ctx);
 		else if (event === "stop") code = await (await import("./hook-stop.js")).runStopHook(ctx);
+		else if (event === "guard") code = await (await import("./hook-guard.js")).runGuardHook(ctx, guardMode ?? "ask");
 		else code = await (await import("./hook-wake.js")).runWakeHook(ctx, { timeoutSeconds });
 	} catch (err) {
 		hookLog(relayHome(env))("warn", `hook ${event}: ${(err as Error).message ?? String(err)}`, { code: (err as { code?: string }).code });
@@ -45,7 +56,7 @@ export async function runHookCli(argv: string[], env: NodeJS.ProcessEnv = proces
 	try {
 		const { values, positionals } = parseArgs({
 			args: argv,
-			options: { url: { type: "string" }, room: { type: "string" }, id: { type: "string" }, timeout: { type: "string" } },
+			options: { url: { type: "string" }, room: { type: "string" }, id: { type: "string" }, timeout: { type: "string" }, guard: { type: "string" } },
 			allowPositionals: true,
 			strict: true,
 		});
@@ -55,12 +66,13 @@ export async function runHookCli(argv: string[], env: NodeJS.ProcessEnv = proces
 		if (values.room) opts.room = values.room;
 		if (values.id) opts.id = values.id;
 		if (values.timeout !== undefined) opts.timeout = Number(values.timeout);
+		if (values.guard !== undefined) opts.guard = values.guard;
 	} catch {
 		event = undefined;
 	}
 	if (!event) {
 		// A broken hook line in settings.json must not break the session either: say it in the log only.
-		hookLog(relayHome(env))("error", `hook: cannot run ${JSON.stringify(argv)}; expected hook prompt|stop|wake [--url U] [--room R] [--id X] [--timeout S]`);
+		hookLog(relayHome(env))("error", `hook: cannot run ${JSON.stringify(argv)}; expected hook prompt|stop|wake|guard [--url U] [--room R] [--id X] [--timeout S] [--guard MODE]`);
 		process.exit(0);
 	}
 	return runHook(event, opts, env);

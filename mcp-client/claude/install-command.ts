@@ -10,6 +10,7 @@ interface InstallArgs {
 	url?: string;
 	room?: string;
 	id?: string;
+	guard?: "deny" | "ask" | "warn" | "off";
 	dryRun: boolean;
 }
 
@@ -32,16 +33,21 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 					type: "string",
 					describe: "A fixed session ID for every session (-e CLAUDE_RELAY_SESSION_ID); usually left out: `claude-session <ID>` names each terminal",
 				},
+				guard: {
+					choices: ["deny", "ask", "warn", "off"] as const,
+					describe: "How the edit guard (PreToolUse) answers for files another session claimed; written into its command (default at run time: $RELAY_GUARD, else ask)",
+				},
 				"dry-run": { type: "boolean", default: false, describe: "Print what would change (commands and a diff), change nothing" },
 			})
 			.example("$0 install", "Bridge at user scope, hooks in ~/.claude/settings.json (or $CLAUDE_CONFIG_DIR)")
+			.example("$0 install --guard deny", "Edits of files another session claimed are refused, with the holder named")
 			.example("$0 install --dry-run", "Show the plan")
 			.example("$0 install --url ws://localhost:9999 --scope project", "Bridge in ./.mcp.json, with the hub URL fixed")
 			.epilogue("Idempotent: running it again changes nothing. Every changed file is backed up first (<file>.bak-<time>).") as never,
 	handler: async (argv) => {
 		try {
 			const { runInstall } = await import("./install.js");
-			process.exitCode = await runInstall({ scope: argv.scope, url: argv.url, room: argv.room, id: argv.id, dryRun: argv.dryRun });
+			process.exitCode = await runInstall({ scope: argv.scope, url: argv.url, room: argv.room, id: argv.id, guard: argv.guard, dryRun: argv.dryRun });
 		} catch (err) {
 			reportFailure("install", err);
 		}

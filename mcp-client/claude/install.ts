@@ -7,7 +7,8 @@
  *                               [-e CLAUDE_RELAY_SESSION_ID=…] -- <node> <abs dist/cli.js> mcp`
  *        project scope:        merged into ./.mcp.json (the file `claude mcp add -s project` writes)
  *   2. merges the hooks (settings.ts HOOK_SPECS) into Claude Code's settings.json ($CLAUDE_CONFIG_DIR or
- *      ~/.claude): prompt (UserPromptSubmit), stop (Stop), wake (asyncRewake, on Stop and SessionStart).
+ *      ~/.claude): prompt (UserPromptSubmit), stop (Stop), wake (asyncRewake, on Stop and SessionStart),
+ *      guard (PreToolUse for Edit|Write|MultiEdit|NotebookEdit; --guard MODE goes into its command).
  *      Hooks stay in the user's settings.json for either scope: they do nothing in sessions that are not
  *      bridged, and their absolute paths belong to this machine, not to a project's shared files.
  * Every file write: a backup first (`<file>.bak-<time>`), then an atomic replace; other content untouched,
@@ -50,6 +51,8 @@ export interface InstallOptions {
 	url?: string;
 	room?: string;
 	id?: string;
+	/** Written into the guard hook's command as --guard MODE (deny|ask|warn|off). */
+	guard?: string;
 	dryRun: boolean;
 	env?: NodeJS.ProcessEnv;
 	cwd?: string;
@@ -174,6 +177,9 @@ function validate(opts: InstallOptions): void {
 		if (!check.ok) throw new UserError(`--room: ${check.reason}`, 2);
 	}
 	if (opts.url !== undefined && !/^wss?:\/\/[^/\s]+/i.test(opts.url)) throw new UserError(`--url: ${JSON.stringify(opts.url)} is not a ws:// or wss:// URL`, 2);
+	if (opts.guard !== undefined && !["deny", "ask", "warn", "off"].includes(opts.guard)) {
+		throw new UserError(`--guard: ${JSON.stringify(opts.guard)} is not one of deny, ask, warn, off`, 2);
+	}
 }
 
 interface Outcome {
@@ -303,7 +309,7 @@ async function installHooks(opts: InstallOptions, prefix: string, env: NodeJS.Pr
 	const file = claudePaths(env).settings;
 	const original = readSmallFile(file, 16 * 1024 * 1024);
 	const settings = parseSettings(original, file);
-	const next = mergeRelayHooks(settings, prefix, { url: opts.url, room: opts.room, id: opts.id }, file);
+	const next = mergeRelayHooks(settings, prefix, { url: opts.url, room: opts.room, id: opts.id, guard: opts.guard }, file);
 	const text = serializeLike(next, original);
 	if (original !== undefined && (text === original || jsonEqual(next, settings))) return { changed: false, lines: [`✓ Hooks already in ${file}: no change`] };
 	if (opts.dryRun) return { changed: true, lines: [`• Would change ${file}:`, ...lineDiff(original ?? "", text).map((l) => `    ${l}`)] };

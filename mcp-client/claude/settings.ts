@@ -7,7 +7,7 @@
  * - the global config Claude Code keeps its user-scope MCP servers in: `$CLAUDE_CONFIG_DIR/.claude.json`,
  *   else `~/.claude.json` (read only, to tell whether the bridge is registered already).
  *
- * Our hook entries are the ones whose command runs `<claude-relay|…/cli.js> hook <prompt|stop|wake>`
+ * Our hook entries are the ones whose command runs `<claude-relay|…/cli.js> hook <prompt|stop|wake|guard>`
  * (`isRelayHookCommand`): install replaces them in place, uninstall removes exactly them, and nothing else in
  * the file is touched (other keys, other hooks, their order, the file's indentation).
  */
@@ -15,8 +15,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { WAKE_DEFAULT_SECONDS } from "./constants.js";
 
-export type HookKind = "prompt" | "stop" | "wake";
-export type HookEventName = "UserPromptSubmit" | "Stop" | "SessionStart";
+export type HookKind = "prompt" | "stop" | "wake" | "guard";
+export type HookEventName = "UserPromptSubmit" | "Stop" | "SessionStart" | "PreToolUse";
 
 export interface HookSpec {
 	kind: HookKind;
@@ -32,12 +32,15 @@ export interface HookSpec {
  * ends with one) and on SessionStart for new and resumed sessions (idle before the first prompt); with
  * `asyncRewake` Claude Code runs it in the background and wakes the model when it exits with code 2. Its
  * timeout leaves room for the hook's own bound (600 s) so that the hook, not Claude Code, ends the wait.
+ * The guard hangs on PreToolUse for the tools that write files, and answers for files other sessions claimed.
  */
 export const HOOK_SPECS: readonly HookSpec[] = [
 	{ kind: "prompt", event: "UserPromptSubmit", timeout: 10 },
 	{ kind: "stop", event: "Stop", timeout: 10 },
 	{ kind: "wake", event: "Stop", timeout: WAKE_DEFAULT_SECONDS + 60, asyncRewake: true },
 	{ kind: "wake", event: "SessionStart", matcher: "startup|resume", timeout: WAKE_DEFAULT_SECONDS + 60, asyncRewake: true },
+	// The edit guard answers within its own 3 s bound; Claude Code's 10 s is only the backstop.
+	{ kind: "guard", event: "PreToolUse", matcher: "Edit|Write|MultiEdit|NotebookEdit", timeout: 10 },
 ];
 
 export interface ClaudePaths {
@@ -63,24 +66,29 @@ export function shellQuote(word: string): string {
 	return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Extra words on every hook command: what install was told (--url, --room, --id), so hooks match the bridge. */
+/**
+ * Extra words on every hook command: what install was told (--url, --room, --id), so hooks match the bridge;
+ * and --guard MODE on the guard's command only.
+ */
 export interface HookArgs {
 	url?: string;
 	room?: string;
 	id?: string;
+	guard?: string;
 }
 
-export function hookArgWords(args: HookArgs): string[] {
+export function hookArgWords(args: HookArgs, kind?: HookKind): string[] {
 	const words: string[] = [];
 	if (args.url) words.push("--url", args.url);
 	if (args.room) words.push("--room", args.room);
 	if (args.id) words.push("--id", args.id);
+	if (args.guard && kind === "guard") words.push("--guard", args.guard);
 	return words;
 }
 
 /** The command line of one hook: `<prefix> hook <kind> [args]`, where prefix runs the CLI (already quoted). */
 export function hookCommandLine(prefix: string, kind: HookKind, args: HookArgs = {}): string {
-	return [prefix, "hook", kind, ...hookArgWords(args).map(shellQuote)].join(" ");
+	return [prefix, "hook", kind, ...hookArgWords(args, kind).map(shellQuote)].join(" ");
 }
 
 export interface HookEntry {
@@ -111,7 +119,7 @@ export function hooksObject(prefix: string, args: HookArgs = {}): Record<string,
 	return out;
 }
 
-const RELAY_HOOK = /(?:^|[\s/'"])(?:claude-relay|cli\.js)['"]?\s+hook\s+(prompt|stop|wake)(?=\s|$)/;
+const RELAY_HOOK = /(?:^|[\s/'"])(?:claude-relay|cli\.js)['"]?\s+hook\s+(prompt|stop|wake|guard)(?=\s|$)/;
 
 /** The kind of one of our hook commands, or undefined for anybody else's. */
 export function relayHookKind(command: unknown): HookKind | undefined {

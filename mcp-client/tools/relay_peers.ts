@@ -1,9 +1,15 @@
-/** relay_peers: who is online in this room now. */
+/**
+ * relay_peers: who is online in this room now, and whose work overlaps this session's: a peer is marked when
+ * its `owns` globs (hello meta) or its live claims in this repository overlap this session's own `owns`
+ * or claims (the overlap rule of server/globs.ts).
+ */
 import { z } from "zod";
-import { PeerInfo } from "../../server/protocol.js";
+import { type ClaimInfo, PeerInfo } from "../../server/protocol.js";
 import { formatDuration, plural } from "../format.js";
 import { safeName, safeText } from "../framing.js";
 import { guard, ok, type ToolRegistrar } from "./common.js";
+
+const Overlap = z.object({ theirs: z.string(), yours: z.string() });
 
 export const registerPeers: ToolRegistrar = (server, ctx) => {
 	server.registerTool(
@@ -11,32 +17,58 @@ export const registerPeers: ToolRegistrar = (server, ctx) => {
 		{
 			title: "List online relay peers",
 			description:
-				"List the other sessions online in this room: ID, host, directory, git branch, idle time.",
+				"List the other sessions online in this room: ID, host, directory, git branch, idle time, and, in this repository, their claims and whether their claimed or owned paths overlap yours.",
 			inputSchema: {},
 			outputSchema: {
 				self: z.string(),
 				room: z.string(),
-				peers: z.array(PeerInfo),
+				repo: z.string().nullable().describe("This session's repository identity"),
+				yours: z.array(z.string()).describe("This session's owns globs and live claims in its repository"),
+				peers: z.array(
+					PeerInfo.extend({
+						claims: z.array(z.string()).describe("Their live claims in this repository"),
+						overlaps: z.array(Overlap).describe("Their claimed or owned paths that overlap yours"),
+					}),
+				),
 			},
 			annotations: { readOnlyHint: true, openWorldHint: false },
 		},
 		() =>
 			guard(async () => {
 				const link = await ctx.link();
-				const { peers } = await link.request("peers", {});
-				// Host, cwd and branch are whatever each peer said at hello: one line each, never a tag.
-				const lines = peers.map((p) => {
+				const [{ peers }, local, owns] = await Promise.all([link.request("peers", {}), ctx.repo(), ctx.owns()]);
+				let claims: ClaimInfo[] = [];
+				if (local) claims = (await link.request("claims", { repo: local.identity })).claims;
+				// Loaded here, not at start-up: the bridge's cold start does not pay for picomatch.
+				const { normalizeClaimPath, overlappingPairs } = await import("../../server/globs.js");
+				const yours = [...new Set([...owns, ...claims.filter((c) => c.session === ctx.session).map((c) => c.path)])];
+				const marked = peers.map((p) => {
+					const theirClaims = claims.filter((c) => c.session === p.session).map((c) => c.path);
+					// Another session's owns are its word about its own repository: compared only in the same one.
+					const theirOwns =
+						local && p.meta.repo === local.identity
+							? (p.meta.owns ?? []).flatMap((g) => {
+									const r = normalizeClaimPath(g);
+									return r.ok ? [r.path] : [];
+								})
+							: [];
+					const overlaps = overlappingPairs([...new Set([...theirClaims, ...theirOwns])], yours).map(([theirs, y]) => ({ theirs, yours: y }));
+					return { ...p, claims: theirClaims, overlaps };
+				});
+				const lines = marked.map((p) => {
 					const where = [p.meta.host, p.meta.cwd].filter(Boolean).join(":");
-					return `${safeName(p.session)}  ${where ? safeText(where) : "-"}${p.meta.branch ? ` (${safeText(p.meta.branch)})` : ""}  idle ${formatDuration(p.idleMs)}`;
+					// Host, cwd, branch and paths are whatever each peer said: one line each, never a tag.
+					const base = `${safeName(p.session)}  ${where ? safeText(where) : "-"}${p.meta.branch ? ` (${safeText(p.meta.branch)})` : ""}  idle ${formatDuration(p.idleMs)}`;
+					const held = p.claims.length ? `  claims ${safeText(p.claims.join(", "))}` : "";
+					const clash = p.overlaps.length
+						? `  OVERLAPS YOUR WORK: ${safeText(p.overlaps.map((o) => `their ${o.theirs} / your ${o.yours}`).join("; "))} (coordinate with relay_send)`
+						: "";
+					return `${base}${held}${clash}`;
 				});
 				const head = peers.length
 					? `${plural(peers.length, "peer")} online in room ${link.options.room} (you are ${ctx.session}):`
 					: `No other session is online in room ${link.options.room} (you are ${ctx.session}). relay_sessions lists offline ones too.`;
-				return ok([head, ...lines].join("\n"), {
-					self: ctx.session,
-					room: link.options.room,
-					peers,
-				});
+				return ok([head, ...lines].join("\n"), { self: ctx.session, room: link.options.room, repo: local?.identity ?? null, yours, peers: marked });
 			}),
 	);
 };

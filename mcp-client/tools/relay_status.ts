@@ -48,6 +48,9 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					.object({ code: z.string(), message: z.string() })
 					.nullable(),
 				logFile: z.string(),
+				repo: z.string().nullable().describe("Repository identity of the session's directory (scopes file claims)"),
+				watching: z.array(z.string()).describe("Shared state prefixes watched (relay_wait statePrefix)"),
+				stateChangesWaiting: z.number().int().describe("Changes by others under watched prefixes, not yet taken by relay_wait"),
 				channels: z
 					.object({
 						mode: z.enum(["on", "off", "auto"]),
@@ -111,6 +114,15 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					lines.push(
 						`${plural(link.inbox.unsentAcks, "read mark")} to send after reconnect.`,
 					);
+				const repo = await Promise.race([ctx.repo(), new Promise<null>((r) => setTimeout(() => r(null), 2_500).unref())]);
+				const watching = link?.watching ?? [];
+				const stateChangesWaiting = link?.stateChangesWaiting ?? 0;
+				lines.push(repo ? `Repository: ${repo.identity} (file claims are scoped to it).` : "Not inside a git repository: file claims need relay_claim {repo}.");
+				if (watching.length) {
+					lines.push(
+						`Watching shared state under ${watching.map((w) => JSON.stringify(w)).join(", ")}; ${plural(stateChangesWaiting, "change")} by others waiting for relay_wait${link?.stateDropped ? ` (${link.stateDropped} older dropped)` : ""}.`,
+					);
+				}
 				const channels = ctx.channelStatus;
 				lines.push(
 					`Channels ${channels.active ? "active" : "inactive"} (${channels.reason})${channels.pushed ? `; ${plural(channels.pushed, "message")} pushed` : ""}.`,
@@ -140,6 +152,9 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 						? { code: lastError.code, message: lastError.message }
 						: null,
 					logFile: ctx.log.file,
+					repo: repo?.identity ?? null,
+					watching,
+					stateChangesWaiting,
 					channels: {
 						mode: channels.mode,
 						active: channels.active,

@@ -1,6 +1,12 @@
-/** relay_wait: block until a message arrives (at once if one is waiting), bounded; a timeout is a normal result. */
+/**
+ * relay_wait: block until a message arrives (at once if one is waiting), bounded; a timeout is a normal
+ * result. With statePrefix it also returns when another session changes a shared state key under that
+ * prefix (the bridge watches it from then on, and holds changes that come between calls).
+ */
 import { z } from "zod";
+import { StateChangedPush } from "../../server/protocol.js";
 import { present } from "../format.js";
+import { changeLine } from "../format-state.js";
 import { safeName } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
@@ -14,7 +20,7 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 		"relay_wait",
 		{
 			title: "Wait for a relay message",
-			description: `Wait until a message arrives (returns at once if one is waiting) and mark it read. Times out after timeoutSeconds (default ${WAIT_DEFAULT_SECONDS}, max ${WAIT_MAX_SECONDS}); a timeout is not an error.`,
+			description: `Wait until a message arrives (returns at once if one is waiting) and mark it read. With statePrefix, also return when another session changes a shared state key under that prefix (changes since the last call count too). Times out after timeoutSeconds (default ${WAIT_DEFAULT_SECONDS}, max ${WAIT_MAX_SECONDS}); a timeout is not an error.`,
 			inputSchema: {
 				timeoutSeconds: z
 					.number()
@@ -28,6 +34,11 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 					.max(256)
 					.optional()
 					.describe("Only a message from this session ID"),
+				statePrefix: z
+					.string()
+					.max(256)
+					.optional()
+					.describe('Also wake for changes to shared state keys starting with this ("" for any key), made by other sessions'),
 			},
 			outputSchema: {
 				message: ShownMessageSchema.nullable().describe(
@@ -43,6 +54,9 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 				connected: z
 					.boolean()
 					.describe("Whether the bridge was connected to the hub at the end"),
+				stateChanges: z
+					.array(StateChangedPush)
+					.describe("With statePrefix: changes by other sessions under it, newest version per key"),
 			},
 			annotations: {
 				readOnlyHint: false,
@@ -51,10 +65,11 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 				openWorldHint: true,
 			},
 		},
-		({ timeoutSeconds, from }, extra) =>
+		({ timeoutSeconds, from, statePrefix }, extra) =>
 			guard(async () => {
 				const link = await ctx.link();
 				const seconds = timeoutSeconds ?? WAIT_DEFAULT_SECONDS;
+				if (statePrefix !== undefined) await link.watch(statePrefix);
 				const started = Date.now();
 				const token = extra._meta?.progressToken;
 				const progress =
@@ -74,13 +89,36 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 									})
 									.catch(() => undefined);
 							}, PROGRESS_EVERY_MS);
+				// A state change ends the wait for a message too: both listen to one abort signal.
+				const both = new AbortController();
+				const abort = () => both.abort();
+				extra.signal.addEventListener("abort", abort, { once: true });
 				try {
-					const r = await link.wait(seconds * 1000, {
+					const waits = link.wait(seconds * 1000, {
 						...(from ? { from } : {}),
-						signal: extra.signal,
+						signal: both.signal,
 					});
+					if (statePrefix !== undefined) {
+						await Promise.race([waits, link.nextStateChange(statePrefix, seconds * 1000, both.signal)]);
+						both.abort();
+					}
+					const r = await waits;
+					const stateChanges = statePrefix !== undefined ? link.takeStateChanges(statePrefix) : [];
 					const waitedSeconds = Math.round((Date.now() - started) / 100) / 10;
 					const connected = link.client.ready;
+					const changeLines = stateChanges.length
+						? [`Shared state changed under ${JSON.stringify(statePrefix)}:`, ...stateChanges.map((c) => `- ${changeLine(c)}`), "(relay_state_get reads a key.)"]
+						: [];
+					if (!r.message && stateChanges.length > 0) {
+						return ok(changeLines.join("\n"), {
+							message: null,
+							timedOut: false,
+							remaining: null,
+							waitedSeconds,
+							connected,
+							stateChanges,
+						});
+					}
 					if (!r.message) {
 						const why = connected
 							? ""
@@ -93,6 +131,7 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 								remaining: null,
 								waitedSeconds,
 								connected,
+								stateChanges,
 							},
 						);
 					}
@@ -107,15 +146,17 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 						);
 					if (r.remaining)
 						lines.push(`${r.remaining} more waiting: relay_receive.`);
-					return ok(lines.join("\n"), {
+					return ok([...lines, ...changeLines].join("\n"), {
 						message: shown[0] ?? null,
 						timedOut: false,
 						remaining: r.remaining,
 						waitedSeconds,
 						connected,
+						stateChanges,
 					});
 				} finally {
 					if (progress) clearInterval(progress);
+					extra.signal.removeEventListener("abort", abort);
 				}
 			}),
 	);

@@ -4,7 +4,7 @@
  * targets of issue 6, and writes bench-results/<timestamp>-<shortsha>.json so runs can be compared.
  *
  *   node dist/bench.js                         every scenario
- *   node dist/bench.js latency throughput      only these (latency throughput fanout connections slowreaders flood coldstart watchdog)
+ *   node dist/bench.js latency throughput      only these (latency throughput fanout connections slowreaders flood coldstart watchdog state)
  *   node dist/bench.js --quick                 smaller counts, for a quick look (not comparable)
  *   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench.js throughput    profile the hub
  *   BENCH_HUB_DB=:memory: node dist/bench.js latency    the same on another store (what durability costs)
@@ -21,6 +21,7 @@ import { measureFanout } from "./fanout.js";
 import { measureFlood } from "./flood.js";
 import { runForwarder } from "./forwarder.js";
 import { measureLatency } from "./latency.js";
+import { measureState } from "./state.js";
 import { built, gitCommit, ROOT, snapshotDist } from "./procs.js";
 import type { Round } from "./rounds.js";
 import { measureSlowReaders } from "./slow-readers.js";
@@ -39,7 +40,7 @@ interface Row {
 	verdict: Verdict;
 }
 
-const SCENARIOS = ["latency", "throughput", "fanout", "connections", "slowreaders", "flood", "coldstart", "watchdog"] as const;
+const SCENARIOS = ["latency", "throughput", "fanout", "connections", "slowreaders", "flood", "coldstart", "watchdog", "state"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -229,6 +230,30 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 			return [
 				{ scenario: "bridge cold start", metric, relay: ms(r.median), forwarder: "", ratio: "", target: "≤ 200 ms", verdict: verdict(r.median <= 200) },
 				{ scenario: "bridge cold start", metric: "`node -e 0` spawn→exit (floor)", relay: ms(bare.median), forwarder: "", ratio: "", target: "", verdict: "info" },
+			];
+		}
+		case "state": {
+			const r = await measureState(
+				quick
+					? { ops: 5_000, window: 64, keys: 100, valueBytes: 256, sequential: 200, writers: 6, increments: 100 }
+					: { ops: 30_000, window: 64, keys: 100, valueBytes: 256, sequential: 1_000, writers: 6, increments: 500 },
+			);
+			raw.state = r;
+			const c = r.cas;
+			return [
+				{ scenario: "state", metric: "state_set/s, 256 B values, 64 in flight", relay: rate(r.setsPerSecond), forwarder: "", ratio: "", target: "", verdict: "info" },
+				{ scenario: "state", metric: "state_get/s, 64 in flight", relay: rate(r.getsPerSecond), forwarder: "", ratio: "", target: "", verdict: "info" },
+				{ scenario: "state", metric: "state_set round trip p50 / p99", relay: `${us(r.setRoundTripUs.p50)} / ${us(r.setRoundTripUs.p99)}`, forwarder: "", ratio: "", target: "", verdict: "info" },
+				{ scenario: "state", metric: `contended CAS: ${c.finalValue} increments by ${r.options.writers} writers, one key`, relay: `${rate(c.incrementsPerSecond)}`, forwarder: "", ratio: "", target: "", verdict: "info" },
+				{
+					scenario: "state",
+					metric: "contended CAS: attempts per increment; final value/version exact",
+					relay: `${(c.attempts / (c.attempts - c.conflicts)).toFixed(2)}; ${c.finalValue}/${c.finalVersion}`,
+					forwarder: "",
+					ratio: "",
+					target: "nothing lost",
+					verdict: verdict(c.correct),
+				},
 			];
 		}
 		case "watchdog": {

@@ -1,8 +1,9 @@
 /**
  * What a request handler may use: the hub's options, the store, fan-out (to publish what it committed),
- * presence (who is online, the claim lock, forgetting a session), the per-address budgets and the log. Not the
- * Hub itself: a handler cannot reach the HTTP server, the timers or other connections except through
- * presence, which keeps each handler testable and its reach obvious from its signature.
+ * presence (who is online, the claim lock, forgetting a session), the per-address budgets, the state
+ * watches and the log. Not the Hub itself: a handler cannot reach the HTTP server, the timers or other
+ * connections except through presence, which keeps each handler testable and its reach obvious from its
+ * signature.
  */
 import type { AddressLimiter } from "../address-limit.js";
 import type { Connection } from "../connection.js";
@@ -13,6 +14,7 @@ import type { Logger } from "../logger.js";
 import type { Presence } from "../presence.js";
 import type { RequestOf, RequestType, ResultOf } from "../protocol.js";
 import type { Store } from "../store/store.js";
+import type { Watches } from "../watches.js";
 
 export interface HandlerContext {
 	readonly options: Readonly<HubOptions>;
@@ -20,9 +22,11 @@ export interface HandlerContext {
 	readonly fanout: Pick<Fanout, "publish">;
 	readonly presence: Presence;
 	/** How many new IDs each peer address may still mint (hello's first claims). */
-	readonly claims: AddressLimiter;
+	readonly newIds: AddressLimiter;
 	/** How many broadcast deliveries each peer address may still make (one per recipient). */
 	readonly broadcasts: AddressLimiter;
+	/** Which connections watch which state prefixes (watch / unwatch). */
+	readonly watches: Watches;
 	readonly log: Logger;
 }
 

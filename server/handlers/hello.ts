@@ -87,10 +87,10 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 					`Room ${room} has ${known.size} sessions, its limit (--max-sessions-per-room ${cap}), so ${session} cannot join it. Forget sessions no longer used (claude-relay sessions forget ID), use another room, or raise the limit.`,
 				);
 			}
-			if (!ctx.claims.take(conn.remote)) {
+			if (!ctx.newIds.take(conn.remote)) {
 				throw new RelayError(
 					ErrorCode.CLAIM_RATE,
-					`Too many new session IDs from ${conn.remote} in the last minute (--new-sessions-per-minute ${ctx.options.newSessionsPerMinute}); retry in ${ctx.claims.refillSeconds()} s, or reuse an ID this machine already has.`,
+					`Too many new session IDs from ${conn.remote} in the last minute (--new-sessions-per-minute ${ctx.options.newSessionsPerMinute}); retry in ${ctx.newIds.refillSeconds()} s, or reuse an ID this machine already has.`,
 				);
 			}
 			// A client that already holds a secret for this room and ID (from another hub) keeps it: nothing is

@@ -24,6 +24,8 @@ import {
 	type StoreStats,
 } from "./store.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
+import { MemoryClaimStore } from "./memory-claims.js";
+import { MemoryStateStore } from "./memory-state.js";
 
 /** Composite map key; JSON keeps it unambiguous whatever the parts contain. */
 const k = (...parts: string[]): string => JSON.stringify(parts);
@@ -44,6 +46,8 @@ export class MemoryStore implements Store {
 	readonly kind = "memory";
 	/** Memory does not fail like a disk or a server: always healthy. */
 	readonly health = new StorageHealth();
+	readonly state = new MemoryStateStore(() => this.check());
+	readonly claims = new MemoryClaimStore(() => this.check());
 
 	private closed = false;
 	private lastSeq = 0;

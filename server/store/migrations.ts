@@ -151,6 +151,50 @@ export const MIGRATIONS: readonly Migration[] = [
 			CREATE INDEX sessions_stale ON sessions (ephemeral, last_seen);
 		`,
 	},
+	{
+		// Shared state and file claims (issue 12). New tables only: nothing an append touches changes, so
+		// messages cost what they did.
+		description: "shared state (state, state_rooms) and file claims (claims)",
+		sql: `
+			-- One row per key of a room's blackboard. value is JSON text as JSON.stringify wrote it; size is its
+			-- UTF-8 length (for the bounds and for state_list without reading values).
+			CREATE TABLE state (
+				room       TEXT    NOT NULL,
+				key        TEXT    NOT NULL,
+				value      TEXT    NOT NULL,
+				version    INTEGER NOT NULL,
+				updated_by TEXT    NOT NULL,
+				updated_at INTEGER NOT NULL,
+				size       INTEGER NOT NULL,
+				PRIMARY KEY (room, key)
+			) WITHOUT ROWID;
+
+			-- Per room: how many keys and bytes of values it holds, kept by every write in its transaction, so a
+			-- bound is checked without summing the room.
+			CREATE TABLE state_rooms (
+				room  TEXT    PRIMARY KEY,
+				keys  INTEGER NOT NULL,
+				bytes INTEGER NOT NULL
+			) WITHOUT ROWID;
+
+			-- One row per claimed pattern. A claim is live while expires_at is in the future; expired rows are
+			-- deleted by the hub's sweep and by the next claim in the same repository.
+			CREATE TABLE claims (
+				room       TEXT    NOT NULL,
+				repo       TEXT    NOT NULL,
+				session    TEXT    NOT NULL,
+				path       TEXT    NOT NULL,
+				reason     TEXT,
+				claimed_at INTEGER NOT NULL,
+				expires_at INTEGER NOT NULL,
+				PRIMARY KEY (room, repo, session, path)
+			) WITHOUT ROWID;
+			-- A session's claims (release all, the per-session bound).
+			CREATE INDEX claims_session ON claims (room, session, expires_at);
+			-- The sweep.
+			CREATE INDEX claims_expiry ON claims (expires_at);
+		`,
+	},
 ];
 
 /** The schema version this build writes. */

@@ -23,6 +23,8 @@
  *   P layout                    the version of this layout: "2" (version 1, before the session lifecycle, had
  *                               a set P sessions:<room> and no ids/seen; RedisStore.open upgrades it)
  *   P fanout                    pub/sub channel: every committed message (see server/fanout-redis.ts)
+ *                               and every state change (redis-state.ts)
+ *   P st:..., P cl:..., ...     shared state and file claims: see redis-state.ts and redis-claims.ts
  *
  * Every script takes P as ARGV[1] and no KEYS: keys are derived from data (a message's recipients), which
  * is also why Redis Cluster is not supported.
@@ -47,7 +49,8 @@ export function encodeKeyPart(part: string): string {
 	);
 }
 
-const PRELUDE = `
+/** What every script starts with (the state and claims scripts too): the prefix, `enc`, `key`. */
+export const PRELUDE = `
 local P = ARGV[1]
 local function enc(s)
 	return (string.gsub(s, "[^A-Za-z0-9_%-]", function(c) return string.format("%%%02X", string.byte(c)) end))

@@ -24,13 +24,18 @@
 import type { Redis, RedisOptions } from "ioredis";
 import type { Message, SessionMeta } from "../protocol.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
+import { CLAIM_SCRIPTS, RedisClaimStore } from "./redis-claims.js";
+import { RedisStateStore, STATE_SCRIPTS } from "./redis-state.js";
 import { decodeKeyPart, encodeKeyPart, LAYOUT_VERSION, SCRIPTS, type ScriptName } from "./redis-scripts.js";
 import {
 	type AppendInput,
 	type AppendResult,
 	type ForgetOptions,
 	type ForgetResult,
+	CLAIM_METHODS,
 	guardStorage,
+	guardSubStore,
+	STATE_METHODS,
 	type HistoryPage,
 	type HistoryQuery,
 	type PendingPage,
@@ -61,7 +66,8 @@ const RETENTION_BATCH = 500;
 
 type ScriptArg = string | number;
 /** The client with our scripts defined on it (ioredis adds one method per `defineCommand`). */
-type ScriptedRedis = Redis & Record<ScriptName, (...args: ScriptArg[]) => Promise<unknown>>;
+type ScriptedRedis = Redis &
+	Record<ScriptName | keyof typeof STATE_SCRIPTS | keyof typeof CLAIM_SCRIPTS, (...args: ScriptArg[]) => Promise<unknown>>;
 
 /** True for the `--db` values this backend handles. */
 export function isRedisUrl(spec: string): boolean {
@@ -123,9 +129,15 @@ export class RedisStore implements Store {
 
 	private client: ScriptedRedis | null = null;
 	private closed = false;
+	/** On this store's connection and prefix; their scripts are defined in open(). */
+	readonly state: RedisStateStore;
+	readonly claims: RedisClaimStore;
 
 	constructor(private readonly options: RedisStoreOptions) {
 		this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+		const translate = (err: unknown) => redisStorageError(err, this.url);
+		this.state = guardSubStore(new RedisStateStore(() => this.ready(), this.prefix), STATE_METHODS, this.health, translate);
+		this.claims = guardSubStore(new RedisClaimStore(() => this.ready(), this.prefix), CLAIM_METHODS, this.health, translate);
 	}
 
 	get url(): string {
@@ -145,7 +157,7 @@ export class RedisStore implements Store {
 			// its idempotency key) rather than let ioredis run it a second time after reconnecting.
 			autoResendUnfulfilledCommands: false,
 		});
-		for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua, numberOfKeys: 0 });
+		for (const [name, lua] of Object.entries({ ...SCRIPTS, ...STATE_SCRIPTS, ...CLAIM_SCRIPTS })) client.defineCommand(name, { lua, numberOfKeys: 0 });
 		this.client = client as ScriptedRedis;
 		await this.upgradeLayout();
 		await this.checkPersistence(client);

@@ -29,12 +29,17 @@ import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
 import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { DamagedDatabaseError, integrityProblems, isCorruption } from "./integrity.js";
 import { migrate } from "./migrations.js";
+import { SqliteClaimStore } from "./sqlite-claims.js";
+import { SqliteStateStore } from "./sqlite-state.js";
 import {
 	type AppendInput,
 	type AppendResult,
 	type ForgetOptions,
 	type ForgetResult,
+	CLAIM_METHODS,
 	guardStorage,
+	guardSubStore,
+	STATE_METHODS,
 	type HistoryPage,
 	type HistoryQuery,
 	type PendingPage,
@@ -302,6 +307,9 @@ const toSession = (row: SessionRow): SessionRecord => ({ ...row, meta: JSON.pars
 export class SqliteStore implements Store {
 	readonly kind = "sqlite";
 	readonly health = new StorageHealth();
+	/** On this connection, after the queued appends (ready() flushes them): ordered with messages. */
+	readonly state = guardSubStore(new SqliteStateStore(() => this.ready().db), STATE_METHODS, this.health, sqliteStorageError);
+	readonly claims = guardSubStore(new SqliteClaimStore(() => this.ready().db), CLAIM_METHODS, this.health, sqliteStorageError);
 
 	private conn: Connection | null = null;
 	private checkpointer: Worker | null = null;

@@ -204,7 +204,15 @@ const STORAGE_METHODS = {
 	takeLost: "write",
 	applyRetention: "write",
 	stats: "read",
-} as const satisfies Record<Exclude<keyof Store, "kind" | "health" | "open" | "close">, "read" | "write" | "add">;
+} as const satisfies Record<Exclude<keyof Store, "kind" | "health" | "open" | "close" | "state" | "claims">, "read" | "write" | "add">;
+
+/** STORAGE_METHODS for the sub-stores (see guardSubStore). */
+export const STATE_METHODS = { get: "read", set: "add", append: "add", delete: "write", list: "read" } as const satisfies {
+	readonly [K in keyof StateStore]: "read" | "write" | "add";
+};
+export const CLAIM_METHODS = { claim: "add", release: "write", list: "read", sweep: "write" } as const satisfies {
+	readonly [K in keyof ClaimStore]: "read" | "write" | "add";
+};
 
 /**
  * Wraps every storage method of a backend's prototype, once: a rejection that `translate` recognises as a
@@ -213,31 +221,59 @@ const STORAGE_METHODS = {
  * itself is made synchronously, so the order of calls (which append relies on) is kept.
  */
 export function guardStorage<S extends Store>(proto: S, translate: (err: unknown, store: S) => StorageError | null): void {
-	const methods = proto as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 	for (const [name, kind] of Object.entries(STORAGE_METHODS)) {
-		const method = methods[name];
-		if (!method) throw new Error(`guardStorage: the store has no ${name}`);
-		methods[name] = function (this: S, ...args: unknown[]): Promise<unknown> {
-			let result: Promise<unknown>;
-			try {
-				result = method.apply(this, args);
-			} catch (err) {
-				result = Promise.reject(err);
-			}
-			return result.then(
-				(value) => {
-					this.health.succeeded(name, kind);
-					return value;
-				},
-				(err: unknown) => {
-					const storage = err instanceof StorageError ? err : translate(err, this);
-					if (!storage) throw err;
-					this.health.failed(name, storage);
-					throw storage;
-				},
-			);
-		};
+		guardMethod(proto as unknown as Record<string, unknown>, name, kind, (self) => (self as S).health, (err, self) => translate(err, self as S));
 	}
+}
+
+type StorageKind = "read" | "write" | "add";
+
+/**
+ * The same for a sub-store (`store.state`, `store.claims`): its methods, wrapped on the instance, report to
+ * the parent store's `health` and translate with the parent's function. Each sub-store's method table is
+ * checked against its interface like STORAGE_METHODS, so a method added there must be listed.
+ */
+export function guardSubStore<T extends object>(
+	sub: T,
+	table: { readonly [K in keyof T]: StorageKind },
+	health: StorageHealth,
+	translate: (err: unknown) => StorageError | null,
+): T {
+	for (const [name, kind] of Object.entries(table) as [string, StorageKind][]) {
+		guardMethod(sub as unknown as Record<string, unknown>, name, kind, () => health, (err) => translate(err));
+	}
+	return sub;
+}
+
+function guardMethod(
+	target: Record<string, unknown>,
+	name: string,
+	kind: StorageKind,
+	health: (self: unknown) => StorageHealth,
+	translate: (err: unknown, self: unknown) => StorageError | null,
+): void {
+	const method = target[name] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+	if (typeof method !== "function") throw new Error(`guardStorage: the store has no ${name}`);
+	target[name] = function (this: unknown, ...args: unknown[]): Promise<unknown> {
+		let result: Promise<unknown>;
+		try {
+			result = method.apply(this, args);
+		} catch (err) {
+			result = Promise.reject(err);
+		}
+		return result.then(
+			(value) => {
+				health(this).succeeded(name, kind);
+				return value;
+			},
+			(err: unknown) => {
+				const storage = err instanceof StorageError ? err : translate(err, this);
+				if (!storage) throw err;
+				health(this).failed(name, storage);
+				throw storage;
+			},
+		);
+	};
 }
 
 /** Session records: who has claimed which ID in which room (secrets as hashes), and when they were seen. */
@@ -298,6 +334,172 @@ export interface RetentionStore {
 	staleSessions(query: StaleQuery): Promise<StaleSession[]>;
 }
 
+// ----- shared state (store.state) ---------------------------------------------------------------------------
+
+/** One key of a room's shared state, as stored: the value is JSON text (canonical: JSON.stringify's output). */
+export interface StateRecord {
+	room: string;
+	key: string;
+	valueJson: string;
+	/** 1 at creation, +1 per change. */
+	version: number;
+	updatedBy: string;
+	updatedAt: number;
+	/** UTF-8 bytes of valueJson. */
+	size: number;
+}
+
+export type StateInfoRecord = Omit<StateRecord, "valueJson">;
+
+/** The hub's bounds on state, checked by the store inside the same atomic step as the write. */
+export interface StateLimits {
+	/** Largest value, UTF-8 bytes of its JSON (the hub's body limit). */
+	maxValueBytes: number;
+	/** Most keys per room. */
+	maxKeys: number;
+	/** Most bytes of values per room. */
+	maxRoomBytes: number;
+}
+
+export interface StateSetInput {
+	room: string;
+	key: string;
+	valueJson: string;
+	/** The value's length if it is a JSON array, else -1 (Redis keeps it for appends). */
+	items: number;
+	/** Compare-and-set: the version the key must have (0: it must not exist). Undefined: set unconditionally. */
+	expectedVersion?: number;
+	updatedBy: string;
+	updatedAt: number;
+	limits: StateLimits;
+}
+
+export type StateSetOutcome =
+	| { status: "ok"; record: StateRecord; created: boolean }
+	/** Nothing changed; `current` is the key as it is (null: absent). */
+	| { status: "conflict"; current: StateRecord | null }
+	| { status: "limit"; reason: string }
+	| { status: "too_large"; bytes: number };
+
+export interface StateAppendInput {
+	room: string;
+	key: string;
+	itemJson: string;
+	/** Keep only the newest maxItems items after appending. */
+	maxItems?: number;
+	updatedBy: string;
+	updatedAt: number;
+	limits: StateLimits;
+}
+
+export type StateAppendOutcome =
+	/** The value is not sent back (it may be large): `record` is its info. */
+	| { status: "ok"; record: StateInfoRecord; created: boolean; length: number; dropped: number }
+	| { status: "not_array" }
+	| { status: "limit"; reason: string }
+	| { status: "too_large"; bytes: number };
+
+export interface StateDeleteInput {
+	room: string;
+	key: string;
+	expectedVersion?: number;
+	/** Who deletes, and when: for the change event. */
+	updatedBy: string;
+	updatedAt: number;
+}
+
+export type StateDeleteOutcome =
+	| { status: "ok"; deleted: StateRecord | null }
+	| { status: "conflict"; current: StateRecord | null };
+
+export interface StateListQuery {
+	/** Only keys starting with this ("" or absent: all). */
+	prefix?: string;
+	/** Only keys after this one (byte order), for paging. */
+	after?: string;
+	limit: number;
+}
+
+/**
+ * A small per-room blackboard with compare-and-set. Every write is atomic and committed before it resolves;
+ * bounds (value size, keys and bytes per room) are checked inside the same atomic step, so concurrent writers
+ * (on several hubs, for Redis) cannot overshoot them. Keys list in byte order.
+ */
+export interface StateStore {
+	get(room: string, key: string): Promise<StateRecord | null>;
+	set(input: StateSetInput): Promise<StateSetOutcome>;
+	/** Appends to the JSON array at key (missing: created as [item]). */
+	append(input: StateAppendInput): Promise<StateAppendOutcome>;
+	delete(input: StateDeleteInput): Promise<StateDeleteOutcome>;
+	list(room: string, query: StateListQuery): Promise<{ records: StateInfoRecord[]; hasMore: boolean }>;
+}
+
+// ----- file claims (store.claims) ----------------------------------------------------------------------------
+
+/** One claimed pattern: `session` holds `path` in `repo` (in `room`) until `expiresAt`. */
+export interface ClaimRecord {
+	room: string;
+	repo: string;
+	session: string;
+	/** Canonical pattern (server/globs.ts normalizeClaimPath). */
+	path: string;
+	reason: string | null;
+	claimedAt: number;
+	expiresAt: number;
+}
+
+export interface ClaimLimits {
+	/** Most live claimed patterns per session, across repositories. */
+	maxPerSession: number;
+	/** Most live claimed patterns per repository (all sessions). */
+	maxPerRepo: number;
+}
+
+export interface ClaimInput {
+	room: string;
+	repo: string;
+	session: string;
+	/** Canonical, distinct patterns. */
+	paths: string[];
+	reason: string | null;
+	now: number;
+	expiresAt: number;
+	limits: ClaimLimits;
+}
+
+export type ClaimOutcome =
+	/** Every path granted (new) or renewed (already this session's): the records as they are now. */
+	| { status: "granted"; claims: ClaimRecord[] }
+	/** Nothing granted: the other sessions' live claims that overlap a requested path. */
+	| { status: "conflict"; conflicts: ClaimRecord[] }
+	| { status: "limit"; reason: string };
+
+export interface ReleaseInput {
+	room: string;
+	session: string;
+	/** Only in this repository; undefined: every repository. */
+	repo?: string;
+	/** Only these canonical patterns (as claimed); undefined: all of this session's. */
+	paths?: string[];
+	now: number;
+}
+
+/**
+ * File claims with all-or-nothing grants: a claim is granted only if no requested pattern overlaps another
+ * session's live claim in the same room and repository (server/globs.ts decides overlap), checked and written
+ * in one atomic step (Redis: optimistic, on a per-repository version). A claim is live while
+ * `expiresAt > now`; expired ones are ignored everywhere and removed by `sweep` (and lazily).
+ */
+export interface ClaimStore {
+	claim(input: ClaimInput): Promise<ClaimOutcome>;
+	/** Removes this session's claims (the live ones removed are returned). */
+	release(input: ReleaseInput): Promise<ClaimRecord[]>;
+	/** Live claims in the room, by repository, then session, then path. */
+	list(room: string, query: { repo?: string; session?: string; now: number }): Promise<ClaimRecord[]>;
+	/** Deletes expired claims; returns how many. */
+	sweep(now: number): Promise<number>;
+}
+
 /**
  * The whole durable state of a hub. The core (sessions, messages, retention) is flat on the Store; each
  * further kind of state is a sub-store property of its own (e.g. `store.state`), with its own interface,
@@ -308,6 +510,10 @@ export interface Store extends SessionStore, MessageStore, RetentionStore {
 	readonly kind: string;
 	/** The last storage failure and whether writes work again since (see guardStorage). */
 	readonly health: StorageHealth;
+	/** Shared state with compare-and-set (state_* requests). */
+	readonly state: StateStore;
+	/** File claims (claim, release, claims requests). */
+	readonly claims: ClaimStore;
 	/** Opens files, runs migrations. Called once before anything else. */
 	open(): Promise<void>;
 	/** Flushes and closes. Safe to call twice. */
