@@ -12,6 +12,7 @@ import { paths } from "../server/paths.js";
 import type { Message } from "../server/protocol.js";
 import { COMMAND_NAMES, complete, parseCommand } from "../scripts/client.js";
 import { formatMessage, formatSendOutcome, sanitize } from "../scripts/format.js";
+import { testEnv } from "./fixtures/env.js";
 import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt, CLI, freePort, ROOT } from "./fixtures/processes.js";
 
@@ -58,10 +59,8 @@ let home: { dir: string; cleanup: () => void };
 const procs: Proc[] = [];
 const clients: HubClient[] = [];
 
-function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-	const env: NodeJS.ProcessEnv = { ...process.env, RELAY_HOME: home.dir, RELAY_URL: hub.url, NO_COLOR: "1", ...extra };
-	for (const k of ["CLAUDE_RELAY_SESSION_ID", "RELAY_CLIENT_ID", "RELAY_TOKEN", "RELAY_TOKEN_FILE", "RELAY_ROOM"]) if (!(k in extra)) delete env[k];
-	return env;
+function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+	return testEnv({ RELAY_HOME: home.dir, RELAY_URL: hub.url, NO_COLOR: "1", ...extra });
 }
 
 function client(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Proc {

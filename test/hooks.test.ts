@@ -14,6 +14,7 @@ import { MAX_CHAIN } from "../mcp-client/claude/hook-state.js";
 import { HubClient } from "../mcp-client/hub-client.js";
 import { FileSecretStore } from "../mcp-client/secrets.js";
 import { paths } from "../server/paths.js";
+import { minimalEnv } from "./fixtures/env.js";
 import { connectClient, startHub, type TestHub } from "./fixtures/hub.js";
 import { CLI, freePort } from "./fixtures/processes.js";
 
@@ -60,7 +61,7 @@ async function peer(session: string): Promise<HubClient> {
 }
 
 function hookEnv(session: string | undefined, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-	const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: tmp, RELAY_HOME: home, RELAY_URL: hub.url, ...extra };
+	const env = minimalEnv({ HOME: tmp, RELAY_HOME: home, RELAY_URL: hub.url, ...extra });
 	if (session) env.CLAUDE_RELAY_SESSION_ID = session;
 	return env;
 }

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { hooksObject, relayHookKind } from "../mcp-client/claude/settings.js";
 import { CLI, ROOT } from "./fixtures/processes.js";
+import { minimalEnv } from "./fixtures/env.js";
 
 const FAKE_BIN = join(ROOT, "test", "fixtures", "fake-claude");
 const NODE = process.execPath;
@@ -38,18 +39,14 @@ afterEach(() => {
 });
 
 function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-	const e: NodeJS.ProcessEnv = {
+	return minimalEnv({
 		PATH: [FAKE_BIN, dirname(NODE), "/usr/bin", "/bin"].join(":"),
 		HOME: home,
 		CLAUDE_CONFIG_DIR: configDir,
 		RELAY_HOME: join(tmp, "relay"),
 		FAKE_CLAUDE_LOG: log,
-	};
-	for (const [k, v] of Object.entries(extra)) {
-		if (v === undefined) delete e[k];
-		else e[k] = v;
-	}
-	return e;
+		...extra,
+	});
 }
 
 function cli(args: string[], e: NodeJS.ProcessEnv = env(), cwd = tmp) {

@@ -11,6 +11,7 @@ import { FileSecretStore } from "../mcp-client/secrets.js";
 import { paths } from "../server/paths.js";
 import { type Message, SendResult } from "../server/protocol.js";
 import { stableFallbackId } from "../scripts/connect.js";
+import { testEnv } from "./fixtures/env.js";
 import { connectClient, connectCollecting, memorySecrets, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt, CLI, freePort, ROOT } from "./fixtures/processes.js";
 
@@ -28,8 +29,7 @@ interface Run {
 
 /** Runs `claude-relay send ...args` (asynchronously: the hub lives in this process). */
 function send(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string; url?: string } = {}): Promise<Run> {
-	const env: NodeJS.ProcessEnv = { ...process.env, RELAY_HOME: home.dir, RELAY_URL: opts.url ?? hub.url, NO_COLOR: "1", ...opts.env };
-	for (const k of ["CLAUDE_RELAY_SESSION_ID", "RELAY_CLIENT_ID", "RELAY_TOKEN", "RELAY_TOKEN_FILE", "RELAY_ROOM"]) if (!(k in (opts.env ?? {}))) delete env[k];
+	const env = testEnv({ RELAY_HOME: home.dir, RELAY_URL: opts.url ?? hub.url, NO_COLOR: "1", ...opts.env });
 	const child = spawn(process.execPath, [CLI, "send", ...args], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"] });
 	let stdout = "";
 	let stderr = "";

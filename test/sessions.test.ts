@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { testEnv } from "./fixtures/env.js";
 import { connectClient, startHub, tempDir } from "./fixtures/hub.js";
 import { CLI, freePort } from "./fixtures/processes.js";
 
@@ -16,7 +17,7 @@ afterEach(async () => {
 
 async function cli(args: string[], env: NodeJS.ProcessEnv) {
 	try {
-		const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+		const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: testEnv(env) });
 		return { code: 0, stdout, stderr };
 	} catch (err) {
 		const e = err as { code: number; stdout: string; stderr: string };

@@ -18,6 +18,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { explainSshFailure, tunnelArgs } from "../launchd/ssh.js";
+import { minimalEnv } from "./fixtures/env.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist", "cli.js");
@@ -75,13 +76,13 @@ function tunnel(
 	return new Promise((resolve) => {
 		const child = spawn(process.execPath, [CLI, "tunnel", ...args], {
 			// Only the fakes are on PATH: a real ssh can never run.
-			env: {
+			env: minimalEnv({
 				PATH: bin,
 				HOME: tmp,
 				RELAY_HOME: join(tmp, "relay"),
 				FAKE_DIR: tmp,
 				...env,
-			},
+			}),
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		let stdout = "";
