@@ -230,6 +230,7 @@ class ClientSession {
 			session: setup.id,
 			room: setup.room,
 			token: setup.token,
+			home: setup.home,
 			meta: setup.meta,
 			secrets: setup.secrets,
 			reconnect: true,
