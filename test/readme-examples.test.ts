@@ -19,7 +19,7 @@ import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.j
 import { assertBuilt, CLI, ROOT } from "./fixtures/processes.js";
 
 const README = readFileSync(join(ROOT, "README.md"), "utf8");
-const ID = String.raw`[A-Za-z][A-Za-z0-9_-]*`;
+const ID = "[A-Za-z][A-Za-z0-9_-]*";
 
 /** Fenced code blocks of a language (sh by default), as their text. */
 function codeBlocks(markdown: string, lang = "sh"): string[] {
