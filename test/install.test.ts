@@ -8,9 +8,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpath
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { PLUGIN_NAME } from "../mcp-client/claude/constants.js";
 import { hooksObject, relayHookKind } from "../mcp-client/claude/settings.js";
-import { CLI, ROOT } from "./fixtures/processes.js";
 import { minimalEnv } from "./fixtures/env.js";
+import { CLI, ROOT } from "./fixtures/processes.js";
 
 const FAKE_BIN = join(ROOT, "test", "fixtures", "fake-claude");
 const NODE = process.execPath;
@@ -305,21 +306,24 @@ describe("plugin layout", () => {
 		const root = ["$", "{CLAUDE_PLUGIN_ROOT}"].join("");
 		const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 		const plugin = JSON.parse(readFileSync(join(ROOT, ".claude-plugin", "plugin.json"), "utf8"));
-		expect(plugin.name).toBe("claude-relay");
+		expect(plugin.name).toBe(PLUGIN_NAME);
 		expect(plugin.version).toBe(pkg.version);
 		expect(typeof plugin.description).toBe("string");
 
-		// The repository's .mcp.json doubles as a project-scope server for whoever runs claude inside the
-		// repo (Claude Code asks before using it): outside a plugin CLAUDE_PLUGIN_ROOT is unset and the
-		// ${VAR:-default} form falls back to the repository itself.
-		const rootOrHere = ["$", "{CLAUDE_PLUGIN_ROOT:-.}"].join("");
+		// The plugin's bridge is in the file plugin.json points at, with ${CLAUDE_PLUGIN_ROOT} (Claude Code does
+		// not expand ${CLAUDE_PLUGIN_ROOT:-…}). The repository's .mcp.json is the project-scope server for whoever
+		// runs claude inside the repository; a plugin reads it too, and the manifest's server of the same name
+		// wins (test/plugin.test.ts checks that with the real CLI).
+		expect(plugin.mcpServers).toBe("./.claude-plugin/mcp.json");
+		const pluginMcp = JSON.parse(readFileSync(join(ROOT, ".claude-plugin", "mcp.json"), "utf8"));
+		expect(pluginMcp).toEqual({ mcpServers: { relay: { command: "node", args: [`${root}/dist/cli.js`, "mcp"] } } });
 		const mcp = JSON.parse(readFileSync(join(ROOT, ".mcp.json"), "utf8"));
-		expect(mcp).toEqual({ mcpServers: { relay: { command: "node", args: [`${rootOrHere}/dist/cli.js`, "mcp"] } } });
+		expect(mcp).toEqual({ mcpServers: { relay: { command: "node", args: ["dist/cli.js", "mcp"] } } });
 
 		const hooks = JSON.parse(readFileSync(join(ROOT, "hooks", "hooks.json"), "utf8"));
 		expect(hooks.hooks).toEqual(hooksObject(`node "${root}/dist/cli.js"`));
 
 		const market = JSON.parse(readFileSync(join(ROOT, ".claude-plugin", "marketplace.json"), "utf8"));
-		expect(market.plugins[0]).toMatchObject({ name: "claude-relay", source: "./" });
+		expect(market.plugins[0]).toMatchObject({ name: PLUGIN_NAME, source: "./" });
 	});
 });
