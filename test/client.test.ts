@@ -232,6 +232,15 @@ describe("claude-relay client, piped", () => {
 		for (const r of [down, bad, reserved, url]) expect(r.stderr.trim().split("\n")).toHaveLength(1);
 	});
 
+	it("arguments yargs refuses (two IDs, an unknown option) exit 2 with the usage, like a bad ID", async () => {
+		for (const args of [["MU", "NU"], ["MU", "--frobnicate"]]) {
+			const r = await script(args, "");
+			expect(r.code).toBe(2);
+			expect(r.stderr).toContain("claude-relay client [id]");
+			expect(r.stderr).toMatch(/Unknown arguments?: /);
+		}
+	});
+
 	it("--room: joins that room only", async () => {
 		const other = await connectClient(hub.url, "OMICRON"); // in room default
 		clients.push(other);

@@ -190,6 +190,18 @@ describe("claude-relay send", () => {
 		expect(env.stderr).toMatch(/RELAY_CLIENT_ID is not usable.*change or unset RELAY_CLIENT_ID/);
 	});
 
+	it("arguments yargs refuses (none at all, an unknown option) exit 2, as documented, with the usage", async () => {
+		const none = await send([]);
+		expect(none.code).toBe(2);
+		expect(none.stdout).toBe("");
+		expect(none.stderr).toContain("claude-relay send <to> [message..]");
+		expect(none.stderr).toMatch(/Not enough non-option arguments: got 0, need at least 1\n$/);
+		const unknown = await send(["LIMA", "hi", "--frobnicate"]);
+		expect(unknown.code).toBe(2);
+		expect(unknown.stderr).toMatch(/Unknown argument: frobnicate\n$/);
+		expect(none.stderr + unknown.stderr).not.toMatch(/\n\s+at /);
+	});
+
 	it("a hub with a token: refused without it (one line, exit 1); RELAY_TOKEN or --token-file gets through", async () => {
 		const token = "t0ken-for-the-send-test-0123456789";
 		const guarded = await startHub({ token });
