@@ -66,7 +66,9 @@ function claudeCalls(): string[][] {
 }
 
 const settingsFile = () => join(configDir, "settings.json");
-const backups = (dir: string, base: string) => readdirSync(dir).filter((f) => f.startsWith(`${base}.bak-`));
+/** Backups of `file` that install/uninstall made: in $RELAY_HOME/backups, named after the file's path. */
+const backupDir = () => join(tmp, "relay", "backups");
+const backups = (file: string) => (existsSync(backupDir()) ? readdirSync(backupDir()).filter((f) => f.startsWith(`${file.replace(/^\/+/, "").replace(/\//g, "_")}.bak-`)) : []);
 
 /** Settings with unrelated content and other people's hooks on the same events. */
 const ORIGINAL = {
@@ -120,9 +122,10 @@ describe("install / uninstall at user scope", () => {
 		]);
 		expect(readFileSync(settingsFile(), "utf8").startsWith('{\n  "model"')).toBe(true);
 
-		const saved = backups(configDir, "settings.json");
+		const saved = backups(settingsFile());
 		expect(saved).toHaveLength(1);
-		expect(readFileSync(join(configDir, saved[0] as string), "utf8")).toBe(original);
+		expect(readFileSync(join(backupDir(), saved[0] as string), "utf8")).toBe(original);
+		expect(readdirSync(configDir).filter((f) => f.includes(".bak"))).toEqual([]);
 		expect(r.stdout).toContain("✓ Bridge registered at user scope");
 		expect(r.stdout).toContain("claude --dangerously-load-development-channels server:relay");
 	});
@@ -137,7 +140,7 @@ describe("install / uninstall at user scope", () => {
 		expect(r.stdout).toContain("Nothing to change");
 		expect(readFileSync(settingsFile(), "utf8")).toBe(once);
 		expect(claudeCalls().length).toBe(callsOnce);
-		expect(backups(configDir, "settings.json")).toHaveLength(1);
+		expect(backups(settingsFile())).toHaveLength(1);
 	});
 
 	it("uninstall removes exactly what install added; the original comes back", () => {
@@ -170,7 +173,7 @@ describe("install / uninstall at user scope", () => {
 		expect(r.stdout).toMatch(/^ {4}\+ .*"asyncRewake": true/m);
 		expect(readFileSync(settingsFile(), "utf8")).toBe(original);
 		expect(claudeCalls()).toEqual([]);
-		expect(backups(configDir, "settings.json")).toHaveLength(0);
+		expect(backups(settingsFile())).toHaveLength(0);
 
 		expect(cli(["install"]).code).toBe(0);
 		const installed = readFileSync(settingsFile(), "utf8");
@@ -288,6 +291,11 @@ describe("install at project scope", () => {
 		expect(cli(["uninstall", "--scope", "project"], env(), proj).code).toBe(0);
 		expect(readFileSync(join(proj, ".mcp.json"), "utf8")).toBe(mcpOriginal);
 		expect(readSettings()).toEqual(ORIGINAL);
+		// The backups are in $RELAY_HOME/backups, not in the project (where git would see them).
+		expect(readdirSync(proj)).toEqual([".mcp.json"]);
+		const saved = backups(join(proj, ".mcp.json"));
+		expect(saved).toHaveLength(2);
+		expect(saved.map((f) => readFileSync(join(backupDir(), f), "utf8"))).toContain(mcpOriginal);
 	});
 
 	it("creates ./.mcp.json when missing and uninstall deletes it again", () => {
@@ -295,8 +303,11 @@ describe("install at project scope", () => {
 		mkdirSync(proj);
 		expect(cli(["install", "--scope", "project"], env(), proj).code).toBe(0);
 		expect(existsSync(join(proj, ".mcp.json"))).toBe(true);
-		expect(cli(["uninstall", "--scope", "project"], env(), proj).code).toBe(0);
+		const u = cli(["uninstall", "--scope", "project"], env(), proj);
+		expect(u.code).toBe(0);
 		expect(existsSync(join(proj, ".mcp.json"))).toBe(false);
+		expect(readdirSync(proj)).toEqual([]);
+		expect(u.stdout).toContain(`backup: ${backupDir()}/`);
 	});
 });
 
