@@ -398,10 +398,13 @@ describe("launchd install on macOS (fake launchctl)", () => {
 		fake("launchctl");
 		fake("ssh");
 		expect(cli(["install"], env).status).toBe(0);
-		expect(
-			cli(["install", "--tunnel", "me@hub-host", "--port", "19999"], env)
-				.status,
-		).toBe(0);
+		const t = cli(["install", "--tunnel", "me@hub-host", "--port", "19999"], env);
+		expect(t.status).toBe(0);
+		// --port is the local end only: the hub's end stays 9999, and install says so.
+		const tunnelArgv = (parse(readFileSync(join(agents(), "com.claude-relay-tunnel.plist"), "utf8")) as Dict).ProgramArguments as string[];
+		expect(tunnelArgv).toContain("19999:localhost:9999");
+		expect(t.stdout).toContain("Tunnel: localhost:19999 -> me@hub-host port 9999 (the hub's default; --remote-port for another)");
+		expect(t.stdout).toContain("give them RELAY_URL=ws://localhost:19999");
 
 		const s = cli(["status"], {
 			...env,
