@@ -40,7 +40,7 @@ const installCommand: CommandModule<object, InstallArgs> = {
 			.option("remote-port", {
 				type: "number",
 				default: envPort("RELAY_REMOTE_PORT"),
-				defaultDescription: "$RELAY_REMOTE_PORT or --port",
+				defaultDescription: "$RELAY_REMOTE_PORT or 9999",
 				describe: "With --tunnel: the hub's port on the remote machine",
 			})
 			.option("ssh", {

@@ -218,7 +218,8 @@ export function renderService(
 			);
 		values.SSH = program.path;
 		values.SSH_TARGET = target;
-		values.REMOTE_PORT = opts.remotePort ?? opts.port;
+		// The far end is the hub's default port unless --remote-port says otherwise: --port is this end only.
+		values.REMOTE_PORT = opts.remotePort ?? 9999;
 	}
 	const template = readFileSync(
 		join(packageRoot(), "launchd", spec.template),
@@ -304,6 +305,12 @@ export async function install(
 		process.stdout.write(
 			'To keep it running after you log out: loginctl enable-linger "$USER"\n',
 		);
+	if (kind === "tunnel")
+		process.stdout.write(
+			`Tunnel: localhost:${opts.port} -> ${opts.tunnel} port ${opts.remotePort ?? 9999}${opts.remotePort === undefined ? " (the hub's default; --remote-port for another)" : ""}\n`,
+		);
+	if (kind === "tunnel" && opts.port !== 9999)
+		process.stdout.write(`Bridges on this machine connect to ws://localhost:${opts.port}: give them RELAY_URL=ws://localhost:${opts.port} (or --url)\n`);
 	if (kind === "tunnel")
 		process.stdout.write(
 			`The service cannot answer prompts: if it keeps failing, run \`claude-relay tunnel ${opts.tunnel}\` once in a terminal (host key, key passphrase).\n`,

@@ -40,8 +40,8 @@ export const tunnelCommand: CommandModule<object, TunnelArgs> = {
 			.option("remote-port", {
 				type: "number",
 				default: envPort("RELAY_REMOTE_PORT"),
-				defaultDescription: "$RELAY_REMOTE_PORT or --port",
-				describe: "The hub's port on the remote machine",
+				defaultDescription: `$RELAY_REMOTE_PORT or ${DEFAULT_PORT}`,
+				describe: "The hub's port on the remote machine (not --port: that is only this end)",
 			})
 			.option("ssh", {
 				type: "boolean",
@@ -54,8 +54,12 @@ export const tunnelCommand: CommandModule<object, TunnelArgs> = {
 				"localhost:9999 here reaches the hub on hub-host",
 			)
 			.example(
-				"$0 tunnel me@hub-host --port 19999 --remote-port 9999",
-				"Another local port",
+				"$0 tunnel me@hub-host --port 19999",
+				"Another local port (the hub's stays 9999); bridges here then need RELAY_URL=ws://localhost:19999",
+			)
+			.example(
+				"$0 tunnel me@hub-host --remote-port 8888",
+				"A hub started on port 8888 over there",
 			)
 			.epilogue(
 				"Runs: autossh -M 0 -N -o ServerAliveInterval=30 -o ServerAliveCountMax=3 -o ExitOnForwardFailure=yes -L PORT:localhost:REMOTE_PORT user@host (ssh with the same options when autossh is absent).",
@@ -66,7 +70,9 @@ export const tunnelCommand: CommandModule<object, TunnelArgs> = {
 			process.exitCode = await runTunnel({
 				target: String(argv.target),
 				port: argv.port,
-				remotePort: argv.remotePort ?? argv.port,
+				// The hub listens on 9999 whatever local port the tunnel takes here (--port is usually changed
+				// because 9999 is busy on this machine): the far end follows only --remote-port.
+				remotePort: argv.remotePort ?? DEFAULT_PORT,
 				forceSsh: argv.ssh,
 			});
 		} catch (err) {

@@ -48,6 +48,14 @@ export function assertPortFree(port: number): Promise<void> {
 	});
 }
 
+/** What a person must know about the two ports (each a line, or nothing when both are the defaults). */
+export function tunnelNotes(port: number, remotePort: number): string {
+	const notes: string[] = [];
+	if (port !== 9999) notes.push(`bridges on this machine connect to ws://localhost:${port}: give them RELAY_URL=ws://localhost:${port} (or --url)`);
+	if (remotePort === 9999 && port !== 9999) notes.push("the hub's port over there is 9999, the default (--remote-port for another)");
+	return notes.map((n) => `claude-relay tunnel: ${n}\n`).join("");
+}
+
 /** Runs the tunnel until ssh exits or the user stops it; returns the exit code for the CLI. */
 export async function runTunnel(opts: TunnelOptions): Promise<number> {
 	checkSshTarget(opts.target);
@@ -72,7 +80,7 @@ export async function runTunnel(opts: TunnelOptions): Promise<number> {
 		opts.target,
 	);
 	process.stderr.write(
-		`claude-relay tunnel: localhost:${opts.port} -> ${opts.target} port ${opts.remotePort} via ${program.name}; Ctrl-C stops it\n`,
+		`claude-relay tunnel: localhost:${opts.port} -> ${opts.target} port ${opts.remotePort} via ${program.name}; Ctrl-C stops it\n${tunnelNotes(opts.port, opts.remotePort)}`,
 	);
 	const result = await exec(program.path, args, { stdio: "inherit" });
 	if (result.interrupted) {

@@ -58,6 +58,8 @@ export interface HubClientOptions {
 	maxReconnectDelayMs?: number;
 	/** After a hello refused because the ID is held by a live session, wait this long before claiming again. */
 	idTakenRetryMs?: number;
+	/** This client's RELAY_HOME, only to name `<home>/token` in the sentence for a refused token. */
+	home?: string;
 }
 
 export interface HubClientEvents {
@@ -99,6 +101,22 @@ const NOT_REPEATABLE: ReadonlySet<RequestType> = new Set(["state_set", "state_ap
 const RATE_LIMIT_BACKOFF_MS = 250;
 
 
+/**
+ * The sentence for a hub that refused this client's token (HTTP 401 at the upgrade, or E_AUTH / close 4001
+ * at hello): what happened, and where the client reads a token from, so the fix is one step.
+ */
+export function authHint(url: string, hadToken: boolean, home?: string): string {
+	const file = home ? `${home.replace(/\/+$/, "")}/token` : "$RELAY_HOME/token";
+	const what = hadToken ? `The hub at ${url} refused the token: it is not the hub's token.` : `The hub at ${url} requires a token and none was given.`;
+	return `${what} Use the token the hub was started with (its --token-file or RELAY_TOKEN): set RELAY_TOKEN, pass --token-file FILE, or put it in ${file} (mode 600).`;
+}
+
+/** The HTTP status of a refused upgrade, from ws's error ("Unexpected server response: 401"). */
+function upgradeStatus(message: string): number | undefined {
+	const m = /Unexpected server response: (\d{3})/.exec(message);
+	return m ? Number(m[1]) : undefined;
+}
+
 export function unreachableHint(url: string): string {
 	return `Cannot reach the relay hub at ${url}. Is the hub running (\`claude-relay hub\`, or \`curl ${url.replace(/^ws/, "http")}/healthz\`)? If it runs on another machine, is the SSH tunnel up (\`claude-relay tunnel user@host\`)?`;
 }
@@ -115,7 +133,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 	rttMs: number | null = null;
 	connectedSince: number | null = null;
 
-	readonly #opts: Required<Omit<HubClientOptions, "token" | "meta" | "secrets" | "room">> & HubClientOptions;
+	readonly #opts: Required<Omit<HubClientOptions, "token" | "meta" | "secrets" | "room" | "home">> & HubClientOptions;
 	readonly #socket: ReconnectingWebSocket;
 	readonly #pending = new Map<string, Pending>();
 	readonly #seen = new Set<string>();
@@ -144,8 +162,20 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.session = options.session;
 		this.room = options.room ?? "default";
 		const o = this.#opts;
+		const client = this;
+		// partysocket reports a refused upgrade as a close (1000) first and the error after it, so the close
+		// handler could not tell "401: wrong token" from "hub down". A listener added here, in the socket's
+		// constructor, runs before partysocket's own (added after construction) and records why.
+		const Socket = class extends WebSocket {
+			constructor(address: string | URL, protocols?: string | string[]) {
+				super(address, protocols);
+				this.on("error", (err: Error) => {
+					client.#upgradeStatus = upgradeStatus(err.message);
+				});
+			}
+		};
 		this.#socket = new ReconnectingWebSocket(() => this.#nextUrl(), undefined, {
-			WebSocket,
+			WebSocket: Socket,
 			minReconnectionDelay: o.minReconnectDelayMs,
 			maxReconnectionDelay: o.maxReconnectDelayMs,
 			reconnectionDelayGrowFactor: 1.6,
@@ -158,6 +188,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.#socket.addEventListener("message", (ev) => this.#onFrame(String(ev.data)));
 		this.#socket.addEventListener("close", (ev) => this.#onClose(ev.code, ev.reason));
 		this.#socket.addEventListener("error", (ev) => {
+			if (this.#fatal) return;
 			const msg = (ev as { message?: string }).message ?? "socket error";
 			this.lastError = new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(this.url)} (${msg})`);
 			if (!o.reconnect) this.#failAll(this.lastError);
@@ -357,7 +388,9 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.emit("ready", hello);
 	}
 
-	#onHelloRefused(err: RelayError): void {
+	#onHelloRefused(refusal: RelayError): void {
+		// The hub's own words ("This hub requires a token.") say what, not how to fix it: say both.
+		const err = refusal.code === ErrorCode.AUTH ? new RelayError(ErrorCode.AUTH, authHint(this.url, this.#opts.token !== undefined, this.#opts.home)) : refusal;
 		this.lastError = err;
 		// A wrong token or an invalid ID will not fix itself: stop. An ID held by a live session may free up
 		// (the other session ends), so keep retrying at the backoff's pace.
@@ -369,11 +402,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			err.code === ErrorCode.ROOM_FULL ||
 			!this.#opts.reconnect
 		) {
-			this.#closed = true;
-			this.#stopKeepalive();
-			this.#failAll(err);
-			this.#socket.close(1000, "hello refused");
-			this.emit("fatal", err);
+			this.#stopFatally(err);
 			return;
 		}
 		// The socket is open but useless without a session: try again later on a fresh connection.
@@ -446,24 +475,31 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.hello = null;
 		this.connectedSince = null;
 		this.#stopKeepalive();
-		if (code === 4001) {
-			const err = new RelayError(ErrorCode.AUTH, "The hub refused the token (RELAY_TOKEN / --token-file).");
-			this.lastError = err;
-			this.#closed = true;
-			this.#failAll(err);
-			this.#socket.close();
-			this.emit("fatal", err);
+		const refusedWith = this.#upgradeStatus;
+		this.#upgradeStatus = undefined;
+		if (refusedWith === 401) {
+			// The hub is there and refused the token at the upgrade. Retrying with the same token cannot help,
+			// and "is the hub running?" would send the person the wrong way.
+			this.#stopFatally(new RelayError(ErrorCode.AUTH, authHint(this.url, this.#opts.token !== undefined, this.#opts.home)));
+		} else if (code === CloseCode.AUTH) {
+			// Normally the hello's E_AUTH came first and already stopped the client; a close alone says the same.
+			if (!this.#fatal) this.#stopFatally(new RelayError(ErrorCode.AUTH, authHint(this.url, this.#opts.token !== undefined, this.#opts.home)));
+		} else if (refusedWith === 403) {
+			// The hub's Host/Origin check (server/origin.ts): the same URL will be refused again.
+			this.#stopFatally(
+				new RelayError(
+					ErrorCode.AUTH,
+					`The hub at ${this.url} refused this connection (HTTP 403): the host name in the URL is not one it answers to. Use localhost or 127.0.0.1 (through a tunnel: its local end), or start the hub with --allow-host NAME.`,
+				),
+			);
 		} else if (code === CloseCode.FORGOTTEN) {
 			// Claiming the ID again would make a new session of it, which is what forgetting it was meant to end.
-			const err = new RelayError(
-				ErrorCode.NOT_REGISTERED,
-				`The hub forgot session ${this.session} (claude-relay sessions forget); this client stopped. Start the session again to claim the ID anew.`,
+			this.#stopFatally(
+				new RelayError(
+					ErrorCode.NOT_REGISTERED,
+					`The hub forgot session ${this.session} (claude-relay sessions forget); this client stopped. Start the session again to claim the ID anew.`,
+				),
 			);
-			this.lastError = err;
-			this.#closed = true;
-			this.#failAll(err);
-			this.#socket.close();
-			this.emit("fatal", err);
 		} else if (wasReady && !this.lastError) {
 			this.lastError = new RelayError(ErrorCode.UNREACHABLE, `Lost the connection to the hub at ${this.url} (${code}${reason ? ` ${reason}` : ""}); reconnecting.`);
 		}
@@ -496,6 +532,23 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			this.#socket.close();
 		}
 		this.emit("disconnected", { code, reason });
+	}
+
+	#fatal = false;
+	/** The HTTP status of the last refused upgrade (set by the socket's own error listener, read at close). */
+	#upgradeStatus: number | undefined;
+
+	/** A refusal retrying cannot fix (bad token, invalid ID): stop for good, fail everything, tell once. */
+	#stopFatally(err: RelayError): void {
+		this.lastError = err;
+		if (this.#fatal) return;
+		this.#fatal = true;
+		this.#closed = true;
+		this.#stopKeepalive();
+		clearTimeout(this.#retryTimer);
+		this.#failAll(err);
+		this.#socket.close(1000, "refused");
+		this.emit("fatal", err);
 	}
 
 	#failAll(err: RelayError): void {

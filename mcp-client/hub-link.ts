@@ -99,6 +99,7 @@ export class HubLink {
 			session: options.session,
 			room: options.room,
 			token: options.token,
+			home: options.home,
 			meta: options.meta,
 			secrets: options.secrets,
 			ephemeral: options.ephemeral === true,

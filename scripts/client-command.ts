@@ -3,7 +3,7 @@
  * MACHINE_A`, with more commands). Implementation: scripts/client.ts.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { reportFailure } from "../sessions/cli-errors.js";
+import { failWithUsage, reportFailure } from "../sessions/cli-errors.js";
 import { hubConnectionOptions } from "./hub-options.js";
 
 export interface ClientCommandArgs {
@@ -29,11 +29,12 @@ export const clientCommand: CommandModule<object, ClientCommandArgs> = {
 				ack: { type: "boolean", default: true, describe: "Ack messages as they are printed (--no-ack: leave them for inbox/peek, ack with `ack`)" },
 				timeout: { type: "number", default: 10, describe: "Seconds to wait for the hub (connecting, and each answer)" },
 			})
-			.example("$0 client ME", "Join as ME; type `help` at the prompt")
-			.example("printf 'peers\\nsend:CC-1 hi\\nhistory 5\\n' | $0 client ME", "Scripted: one line per command, exits at the end of input")
+			.example("$0 client Dana", "Join as Dana; type `help` at the prompt")
+			.example("printf 'peers\\nsend:CC-1 hi\\nhistory 5\\n' | $0 client Dana", "Scripted: one line per command, exits at the end of input")
 			.epilogue(
-				"Commands at the prompt: send <msg> (everyone), send:<ID> <msg>, reply <msg>, peers, sessions, history [n], history:<ID> [n], inbox [n], peek [n], ack, wait [s], status, help, quit.\nExit codes: 0 on quit or end of input, 1 when the hub cannot be reached or refuses the ID, 2 for an invalid ID, room or URL.",
-			) as unknown as Argv<ClientCommandArgs>,
+				"Commands at the prompt: send <msg> (everyone), send:<ID> <msg>, reply <msg>, peers, sessions, history [n], history:<ID> [n], inbox [n], peek [n], ack, wait [s], status, help, quit.\nExit codes: 0 on quit or end of input, 1 when the hub cannot be reached or refuses the ID, 2 for invalid arguments (an invalid ID, room or URL, an unknown option).",
+			)
+			.fail(failWithUsage) as unknown as Argv<ClientCommandArgs>,
 	handler: async (argv: ArgumentsCamelCase<ClientCommandArgs>) => {
 		try {
 			const { runClient } = await import("./client.js");

@@ -222,6 +222,12 @@ class ClientSession {
 	#ackQueue: string[] = [];
 	#ackScheduled = false;
 	#unacked: string[] = [];
+	/**
+	 * Ids of the messages printed in this session. The backlog comes twice: pushed after hello, and in the
+	 * answer to the person's own `inbox`/`peek`, which can arrive before those pushes or before their acks
+	 * land (on Redis, every time). Each message is printed once.
+	 */
+	readonly #shown = new Set<string>();
 	readonly #inflight = new Set<Promise<unknown>>();
 	#finishing = false;
 	#lines: string[] = [];
@@ -241,6 +247,7 @@ class ClientSession {
 			session: setup.id,
 			room: setup.room,
 			token: setup.token,
+			home: setup.home,
 			meta: setup.meta,
 			// `<host>-<pid>` names this run only: the hub forgets it when the client quits, and its secret is
 			// not worth a file.
@@ -333,7 +340,23 @@ class ClientSession {
 		this.screen.warn(`* connection lost: ${why}`);
 	}
 
+	/** Records a message as printed; false if it was already (the caller then prints nothing). */
+	#firstShowing(id: string): boolean {
+		if (this.#shown.has(id)) return false;
+		this.#shown.add(id);
+		if (this.#shown.size > SHOWN_WINDOW) {
+			const oldest = this.#shown.values().next().value;
+			if (oldest !== undefined) this.#shown.delete(oldest);
+		}
+		return true;
+	}
+
 	#onMessage(m: Message): void {
+		if (!this.#firstShowing(m.id)) {
+			// Shown already by `inbox`/`peek`. Auto-ack still acks it (a peek did not); --no-ack leaves it.
+			if (this.args.ack) this.#queueAck(m.id);
+			return;
+		}
 		this.screen.info(formatMessage(m, this.style));
 		this.#last = m;
 		this.#received++;
@@ -492,11 +515,17 @@ class ClientSession {
 				return false;
 			}
 			case "inbox": {
+				// Acks of what was printed go first, so the hub does not hand those messages back.
+				if (this.args.ack) await this.#flushAcks();
 				const r = await this.#track(client.request("inbox", { limit: cmd.limit, peek: cmd.peek }));
-				for (const m of r.messages) this.screen.info(formatMessage(m, this.style));
-				const last = r.messages.at(-1);
+				// With --no-ack, printed messages stay unread on purpose and `inbox`/`peek` list them again; with
+				// auto-ack, one printed a moment ago (its ack still on the way) is not shown twice.
+				const fresh: Message[] = [];
+				for (const m of r.messages) if (this.#firstShowing(m.id) || !this.args.ack) fresh.push(m);
+				for (const m of fresh) this.screen.info(formatMessage(m, this.style));
+				const last = fresh.at(-1);
 				if (last) this.#last = last;
-				const n = r.messages.length;
+				const n = fresh.length;
 				const what = n === 0 ? "inbox empty" : `${n} message${n === 1 ? "" : "s"} ${cmd.peek ? "shown (not acked)" : "read and acked"}`;
 				this.screen.info(`${what}${r.remaining ? `; ${r.remaining} more waiting` : ""}`);
 				return false;
@@ -588,6 +617,9 @@ class ClientSession {
 		await exitAfterFlush(code);
 	}
 }
+
+/** How many printed message ids the client remembers, to print each once (like HubClient's dedupe window). */
+const SHOWN_WINDOW = 10_000;
 
 /** process.exit only once stdout and stderr have taken everything (pipes are asynchronous on macOS). */
 async function exitAfterFlush(code: number): Promise<never> {

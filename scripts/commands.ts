@@ -17,9 +17,21 @@ import { doctorCommand } from "../mcp-client/claude/doctor-command.js";
 import { guardCommand } from "../mcp-client/claude/guard-command.js";
 import { hookCommand } from "../mcp-client/claude/hook-command.js";
 import { installCommand, uninstallCommand } from "../mcp-client/claude/install-command.js";
+import { UsageError } from "../sessions/cli-errors.js";
 
 export async function runCli(argv: string[]): Promise<void> {
-	await yargs(argv)
+	try {
+		await parser(argv).parseAsync();
+	} catch (err) {
+		// Thrown (synchronously, by yargs' validation) from a command's failWithUsage; its help is on stderr.
+		if (!(err instanceof UsageError)) throw err;
+		process.stderr.write(`${err.message}\n`);
+		process.exitCode = err.exitCode;
+	}
+}
+
+function parser(argv: string[]) {
+	return yargs(argv)
 		.scriptName("claude-relay")
 		.usage("$0 <command> [options]\n\nReal-time, durable messaging between Claude Code sessions.")
 		.command(hubCommand)
@@ -45,6 +57,5 @@ export async function runCli(argv: string[]): Promise<void> {
 		.help()
 		.alias("h", "help")
 		.wrap(Math.min(110, process.stdout.columns || 100))
-		.epilogue("Docs: README.md and docs/PROTOCOL.md in the repository.")
-		.parseAsync();
+		.epilogue("Docs: README.md and docs/PROTOCOL.md in the repository.");
 }

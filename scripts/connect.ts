@@ -26,6 +26,8 @@ export interface ConnectSetup {
 	url: string;
 	room: string;
 	token: string | undefined;
+	/** RELAY_HOME (secrets, and the default token file). */
+	home: string;
 	/** The ID to claim and where it came from ("argument" when given explicitly). */
 	id: string;
 	idSource: Identity["source"] | "argument" | "hostname-cli";
@@ -80,7 +82,7 @@ export function resolveSetup(
 		warn: (_obj, msg) => process.stderr.write(`claude-relay: ${msg}\n`),
 		error: (_obj, msg) => process.stderr.write(`claude-relay: ${msg}\n`),
 	});
-	return { url, room, token, id, idSource, secrets, meta: { ...sessionMeta(undefined), client: opts.client } };
+	return { url, room, token, home, id, idSource, secrets, meta: { ...sessionMeta(undefined), client: opts.client } };
 }
 
 /** `<host>-cli`: a valid ID that stays the same across runs on this machine. */

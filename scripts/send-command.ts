@@ -3,7 +3,7 @@
  * Implementation: scripts/send.ts.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { reportFailure } from "../sessions/cli-errors.js";
+import { failWithUsage, reportFailure } from "../sessions/cli-errors.js";
 import { hubConnectionOptions } from "./hub-options.js";
 
 export interface SendCommandArgs {
@@ -37,7 +37,8 @@ export const sendCommand: CommandModule<object, SendCommandArgs> = {
 			.example("$0 send '*' deploying now --from OPS", "Everyone in the room")
 			.epilogue(
 				"Exit codes: 0 sent (delivered live or queued), 1 failed (hub unreachable, ID taken, too large, ...), 2 invalid arguments. A message starting with '-' goes after --: send CC-1 -- -x is set.",
-			) as unknown as Argv<SendCommandArgs>,
+			)
+			.fail(failWithUsage) as unknown as Argv<SendCommandArgs>,
 	handler: async (argv: ArgumentsCamelCase<SendCommandArgs>) => {
 		try {
 			const { runSend } = await import("./send.js");

@@ -49,6 +49,7 @@ export async function sendOnce(
 		session: setup.id,
 		room: setup.room,
 		token: setup.token,
+		home: setup.home,
 		meta: setup.meta,
 		secrets: setup.secrets,
 		observer: opts.observer,

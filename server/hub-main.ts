@@ -2,8 +2,8 @@
  * Starts a hub from CLI arguments: resolves the database and token, refuses unsafe configurations with a
  * clear sentence, prints where it listens and how to connect, and shuts down gracefully on SIGINT/SIGTERM.
  */
-import { mkdirSync, readFileSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { RedisFanout } from "./fanout-redis.js";
 import { type HubArgs, splitList } from "./hub-command.js";
 import { Hub, HubConfigError } from "./hub.js";
@@ -35,6 +35,52 @@ export function loadToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv 
 	}
 	const fromEnv = env.RELAY_TOKEN?.trim();
 	return fromEnv ? fromEnv : undefined;
+}
+
+/**
+ * How to run this very CLI: `claude-relay` when that is on PATH and is this copy (npm link), else
+ * `node <this cli.js>`, so that what the banner suggests works as pasted.
+ */
+export function selfCommand(env: NodeJS.ProcessEnv = process.env, script = process.argv[1]): string {
+	if (!script) return "claude-relay";
+	let self: string;
+	try {
+		self = realpathSync(script);
+	} catch {
+		return "claude-relay";
+	}
+	for (const dir of (env.PATH ?? "").split(delimiter)) {
+		if (!dir) continue;
+		try {
+			if (realpathSync(join(dir, "claude-relay")) === self) return "claude-relay";
+		} catch {
+			// not there
+		}
+	}
+	return `node ${self}`;
+}
+
+/** The banner's token lines: whether clients need one, and where they read it from. */
+export function tokenLines(token: string | undefined, tokenFile: string | undefined, home: string): string[] {
+	if (!token) return ["  token      none (loopback only)"];
+	const own = paths.tokenFile(home);
+	const from = tokenFile ? tokenFile : "RELAY_TOKEN";
+	const shared = tokenFile && resolve(tokenFile) === resolve(own);
+	return [
+		`  token      required (from ${from}): every client must present it`,
+		shared
+			? `             clients with this RELAY_HOME read it from ${own} already`
+			: `             give clients RELAY_TOKEN, --token-file FILE, or put it in their $RELAY_HOME/token (here: ${own})`,
+	];
+}
+
+/** The banner's connect lines: `claude-relay install` (bridge and hooks), with --url for another port. */
+export function connectLines(port: number, self = selfCommand()): string[] {
+	const url = port === 9999 ? "" : ` --url ws://localhost:${port}`;
+	return [
+		`  connect    ${self} install${url}   (registers the bridge and the hooks with Claude Code)`,
+		...(url ? ["             (clients default to ws://localhost:9999: give them RELAY_URL or --url for this port)"] : []),
+	];
 }
 
 export async function runHub(args: HubArgs): Promise<void> {
@@ -107,9 +153,8 @@ export async function runHub(args: HubArgs): Promise<void> {
 		`  listening  ${address.url}   (health: http://${address.url.slice(5)}/healthz)`,
 		`  data       ${dbSpec === ":memory:" ? "in memory (nothing is kept after exit)" : store instanceof RedisStore ? redactRedisUrl(dbSpec) : dbSpec} [${store.kind}]`,
 		...(store instanceof RedisStore ? store.warnings.map((w) => `  warning    ${w}`) : []),
-		`  token      ${token ? "required" : "none (loopback only)"}`,
-		"  connect    claude mcp add relay -s user -- claude-relay mcp",
-		`             (bridge default RELAY_URL is ws://localhost:9999${address.port === 9999 ? "" : `; set RELAY_URL=ws://localhost:${address.port}`})`,
+		...tokenLines(token, args.tokenFile, home),
+		...connectLines(address.port),
 		"  stop       Ctrl-C",
 		"",
 	];

@@ -22,4 +22,6 @@ export const paths = {
 	logs: (home = relayHome()) => join(home, "logs"),
 	/** Default hub token file. */
 	tokenFile: (home = relayHome()) => join(home, "token"),
+	/** Copies of the files `claude-relay install`/`uninstall` changed, taken before each change. */
+	backups: (home = relayHome()) => join(home, "backups"),
 };

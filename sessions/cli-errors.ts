@@ -15,6 +15,25 @@ export class UserError extends Error {
 	}
 }
 
+/** Arguments yargs itself refused (a missing positional, an unknown option): exit code 2, like a bad value. */
+export class UsageError extends UserError {
+	override name = "UsageError";
+	constructor(message: string) {
+		super(message, 2);
+	}
+}
+
+/**
+ * A yargs `.fail()` for the commands whose documented exit code for invalid arguments is 2 (send, client):
+ * yargs' own exits 1, which scripts read as "tried and failed". Shows the command's help on stderr and
+ * throws a UsageError, which runCli reports.
+ */
+export function failWithUsage(msg: string | null, err: Error | undefined, y: { showHelp(print: (s: string) => void): unknown }): never {
+	if (err) throw err;
+	y.showHelp((s) => process.stderr.write(`${s}\n\n`));
+	throw new UsageError(msg ?? "invalid arguments");
+}
+
 /**
  * Prints `claude-relay <command>: <message>` and sets the exit code; for use in a yargs handler's catch. The
  * message may quote the hub or a file (a peer's host, a path): it is printed as one terminal-safe line.

@@ -19,6 +19,7 @@ import {
 import type { Message } from "../server/protocol.js";
 import { BRIDGE_CLI, startBridge, type TestBridge } from "./fixtures/bridge.js";
 import { until } from "./fixtures/faults.js";
+import { minimalEnv } from "./fixtures/env.js";
 import {
 	connectClient,
 	startHub,
@@ -391,14 +392,13 @@ class RawBridge {
 	constructor(url: string, id: string, dir: string, args: string[]) {
 		this.child = spawn(process.execPath, [BRIDGE_CLI, "mcp", ...args], {
 			stdio: ["pipe", "pipe", "ignore"],
-			env: {
-				PATH: process.env.PATH ?? "",
+			env: minimalEnv({
 				HOME: dir,
 				RELAY_HOME: dir,
 				RELAY_URL: url,
 				RELAY_LOG_LEVEL: "debug",
 				CLAUDE_RELAY_SESSION_ID: id,
-			},
+			}),
 		});
 		this.child.stdout?.on("data", (d: Buffer) => {
 			this.#buffer += d.toString();

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, expect, it } from "vitest";
 import { BRIDGE_CLI, processGone, startBridge } from "./fixtures/bridge.js";
 import { until } from "./fixtures/faults.js";
+import { testEnv } from "./fixtures/env.js";
 import { connectClient, startHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt } from "./fixtures/processes.js";
 
@@ -33,13 +34,12 @@ async function parentWithBridge(
 			...(opts.heldStdin ? ["--held-stdin"] : []),
 		],
 		{
-			env: {
-				...process.env,
+			env: testEnv({
 				RELAY_URL: url,
 				RELAY_HOME: home,
 				CLAUDE_RELAY_SESSION_ID: id,
 				RELAY_LOG_LEVEL: "debug",
-			},
+			}),
 			stdio: ["ignore", "pipe", "pipe"],
 		},
 	);

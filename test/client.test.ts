@@ -14,6 +14,7 @@ import { paths } from "../server/paths.js";
 import type { Message } from "../server/protocol.js";
 import { COMMAND_NAMES, complete, parseCommand } from "../scripts/client.js";
 import { formatMessage, formatSendOutcome, sanitize } from "../scripts/format.js";
+import { testEnv } from "./fixtures/env.js";
 import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt, CLI, freePort, ROOT } from "./fixtures/processes.js";
 
@@ -60,10 +61,8 @@ let home: { dir: string; cleanup: () => void };
 const procs: Proc[] = [];
 const clients: HubClient[] = [];
 
-function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-	const env: NodeJS.ProcessEnv = { ...process.env, RELAY_HOME: home.dir, RELAY_URL: hub.url, NO_COLOR: "1", ...extra };
-	for (const k of ["CLAUDE_RELAY_SESSION_ID", "RELAY_CLIENT_ID", "RELAY_TOKEN", "RELAY_TOKEN_FILE", "RELAY_ROOM"]) if (!(k in extra)) delete env[k];
-	return env;
+function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+	return testEnv({ RELAY_HOME: home.dir, RELAY_URL: hub.url, NO_COLOR: "1", ...extra });
 }
 
 function client(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Proc {
@@ -255,6 +254,15 @@ describe("claude-relay client, piped", () => {
 		expect(url.code).toBe(2);
 		expect(url.stderr).toMatch(/is not a ws:\/\/ or wss:\/\/ URL/);
 		for (const r of [down, bad, reserved, url]) expect(r.stderr.trim().split("\n")).toHaveLength(1);
+	});
+
+	it("arguments yargs refuses (two IDs, an unknown option) exit 2 with the usage, like a bad ID", async () => {
+		for (const args of [["MU", "NU"], ["MU", "--frobnicate"]]) {
+			const r = await script(args, "");
+			expect(r.code).toBe(2);
+			expect(r.stderr).toContain("claude-relay client [id]");
+			expect(r.stderr).toMatch(/Unknown arguments?: /);
+		}
 	});
 
 	it("--room: joins that room only", async () => {

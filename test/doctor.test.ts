@@ -10,6 +10,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HubClient } from "../mcp-client/hub-client.js";
 import { FileSecretStore } from "../mcp-client/secrets.js";
 import { paths } from "../server/paths.js";
+import { minimalEnv } from "./fixtures/env.js";
 import { startHub, type TestHub } from "./fixtures/hub.js";
 import { CLI, freePort, ROOT } from "./fixtures/processes.js";
 
@@ -38,13 +39,13 @@ afterEach(async () => {
 });
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-	return {
+	return minimalEnv({
 		PATH: [FAKE_BIN, dirname(process.execPath), "/usr/bin", "/bin"].join(":"),
 		HOME: join(tmp, "home"),
 		CLAUDE_CONFIG_DIR: join(tmp, "home", ".claude"),
 		RELAY_HOME: relayHome,
 		...extra,
-	};
+	});
 }
 
 /** Async, so that the in-process hub keeps answering while the CLI runs. */

@@ -11,6 +11,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { afterEach, describe, expect, it } from "vitest";
 import { HubClient } from "../mcp-client/hub-client.js";
 import type { Message } from "../server/protocol.js";
+import { testEnv } from "./fixtures/env.js";
 import { memorySecrets, startHub, tempDir } from "./fixtures/hub.js";
 import { ackingReceiver, duplicates, sendWindowed, sleep, TcpProxy, until } from "./fixtures/faults.js";
 import { assertBuilt, CLI } from "./fixtures/processes.js";
@@ -40,7 +41,7 @@ describe("a real bridge behind a cuttable link", () => {
 		const transport = new StdioClientTransport({
 			command: process.execPath,
 			args: [CLI, "mcp"],
-			env: { ...process.env, RELAY_URL: proxy.url, RELAY_HOME: home.dir, CLAUDE_RELAY_SESSION_ID: "Bridge", RELAY_LOG_LEVEL: "warn" } as Record<string, string>,
+			env: testEnv({ RELAY_URL: proxy.url, RELAY_HOME: home.dir, CLAUDE_RELAY_SESSION_ID: "Bridge", RELAY_LOG_LEVEL: "warn" }) as Record<string, string>,
 			stderr: "ignore",
 		});
 		const mcp = new Client({ name: "faults-test", version: "1" });

@@ -10,10 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BODY_MAX_CHARS, CONTEXT_MAX_CHARS, PROMPT_MAX_MESSAGES } from "../mcp-client/claude/hook-prompt.js";
-import { MAX_CHAIN } from "../mcp-client/claude/hook-state.js";
+import { MAX_CHAIN, readState, stateFile, stateKey } from "../mcp-client/claude/hook-state.js";
 import { HubClient } from "../mcp-client/hub-client.js";
 import { FileSecretStore } from "../mcp-client/secrets.js";
 import { paths } from "../server/paths.js";
+import { minimalEnv } from "./fixtures/env.js";
 import { connectClient, startHub, type TestHub } from "./fixtures/hub.js";
 import { CLI, freePort } from "./fixtures/processes.js";
 
@@ -60,7 +61,7 @@ async function peer(session: string): Promise<HubClient> {
 }
 
 function hookEnv(session: string | undefined, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-	const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: tmp, RELAY_HOME: home, RELAY_URL: hub.url, ...extra };
+	const env = minimalEnv({ HOME: tmp, RELAY_HOME: home, RELAY_URL: hub.url, ...extra });
 	if (session) env.CLAUDE_RELAY_SESSION_ID = session;
 	return env;
 }
@@ -338,7 +339,14 @@ describe("hook wake (asyncRewake)", () => {
 		await bridge("CC-1");
 		const cc2 = await peer("CC-2");
 		const older = runHook(["wake", "--timeout", "20"], { session_id: "claude-1", hook_event_name: "SessionStart" }, hookEnv("CC-1"));
-		await new Promise((r) => setTimeout(r, 1_500));
+		// "Newer" means registered later: wait until the older waiter has written its token (a fixed sleep
+		// was not enough on a loaded machine, where node can take longer than that to start the older one).
+		const state = stateFile(home, stateKey("claude-1", "CC-1", "default"));
+		const deadline = Date.now() + 15_000;
+		while (!readState(state).wake) {
+			if (Date.now() > deadline) throw new Error("the first wake hook never registered");
+			await new Promise((r) => setTimeout(r, 20));
+		}
 		const newer = runHook(["wake", "--timeout", "20"], { session_id: "claude-1", hook_event_name: "SessionStart" }, hookEnv("CC-1"));
 		const first = await older;
 		expect(first).toMatchObject({ code: 0, stdout: "", stderr: "" });

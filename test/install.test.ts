@@ -8,7 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpath
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { PLUGIN_NAME } from "../mcp-client/claude/constants.js";
 import { hooksObject, relayHookKind } from "../mcp-client/claude/settings.js";
+import { minimalEnv } from "./fixtures/env.js";
 import { CLI, ROOT } from "./fixtures/processes.js";
 
 const FAKE_BIN = join(ROOT, "test", "fixtures", "fake-claude");
@@ -38,18 +40,14 @@ afterEach(() => {
 });
 
 function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-	const e: NodeJS.ProcessEnv = {
+	return minimalEnv({
 		PATH: [FAKE_BIN, dirname(NODE), "/usr/bin", "/bin"].join(":"),
 		HOME: home,
 		CLAUDE_CONFIG_DIR: configDir,
 		RELAY_HOME: join(tmp, "relay"),
 		FAKE_CLAUDE_LOG: log,
-	};
-	for (const [k, v] of Object.entries(extra)) {
-		if (v === undefined) delete e[k];
-		else e[k] = v;
-	}
-	return e;
+		...extra,
+	});
 }
 
 function cli(args: string[], e: NodeJS.ProcessEnv = env(), cwd = tmp) {
@@ -68,7 +66,9 @@ function claudeCalls(): string[][] {
 }
 
 const settingsFile = () => join(configDir, "settings.json");
-const backups = (dir: string, base: string) => readdirSync(dir).filter((f) => f.startsWith(`${base}.bak-`));
+/** Backups of `file` that install/uninstall made: in $RELAY_HOME/backups, named after the file's path. */
+const backupDir = () => join(tmp, "relay", "backups");
+const backups = (file: string) => (existsSync(backupDir()) ? readdirSync(backupDir()).filter((f) => f.startsWith(`${file.replace(/^\/+/, "").replace(/\//g, "_")}.bak-`)) : []);
 
 /** Settings with unrelated content and other people's hooks on the same events. */
 const ORIGINAL = {
@@ -126,9 +126,10 @@ describe("install / uninstall at user scope", () => {
 		]);
 		expect(readFileSync(settingsFile(), "utf8").startsWith('{\n  "model"')).toBe(true);
 
-		const saved = backups(configDir, "settings.json");
+		const saved = backups(settingsFile());
 		expect(saved).toHaveLength(1);
-		expect(readFileSync(join(configDir, saved[0] as string), "utf8")).toBe(original);
+		expect(readFileSync(join(backupDir(), saved[0] as string), "utf8")).toBe(original);
+		expect(readdirSync(configDir).filter((f) => f.includes(".bak"))).toEqual([]);
 		expect(r.stdout).toContain("✓ Bridge registered at user scope");
 		expect(r.stdout).toContain("claude --dangerously-load-development-channels server:relay");
 	});
@@ -143,7 +144,7 @@ describe("install / uninstall at user scope", () => {
 		expect(r.stdout).toContain("Nothing to change");
 		expect(readFileSync(settingsFile(), "utf8")).toBe(once);
 		expect(claudeCalls().length).toBe(callsOnce);
-		expect(backups(configDir, "settings.json")).toHaveLength(1);
+		expect(backups(settingsFile())).toHaveLength(1);
 	});
 
 	it("uninstall removes exactly what install added; the original comes back", () => {
@@ -176,7 +177,7 @@ describe("install / uninstall at user scope", () => {
 		expect(r.stdout).toMatch(/^ {4}\+ .*"asyncRewake": true/m);
 		expect(readFileSync(settingsFile(), "utf8")).toBe(original);
 		expect(claudeCalls()).toEqual([]);
-		expect(backups(configDir, "settings.json")).toHaveLength(0);
+		expect(backups(settingsFile())).toHaveLength(0);
 
 		expect(cli(["install"]).code).toBe(0);
 		const installed = readFileSync(settingsFile(), "utf8");
@@ -311,6 +312,11 @@ describe("install at project scope", () => {
 		expect(cli(["uninstall", "--scope", "project"], env(), proj).code).toBe(0);
 		expect(readFileSync(join(proj, ".mcp.json"), "utf8")).toBe(mcpOriginal);
 		expect(readSettings()).toEqual(ORIGINAL);
+		// The backups are in $RELAY_HOME/backups, not in the project (where git would see them).
+		expect(readdirSync(proj)).toEqual([".mcp.json"]);
+		const saved = backups(join(proj, ".mcp.json"));
+		expect(saved).toHaveLength(2);
+		expect(saved.map((f) => readFileSync(join(backupDir(), f), "utf8"))).toContain(mcpOriginal);
 	});
 
 	it("creates ./.mcp.json when missing and uninstall deletes it again", () => {
@@ -318,8 +324,11 @@ describe("install at project scope", () => {
 		mkdirSync(proj);
 		expect(cli(["install", "--scope", "project"], env(), proj).code).toBe(0);
 		expect(existsSync(join(proj, ".mcp.json"))).toBe(true);
-		expect(cli(["uninstall", "--scope", "project"], env(), proj).code).toBe(0);
+		const u = cli(["uninstall", "--scope", "project"], env(), proj);
+		expect(u.code).toBe(0);
 		expect(existsSync(join(proj, ".mcp.json"))).toBe(false);
+		expect(readdirSync(proj)).toEqual([]);
+		expect(u.stdout).toContain(`backup: ${backupDir()}/`);
 	});
 });
 
@@ -329,21 +338,24 @@ describe("plugin layout", () => {
 		const root = ["$", "{CLAUDE_PLUGIN_ROOT}"].join("");
 		const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 		const plugin = JSON.parse(readFileSync(join(ROOT, ".claude-plugin", "plugin.json"), "utf8"));
-		expect(plugin.name).toBe("claude-relay");
+		expect(plugin.name).toBe(PLUGIN_NAME);
 		expect(plugin.version).toBe(pkg.version);
 		expect(typeof plugin.description).toBe("string");
 
-		// The repository's .mcp.json doubles as a project-scope server for whoever runs claude inside the
-		// repo (Claude Code asks before using it): outside a plugin CLAUDE_PLUGIN_ROOT is unset and the
-		// ${VAR:-default} form falls back to the repository itself.
-		const rootOrHere = ["$", "{CLAUDE_PLUGIN_ROOT:-.}"].join("");
+		// The plugin's bridge is in the file plugin.json points at, with ${CLAUDE_PLUGIN_ROOT} (Claude Code does
+		// not expand ${CLAUDE_PLUGIN_ROOT:-…}). The repository's .mcp.json is the project-scope server for whoever
+		// runs claude inside the repository; a plugin reads it too, and the manifest's server of the same name
+		// wins (test/plugin.test.ts checks that with the real CLI).
+		expect(plugin.mcpServers).toBe("./.claude-plugin/mcp.json");
+		const pluginMcp = JSON.parse(readFileSync(join(ROOT, ".claude-plugin", "mcp.json"), "utf8"));
+		expect(pluginMcp).toEqual({ mcpServers: { relay: { command: "node", args: [`${root}/dist/cli.js`, "mcp"] } } });
 		const mcp = JSON.parse(readFileSync(join(ROOT, ".mcp.json"), "utf8"));
-		expect(mcp).toEqual({ mcpServers: { relay: { command: "node", args: [`${rootOrHere}/dist/cli.js`, "mcp"] } } });
+		expect(mcp).toEqual({ mcpServers: { relay: { command: "node", args: ["dist/cli.js", "mcp"] } } });
 
 		const hooks = JSON.parse(readFileSync(join(ROOT, "hooks", "hooks.json"), "utf8"));
 		expect(hooks.hooks).toEqual(hooksObject(`node "${root}/dist/cli.js"`));
 
 		const market = JSON.parse(readFileSync(join(ROOT, ".claude-plugin", "marketplace.json"), "utf8"));
-		expect(market.plugins[0]).toMatchObject({ name: "claude-relay", source: "./" });
+		expect(market.plugins[0]).toMatchObject({ name: PLUGIN_NAME, source: "./" });
 	});
 });

@@ -26,11 +26,14 @@ import {
 	type TemplateValues,
 } from "../launchd/render.js";
 import { tunnelArgs } from "../launchd/ssh.js";
+import { minimalEnv } from "./fixtures/env.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist", "cli.js");
 const TEMPLATES = join(ROOT, "launchd");
 const UID = process.getuid?.() ?? 0;
+/** The fakes are shell scripts run with PATH=<their directory>: they call tr by its full path. */
+const TR = ["/usr/bin/tr", "/bin/tr"].find((p) => existsSync(p)) ?? "tr";
 
 beforeAll(() => {
 	if (!existsSync(CLI))
@@ -88,7 +91,7 @@ function fake(name: string): void {
 line="${name}"
 for a in "$@"; do line="$line	$a"; done
 printf '%s\\n' "$line" >> "$FAKE_CALLS"
-sub=$(printf '%s' "$1" | tr -c 'A-Za-z0-9\\n' '_')
+sub=$(printf '%s' "$1" | ${TR} -c 'A-Za-z0-9\\n' '_')
 eval "out=\\\${FAKE_OUT_$sub:-}; code=\\\${FAKE_EXIT_$sub:-0}"
 [ -n "$out" ] && printf '%s\\n' "$out"
 [ "$code" = 0 ] || echo "$name: failed on purpose" >&2
@@ -107,14 +110,20 @@ function invocations(): string[][] {
 		: [];
 }
 
+/**
+ * PATH is the fakes' directory and nothing else: the ssh, autossh, launchctl and systemctl the CLI finds are
+ * the ones a test put there, never the machine's own (an installed autossh would otherwise win over a fake ssh).
+ */
 function cli(args: string[], env: Record<string, string> = {}) {
 	return spawnSync(process.execPath, [CLI, "launchd", ...args], {
-		env: {
-			PATH: `${bin}:/usr/bin:/bin`,
+		env: minimalEnv({
+			PATH: bin,
 			HOME: home,
+			// The default, $HOME/.claude-relay (HOME is a temp dir): the tests check what install derives from it.
+			RELAY_HOME: undefined,
 			FAKE_CALLS: calls,
 			...env,
-		},
+		}),
 		encoding: "utf8",
 	});
 }
@@ -389,10 +398,13 @@ describe("launchd install on macOS (fake launchctl)", () => {
 		fake("launchctl");
 		fake("ssh");
 		expect(cli(["install"], env).status).toBe(0);
-		expect(
-			cli(["install", "--tunnel", "me@hub-host", "--port", "19999"], env)
-				.status,
-		).toBe(0);
+		const t = cli(["install", "--tunnel", "me@hub-host", "--port", "19999"], env);
+		expect(t.status).toBe(0);
+		// --port is the local end only: the hub's end stays 9999, and install says so.
+		const tunnelArgv = (parse(readFileSync(join(agents(), "com.claude-relay-tunnel.plist"), "utf8")) as Dict).ProgramArguments as string[];
+		expect(tunnelArgv).toContain("19999:localhost:9999");
+		expect(t.stdout).toContain("Tunnel: localhost:19999 -> me@hub-host port 9999 (the hub's default; --remote-port for another)");
+		expect(t.stdout).toContain("give them RELAY_URL=ws://localhost:19999");
 
 		const s = cli(["status"], {
 			...env,

@@ -39,6 +39,7 @@ import {
 	upsertSession,
 } from "../sessions/registry.js";
 import { mergeSessions, renderSessionsTable } from "../sessions/sessions.js";
+import { testEnv } from "./fixtures/env.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist", "cli.js");
@@ -109,7 +110,7 @@ function captureStderr(): string[] {
 
 function cli(args: string[], home = dir) {
 	return spawnSync(process.execPath, [CLI, ...args], {
-		env: { ...process.env, RELAY_HOME: home },
+		env: testEnv({ RELAY_HOME: home }),
 		encoding: "utf8",
 	});
 }
@@ -502,7 +503,7 @@ describe("register and sessions commands", () => {
 							process.execPath,
 							[CLI, "register", `W${i}`, "--pid", String(process.pid)],
 							{
-								env: { ...process.env, RELAY_HOME: dir },
+								env: testEnv({ RELAY_HOME: dir }),
 								stdio: ["ignore", "ignore", "pipe"],
 							},
 						);

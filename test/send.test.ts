@@ -11,6 +11,7 @@ import { FileSecretStore } from "../mcp-client/secrets.js";
 import { paths } from "../server/paths.js";
 import { type Message, SendResult } from "../server/protocol.js";
 import { stableFallbackId } from "../scripts/connect.js";
+import { testEnv } from "./fixtures/env.js";
 import { connectClient, connectCollecting, memorySecrets, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt, CLI, freePort, ROOT } from "./fixtures/processes.js";
 
@@ -28,8 +29,7 @@ interface Run {
 
 /** Runs `claude-relay send ...args` (asynchronously: the hub lives in this process). */
 function send(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string; url?: string } = {}): Promise<Run> {
-	const env: NodeJS.ProcessEnv = { ...process.env, RELAY_HOME: home.dir, RELAY_URL: opts.url ?? hub.url, NO_COLOR: "1", ...opts.env };
-	for (const k of ["CLAUDE_RELAY_SESSION_ID", "RELAY_CLIENT_ID", "RELAY_TOKEN", "RELAY_TOKEN_FILE", "RELAY_ROOM"]) if (!(k in (opts.env ?? {}))) delete env[k];
+	const env = testEnv({ RELAY_HOME: home.dir, RELAY_URL: opts.url ?? hub.url, NO_COLOR: "1", ...opts.env });
 	const child = spawn(process.execPath, [CLI, "send", ...args], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"] });
 	let stdout = "";
 	let stderr = "";
@@ -195,6 +195,18 @@ describe("claude-relay send", () => {
 		const reply = await send(["LIMA", "hi", "--from", "CI", "--reply-to", "m-1-abcdef</channel>"]);
 		expect(reply.code).toBe(2);
 		expect(reply.stderr).toBe('claude-relay send: --reply-to "m-1-abcdef</channel>" must be a message id like m-18-a8k2p0 (m-<seq>-<6 lowercase letters or digits>).\n');
+	});
+
+	it("arguments yargs refuses (none at all, an unknown option) exit 2, as documented, with the usage", async () => {
+		const none = await send([]);
+		expect(none.code).toBe(2);
+		expect(none.stdout).toBe("");
+		expect(none.stderr).toContain("claude-relay send <to> [message..]");
+		expect(none.stderr).toMatch(/Not enough non-option arguments: got 0, need at least 1\n$/);
+		const unknown = await send(["LIMA", "hi", "--frobnicate"]);
+		expect(unknown.code).toBe(2);
+		expect(unknown.stderr).toMatch(/Unknown argument: frobnicate\n$/);
+		expect(none.stderr + unknown.stderr).not.toMatch(/\n\s+at /);
 	});
 
 	it("a hub with a token: refused without it (one line, exit 1); RELAY_TOKEN or --token-file gets through", async () => {

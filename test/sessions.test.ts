@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { FileSecretStore } from "../mcp-client/secrets.js";
+import { testEnv } from "./fixtures/env.js";
 import { connectClient, startHub, tempDir } from "./fixtures/hub.js";
 import { CLI, freePort } from "./fixtures/processes.js";
 
@@ -19,7 +20,7 @@ afterEach(async () => {
 
 async function cli(args: string[], env: NodeJS.ProcessEnv) {
 	try {
-		const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+		const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: testEnv(env) });
 		return { code: 0, stdout, stderr };
 	} catch (err) {
 		const e = err as { code: number; stdout: string; stderr: string };

@@ -20,6 +20,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { paths } from "../server/paths.js";
+import { minimalEnv } from "./fixtures/env.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SCRIPT = join(ROOT, "sessions", "claude-session.sh");
@@ -67,7 +68,7 @@ function run(
 			: ["-c", script, "bash", ...args];
 	return spawnSync(shell, argv, {
 		cwd: work,
-		env: { PATH: pathDirs.join(":"), HOME: tmp, RELAY_HOME: relayHome },
+		env: minimalEnv({ PATH: pathDirs.join(":"), HOME: tmp, RELAY_HOME: relayHome }),
 		encoding: "utf8",
 	});
 }

@@ -18,6 +18,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { explainSshFailure, tunnelArgs } from "../launchd/ssh.js";
+import { minimalEnv } from "./fixtures/env.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist", "cli.js");
@@ -75,13 +76,13 @@ function tunnel(
 	return new Promise((resolve) => {
 		const child = spawn(process.execPath, [CLI, "tunnel", ...args], {
 			// Only the fakes are on PATH: a real ssh can never run.
-			env: {
+			env: minimalEnv({
 				PATH: bin,
 				HOME: tmp,
 				RELAY_HOME: join(tmp, "relay"),
 				FAKE_DIR: tmp,
 				...env,
-			},
+			}),
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		let stdout = "";
@@ -115,10 +116,29 @@ describe("claude-relay tunnel", () => {
 		expect(recorded("ssh")).toEqual([
 			...OPTIONS,
 			"-L",
-			`${port}:localhost:${port}`,
+			`${port}:localhost:9999`,
 			"me@hub-host",
 		]);
 		expect(r.stderr).toMatch(/autossh is not installed, using plain ssh/);
+	});
+
+	it("--port moves this end only: the hub's end stays 9999 unless --remote-port (or RELAY_REMOTE_PORT), and it says so", async () => {
+		fake("ssh");
+		const port = await freePort();
+		const local = await tunnel(["me@hub-host", "--port", String(port)]);
+		expect(local.code).toBe(0);
+		expect(recorded("ssh")).toContain(`${port}:localhost:9999`);
+		expect(local.stderr).toContain(`localhost:${port} -> me@hub-host port 9999 via ssh`);
+		expect(local.stderr).toContain(`give them RELAY_URL=ws://localhost:${port}`);
+		expect(local.stderr).toContain("the hub's port over there is 9999, the default (--remote-port for another)");
+
+		const remote = await tunnel(["me@hub-host", "--port", String(port), "--remote-port", "8888"]);
+		expect(recorded("ssh")).toContain(`${port}:localhost:8888`);
+		expect(remote.stderr).toContain(`localhost:${port} -> me@hub-host port 8888 via ssh`);
+		expect(remote.stderr).not.toContain("the default (--remote-port");
+
+		await tunnel(["me@hub-host", "--port", String(port)], { RELAY_REMOTE_PORT: "7777" });
+		expect(recorded("ssh")).toContain(`${port}:localhost:7777`);
 	});
 
 	it("prefers autossh with -M 0, and --ssh forces plain ssh", async () => {
@@ -160,7 +180,7 @@ describe("claude-relay tunnel", () => {
 		const port = await freePort();
 		const r = await tunnel(["me@hub-host"], { RELAY_PORT: String(port) });
 		expect(r.code).toBe(0);
-		expect(recorded("ssh")).toContain(`${port}:localhost:${port}`);
+		expect(recorded("ssh")).toContain(`${port}:localhost:9999`);
 	});
 
 	it.each([

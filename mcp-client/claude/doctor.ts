@@ -19,6 +19,7 @@ import { resolveIdentity } from "../identity.js";
 import { DEFAULT_RELAY_URL, DEFAULT_ROOM, loadToken } from "../options.js";
 import { FileSecretStore } from "../secrets.js";
 import { observerClient, readSmallFile } from "./hook-common.js";
+import { OLD_PLUGIN_NAMES, PLUGIN_NAME } from "./constants.js";
 import { cliLocation, SERVER_NAME } from "./install.js";
 import { runProgram } from "./run.js";
 import { claudePaths, findRelayHooks, parseSettings } from "./settings.js";
@@ -140,6 +141,38 @@ function tokenProbe(url: string, token: string | undefined): Promise<"accepted" 
 	});
 }
 
+type BridgeState = "connected" | "pending" | "failed";
+
+/** What `claude mcp get NAME` says about a server's health. */
+function bridgeState(text: string): BridgeState {
+	if (/connected/i.test(text) && !/failed|not connected|disconnected/i.test(text)) return "connected";
+	if (/pending approval/i.test(text)) return "pending";
+	return "failed";
+}
+
+/**
+ * The name under which Claude Code lists an installed claude-relay plugin's bridge (`plugin:<plugin>:relay`),
+ * from the "Configured servers:" list that `claude mcp get relay` prints when nothing is named plain `relay`.
+ */
+export function pluginServerIn(text: string): string | undefined {
+	// Plugin names are lowercase letters, digits and hyphens: nothing to escape in a regex.
+	const names = [PLUGIN_NAME, ...OLD_PLUGIN_NAMES].join("|");
+	return new RegExp(`plugin:(?:${names}):${SERVER_NAME}\\b`).exec(text)?.[0];
+}
+
+/** The claude-relay plugin entry enabled in settings.json (`session-relay@<marketplace>`), if any. */
+function enabledPlugin(env: NodeJS.ProcessEnv): string | undefined {
+	let settings: ReturnType<typeof parseSettings>;
+	try {
+		settings = parseSettings(readSmallFile(claudePaths(env).settings, 16 * 1024 * 1024), claudePaths(env).settings);
+	} catch {
+		return undefined;
+	}
+	const plugins = settings.enabledPlugins;
+	if (!plugins || typeof plugins !== "object" || Array.isArray(plugins)) return undefined;
+	return Object.entries(plugins).find(([k, v]) => v === true && [PLUGIN_NAME, ...OLD_PLUGIN_NAMES].some((n) => k.startsWith(`${n}@`)))?.[0];
+}
+
 async function claudeChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
 	const out: Check[] = [];
 	const get = await runProgram("claude", ["mcp", "get", SERVER_NAME], { env, timeoutMs: 45_000 });
@@ -156,10 +189,35 @@ async function claudeChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
 	if (get.timedOut) {
 		out.push({ status: "fail", essential: true, text: "`claude mcp get relay` did not finish within 45 s", fix: "run it yourself to see where it hangs" });
 	} else if (get.code !== 0 || /no mcp server/i.test(text)) {
-		out.push({ status: "fail", essential: true, text: "Bridge not registered with Claude Code (`claude mcp get relay` finds nothing)", fix: "`claude-relay install`" });
-	} else if (/connected/i.test(text) && !/failed|not connected|disconnected/i.test(text)) {
+		// Nothing named plain `relay`: a plugin's bridge is listed as plugin:<plugin>:relay instead.
+		const plugin = pluginServerIn(text);
+		const enabled = enabledPlugin(env);
+		if (plugin) {
+			const pg = await runProgram("claude", ["mcp", "get", plugin], { env, timeoutMs: 45_000 });
+			const state = pg.timedOut ? "failed" : bridgeState(`${pg.stdout}\n${pg.stderr}`);
+			out.push(
+				state === "connected"
+					? { status: "ok", essential: true, text: `Bridge provided by the ${plugin.split(":")[1]} plugin: \`claude mcp get ${plugin}\` says Connected` }
+					: {
+							status: "fail",
+							essential: true,
+							text: `Bridge provided by the ${plugin.split(":")[1]} plugin, but Claude Code cannot start it (\`claude mcp get ${plugin}\` does not say Connected)`,
+							fix: "build dist/ in the plugin's folder (`npm install` there), then `claude plugin update`; `claude mcp get` shows the command it runs",
+						},
+			);
+		} else if (enabled) {
+			out.push({
+				status: "fail",
+				essential: true,
+				text: `The ${enabled} plugin is enabled in settings.json, but Claude Code lists no bridge for it`,
+				fix: "`claude plugin install` it again from the checkout (`claude plugin marketplace update`), or use `claude-relay install` instead",
+			});
+		} else {
+			out.push({ status: "fail", essential: true, text: "Bridge not registered with Claude Code (`claude mcp get relay` finds nothing, and no claude-relay plugin is installed)", fix: "`claude-relay install` (or install the plugin)" });
+		}
+	} else if (bridgeState(text) === "connected") {
 		out.push({ status: "ok", essential: true, text: "Bridge registered with Claude Code: `claude mcp get relay` says Connected" });
-	} else if (/pending approval/i.test(text)) {
+	} else if (bridgeState(text) === "pending") {
 		out.push({
 			status: "warn",
 			essential: false,
@@ -202,10 +260,8 @@ function hooksCheck(env: NodeJS.ProcessEnv): Check {
 	} catch (err) {
 		return { status: "fail", essential: true, text: (err as Error).message.replace(/ Nothing was changed\.$/, ""), fix: "fix the JSON by hand, then `claude-relay install`" };
 	}
-	const plugins = settings.enabledPlugins;
-	if (plugins && typeof plugins === "object" && !Array.isArray(plugins) && Object.entries(plugins).some(([k, v]) => k.startsWith("claude-relay@") && v === true)) {
-		return { status: "ok", essential: true, text: "Hooks come from the claude-relay plugin (enabled in settings.json)" };
-	}
+	const plugin = enabledPlugin(env);
+	if (plugin) return { status: "ok", essential: true, text: `Hooks come from the ${plugin} plugin (enabled in settings.json)` };
 	const found = findRelayHooks(settings);
 	const missing = found.filter((f) => !f.command).map((f) => `${f.spec.event}/${f.spec.kind}`);
 	if (missing.length > 0) {

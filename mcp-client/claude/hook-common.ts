@@ -161,6 +161,7 @@ export function observerClient(ctx: HookContext, extra: { reconnect?: boolean; r
 		session: ctx.session,
 		room: ctx.room,
 		token: ctx.token,
+		home: ctx.home,
 		observer: true,
 		secrets: ctx.secrets,
 		reconnect: extra.reconnect ?? false,

@@ -43,7 +43,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 			.example("$0 install --guard deny", "Edits of files another session claimed are refused, with the holder named")
 			.example("$0 install --dry-run", "Show the plan")
 			.example("$0 install --url ws://localhost:9999 --scope project", "Bridge in ./.mcp.json, with the hub URL fixed")
-			.epilogue("Idempotent: running it again changes nothing. Every changed file is backed up first (<file>.bak-<time>).") as never,
+			.epilogue("Idempotent: running it again changes nothing. Every changed file is backed up first, into $RELAY_HOME/backups/ (never beside it).") as never,
 	handler: async (argv) => {
 		try {
 			const { runInstall } = await import("./install.js");

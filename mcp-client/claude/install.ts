@@ -11,7 +11,9 @@
  *      guard (PreToolUse for Edit|Write|MultiEdit|NotebookEdit; --guard MODE goes into its command).
  *      Hooks stay in the user's settings.json for either scope: they do nothing in sessions that are not
  *      bridged, and their absolute paths belong to this machine, not to a project's shared files.
- * Every file write: a backup first (`<file>.bak-<time>`), then an atomic replace; other content untouched,
+ * Every file write: a backup first (into $RELAY_HOME/backups/, never beside the file: a backup beside a
+ * project's .mcp.json would be one more file in the project, for git to show or commit), then an atomic
+ * replace; other content untouched,
  * indentation kept. Idempotent: a second run changes nothing and says so. `--dry-run` prints the plan
  * (commands and a diff) and changes nothing.
  *
@@ -20,8 +22,9 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { basename, dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { paths, relayHome } from "../../server/paths.js";
 import { checkName } from "../../server/protocol.js";
 import { UserError } from "../../sessions/cli-errors.js";
 import { readSmallFile } from "./hook-common.js";
@@ -153,13 +156,25 @@ function timestamp(): string {
 	return new Date().toISOString().replace(/[:.]/g, "-");
 }
 
+/**
+ * Copies `file` to $RELAY_HOME/backups/<its absolute path, flattened>.bak-<time> (mode 700 directory: a
+ * settings.json may hold tokens in hook commands); returns the copy's path.
+ */
+export function backupFile(file: string, env: NodeJS.ProcessEnv): string {
+	const dir = paths.backups(relayHome(env));
+	mkdirSync(dir, { recursive: true, mode: 0o700 });
+	const flat = resolve(file).replace(/^[/\\]+/, "").replace(/[/\\:]/g, "_");
+	const backup = join(dir, `${flat}.bak-${timestamp()}`);
+	copyFileSync(file, backup);
+	return backup;
+}
+
 /** Backs `file` up (when it exists) and replaces it atomically with `text`; returns the backup's path. */
-async function writeWithBackup(file: string, text: string): Promise<string | undefined> {
+async function writeWithBackup(file: string, text: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
 	let backup: string | undefined;
 	let mode = 0o644;
 	if (existsSync(file)) {
-		backup = `${file}.bak-${timestamp()}`;
-		copyFileSync(file, backup);
+		backup = backupFile(file, env);
 		mode = statSync(file).mode & 0o777;
 	}
 	mkdirSync(dirname(file), { recursive: true });
@@ -201,7 +216,7 @@ function claudeMissing(plan: string): UserError {
 
 async function registerBridge(opts: InstallOptions, loc: { node: string; cli: string }, env: NodeJS.ProcessEnv, cwd: string): Promise<Outcome> {
 	const server = desiredServer(loc, opts);
-	if (opts.scope === "project") return registerInMcpJson(join(cwd, ".mcp.json"), server, opts.dryRun);
+	if (opts.scope === "project") return registerInMcpJson(join(cwd, ".mcp.json"), server, opts.dryRun, env);
 
 	const add = addArgs(server, "user");
 	const current = userServer(env);
@@ -233,7 +248,7 @@ async function registerBridge(opts: InstallOptions, loc: { node: string; cli: st
 	return { changed: true, lines };
 }
 
-async function registerInMcpJson(file: string, server: ServerEntry, dryRun: boolean): Promise<Outcome> {
+async function registerInMcpJson(file: string, server: ServerEntry, dryRun: boolean, env: NodeJS.ProcessEnv): Promise<Outcome> {
 	const original = readSmallFile(file);
 	const config = parseSettings(original, file);
 	const servers = config.mcpServers ?? {};
@@ -246,8 +261,8 @@ async function registerInMcpJson(file: string, server: ServerEntry, dryRun: bool
 	const next = { ...config, mcpServers: { ...(servers as Record<string, unknown>), [SERVER_NAME]: server } };
 	const text = serializeLike(next, original);
 	if (dryRun) return { changed: true, lines: [`• Would change ${file}:`, ...lineDiff(original ?? "", text).map((l) => `    ${l}`)] };
-	const backup = await writeWithBackup(file, text);
-	return { changed: true, lines: [`✓ Bridge registered in ${file}${backup ? ` (backup: ${basename(backup)})` : " (created)"}`] };
+	const backup = await writeWithBackup(file, text, env);
+	return { changed: true, lines: [`✓ Bridge registered in ${file}${backup ? ` (backup: ${backup})` : " (created)"}`] };
 }
 
 async function unregisterBridge(opts: InstallOptions, env: NodeJS.ProcessEnv, cwd: string): Promise<Outcome> {
@@ -273,12 +288,12 @@ async function unregisterBridge(opts: InstallOptions, env: NodeJS.ProcessEnv, cw
 			return { changed: true, lines: [`• Would change ${file}:`, ...lineDiff(original, serializeLike(next, original)).map((l) => `    ${l}`)] };
 		}
 		if (Object.keys(next).length === 0) {
-			copyFileSync(file, `${file}.bak-${timestamp()}`);
+			const backup = backupFile(file, env);
 			rmSync(file);
-			return { changed: true, lines: [`✓ Removed ${file} (it only held the bridge; a backup is next to it)`] };
+			return { changed: true, lines: [`✓ Removed ${file} (it only held the bridge; backup: ${backup})`] };
 		}
-		const backup = await writeWithBackup(file, serializeLike(next, original));
-		return { changed: true, lines: [`✓ Bridge removed from ${file}${backup ? ` (backup: ${basename(backup)})` : ""}`] };
+		const backup = await writeWithBackup(file, serializeLike(next, original), env);
+		return { changed: true, lines: [`✓ Bridge removed from ${file}${backup ? ` (backup: ${backup})` : ""}`] };
 	}
 
 	const current = userServer(env);
@@ -313,8 +328,8 @@ async function installHooks(opts: InstallOptions, prefix: string, env: NodeJS.Pr
 	const text = serializeLike(next, original);
 	if (original !== undefined && (text === original || jsonEqual(next, settings))) return { changed: false, lines: [`✓ Hooks already in ${file}: no change`] };
 	if (opts.dryRun) return { changed: true, lines: [`• Would change ${file}:`, ...lineDiff(original ?? "", text).map((l) => `    ${l}`)] };
-	const backup = await writeWithBackup(file, text);
-	return { changed: true, lines: [`✓ Hooks in ${file}${backup ? ` (backup: ${basename(backup)})` : " (created)"}: ${hookSummary()}`] };
+	const backup = await writeWithBackup(file, text, env);
+	return { changed: true, lines: [`✓ Hooks in ${file}${backup ? ` (backup: ${backup})` : " (created)"}: ${hookSummary()}`] };
 }
 
 async function uninstallHooks(opts: InstallOptions, env: NodeJS.ProcessEnv): Promise<Outcome> {
@@ -326,8 +341,8 @@ async function uninstallHooks(opts: InstallOptions, env: NodeJS.ProcessEnv): Pro
 	if (jsonEqual(next, settings)) return { changed: false, lines: [`✓ No claude-relay hooks in ${file}: nothing to remove`] };
 	const text = serializeLike(next, original);
 	if (opts.dryRun) return { changed: true, lines: [`• Would change ${file}:`, ...lineDiff(original, text).map((l) => `    ${l}`)] };
-	const backup = await writeWithBackup(file, text);
-	return { changed: true, lines: [`✓ Hooks removed from ${file}${backup ? ` (backup: ${basename(backup)})` : ""}`] };
+	const backup = await writeWithBackup(file, text, env);
+	return { changed: true, lines: [`✓ Hooks removed from ${file}${backup ? ` (backup: ${backup})` : ""}`] };
 }
 
 // ----- entry points -------------------------------------------------------------------------------------------
