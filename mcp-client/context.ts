@@ -61,8 +61,9 @@ export class BridgeContext {
 		};
 	}
 
+	/** The ID the bridge holds now: the configured one, unless renamed or switched (a nested run). */
 	get session(): string {
-		return this.config.identity.id;
+		return this.#loaded?.session ?? this.config.identity.id;
 	}
 
 	/** The link if it has been created (for status and shutdown); never starts it. */
@@ -104,6 +105,7 @@ export class BridgeContext {
 			// the connection, and its secret is kept in memory only (for reconnects of this process), so
 			// neither the hub nor $RELAY_HOME/secrets keeps one per start of Claude Code.
 			const ephemeral = c.identity.source === "hostname-pid";
+			const fileSecrets = () => new FileSecretStore(paths.secrets(c.home), this.log);
 			const link = new HubLink({
 				url: c.url,
 				session: c.identity.id,
@@ -111,10 +113,16 @@ export class BridgeContext {
 				token: c.token,
 				home: c.home,
 				meta: sessionMeta(c.claudeSessionId),
-				secrets: ephemeral ? new MemorySecretStore() : new FileSecretStore(paths.secrets(c.home), this.log),
+				secrets: ephemeral ? new MemorySecretStore() : fileSecrets(),
+				fileSecrets,
 				log: this.log,
 				claudeSessionId: c.claudeSessionId,
 				ephemeral,
+				// A nested run inherits the environment's ID without choosing it (see nested.ts).
+				nested: {
+					allowBackground: c.identity.source === "CLAUDE_RELAY_SESSION_ID" || c.identity.source === "RELAY_CLIENT_ID",
+					clientIdFlag: c.identity.source === "--client-id" ? undefined : c.clientIdFlag,
+				},
 			});
 			this.#loaded = link;
 			// Push once the gate says the session listens (it never does before the handshake is done).

@@ -31,6 +31,8 @@ import {
 export interface SecretStore {
 	load(room: string, session: string): string | undefined;
 	save(room: string, session: string, secret: string): void;
+	/** Deletes it (an ID this client released by renaming away from it). */
+	remove?(room: string, session: string): void;
 }
 
 export interface HubClientOptions {
@@ -62,8 +64,12 @@ export interface HubClientOptions {
 export interface HubClientEvents {
 	ready: [hello: ResultOf<"hello">];
 	message: [message: Message];
-	peer_joined: [peer: PeerInfo];
-	peer_left: [info: { session: string; room: string; reason: string }];
+	/** `info.reason` is "renamed" (with `from`) when a live session took this ID. */
+	peer_joined: [peer: PeerInfo, info: { reason?: string; from?: string }];
+	/** `to`: the new ID, when `reason` is "renamed". */
+	peer_left: [info: { session: string; room: string; reason: string; to?: string }];
+	/** This client's session took another ID (rename): every later hello claims `to`. */
+	renamed: [info: { from: string; to: string }];
 	disconnected: [info: { code: number; reason: string }];
 	/** Hello was refused for a reason retrying cannot fix (bad ID, bad token); the client stopped. */
 	fatal: [error: RelayError];
@@ -96,7 +102,8 @@ export function unreachableHint(url: string): string {
 
 export class HubClient extends EventEmitter<HubClientEvents> {
 	readonly url: string;
-	readonly session: string;
+	/** The ID this client claims (changed by rename and switchSession). */
+	session: string;
 	readonly room: string;
 	/** The last hello reply on the current connection (null while not ready). */
 	hello: ResultOf<"hello"> | null = null;
@@ -247,6 +254,38 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.hello = null;
 	}
 
+	/**
+	 * Claims another ID from now on (a nested run taking `<ID>-bg<n>`): reconnects at once with it. Only
+	 * while not ready (a refused hello); a session that holds its ID renames instead.
+	 */
+	switchSession(session: string, opts: { ephemeral: boolean; secrets?: SecretStore }): void {
+		if (this.#closed) return;
+		this.session = session;
+		this.#opts.ephemeral = opts.ephemeral;
+		if (opts.secrets) this.#opts.secrets = opts.secrets;
+		clearTimeout(this.#retryTimer);
+		this.reconnect();
+	}
+
+	/**
+	 * The live session takes the ID `to` (the `rename` request): its new secret is stored, and every later
+	 * hello claims `to`. `secret`: the stored secret of `to`, if this client owned that ID before.
+	 */
+	async rename(to: string, opts: { secrets?: SecretStore } = {}): Promise<ResultOf<"rename">> {
+		const secrets = opts.secrets ?? this.#opts.secrets;
+		const secret = secrets?.load(this.room, to);
+		const result = await this.request("rename", { to, ...(secret ? { secret } : {}) });
+		const from = this.session;
+		if (opts.secrets) this.#opts.secrets = opts.secrets;
+		if (result.secret) this.#opts.secrets?.save(this.room, result.session, result.secret);
+		this.session = result.session;
+		// A renamed session is named (the hub decided so): later hellos must not ask for an ephemeral one.
+		this.#opts.ephemeral = false;
+		if (this.hello) this.hello = { ...this.hello, session: result.session, ephemeral: false };
+		this.emit("renamed", { from, to: result.session });
+		return result;
+	}
+
 	/** Forces a reconnect (e.g. after a keepalive timeout). */
 	reconnect(): void {
 		if (!this.#closed) this.#socket.reconnect(4000, "client reconnecting");
@@ -367,11 +406,12 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			this.emit("fatal", err);
 			return;
 		}
-		// The socket is open but useless without a session: try again later on a fresh connection.
-		this.emit("refused", err);
+		// The socket is open but useless without a session: try again later on a fresh connection. The timer is
+		// set before the event, so a listener that switches the ID (switchSession) can clear it.
 		clearTimeout(this.#retryTimer);
 		this.#retryTimer = setTimeout(() => this.reconnect(), this.#opts.idTakenRetryMs);
 		this.#retryTimer.unref();
+		this.emit("refused", err);
 	}
 
 	#onFrame(text: string): void {
@@ -403,7 +443,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				this.#pending.delete(String(frame.id));
 				clearTimeout(entry.timer);
 				if (frame.type === "result") entry.resolve(frame.result);
-				else entry.reject(new RelayError(frame.code as ErrorCode, frame.message));
+				else entry.reject(new RelayError(frame.code as ErrorCode, frame.message, frame.holder ? { holder: frame.holder } : undefined));
 				return;
 			}
 			case "message": {
@@ -418,7 +458,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				return;
 			}
 			case "peer_joined":
-				this.emit("peer_joined", frame.peer);
+				this.emit("peer_joined", frame.peer, { ...(frame.reason ? { reason: frame.reason } : {}), ...(frame.from ? { from: frame.from } : {}) });
 				return;
 			case "peer_left":
 				this.emit("peer_left", frame);

@@ -57,6 +57,12 @@ export const BRIDGE_OPTIONS = {
 		env: "RELAY_CHANNELS",
 		default: "auto",
 	},
+	autowake: {
+		describe:
+			"on|off: on opts this session in to the autowake daemon (`claude-relay autowake`), as `claude-relay autowake on <ID>` does, unless `autowake off <ID>` was said; sensitive IDs (infra*, prod*, deploy*, qa*) still need the command",
+		env: "RELAY_AUTOWAKE",
+		default: "off",
+	},
 	"server-name": {
 		describe:
 			"The name this server is registered under in Claude Code (`claude mcp add <name>`), as in server:<name>",
@@ -96,6 +102,10 @@ export interface BridgeConfig {
 	serverName: string;
 	/** Claude Code's own session id, when Claude Code passed it (CLAUDE_CODE_SESSION_ID). */
 	claudeSessionId: string | undefined;
+	/** --client-id as given (a nested run claims it instead of `<ID>-bg<n>`; see nested.ts). */
+	clientIdFlag: string | undefined;
+	/** --autowake: opt this session in to the autowake daemon at start (unless `autowake off` said otherwise). */
+	autowake: boolean;
 	/**
 	 * A configuration the bridge cannot connect with (invalid ID, unreadable token file, bad URL). The bridge
 	 * still starts and answers MCP, so that every tool can tell the model (and the user) what to fix.
@@ -111,6 +121,11 @@ export class UsageError extends Error {
 function nonEmpty(value: string | undefined): string | undefined {
 	const v = value?.trim();
 	return v ? v : undefined;
+}
+
+function autowakeFlag(flag: string | undefined, env: string | undefined): boolean {
+	const v = (nonEmpty(flag) ?? nonEmpty(env) ?? "off").toLowerCase();
+	return v === "on" || v === "1" || v === "true" || v === "yes";
 }
 
 /** Parses `claude-relay mcp` arguments and the environment into a config. Throws UsageError for a bad command line. */
@@ -194,6 +209,8 @@ export function resolveConfig(
 		channelsInvalid: channelsValid ? undefined : channelsText,
 		serverName,
 		claudeSessionId: nonEmpty(env.CLAUDE_CODE_SESSION_ID),
+		clientIdFlag: nonEmpty(values["client-id"]),
+		autowake: autowakeFlag(values.autowake, env.RELAY_AUTOWAKE),
 		problem,
 	};
 }

@@ -35,6 +35,7 @@ export interface BoundSession {
 }
 
 export type LeaveReason = "bye" | "closed" | "timeout" | "replaced" | "slow" | "shutdown";
+// ("renamed" is not a LeaveReason: a renamed session does not leave its connection; see Presence.renamed.)
 
 let nextConnectionId = 1;
 
@@ -167,8 +168,8 @@ export class Connection {
 		this.send({ type: "result", id, result });
 	}
 
-	error(id: RequestId | null, code: ErrorCode, message: string): void {
-		this.send({ type: "error", id, code, message });
+	error(id: RequestId | null, code: ErrorCode, message: string, extra?: Record<string, unknown>): void {
+		this.send({ ...extra, type: "error", id, code, message });
 	}
 
 	close(code: number, reason: string): void {
@@ -197,6 +198,17 @@ export class Connection {
 		}
 		this.#dirty = true;
 		if (this.#mode === "live") this.#mode = "catchup";
+		this.startCatchUp();
+	}
+
+	/**
+	 * Pushes the backlog again from its start: after a rename the inbox also holds what waited for the new
+	 * ID, below this connection's cursor. Clients dedupe by id, so what they had comes to nothing.
+	 */
+	replayFromStart(): void {
+		this.#cursor = 0;
+		this.#dirty = true;
+		this.#mode = "catchup";
 		this.startCatchUp();
 	}
 

@@ -92,10 +92,13 @@ export const CloseCode = {
 /** An error with a stable code; the hub turns it into an `error` frame for the request that caused it. */
 export class RelayError extends Error {
 	readonly code: ErrorCode;
-	constructor(code: ErrorCode, message: string) {
+	/** Extra fields for the error frame (E_ID_TAKEN's `holder`); clients ignore what they do not know. */
+	readonly extra: Record<string, unknown> | undefined;
+	constructor(code: ErrorCode, message: string, extra?: Record<string, unknown>) {
 		super(message);
 		this.name = "RelayError";
 		this.code = code;
+		this.extra = extra;
 	}
 }
 

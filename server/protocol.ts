@@ -113,6 +113,15 @@ export const SessionMeta = z.object({
 	client: z.string().max(64).optional(),
 	version: z.string().max(64).optional(),
 	claudeSessionId: z.string().max(128).optional(),
+	/**
+	 * The bridge's parent process (the harness that runs it): lets a nested run recognise the session that
+	 * started it (E_ID_TAKEN's `holder`), and the autowake daemon find the harness in a tmux pane.
+	 */
+	ppid: z.number().int().nonnegative().optional(),
+	/** `$TMUX_PANE` (`%<n>`) when the bridge runs inside tmux: the pane the autowake daemon may type into. */
+	tmuxPane: z.string().max(32).optional(),
+	/** The tmux server's socket (the first field of `$TMUX`) for that pane. */
+	tmuxSocket: z.string().max(1024).optional(),
 });
 export type SessionMeta = z.infer<typeof SessionMeta>;
 
@@ -240,6 +249,34 @@ export const ForgetRequest = req("forget", {
 });
 export const PingRequest = req("ping", {});
 export const ByeRequest = req("bye", { reason: z.string().max(256).optional() });
+/**
+ * The live session takes another ID: claimed with a new secret (returned once, like a first claim's), the
+ * old ID is released (forgotten), and the unread mail moves with the session. Refused for an ID a live
+ * session holds, or that exists without `secret` being its secret (taking over an ID this client owned).
+ */
+export const RenameRequest = req("rename", {
+	to: z.string().max(256),
+	/** The secret of `to`, when that ID already exists and is this client's (stored from an earlier claim). */
+	secret: z.string().max(256).optional(),
+});
+/** The most sessions one `unread` request may ask about, and the most message headers per session. */
+export const UNREAD_MAX_SESSIONS = 50;
+export const UNREAD_MAX_HEADERS = 50;
+/**
+ * What waits for some sessions, without bodies and without acking anything: for the autowake daemon, which
+ * must not claim an ID, read mail or mark it read. Allowed before hello. Each session is authorized by its
+ * own secret, or all of them by the hub token presented in this frame.
+ */
+export const UnreadRequest = req("unread", {
+	room: z.string().max(256).optional(),
+	sessions: z
+		.array(z.object({ session: z.string().max(256), secret: z.string().max(256).optional() }))
+		.min(1)
+		.max(UNREAD_MAX_SESSIONS),
+	/** Message headers per session, oldest first (default 20). */
+	limit: z.number().int().min(1).max(UNREAD_MAX_HEADERS).optional(),
+	token: z.string().max(1024).optional(),
+});
 
 export const ClientFrame = z.discriminatedUnion("type", [
 	HelloRequest,
@@ -253,6 +290,8 @@ export const ClientFrame = z.discriminatedUnion("type", [
 	ForgetRequest,
 	PingRequest,
 	ByeRequest,
+	RenameRequest,
+	UnreadRequest,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type RequestType = ClientFrame["type"];
@@ -332,6 +371,43 @@ export const ForgetResult = z.object({
 });
 export const PingResult = z.object({ time: z.number() });
 export const ByeResult = z.object({});
+export const RenameResult = z.object({
+	/** The new ID. */
+	session: z.string(),
+	/** The ID it had. */
+	from: z.string(),
+	room: z.string(),
+	/** The new ID's secret: store it (mode 0600) as at a first claim. Absent when `to` existed (its secret stands). */
+	secret: z.string().optional(),
+	/** Unread messages that moved from the old ID to the new one. */
+	moved: z.number(),
+});
+/** A message as `unread` shows it: everything but the body. */
+export const MessageHeader = z.object({
+	id: z.string(),
+	seq: z.number(),
+	from: z.string(),
+	/** The sender's `client` meta (what program sent it: a bridge, `claude-relay send`, ...), when known. */
+	fromClient: z.string().optional(),
+	to: z.string(),
+	replyTo: z.string().nullable(),
+	/** The message's thread, on hubs that have threads. */
+	thread: z.string().optional(),
+	sentAt: z.number(),
+});
+export type MessageHeader = z.infer<typeof MessageHeader>;
+export const UnreadEntry = z.object({
+	session: z.string(),
+	/** Set instead of the rest when this session could not be read (E_BAD_ID, E_FORBIDDEN, E_NOT_FOUND). */
+	error: z.object({ code: z.string(), message: z.string() }).optional(),
+	online: z.boolean().optional(),
+	meta: SessionMeta.optional(),
+	/** Unacked messages waiting. */
+	pending: z.number().optional(),
+	/** The oldest `limit` of them, without bodies. */
+	messages: z.array(MessageHeader).optional(),
+});
+export const UnreadResult = z.object({ room: z.string(), sessions: z.array(UnreadEntry) });
 
 export interface ResultMap {
 	hello: z.infer<typeof HelloResult>;
@@ -345,6 +421,8 @@ export interface ResultMap {
 	forget: z.infer<typeof ForgetResult>;
 	ping: z.infer<typeof PingResult>;
 	bye: z.infer<typeof ByeResult>;
+	rename: z.infer<typeof RenameResult>;
+	unread: z.infer<typeof UnreadResult>;
 }
 export type ResultOf<T extends RequestType> = ResultMap[T];
 
@@ -360,6 +438,8 @@ export const RESULT_SCHEMAS = {
 	forget: ForgetResult,
 	ping: PingResult,
 	bye: ByeResult,
+	rename: RenameResult,
+	unread: UnreadResult,
 } as const satisfies { [K in RequestType]: z.ZodType<ResultMap[K]> };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -373,14 +453,33 @@ export const ErrorFrame = z.object({
 	id: RequestId.nullable(),
 	code: z.string(),
 	message: z.string(),
+	/**
+	 * E_ID_TAKEN for an ID held by a live connection: who holds it (from its hello meta), so that a nested run
+	 * can tell that the holder is the session that started it (see the bridge's `-bg<n>` IDs).
+	 */
+	holder: z.object({ host: z.string().optional(), pid: z.number().optional(), ppid: z.number().optional() }).optional(),
 });
 export const MessagePush = z.object({ type: z.literal("message"), message: Message });
-export const PeerJoinedPush = z.object({ type: z.literal("peer_joined"), peer: PeerInfo });
+/** Why a session left: `renamed` comes with `to` (and its peer_joined with `from`). */
+export const LEAVE_REASONS = ["bye", "closed", "timeout", "replaced", "slow", "shutdown", "renamed"] as const;
+export const PeerJoinedPush = z.object({
+	type: z.literal("peer_joined"),
+	peer: PeerInfo,
+	/** Absent for a plain join; "renamed" when a live session took this ID (`from` is its old one). */
+	reason: z.string().optional(),
+	from: z.string().optional(),
+});
 export const PeerLeftPush = z.object({
 	type: z.literal("peer_left"),
 	session: z.string(),
 	room: z.string(),
-	reason: z.enum(["bye", "closed", "timeout", "replaced", "slow", "shutdown"]),
+	/**
+	 * One of LEAVE_REASONS. A string rather than an enum so that a reason a later hub adds does not make this
+	 * client drop the frame (clients of the hub before `renamed` do drop a peer_left that carries it).
+	 */
+	reason: z.string(),
+	/** With reason "renamed": the session's new ID. */
+	to: z.string().optional(),
 });
 export const ShutdownPush = z.object({ type: z.literal("shutdown"), reason: z.string(), retryAfterMs: z.number() });
 

@@ -13,6 +13,8 @@ import { handleAck, handleGet, handleInbox } from "./handlers/inbox.js";
 import { handleHistory } from "./handlers/history.js";
 import { handleBye, handlePing } from "./handlers/ping.js";
 import { handlePeers, handleSessions } from "./handlers/presence.js";
+import { handleRename } from "./handlers/rename.js";
+import { handleUnread } from "./handlers/unread.js";
 import { handleSend } from "./handlers/send.js";
 import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestType } from "./protocol.js";
 import { StorageError } from "./store/store.js";
@@ -29,6 +31,8 @@ const handlers: { [T in RequestType]: Handler<T> } = {
 	forget: handleForget,
 	ping: handlePing,
 	bye: handleBye,
+	rename: handleRename,
+	unread: handleUnread,
 };
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(REQUEST_TYPES);
@@ -120,8 +124,9 @@ export async function routeFrame(
 	}
 	const frame = parsed.data;
 
-	// hello and forget carry their own credentials (forget is for tools that must not claim an ID to ask).
-	const sessionless = frame.type === "hello" || frame.type === "forget";
+	// hello, forget and unread carry their own credentials (forget and unread are for tools that must not claim
+	// an ID to ask: `sessions forget`, the autowake daemon).
+	const sessionless = frame.type === "hello" || frame.type === "forget" || frame.type === "unread";
 	if (!conn.authenticated && !sessionless) {
 		conn.error(frame.id, ErrorCode.AUTH, "This hub requires a token; send it in hello or at connect.");
 		conn.close(CloseCode.AUTH, "token required");
@@ -144,7 +149,7 @@ export async function routeFrame(
 		if (frame.type === "bye") ctx.presence.leave(conn, "bye");
 	} catch (err) {
 		if (isRelayError(err)) {
-			conn.error(frame.id, err.code, err.message);
+			conn.error(frame.id, err.code, err.message, err.extra);
 			if (err.code === ErrorCode.AUTH) conn.close(CloseCode.AUTH, "bad token");
 			return;
 		}
