@@ -125,6 +125,11 @@ export class BridgeContext {
 				},
 			});
 			this.#loaded = link;
+			// --autowake: opt in at start, unless `claude-relay autowake off` said otherwise (state.ts).
+			if (c.autowake && !ephemeral)
+				void import("./autowake/state.js")
+					.then((state) => state.setOptIn(c.home, c.room, c.identity.id, true, "bridge"))
+					.catch((err) => this.log.warn({ error: (err as Error).message }, "could not opt in to autowake"));
 			// Push once the gate says the session listens (it never does before the handshake is done).
 			const push = (state: ChannelState) => {
 				if (!state.active || this.#pusher || !this.#sink || this.#closing)

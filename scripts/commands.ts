@@ -15,6 +15,7 @@ import { registerCommand, sessionsCommand } from "../sessions/sessions-command.j
 import { doctorCommand } from "../mcp-client/claude/doctor-command.js";
 import { hookCommand } from "../mcp-client/claude/hook-command.js";
 import { installCommand, uninstallCommand } from "../mcp-client/claude/install-command.js";
+import { autowakeCommand } from "../mcp-client/autowake/autowake-command.js";
 
 export async function runCli(argv: string[]): Promise<void> {
 	await yargs(argv)
@@ -22,6 +23,7 @@ export async function runCli(argv: string[]): Promise<void> {
 		.usage("$0 <command> [options]\n\nReal-time, durable messaging between Claude Code sessions.")
 		.command(hubCommand)
 		// commands: keep one line each, alphabetical after hub
+		.command(autowakeCommand)
 		.command(clientCommand)
 		.command(dbCommand)
 		.command(doctorCommand)
