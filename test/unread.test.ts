@@ -35,7 +35,7 @@ describe("unread", () => {
 		const secret = secrets.map.get("default/CC-1");
 		const answer = await r.request({
 			type: "unread",
-			sessions: [{ session: "CC-1", secret }, { session: "Other", secret: "wrong" }, { session: "Other" }, { session: "Nobody" }, { session: "bad id" }],
+			sessions: [{ session: "CC-1", secret }, { session: "Other", secret: "wrong" }, { session: "Other" }, { session: "Ghost" }, { session: "bad id" }],
 			limit: 1,
 		});
 		expect(answer.type).toBe("result");
