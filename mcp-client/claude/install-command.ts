@@ -10,6 +10,7 @@ interface InstallArgs {
 	url?: string;
 	room?: string;
 	id?: string;
+	blockGit?: boolean;
 	dryRun: boolean;
 }
 
@@ -32,8 +33,14 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 					type: "string",
 					describe: "A fixed session ID for every session (-e CLAUDE_RELAY_SESSION_ID); usually left out: `claude-session <ID>` names each terminal",
 				},
+				"block-git": {
+					type: "boolean",
+					describe:
+						"Also install `hook block-git` (PreToolUse on Bash): refuses git commit, push and reset --hard in turns the autowake daemon started. --no-block-git removes it; left out, an installed one is kept",
+				},
 				"dry-run": { type: "boolean", default: false, describe: "Print what would change (commands and a diff), change nothing" },
 			})
+			.example("$0 install --block-git", "Also guard git history in turns the autowake daemon starts")
 			.example("$0 install", "Bridge at user scope, hooks in ~/.claude/settings.json (or $CLAUDE_CONFIG_DIR)")
 			.example("$0 install --dry-run", "Show the plan")
 			.example("$0 install --url ws://localhost:9999 --scope project", "Bridge in ./.mcp.json, with the hub URL fixed")
@@ -41,7 +48,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 	handler: async (argv) => {
 		try {
 			const { runInstall } = await import("./install.js");
-			process.exitCode = await runInstall({ scope: argv.scope, url: argv.url, room: argv.room, id: argv.id, dryRun: argv.dryRun });
+			process.exitCode = await runInstall({ scope: argv.scope, url: argv.url, room: argv.room, id: argv.id, blockGit: argv.blockGit, dryRun: argv.dryRun });
 		} catch (err) {
 			reportFailure("install", err);
 		}
