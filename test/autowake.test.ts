@@ -93,7 +93,7 @@ describe("the nudge and the config", () => {
 	});
 });
 
-describe.skipIf(!hasTmux)("the tmux driver (a tmux server of the test's own)", () => {
+describe.skipIf(!hasTmux)(`the tmux driver (a tmux server of the test's own)${hasTmux ? "" : ": skipped, tmux is not installed (.ci/run installs it)"}`, () => {
 	let h: TestHub;
 	let t: { dir: string; cleanup: () => void };
 	let socketName: string;
