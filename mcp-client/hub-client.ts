@@ -209,7 +209,9 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		if (this.#closed) return Promise.reject(new RelayError(ErrorCode.UNREACHABLE, "The relay client is closed."));
 		const id = `${this.#nextId++}`;
 		const frame = { type, id, ...params } as Record<string, unknown>;
-		const repeatable = !(type === "inbox" && !(params as ParamsOf<"inbox">).peek);
+		// A consuming inbox may have acked what it read, and a rename's answer carries the new ID's only copy of
+		// its secret: neither is sent again after a reconnect (the caller is told it may have been applied).
+		const repeatable = !((type === "inbox" && !(params as ParamsOf<"inbox">).peek) || type === "rename");
 		const timeoutMs = opts.timeoutMs ?? this.#opts.requestTimeoutMs;
 		return new Promise<ResultOf<T>>((resolve, reject) => {
 			const timer = setTimeout(() => {
@@ -506,12 +508,15 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			} else {
 				clearTimeout(entry.timer);
 				this.#pending.delete(id);
-				// Only a consuming inbox is not repeatable: the hub may have acked what it read, and that answer
-				// is gone. Say so plainly; callers that cannot afford it read with peek + ack instead.
+				// A consuming inbox may have acked what it read, and that answer is gone; a rename may have moved the
+				// session to an ID whose secret was in the lost answer. Say so plainly; callers that cannot afford
+				// the first read with peek + ack instead.
 				entry.reject(
 					new RelayError(
 						ErrorCode.TIMEOUT,
-						`The connection dropped before the hub answered ${entry.type}; it may have been applied (a consuming inbox may have acked messages: read them back with history).`,
+						entry.type === "rename"
+							? `The connection dropped before the hub answered the rename to ${String(entry.frame.to)}; it may have been applied, and then that ID's secret is lost with the answer and this client is back under its old ID with none of its mail. Check relay_sessions: if ${String(entry.frame.to)} exists, forget it with the hub token (claude-relay sessions forget ${String(entry.frame.to)}) and rename again.`
+							: `The connection dropped before the hub answered ${entry.type}; it may have been applied (a consuming inbox may have acked messages: read them back with history).`,
 					),
 				);
 			}

@@ -90,6 +90,7 @@ describe("tools", () => {
 			"relay_history",
 			"relay_peers",
 			"relay_receive",
+			"relay_rename",
 			"relay_send",
 			"relay_sessions",
 			"relay_status",

@@ -31,11 +31,16 @@ export async function runHook(event: HookEvent, opts: HookOptions, env: NodeJS.P
 			return await new Promise<never>(() => undefined);
 		}
 		if (event === "prompt" && typeof input.prompt === "string") {
-			// A prompt that is not the autowake nudge ends the turn the daemon started (a person took over).
-			const [{ clearTurn, readTurn }, { hookSession }] = await Promise.all([import("../autowake/state.js"), import("./hook-block-git.js")]);
-			const { session, room } = hookSession(opts, env);
-			const turn = session ? readTurn(relayHome(env), room, session) : undefined;
-			if (session && turn && input.prompt.trim() !== turn.nudge) clearTurn(relayHome(env), room, session);
+			// A prompt that is not the autowake nudge ends the turn the daemon started (a person took over). On
+			// its own: whatever goes wrong here must not cost the prompt hook its work.
+			try {
+				const [{ clearTurn, readTurn }, { hookSession }] = await Promise.all([import("../autowake/state.js"), import("./hook-block-git.js")]);
+				const { session, room } = hookSession(opts, env);
+				const turn = session ? readTurn(relayHome(env), room, session) : undefined;
+				if (session && turn && input.prompt.trim() !== turn.nudge) clearTurn(relayHome(env), room, session);
+			} catch (err) {
+				hookLog(relayHome(env))("warn", `hook prompt: cannot end the autowake turn: ${(err as Error).message}`);
+			}
 		}
 		const resolved = resolveHookContext(opts, input, env);
 		if (!resolved.ok) {
