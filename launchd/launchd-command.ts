@@ -14,6 +14,7 @@ function envPort(name: string): number | undefined {
 
 interface InstallArgs {
 	tunnel: string | undefined;
+	autowake: boolean;
 	port: number;
 	"remote-port": number | undefined;
 	ssh: boolean;
@@ -30,6 +31,11 @@ const installCommand: CommandModule<object, InstallArgs> = {
 				type: "string",
 				describe:
 					"user@host of the hub's machine: install a tunnel to it instead of the hub",
+			})
+			.option("autowake", {
+				type: "boolean",
+				default: false,
+				describe: "Install the autowake daemon (claude-relay autowake) instead of the hub, talking to the hub on --port",
 			})
 			.option("port", {
 				type: "number",
@@ -62,6 +68,10 @@ const installCommand: CommandModule<object, InstallArgs> = {
 				"On the other machines: keep a tunnel to it",
 			)
 			.example(
+				"$0 launchd install --autowake",
+				"Run the autowake daemon at login too",
+			)
+			.example(
 				"$0 launchd install --dry-run",
 				"Show the service file and the commands",
 			),
@@ -73,6 +83,7 @@ const installCommand: CommandModule<object, InstallArgs> = {
 				port: argv.port,
 				remotePort: argv.remotePort,
 				forceSsh: argv.ssh,
+				autowake: argv.autowake,
 				dryRun: argv.dryRun,
 			});
 		} catch (err) {
@@ -82,7 +93,7 @@ const installCommand: CommandModule<object, InstallArgs> = {
 };
 
 interface UninstallArgs {
-	service: "hub" | "tunnel" | "all";
+	service: "hub" | "tunnel" | "autowake" | "all";
 	"dry-run": boolean;
 }
 
@@ -92,7 +103,7 @@ const uninstallCommand: CommandModule<object, UninstallArgs> = {
 	builder: (y) =>
 		y
 			.positional("service", {
-				choices: ["hub", "tunnel", "all"] as const,
+				choices: ["hub", "tunnel", "autowake", "all"] as const,
 				default: "all" as const,
 				describe: "Which one",
 			})

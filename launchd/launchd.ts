@@ -20,7 +20,8 @@ import { formatOf, render, type TemplateValues } from "./render.js";
 import { checkPort, checkSshTarget, findSshProgram } from "./ssh.js";
 
 export type ServicePlatform = "darwin" | "linux";
-export type ServiceKind = "hub" | "tunnel";
+export type ServiceKind = "hub" | "tunnel" | "autowake";
+export const SERVICE_KINDS: readonly ServiceKind[] = ["hub", "tunnel", "autowake"];
 
 interface ServiceSpec {
 	kind: ServiceKind;
@@ -45,6 +46,11 @@ export const SERVICES: Record<
 			name: "com.claude-relay-tunnel",
 			template: "com.claude-relay-tunnel.plist",
 		},
+		autowake: {
+			kind: "autowake",
+			name: "com.claude-relay-autowake",
+			template: "com.claude-relay-autowake.plist",
+		},
 	},
 	linux: {
 		hub: {
@@ -56,6 +62,11 @@ export const SERVICES: Record<
 			kind: "tunnel",
 			name: "claude-relay-tunnel.service",
 			template: "claude-relay-tunnel.service",
+		},
+		autowake: {
+			kind: "autowake",
+			name: "claude-relay-autowake.service",
+			template: "claude-relay-autowake.service",
 		},
 	},
 };
@@ -133,6 +144,8 @@ export interface InstallOptions {
 	remotePort?: number;
 	/** Use plain ssh in the tunnel even when autossh is installed. */
 	forceSsh?: boolean;
+	/** Install the autowake daemon (on the hub's port) instead of the hub. */
+	autowake?: boolean;
 	dryRun: boolean;
 }
 
@@ -233,7 +246,8 @@ export async function install(
 	env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
 	const platform = servicePlatform(env);
-	const kind: ServiceKind = opts.tunnel !== undefined ? "tunnel" : "hub";
+	if (opts.tunnel !== undefined && opts.autowake) throw new UserError("--tunnel and --autowake install two services: run the install once for each", 2);
+	const kind: ServiceKind = opts.tunnel !== undefined ? "tunnel" : opts.autowake ? "autowake" : "hub";
 	checkPort(opts.port, "--port");
 	if (opts.remotePort !== undefined)
 		checkPort(opts.remotePort, "--remote-port");
@@ -328,8 +342,7 @@ export async function uninstall(
 ): Promise<void> {
 	const platform = servicePlatform(env);
 	const dir = serviceDir(platform, env);
-	const kinds: ServiceKind[] =
-		opts.which === "all" ? ["hub", "tunnel"] : [opts.which];
+	const kinds: ServiceKind[] = opts.which === "all" ? [...SERVICE_KINDS] : [opts.which];
 	const installed = kinds
 		.map((k) => SERVICES[platform][k])
 		.filter((s) => existsSync(join(dir, s.template)));
@@ -389,7 +402,7 @@ export async function status(
 	const platform = servicePlatform(env);
 	const dir = serviceDir(platform, env);
 	const out: ServiceStatus[] = [];
-	for (const kind of ["hub", "tunnel"] as const) {
+	for (const kind of SERVICE_KINDS) {
 		const spec = SERVICES[platform][kind];
 		const file = join(dir, spec.template);
 		const entry: ServiceStatus = {
@@ -434,7 +447,7 @@ export function renderStatus(rows: ServiceStatus[]): string {
 	return `${rows
 		.map((r) => {
 			const state = r.pid ? `${r.state} (pid ${r.pid})` : r.state;
-			return `${r.kind.padEnd(7)}${r.name.padEnd(30)}${(r.installed ? "installed" : "not installed").padEnd(15)}${state.padEnd(22)}${r.installed ? r.file : ""}`.trimEnd();
+			return `${r.kind.padEnd(9)}${r.name.padEnd(32)}${(r.installed ? "installed" : "not installed").padEnd(15)}${state.padEnd(22)}${r.installed ? r.file : ""}`.trimEnd();
 		})
 		.join("\n")}\n`;
 }

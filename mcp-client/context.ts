@@ -67,8 +67,9 @@ export class BridgeContext {
 		};
 	}
 
+	/** The ID the bridge holds now: the configured one, unless renamed or switched (a nested run). */
 	get session(): string {
-		return this.config.identity.id;
+		return this.#loaded?.session ?? this.config.identity.id;
 	}
 
 	/** The link if it has been created (for status and shutdown); never starts it. */
@@ -152,6 +153,7 @@ export class BridgeContext {
 			const early = await Promise.race([repo, new Promise<undefined>((r) => setTimeout(() => r(undefined), REPO_WAIT_MS).unref())]);
 			if (early !== undefined) setRepo(early);
 			else void repo.then(setRepo);
+			const fileSecrets = () => new FileSecretStore(paths.secrets(c.home), this.log);
 			const link = new HubLink({
 				url: c.url,
 				session: c.identity.id,
@@ -159,12 +161,23 @@ export class BridgeContext {
 				token: c.token,
 				home: c.home,
 				meta,
-				secrets: ephemeral ? new MemorySecretStore() : new FileSecretStore(paths.secrets(c.home), this.log),
+				secrets: ephemeral ? new MemorySecretStore() : fileSecrets(),
+				fileSecrets,
 				log: this.log,
 				claudeSessionId: c.claudeSessionId,
 				ephemeral,
+				// A nested run inherits the environment's ID without choosing it (see nested.ts).
+				nested: {
+					allowBackground: c.identity.source === "CLAUDE_RELAY_SESSION_ID" || c.identity.source === "RELAY_CLIENT_ID",
+					clientIdFlag: c.identity.source === "--client-id" ? undefined : c.clientIdFlag,
+				},
 			});
 			this.#loaded = link;
+			// --autowake: opt in at start, unless `claude-relay autowake off` said otherwise (state.ts).
+			if (c.autowake && !ephemeral)
+				void import("./autowake/state.js")
+					.then((state) => state.setOptIn(c.home, c.room, c.identity.id, true, "bridge"))
+					.catch((err) => this.log.warn({ error: (err as Error).message }, "could not opt in to autowake"));
 			// Push once the gate says the session listens (it never does before the handshake is done).
 			const push = (state: ChannelState) => {
 				if (!state.active || this.#pusher || !this.#sink || this.#closing)

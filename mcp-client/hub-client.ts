@@ -32,6 +32,8 @@ import {
 export interface SecretStore {
 	load(room: string, session: string): string | undefined;
 	save(room: string, session: string, secret: string): void;
+	/** Deletes it (an ID this client released by renaming away from it). */
+	remove?(room: string, session: string): void;
 }
 
 export interface HubClientOptions {
@@ -65,8 +67,12 @@ export interface HubClientOptions {
 export interface HubClientEvents {
 	ready: [hello: ResultOf<"hello">];
 	message: [message: Message];
-	peer_joined: [peer: PeerInfo];
-	peer_left: [info: { session: string; room: string; reason: string }];
+	/** `info.reason` is "renamed" (with `from`) when a live session took this ID. */
+	peer_joined: [peer: PeerInfo, info: { reason?: string; from?: string }];
+	/** `to`: the new ID, when `reason` is "renamed". */
+	peer_left: [info: { session: string; room: string; reason: string; to?: string }];
+	/** This client's session took another ID (rename): every later hello claims `to`. */
+	renamed: [info: { from: string; to: string }];
 	/** A key under a prefix this connection watches changed (watches end with the connection: re-send them). */
 	state_changed: [change: StateChangedPush];
 	disconnected: [info: { code: number; reason: string }];
@@ -96,7 +102,7 @@ const DEDUPE_WINDOW = 10_000;
  * would be applied twice (an append) or fail its compare-and-set against itself (a set), which a retry loop
  * would take for another writer's change. The caller gets E_TIMEOUT ("may have been applied") instead.
  */
-const NOT_REPEATABLE: ReadonlySet<RequestType> = new Set(["state_set", "state_append", "state_delete"]);
+const NOT_REPEATABLE: ReadonlySet<RequestType> = new Set(["state_set", "state_append", "state_delete", "rename"]);
 /** Pause before re-sending a request the hub refused with E_RATE_LIMITED. */
 const RATE_LIMIT_BACKOFF_MS = 250;
 
@@ -123,7 +129,8 @@ export function unreachableHint(url: string): string {
 
 export class HubClient extends EventEmitter<HubClientEvents> {
 	readonly url: string;
-	readonly session: string;
+	/** The ID this client claims (changed by rename and switchSession). */
+	session: string;
 	readonly room: string;
 	/** The last hello reply on the current connection (null while not ready). */
 	hello: ResultOf<"hello"> | null = null;
@@ -242,6 +249,9 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		if (this.#closed) return Promise.reject(new RelayError(ErrorCode.UNREACHABLE, "The relay client is closed."));
 		const id = `${this.#nextId++}`;
 		const frame = { type, id, ...params } as Record<string, unknown>;
+		// A consuming inbox may have acked what it read, a state write may have been applied (a second append
+		// doubles, a second compare-and-set conflicts with itself), and a rename's answer carries the new ID's
+		// only copy of its secret: none is sent again after a reconnect (the caller is told it may have been applied).
 		const repeatable = !(type === "inbox" && !(params as ParamsOf<"inbox">).peek) && !NOT_REPEATABLE.has(type);
 		const timeoutMs = opts.timeoutMs ?? this.#opts.requestTimeoutMs;
 		return new Promise<ResultOf<T>>((resolve, reject) => {
@@ -285,6 +295,38 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.#failAll(new RelayError(ErrorCode.UNREACHABLE, "The relay client is closed."));
 		this.#socket.close(1000, "client closing");
 		this.hello = null;
+	}
+
+	/**
+	 * Claims another ID from now on (a nested run taking `<ID>-bg<n>`): reconnects at once with it. Only
+	 * while not ready (a refused hello); a session that holds its ID renames instead.
+	 */
+	switchSession(session: string, opts: { ephemeral: boolean; secrets?: SecretStore }): void {
+		if (this.#closed) return;
+		this.session = session;
+		this.#opts.ephemeral = opts.ephemeral;
+		if (opts.secrets) this.#opts.secrets = opts.secrets;
+		clearTimeout(this.#retryTimer);
+		this.reconnect();
+	}
+
+	/**
+	 * The live session takes the ID `to` (the `rename` request): its new secret is stored, and every later
+	 * hello claims `to`. `secret`: the stored secret of `to`, if this client owned that ID before.
+	 */
+	async rename(to: string, opts: { secrets?: SecretStore } = {}): Promise<ResultOf<"rename">> {
+		const secrets = opts.secrets ?? this.#opts.secrets;
+		const secret = secrets?.load(this.room, to);
+		const result = await this.request("rename", { to, ...(secret ? { secret } : {}) });
+		const from = this.session;
+		if (opts.secrets) this.#opts.secrets = opts.secrets;
+		if (result.secret) this.#opts.secrets?.save(this.room, result.session, result.secret);
+		this.session = result.session;
+		// A renamed session is named (the hub decided so): later hellos must not ask for an ephemeral one.
+		this.#opts.ephemeral = false;
+		if (this.hello) this.hello = { ...this.hello, session: result.session, ephemeral: false };
+		this.emit("renamed", { from, to: result.session });
+		return result;
 	}
 
 	/** Forces a reconnect (e.g. after a keepalive timeout). */
@@ -405,11 +447,12 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			this.#stopFatally(err);
 			return;
 		}
-		// The socket is open but useless without a session: try again later on a fresh connection.
-		this.emit("refused", err);
+		// The socket is open but useless without a session: try again later on a fresh connection. The timer is
+		// set before the event, so a listener that switches the ID (switchSession) can clear it.
 		clearTimeout(this.#retryTimer);
 		this.#retryTimer = setTimeout(() => this.reconnect(), this.#opts.idTakenRetryMs);
 		this.#retryTimer.unref();
+		this.emit("refused", err);
 	}
 
 	#onFrame(text: string): void {
@@ -456,7 +499,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				return;
 			}
 			case "peer_joined":
-				this.emit("peer_joined", frame.peer);
+				this.emit("peer_joined", frame.peer, { ...(frame.reason ? { reason: frame.reason } : {}), ...(frame.from ? { from: frame.from } : {}) });
 				return;
 			case "peer_left":
 				this.emit("peer_left", frame);
@@ -514,14 +557,16 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			} else {
 				clearTimeout(entry.timer);
 				this.#pending.delete(id);
-				// A consuming inbox and state writes are not repeatable: the hub may have applied them, and that answer
-				// is gone. Say so plainly; callers that cannot afford it read with peek + ack instead.
+				// A consuming inbox, state writes and a rename are not repeatable: the hub may have applied them, and
+				// that answer is gone. Say so plainly; callers that cannot afford it read with peek + ack instead.
 				entry.reject(
 					new RelayError(
 						ErrorCode.TIMEOUT,
-						entry.type === "inbox"
-							? `The connection dropped before the hub answered ${entry.type}; it may have been applied (a consuming inbox may have acked messages: read them back with history).`
-							: `The connection dropped before the hub answered ${entry.type}; it may have been applied: read the key back before writing it again.`,
+						entry.type === "rename"
+							? `The connection dropped before the hub answered the rename to ${String(entry.frame.to)}; it may have been applied, and then that ID's secret is lost with the answer and this client is back under its old ID with none of its mail. Check relay_sessions: if ${String(entry.frame.to)} exists, forget it with the hub token (claude-relay sessions forget ${String(entry.frame.to)}) and rename again.`
+							: entry.type === "inbox"
+								? `The connection dropped before the hub answered ${entry.type}; it may have been applied (a consuming inbox may have acked messages: read them back with history).`
+								: `The connection dropped before the hub answered ${entry.type}; it may have been applied: read the key back before writing it again.`,
 					),
 				);
 			}

@@ -23,6 +23,8 @@ import { HubClient, type SecretStore, unreachableHint } from "./hub-client.js";
 import { gitBranch } from "./identity.js";
 import { LocalInbox } from "./inbox.js";
 import type { BridgeLog } from "./log.js";
+import { backgroundId, heldByAncestor, type Holder, MAX_BG } from "./nested.js";
+import { MemorySecretStore } from "./secrets.js";
 
 export interface HubLinkOptions {
 	url: string;
@@ -39,6 +41,14 @@ export interface HubLinkOptions {
 	 * this bridge's connection ends, and it is kept out of the sessions registry.
 	 */
 	ephemeral?: boolean;
+	/**
+	 * Nested runs (nested.ts): `allowBackground` when the ID came from the environment, which a nested run
+	 * inherits without choosing it; `clientIdFlag`, the bridge's --client-id, which such a run claims instead
+	 * of `<ID>-bg<n>` (an explicit choice still wins). Absent: never switch.
+	 */
+	nested?: { allowBackground: boolean; clientIdFlag?: string | undefined };
+	/** The file-backed secret store, for an ephemeral session that renames itself to a named ID. */
+	fileSecrets?: () => SecretStore & { remove?(room: string, session: string): void };
 	/** Bound on each hub request (default 10 s). */
 	requestTimeoutMs?: number;
 	/** How long a tool waits for a connection that is not up yet before saying the hub is unreachable. */
@@ -90,6 +100,13 @@ export class HubLink {
 	readonly #stateListeners = new Set<() => void>();
 	/** Changes dropped because more than STATE_CHANGES_HELD waited. */
 	stateDropped = 0;
+	/** The ID is forgotten by the hub when this connection ends (`<host>-<pid>`, `<ID>-bg<n>`). */
+	#ephemeral: boolean;
+	#secrets: SecretStore & { remove?(room: string, session: string): void };
+	/** Set when this is a nested run that claimed another ID than its own (see nested.ts). */
+	nested: { base: string; holder: Holder; via: "background" | "--client-id"; n: number } | null = null;
+	/** The ID this session had before relay_rename, if it renamed itself. */
+	renamedFrom: string | null = null;
 
 	constructor(options: HubLinkOptions) {
 		this.options = options;
@@ -106,7 +123,9 @@ export class HubLink {
 			reconnect: true,
 			requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
 		});
-		this.#registry = new RegistrySync(options, this.#log);
+		this.#ephemeral = options.ephemeral === true;
+		this.#secrets = options.secrets;
+		this.#registry = new RegistrySync(options, this.#log, () => ({ session: this.client.session, ephemeral: this.#ephemeral }));
 		const c = this.client;
 		c.on("ready", (hello) => {
 			this.#log.info(
@@ -172,6 +191,7 @@ export class HubLink {
 			this.#registry.offline();
 		});
 		c.on("refused", (err) => {
+			if (this.#nestedSwitch(err)) return;
 			// The ID is held by a live session; the client claims it again every few seconds.
 			this.#log[failures++ === 0 ? "warn" : "debug"](
 				{ code: err.code, error: err.message },
@@ -186,6 +206,74 @@ export class HubLink {
 			);
 			this.#registry.offline();
 		});
+	}
+
+	/** The ID this bridge claims now (after a rename or a nested run's switch, not the configured one). */
+	get session(): string {
+		return this.client.session;
+	}
+
+	/**
+	 * A refused hello of a nested run: the ID is held by the bridge of the session that started this one.
+	 * Claims --client-id if given, else `<ID>-bg1`; a `-bg<n>` already taken (a sibling) moves to the next.
+	 * True when it switched (the client reconnects at once).
+	 */
+	#nestedSwitch(err: RelayError): boolean {
+		const n = this.options.nested;
+		if (!n || err.code !== ErrorCode.ID_TAKEN) return false;
+		const holder = (err.details as { holder?: Holder } | undefined)?.holder;
+		if (this.nested?.via === "background") {
+			if (this.nested.n >= MAX_BG) return false;
+			this.nested.n++;
+			this.#switch(backgroundId(this.nested.base, this.nested.n), true);
+			return true;
+		}
+		if (this.nested || !holder || !heldByAncestor(holder)) return false;
+		const base = this.client.session;
+		const explicit = n.clientIdFlag?.trim();
+		if (explicit && explicit !== base) {
+			this.nested = { base, holder, via: "--client-id", n: 0 };
+			this.#switch(explicit, false);
+		} else if (n.allowBackground) {
+			this.nested = { base, holder, via: "background", n: 1 };
+			this.#switch(backgroundId(base, 1), true);
+		} else return false;
+		return true;
+	}
+
+	#switch(session: string, ephemeral: boolean): void {
+		this.#log.info({ from: this.client.session, to: session, holder: this.nested?.holder }, "nested run: the ID is held by the session that started this one; claiming another");
+		this.#ephemeral = ephemeral;
+		if (ephemeral) this.#secrets = new MemorySecretStore();
+		else if (this.options.fileSecrets) this.#secrets = this.options.fileSecrets();
+		this.client.switchSession(session, { ephemeral, secrets: this.#secrets });
+	}
+
+	/**
+	 * relay_rename: the live session takes the ID `to`. The new secret is stored like a first claim's (an
+	 * ephemeral session becomes a named one, with its secret on disk from now on), the old one's file is
+	 * deleted (the hub released that ID), and the registry entry moves.
+	 */
+	async rename(to: string): Promise<ResultOf<"rename">> {
+		await this.ready();
+		const from = this.client.session;
+		const wasEphemeral = this.#ephemeral;
+		const previous = this.#secrets;
+		const next = wasEphemeral && this.options.fileSecrets ? this.options.fileSecrets() : previous;
+		let result: ResultOf<"rename">;
+		try {
+			result = await this.client.rename(to, { secrets: next });
+		} catch (err) {
+			throw this.explain(err);
+		}
+		this.#secrets = next;
+		this.#ephemeral = false;
+		previous.remove?.(this.options.room, from);
+		this.renamedFrom = from;
+		this.nested = null;
+		this.#log.info({ from, to: result.session, moved: result.moved }, "session renamed");
+		this.#registry.renamed(from, wasEphemeral);
+		return result;
 	}
 
 	/** Resolves once connected, or throws the reason (with its fix) within `connectWaitMs`. */
@@ -593,6 +681,8 @@ class RegistrySync {
 	constructor(
 		private readonly options: HubLinkOptions,
 		private readonly log: BridgeLog,
+		/** The ID the bridge holds now, and whether it is ephemeral (kept out of the registry). */
+		private readonly who: () => { session: string; ephemeral: boolean },
 	) {
 		this.#module = import("../sessions/registry.js");
 		this.#module.catch((err) =>
@@ -605,7 +695,7 @@ class RegistrySync {
 
 	online(): void {
 		// An ephemeral ID names one process, which the registry (IDs people chose) has no use for.
-		if (this.#closed || this.options.ephemeral) return;
+		if (this.#closed || this.who().ephemeral) return;
 		this.#online = true;
 		this.#write("online");
 		if (!this.#timer) {
@@ -627,7 +717,7 @@ class RegistrySync {
 		if (this.#closed) return;
 		this.#closed = true;
 		if (this.#timer) clearInterval(this.#timer);
-		if (this.options.ephemeral) return; // never written (see online())
+		if (this.who().ephemeral) return; // never written (see online())
 		const write = this.#write("offline");
 		await Promise.race([
 			write,
@@ -635,8 +725,21 @@ class RegistrySync {
 		]);
 	}
 
+	/** The session renamed itself: its entry moves (or, if it was ephemeral, it gets one now). */
+	renamed(from: string, wasEphemeral: boolean): void {
+		if (this.#closed) return;
+		const file = paths.registry(this.options.home);
+		const to = this.who().session;
+		if (!wasEphemeral)
+			this.#chain = this.#chain
+				.then(async () => (await this.#module).renameSession(from, to, file))
+				.catch((err) => this.log.warn({ error: (err as Error).message }, "could not rename the registry entry"));
+		this.online();
+	}
+
 	#write(status: "online" | "offline"): Promise<unknown> {
 		const o = this.options;
+		const session = this.who().session;
 		const file = paths.registry(o.home);
 		this.#chain = this.#chain
 			.then(async () => {
@@ -644,7 +747,7 @@ class RegistrySync {
 				if (status === "online") {
 					await registry.upsertSession(
 						{
-							id: o.session,
+							id: session,
 							hubUrl: o.url,
 							status: "online",
 							...(o.claudeSessionId
@@ -654,7 +757,7 @@ class RegistrySync {
 						file,
 					);
 				} else {
-					await registry.markOffline(o.session, file);
+					await registry.markOffline(session, file);
 				}
 			})
 			.catch((err) =>

@@ -102,13 +102,30 @@ export function sessionMeta(
 		host: clip(hostname(), 256),
 		cwd: clip(cwd, 4096),
 		pid: process.pid,
+		ppid: process.ppid,
 		client: "claude-relay-bridge",
 		version: clip(VERSION, 64),
 	};
+	const tmux = tmuxLocation();
+	if (tmux) Object.assign(meta, tmux);
 	const branch = gitBranch(cwd);
 	if (branch) meta.branch = clip(branch, 256);
 	if (claudeSessionId) meta.claudeSessionId = clip(claudeSessionId, 128);
 	return meta;
+}
+
+/**
+ * The tmux pane this process runs in, from `$TMUX_PANE` (`%<n>`) and the socket path before the first comma
+ * of `$TMUX`; undefined outside tmux or when either looks like something else. The autowake daemon types
+ * its nudge into that pane (after checking that the pane still runs this session's harness).
+ */
+export function tmuxLocation(env: NodeJS.ProcessEnv = process.env): { tmuxPane: string; tmuxSocket: string } | undefined {
+	const pane = env.TMUX_PANE?.trim();
+	const socket = env.TMUX?.split(",")[0]?.trim();
+	if (!pane || !socket || !/^%\d{1,9}$/.test(pane)) return undefined;
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters on purpose
+	if (!socket.startsWith("/") || socket.length > 1024 || /[\u0000-\u001f\u007f]/.test(socket)) return undefined;
+	return { tmuxPane: pane, tmuxSocket: socket };
 }
 
 /**

@@ -62,6 +62,12 @@ export const BRIDGE_OPTIONS = {
 			"Comma-separated repo-relative globs this session owns (e.g. src/auth/**,docs/auth.md); peers whose claims or owns overlap them are marked in relay_peers",
 		env: "RELAY_OWNS",
 	},
+	autowake: {
+		describe:
+			"on|off: on opts this session in to the autowake daemon (`claude-relay autowake`), as `claude-relay autowake on <ID>` does, unless `autowake off <ID>` was said; sensitive IDs (infra*, prod*, deploy*, qa*) still need the command",
+		env: "RELAY_AUTOWAKE",
+		default: "off",
+	},
 	"server-name": {
 		describe:
 			"The name this server is registered under in Claude Code (`claude mcp add <name>`), as in server:<name>",
@@ -103,6 +109,10 @@ export interface BridgeConfig {
 	claudeSessionId: string | undefined;
 	/** --owns / RELAY_OWNS as given (normalized, and bad ones dropped, when the hub link is made). */
 	owns: string[];
+	/** --client-id as given (a nested run claims it instead of `<ID>-bg<n>`; see nested.ts). */
+	clientIdFlag: string | undefined;
+	/** --autowake: opt this session in to the autowake daemon at start (unless `autowake off` said otherwise). */
+	autowake: boolean;
 	/**
 	 * A configuration the bridge cannot connect with (invalid ID, unreadable token file, bad URL). The bridge
 	 * still starts and answers MCP, so that every tool can tell the model (and the user) what to fix.
@@ -118,6 +128,11 @@ export class UsageError extends Error {
 function nonEmpty(value: string | undefined): string | undefined {
 	const v = value?.trim();
 	return v ? v : undefined;
+}
+
+function autowakeFlag(flag: string | undefined, env: string | undefined): boolean {
+	const v = (nonEmpty(flag) ?? nonEmpty(env) ?? "off").toLowerCase();
+	return v === "on" || v === "1" || v === "true" || v === "yes";
 }
 
 /** Parses `claude-relay mcp` arguments and the environment into a config. Throws UsageError for a bad command line. */
@@ -205,6 +220,8 @@ export function resolveConfig(
 			.split(",")
 			.map((g) => g.trim())
 			.filter(Boolean),
+		clientIdFlag: nonEmpty(values["client-id"]),
+		autowake: autowakeFlag(values.autowake, env.RELAY_AUTOWAKE),
 		problem,
 	};
 }

@@ -121,6 +121,17 @@ export class FileSecretStore implements SecretStore {
 		}
 	}
 
+	/** Deletes a stored secret (an ID this client released: renamed away from). Never throws. */
+	remove(room: string, session: string): void {
+		this.#memory.delete(`${room}\u0000${session}`);
+		try {
+			if (this.#dirIsLink()) return;
+			rmSync(this.file(room, session), { force: true });
+		} catch (err) {
+			this.log?.warn({ file: this.file(room, session), err: (err as Error).message }, "cannot remove the secret file");
+		}
+	}
+
 	save(room: string, session: string, secret: string): void {
 		this.#memory.set(`${room}\u0000${session}`, secret);
 		const file = this.file(room, session);
@@ -167,5 +178,9 @@ export class MemorySecretStore implements SecretStore {
 
 	save(room: string, session: string, secret: string): void {
 		this.#secrets.set(`${room}\u0000${session}`, secret);
+	}
+
+	remove(room: string, session: string): void {
+		this.#secrets.delete(`${room}\u0000${session}`);
 	}
 }

@@ -18,6 +18,7 @@ import { guardCommand } from "../mcp-client/claude/guard-command.js";
 import { hookCommand } from "../mcp-client/claude/hook-command.js";
 import { installCommand, uninstallCommand } from "../mcp-client/claude/install-command.js";
 import { UsageError } from "../sessions/cli-errors.js";
+import { autowakeCommand } from "../mcp-client/autowake/autowake-command.js";
 
 export async function runCli(argv: string[]): Promise<void> {
 	try {
@@ -37,6 +38,7 @@ function parser(argv: string[]) {
 		.command(hubCommand)
 		// commands: keep one line each, alphabetical after hub
 		.command(claimsCommand)
+		.command(autowakeCommand)
 		.command(clientCommand)
 		.command(dbCommand)
 		.command(doctorCommand)

@@ -36,6 +36,7 @@ export interface BoundSession {
 }
 
 export type LeaveReason = "bye" | "closed" | "timeout" | "replaced" | "slow" | "shutdown";
+// ("renamed" is not a LeaveReason: a renamed session does not leave its connection; see Presence.renamed.)
 
 let nextConnectionId = 1;
 
@@ -208,6 +209,17 @@ export class Connection {
 		}
 		this.#dirty = true;
 		if (this.#mode === "live") this.#mode = "catchup";
+		this.startCatchUp();
+	}
+
+	/**
+	 * Pushes the backlog again from its start: after a rename the inbox also holds what waited for the new
+	 * ID, below this connection's cursor. Clients dedupe by id, so what they had comes to nothing.
+	 */
+	replayFromStart(): void {
+		this.#cursor = 0;
+		this.#dirty = true;
+		this.#mode = "catchup";
 		this.startCatchUp();
 	}
 

@@ -109,7 +109,10 @@ export const CloseCode = {
 /** An error with a stable code; the hub turns it into an `error` frame for the request that caused it. */
 export class RelayError extends Error {
 	readonly code: ErrorCode;
-	/** Structured facts sent with the error frame (E_CONFLICT: `{current}`); absent for most codes. */
+	/**
+	 * Structured facts sent with the error frame as `details` (E_CONFLICT: `{current}`; E_ID_TAKEN for a live
+	 * holder: `{holder}`); absent for most codes. Clients ignore what they do not know.
+	 */
 	readonly details: unknown;
 	constructor(code: ErrorCode, message: string, details?: unknown) {
 		super(message);

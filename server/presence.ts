@@ -209,6 +209,52 @@ export class Presence {
 	}
 
 	/**
+	 * A live session took another ID (the rename handler, holding both claim locks, after the store moved its
+	 * record): its holder and observers now hold `to`, the room's audience swaps the IDs (here and, through
+	 * fan-out, on every hub), and the room sees it leave and join with reason "renamed".
+	 */
+	renamed(conn: Connection, from: string, to: string): void {
+		const s = conn.session;
+		if (!s) return;
+		const room = s.room;
+		const oldKey = sessionKey(room, from);
+		const newKey = sessionKey(room, to);
+		if (this.#online.get(oldKey) === conn) this.#online.delete(oldKey);
+		s.session = to;
+		s.ephemeral = false;
+		this.#online.set(newKey, conn);
+		const observers = this.#observers.get(oldKey);
+		if (observers) {
+			this.#observers.delete(oldKey);
+			const set = this.#observers.get(newKey) ?? new Set<Connection>();
+			for (const o of observers) {
+				if (o.session) o.session.session = to;
+				set.add(o);
+			}
+			this.#observers.set(newKey, set);
+		}
+		const known = this.knownSessionsLoaded(room);
+		known.delete(from);
+		known.add(to);
+		// Other hubs: `from` leaves the audience (nothing to close: it has moved) and `to` joins it.
+		for (const event of [
+			{ kind: "forget", room, session: from, close: false },
+			{ kind: "session", room, session: to },
+		] as const)
+			this.fanout.publish(event).catch((err) => this.log.warn({ err }, "fan-out of a rename failed"));
+		const left = JSON.stringify({ type: "peer_left", session: from, room, reason: "renamed", to });
+		const joined = JSON.stringify({ type: "peer_joined", peer: conn.peerInfo(), reason: "renamed", from });
+		for (const other of this.online(room)) {
+			if (other === conn) continue;
+			other.sendText(left);
+			other.sendText(joined);
+		}
+		this.log.info({ from, to, room }, "session renamed");
+		// The new ID's inbox may hold mail that waited for it, below this connection's push cursor.
+		conn.replayFromStart();
+	}
+
+	/**
 	 * An ephemeral session's connection ended: forget it, at once after bye (its process is ending), else
 	 * after ephemeralGraceMs, so that a bridge whose link dropped for a moment comes back to its unread mail.
 	 * Not if it was claimed again meanwhile (here: it has a holder once we hold the lock; on another hub: its

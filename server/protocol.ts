@@ -160,6 +160,15 @@ export const SessionMeta = z.object({
 	repo: z.string().max(REPO_MAX_CHARS).optional(),
 	/** Repo-relative globs this session says it owns; relay_peers marks peers whose owns or claims overlap. */
 	owns: z.array(z.string().max(1024)).max(OWNS_MAX).optional(),
+	/**
+	 * The bridge's parent process (the harness that runs it): lets a nested run recognise the session that
+	 * started it (E_ID_TAKEN's `holder`), and the autowake daemon find the harness in a tmux pane.
+	 */
+	ppid: z.number().int().nonnegative().optional(),
+	/** `$TMUX_PANE` (`%<n>`) when the bridge runs inside tmux: the pane the autowake daemon may type into. */
+	tmuxPane: z.string().max(32).optional(),
+	/** The tmux server's socket (the first field of `$TMUX`) for that pane. */
+	tmuxSocket: z.string().max(1024).optional(),
 });
 export type SessionMeta = z.infer<typeof SessionMeta>;
 
@@ -317,6 +326,34 @@ export const ForgetRequest = req("forget", {
 });
 export const PingRequest = req("ping", {});
 export const ByeRequest = req("bye", { reason: z.string().max(256).optional() });
+/**
+ * The live session takes another ID: claimed with a new secret (returned once, like a first claim's), the
+ * old ID is released (forgotten), and the unread mail moves with the session. Refused for an ID a live
+ * session holds, or that exists without `secret` being its secret (taking over an ID this client owned).
+ */
+export const RenameRequest = req("rename", {
+	to: z.string().max(256),
+	/** The secret of `to`, when that ID already exists and is this client's (stored from an earlier claim). */
+	secret: z.string().max(256).optional(),
+});
+/** The most sessions one `unread` request may ask about, and the most message headers per session. */
+export const UNREAD_MAX_SESSIONS = 50;
+export const UNREAD_MAX_HEADERS = 50;
+/**
+ * What waits for some sessions, without bodies and without acking anything: for the autowake daemon, which
+ * must not claim an ID, read mail or mark it read. Allowed before hello. Each session is authorized by its
+ * own secret, or all of them by the hub token presented in this frame.
+ */
+export const UnreadRequest = req("unread", {
+	room: z.string().max(256).optional(),
+	sessions: z
+		.array(z.object({ session: z.string().max(256), secret: z.string().max(256).optional() }))
+		.min(1)
+		.max(UNREAD_MAX_SESSIONS),
+	/** Message headers per session, oldest first (default 20). */
+	limit: z.number().int().min(1).max(UNREAD_MAX_HEADERS).optional(),
+	token: z.string().max(1024).optional(),
+});
 
 // Key and path fields are given generous zod bounds: the handlers check them and answer E_BAD_KEY or
 // E_BAD_PATH with a reason, which says more than a schema error.
@@ -386,6 +423,8 @@ export const ClientFrame = z.discriminatedUnion("type", [
 	ClaimRequest,
 	ReleaseRequest,
 	ClaimsRequest,
+	RenameRequest,
+	UnreadRequest,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type RequestType = ClientFrame["type"];
@@ -494,6 +533,43 @@ export const ClaimResult = z.object({
 });
 export const ReleaseResult = z.object({ released: z.array(ClaimInfo) });
 export const ClaimsResult = z.object({ claims: z.array(ClaimInfo), now: z.number() });
+export const RenameResult = z.object({
+	/** The new ID. */
+	session: z.string(),
+	/** The ID it had. */
+	from: z.string(),
+	room: z.string(),
+	/** The new ID's secret: store it (mode 0600) as at a first claim. Absent when `to` existed (its secret stands). */
+	secret: z.string().optional(),
+	/** Unread messages that moved from the old ID to the new one. */
+	moved: z.number(),
+});
+/** A message as `unread` shows it: everything but the body. */
+export const MessageHeader = z.object({
+	id: z.string(),
+	seq: z.number(),
+	from: z.string(),
+	/** The sender's `client` meta (what program sent it: a bridge, `claude-relay send`, ...), when known. */
+	fromClient: z.string().optional(),
+	to: z.string(),
+	replyTo: z.string().nullable(),
+	/** The message's thread, on hubs that have threads. */
+	thread: z.string().optional(),
+	sentAt: z.number(),
+});
+export type MessageHeader = z.infer<typeof MessageHeader>;
+export const UnreadEntry = z.object({
+	session: z.string(),
+	/** Set instead of the rest when this session could not be read (E_BAD_ID, E_FORBIDDEN, E_NOT_FOUND). */
+	error: z.object({ code: z.string(), message: z.string() }).optional(),
+	online: z.boolean().optional(),
+	meta: SessionMeta.optional(),
+	/** Unacked messages waiting. */
+	pending: z.number().optional(),
+	/** The oldest `limit` of them, without bodies. */
+	messages: z.array(MessageHeader).optional(),
+});
+export const UnreadResult = z.object({ room: z.string(), sessions: z.array(UnreadEntry) });
 
 export interface ResultMap {
 	hello: z.infer<typeof HelloResult>;
@@ -517,6 +593,8 @@ export interface ResultMap {
 	claim: z.infer<typeof ClaimResult>;
 	release: z.infer<typeof ReleaseResult>;
 	claims: z.infer<typeof ClaimsResult>;
+	rename: z.infer<typeof RenameResult>;
+	unread: z.infer<typeof UnreadResult>;
 }
 export type ResultOf<T extends RequestType> = ResultMap[T];
 
@@ -542,6 +620,8 @@ export const RESULT_SCHEMAS = {
 	claim: ClaimResult,
 	release: ReleaseResult,
 	claims: ClaimsResult,
+	rename: RenameResult,
+	unread: UnreadResult,
 } as const satisfies { [K in RequestType]: z.ZodType<ResultMap[K]> };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -555,16 +635,34 @@ export const ErrorFrame = z.object({
 	id: RequestId.nullable(),
 	code: z.string(),
 	message: z.string(),
-	/** Structured facts for some codes: E_CONFLICT carries `{current: StateEntry | null}`. */
+	/**
+	 * Structured facts for some codes: E_CONFLICT carries `{current: StateEntry | null}`; E_ID_TAKEN for an ID
+	 * held by a live connection carries `{holder: {host?, pid?, ppid?}}` (from its hello meta), so that a
+	 * nested run can tell that the holder is the session that started it (the bridge's `-bg<n>` IDs).
+	 */
 	details: z.unknown().optional(),
 });
 export const MessagePush = z.object({ type: z.literal("message"), message: Message });
-export const PeerJoinedPush = z.object({ type: z.literal("peer_joined"), peer: PeerInfo });
+/** Why a session left: `renamed` comes with `to` (and its peer_joined with `from`). */
+export const LEAVE_REASONS = ["bye", "closed", "timeout", "replaced", "slow", "shutdown", "renamed"] as const;
+export const PeerJoinedPush = z.object({
+	type: z.literal("peer_joined"),
+	peer: PeerInfo,
+	/** Absent for a plain join; "renamed" when a live session took this ID (`from` is its old one). */
+	reason: z.string().optional(),
+	from: z.string().optional(),
+});
 export const PeerLeftPush = z.object({
 	type: z.literal("peer_left"),
 	session: z.string(),
 	room: z.string(),
-	reason: z.enum(["bye", "closed", "timeout", "replaced", "slow", "shutdown"]),
+	/**
+	 * One of LEAVE_REASONS. A string rather than an enum so that a reason a later hub adds does not make this
+	 * client drop the frame (clients of the hub before `renamed` do drop a peer_left that carries it).
+	 */
+	reason: z.string(),
+	/** With reason "renamed": the session's new ID. */
+	to: z.string().optional(),
 });
 export const ShutdownPush = z.object({ type: z.literal("shutdown"), reason: z.string(), retryAfterMs: z.number() });
 /** A state key under a watched prefix changed (set, append or delete), by any session on any hub. */

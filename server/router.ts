@@ -14,6 +14,8 @@ import { handleAck, handleGet, handleInbox } from "./handlers/inbox.js";
 import { handleHistory } from "./handlers/history.js";
 import { handleBye, handlePing } from "./handlers/ping.js";
 import { handlePeers, handleSessions } from "./handlers/presence.js";
+import { handleRename } from "./handlers/rename.js";
+import { handleUnread } from "./handlers/unread.js";
 import { handleSend } from "./handlers/send.js";
 import { handleClaim, handleClaims, handleRelease } from "./handlers/claims.js";
 import { handleStateAppend, handleStateDelete, handleStateGet, handleStateList, handleStateSet } from "./handlers/state.js";
@@ -43,6 +45,8 @@ const handlers: { [T in RequestType]: Handler<T> } = {
 	claim: handleClaim,
 	release: handleRelease,
 	claims: handleClaims,
+	rename: handleRename,
+	unread: handleUnread,
 };
 
 /** How often a connection paused for not reading its answers looks at its send buffer again. */
@@ -153,8 +157,9 @@ export async function routeFrame(
 	}
 	const frame = parsed.data;
 
-	// hello and forget carry their own credentials (forget is for tools that must not claim an ID to ask).
-	const sessionless = frame.type === "hello" || frame.type === "forget";
+	// hello, forget and unread carry their own credentials (forget and unread are for tools that must not claim
+	// an ID to ask: `sessions forget`, the autowake daemon).
+	const sessionless = frame.type === "hello" || frame.type === "forget" || frame.type === "unread";
 	if (!conn.authenticated && !sessionless) {
 		conn.error(frame.id, ErrorCode.AUTH, "This hub requires a token; send it in hello or at connect.");
 		conn.close(CloseCode.AUTH, "token required");

@@ -61,6 +61,8 @@ export const SessionEntry = z.object({
 	lastSeen: isoDate,
 	status: z.enum(SESSION_STATUSES),
 	claudeSessionId: z.string().optional(),
+	/** The ID this session had before `relay_rename` (hooks of that Claude session follow it here). */
+	renamedFrom: z.string().optional(),
 });
 export type SessionEntry = z.infer<typeof SessionEntry>;
 
@@ -334,6 +336,7 @@ export async function upsertSession(
 			update.claudeSessionId ??
 			(keepOwner ? previous?.claudeSessionId : undefined);
 		if (claudeSessionId !== undefined) entry.claudeSessionId = claudeSessionId;
+		if (keepOwner && previous?.renamedFrom !== undefined) entry.renamedFrom = previous.renamedFrom;
 		reg[update.id] = entry;
 		return { result: entry, changed: true };
 	});
@@ -351,6 +354,27 @@ export async function markOffline(
 		entry.status = "offline";
 		entry.lastSeen = new Date().toISOString();
 		return { result: entry, changed: true };
+	});
+}
+
+/**
+ * A live session took another ID (relay_rename): its entry moves to `to`, with `renamedFrom`, replacing
+ * any entry `to` had. Returns the new entry; undefined when `from` was not registered.
+ */
+export async function renameSession(
+	from: string,
+	to: string,
+	file: string = paths.registry(),
+): Promise<SessionEntry | undefined> {
+	assertId(from);
+	assertId(to);
+	return mutate(file, (reg) => {
+		const entry = reg[from];
+		if (!entry) return { result: undefined, changed: false };
+		const moved: SessionEntry = { ...entry, id: to, renamedFrom: from, lastSeen: new Date().toISOString() };
+		delete reg[from];
+		reg[to] = moved;
+		return { result: moved, changed: true };
 	});
 }
 

@@ -93,6 +93,7 @@ describe("tools", () => {
 			"relay_peers",
 			"relay_receive",
 			"relay_release",
+			"relay_rename",
 			"relay_send",
 			"relay_sessions",
 			"relay_state_append",

@@ -174,6 +174,8 @@ describe("render", () => {
 			"com.claude-relay-tunnel.plist",
 			"claude-relay.service",
 			"claude-relay-tunnel.service",
+			"com.claude-relay-autowake.plist",
+			"claude-relay-autowake.service",
 		]) {
 			for (const p of placeholdersOf(template(name)))
 				expect(PLACEHOLDERS).toContain(p);
@@ -302,6 +304,16 @@ describe("launchd install on macOS (fake launchctl)", () => {
 			["launchctl", "bootstrap", `gui/${UID}`, file],
 		]);
 		expect(r.stdout).toContain(`Installed com.claude-relay (${file})`);
+	});
+
+	it("install --autowake writes a LaunchAgent that runs the daemon", () => {
+		fake("launchctl");
+		expect(cli(["install", "--autowake"], env).status).toBe(0);
+		const file = join(agents(), "com.claude-relay-autowake.plist");
+		const p = parse(readFileSync(file, "utf8")) as Dict;
+		expect(p.Label).toBe("com.claude-relay-autowake");
+		expect(p.ProgramArguments).toEqual([process.execPath, realpathSync(CLI), "autowake", "run", "--url", "ws://localhost:9999"]);
+		expect(invocations()).toEqual([["launchctl", "bootstrap", `gui/${UID}`, file]]);
 	});
 
 	it("reinstalling unloads the old copy first and takes the new port", () => {
@@ -495,6 +507,22 @@ describe("launchd install on Linux (fake systemctl)", () => {
 			`The unit is written to ${join(unitDir(), "claude-relay.service")}`,
 		);
 		expect(r.stderr).not.toMatch(/\n\s+at /);
+	});
+
+	it("install --autowake writes the autowake unit, on the hub's port, and uninstall autowake removes only it", () => {
+		fake("systemctl");
+		expect(cli(["install"], env).status).toBe(0);
+		const r = cli(["install", "--autowake", "--port", "8888"], env);
+		expect(r.stderr).toBe("");
+		expect(r.status).toBe(0);
+		const unit = readFileSync(join(unitDir(), "claude-relay-autowake.service"), "utf8");
+		expect(unit).toContain(`ExecStart="${process.execPath}" "${realpathSync(CLI)}" autowake run --url ws://localhost:8888\n`);
+		expect(unit).toContain(`StandardOutput=append:${join(home, ".claude-relay", "logs")}/autowake.log\n`);
+		expect(invocations()).toContainEqual(["systemctl", "--user", "enable", "--now", "claude-relay-autowake.service"]);
+		expect(cli(["uninstall", "autowake"], env).status).toBe(0);
+		expect(existsSync(join(unitDir(), "claude-relay-autowake.service"))).toBe(false);
+		expect(existsSync(join(unitDir(), "claude-relay.service"))).toBe(true);
+		expect(cli(["install", "--autowake", "--tunnel", "me@host"], env).status).toBe(2);
 	});
 
 	it("status asks systemctl is-active", () => {

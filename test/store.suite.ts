@@ -11,6 +11,7 @@ import type {
 	AppendResult,
 	ClaimInput,
 	ClaimLimits,
+	RenameInput,
 	SessionRecord,
 	StateLimits,
 	StateRecord,
@@ -237,6 +238,85 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				const again = await send({ room: "r", from: "alice", to: "*", recipients: ["carol"], key: "k" });
 				expect(again.duplicate).toBe(true);
 				expect([...again.recipients].sort()).toEqual(["bob", "carol"]);
+			});
+		});
+
+		describe("renameSession", () => {
+			const rename = (from: string, to: string, over: Partial<RenameInput> = {}) =>
+				store.renameSession({ room: "r", from, to, secretHash: `hash-of-${to}`, meta: { host: "box", client: "renamed" }, now: 700, ...over });
+
+			it("moves the record, the unread mail (in seq order, with what waited for the new ID) and the lost counter", async () => {
+				await store.createSession(session("r", "cc1", { firstSeen: 50, ephemeral: true }));
+				await store.createSession(session("r", "bob"));
+				const early = await send({ room: "r", from: "bob", to: "cc1", sentAt: 1 });
+				await store.applyRetention({ olderThan: 2 }); // cc1: lost 1
+				const a = await send({ room: "r", from: "bob", to: "cc1" });
+				const queued = await send({ room: "r", from: "bob", to: "api1" }); // mail for a name nobody claimed yet
+				const bc = await send({ room: "r", from: "bob", to: "*", recipients: ["cc1", "api1"] });
+				const read = await send({ room: "r", from: "bob", to: "cc1" });
+				await store.ack("r", "cc1", [read.message.id]);
+				await send({ room: "other", from: "bob", to: "cc1" });
+
+				// cc1 had two unread (a, bc); api1 had bc already, so one delivery moved and the two of bc are one.
+				expect(await rename("cc1", "api1")).toEqual({ renamed: true, existed: false, moved: 1 });
+				expect(await store.getSession("r", "cc1")).toBeNull();
+				expect(await store.getSession("r", "api1")).toEqual({
+					room: "r",
+					session: "api1",
+					secretHash: "hash-of-api1",
+					meta: { host: "box", client: "renamed" },
+					firstSeen: 50,
+					lastSeen: 700,
+					ephemeral: false,
+				});
+				expect(await store.countPending("r", "cc1")).toBe(0);
+				expect(seqs(await store.pending("r", "api1", { limit: 10 }))).toEqual([a.message.seq, queued.message.seq, bc.message.seq]);
+				expect(await store.takeLost("r", "api1")).toBe(1);
+				expect(await store.takeLost("r", "cc1")).toBe(0);
+				expect((await store.listSessions("r")).map((s) => s.session)).toEqual(["api1", "bob"]);
+				expect(await store.countSessions("r")).toBe(2);
+				// Another room's cc1 is another session; the log is not rewritten.
+				expect(await store.countPending("other", "cc1")).toBe(1);
+				expect((await store.getMessage("r", a.message.id, "api1"))?.to).toBe("cc1");
+				expect(await store.getMessage("r", read.message.id, "api1")).toBeNull();
+				expect(early.message.seq).toBeLessThan(a.message.seq);
+				expect(await store.stats()).toEqual({ messages: 5, sessions: 2, pendingDeliveries: 4 });
+				// Acks, takes and retention work on the moved deliveries under the new ID.
+				expect(await store.ack("r", "api1", [a.message.id])).toBe(1);
+				expect(seqs(await store.takePending("r", "api1", { limit: 1 }))).toEqual([queued.message.seq]);
+				expect(await store.applyRetention({ maxPerRoom: 0 })).toEqual({ deletedMessages: 5, lostDeliveries: 2 });
+				expect(await store.countPending("r", "api1")).toBe(0);
+				expect(await store.takeLost("r", "api1")).toBe(1);
+			});
+
+			it("an existing target keeps its secret and firstSeen; a missing source or the same ID changes nothing", async () => {
+				await store.createSession(session("r", "cc1"));
+				await store.createSession(session("r", "api1", { secretHash: "theirs", firstSeen: 10, ephemeral: true }));
+				const m = await send({ room: "r", from: "bob", to: "cc1" });
+				expect(await rename("cc1", "api1")).toEqual({ renamed: true, existed: true, moved: 1 });
+				expect(await store.getSession("r", "api1")).toEqual({
+					...session("r", "api1", { secretHash: "theirs", firstSeen: 10 }),
+					meta: { host: "box", client: "renamed" },
+					lastSeen: 700,
+				});
+				expect(seqs(await store.pending("r", "api1", { limit: 10 }))).toEqual([m.message.seq]);
+				expect(await rename("ghost", "x1")).toEqual({ renamed: false, existed: false, moved: 0 });
+				expect(await store.getSession("r", "x1")).toBeNull();
+				expect(await rename("api1", "api1")).toEqual({ renamed: false, existed: false, moved: 0 });
+				expect(await store.countSessions("r")).toBe(1);
+				// A renamed session is named: retention's stale scan sees it among the named ones.
+				expect(await store.staleSessions({ namedBefore: 701, ephemeralBefore: 701, limit: 10 })).toEqual([
+					{ room: "r", session: "api1", ephemeral: false, lastSeen: 700 },
+				]);
+			});
+
+			it("a renamed ID can be claimed again from nothing, and mail sent to it later queues for a never-claimed ID", async () => {
+				await store.createSession(session("r", "cc1"));
+				await rename("cc1", "api1");
+				const later = await send({ room: "r", from: "bob", to: "cc1" });
+				expect(await store.countPending("r", "api1")).toBe(0);
+				expect(seqs(await store.pending("r", "cc1", { limit: 10 }))).toEqual([later.message.seq]);
+				expect(await store.createSession(session("r", "cc1", { secretHash: "fresh" }))).toBe(true);
 			});
 		});
 

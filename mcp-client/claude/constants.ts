@@ -2,7 +2,7 @@
  * Constants shared by the hook commands, install and the hooks themselves; a module with no imports, so
  * that the yargs command tree (hook-command.ts) and settings.ts load nothing heavy.
  */
-export const HOOK_EVENTS = ["prompt", "stop", "wake", "guard"] as const;
+export const HOOK_EVENTS = ["prompt", "stop", "wake", "guard", "block-git"] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];
 
 /** Default background wait of the wake hook, seconds. */

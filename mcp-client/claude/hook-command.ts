@@ -18,13 +18,13 @@ interface HookArgs {
 
 export const hookCommand: CommandModule<object, HookArgs> = {
 	command: "hook <event>",
-	describe: "Run a Claude Code hook: prompt (UserPromptSubmit), stop (Stop), wake (asyncRewake), guard (PreToolUse: claimed files)",
+	describe: "Run a Claude Code hook: prompt (UserPromptSubmit), stop (Stop), wake (asyncRewake), guard (PreToolUse: claimed files), block-git (PreToolUse on Bash)",
 	builder: (y) =>
 		y
 			.positional("event", {
 				choices: HOOK_EVENTS,
 				describe:
-					"prompt: unread messages become context (and are marked read); stop: block the stop while mail waits; wake: wait in the background and wake an idle session; guard: before Edit/Write/MultiEdit/NotebookEdit, answer for files other sessions claimed",
+					"prompt: unread messages become context (and are marked read); stop: block the stop while mail waits; wake: wait in the background and wake an idle session; guard: before Edit/Write/MultiEdit/NotebookEdit, answer for files other sessions claimed; block-git: refuse git commit/push/reset --hard in turns the autowake daemon started",
 				demandOption: true,
 			})
 			.option("url", { type: "string", describe: "Hub URL (default: $RELAY_URL or ws://localhost:9999)" })

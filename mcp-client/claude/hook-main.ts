@@ -31,6 +31,27 @@ export async function runHook(event: HookEvent, opts: HookOptions, env: NodeJS.P
 	let code = 0;
 	try {
 		const input = await readHookInput();
+		if (event === "block-git") {
+			// Asks nothing of the hub: the command line and the daemon's turn marker decide.
+			const { blockGitAnswer, daemonTurn } = await import("./hook-block-git.js");
+			const answer = blockGitAnswer(input, daemonTurn(relayHome(env), opts, env));
+			clearTimeout(deadline);
+			if (answer) process.stdout.write(`${answer}\n`, () => process.exit(0));
+			else process.exit(0);
+			return await new Promise<never>(() => undefined);
+		}
+		if (event === "prompt" && typeof input.prompt === "string") {
+			// A prompt that is not the autowake nudge ends the turn the daemon started (a person took over). On
+			// its own: whatever goes wrong here must not cost the prompt hook its work.
+			try {
+				const [{ clearTurn, readTurn }, { hookSession }] = await Promise.all([import("../autowake/state.js"), import("./hook-block-git.js")]);
+				const { session, room } = hookSession(opts, env);
+				const turn = session ? readTurn(relayHome(env), room, session) : undefined;
+				if (session && turn && input.prompt.trim() !== turn.nudge) clearTurn(relayHome(env), room, session);
+			} catch (err) {
+				hookLog(relayHome(env))("warn", `hook prompt: cannot end the autowake turn: ${(err as Error).message}`);
+			}
+		}
 		const resolved = resolveHookContext(opts, input, env);
 		if (!resolved.ok) {
 			if (env.RELAY_HOOK_DEBUG) hookLog(relayHome(env))("info", `hook ${event}: silent`, { reason: resolved.reason });
@@ -72,7 +93,7 @@ export async function runHookCli(argv: string[], env: NodeJS.ProcessEnv = proces
 	}
 	if (!event) {
 		// A broken hook line in settings.json must not break the session either: say it in the log only.
-		hookLog(relayHome(env))("error", `hook: cannot run ${JSON.stringify(argv)}; expected hook prompt|stop|wake|guard [--url U] [--room R] [--id X] [--timeout S] [--guard MODE]`);
+		hookLog(relayHome(env))("error", `hook: cannot run ${JSON.stringify(argv)}; expected hook prompt|stop|wake|guard|block-git [--url U] [--room R] [--id X] [--timeout S] [--guard MODE]`);
 		process.exit(0);
 	}
 	return runHook(event, opts, env);

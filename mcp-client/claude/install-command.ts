@@ -11,6 +11,7 @@ interface InstallArgs {
 	room?: string;
 	id?: string;
 	guard?: "deny" | "ask" | "warn" | "off";
+	blockGit?: boolean;
 	dryRun: boolean;
 }
 
@@ -37,8 +38,14 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 					choices: ["deny", "ask", "warn", "off"] as const,
 					describe: "How the edit guard (PreToolUse) answers for files another session claimed; written into its command (default at run time: $RELAY_GUARD, else ask)",
 				},
+				"block-git": {
+					type: "boolean",
+					describe:
+						"Also install `hook block-git` (PreToolUse on Bash): refuses git commit, push and reset --hard in turns the autowake daemon started. --no-block-git removes it; left out, an installed one is kept",
+				},
 				"dry-run": { type: "boolean", default: false, describe: "Print what would change (commands and a diff), change nothing" },
 			})
+			.example("$0 install --block-git", "Also guard git history in turns the autowake daemon starts")
 			.example("$0 install", "Bridge at user scope, hooks in ~/.claude/settings.json (or $CLAUDE_CONFIG_DIR)")
 			.example("$0 install --guard deny", "Edits of files another session claimed are refused, with the holder named")
 			.example("$0 install --dry-run", "Show the plan")
@@ -47,7 +54,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 	handler: async (argv) => {
 		try {
 			const { runInstall } = await import("./install.js");
-			process.exitCode = await runInstall({ scope: argv.scope, url: argv.url, room: argv.room, id: argv.id, guard: argv.guard, dryRun: argv.dryRun });
+			process.exitCode = await runInstall({ scope: argv.scope, url: argv.url, room: argv.room, id: argv.id, guard: argv.guard, blockGit: argv.blockGit, dryRun: argv.dryRun });
 		} catch (err) {
 			reportFailure("install", err);
 		}

@@ -40,6 +40,8 @@ import {
 	SettingsError,
 	serializeLike,
 	shellQuote,
+	type HookSpec,
+	wantedHookSpecs,
 } from "./settings.js";
 
 // write-file-atomic hashes CommonJS `__filename` into its temp names, which an ESM bundle lacks: load it from
@@ -56,6 +58,8 @@ export interface InstallOptions {
 	id?: string;
 	/** Written into the guard hook's command as --guard MODE (deny|ask|warn|off). */
 	guard?: string;
+	/** The optional block-git hook: true adds it, false removes it, undefined keeps what is there. */
+	blockGit?: boolean | undefined;
 	dryRun: boolean;
 	env?: NodeJS.ProcessEnv;
 	cwd?: string;
@@ -314,9 +318,9 @@ async function unregisterBridge(opts: InstallOptions, env: NodeJS.ProcessEnv, cw
 
 // ----- the hooks ----------------------------------------------------------------------------------------------
 
-function hookSummary(): string {
+function hookSummary(specs: readonly HookSpec[] = HOOK_SPECS): string {
 	const byEvent = new Map<string, string[]>();
-	for (const s of HOOK_SPECS) byEvent.set(s.event, [...(byEvent.get(s.event) ?? []), `hook ${s.kind}${s.asyncRewake ? " (asyncRewake)" : ""}`]);
+	for (const s of specs) byEvent.set(s.event, [...(byEvent.get(s.event) ?? []), `hook ${s.kind}${s.asyncRewake ? " (asyncRewake)" : ""}`]);
 	return [...byEvent].map(([event, kinds]) => `${event} → ${kinds.join(", ")}`).join("; ");
 }
 
@@ -324,12 +328,13 @@ async function installHooks(opts: InstallOptions, prefix: string, env: NodeJS.Pr
 	const file = claudePaths(env).settings;
 	const original = readSmallFile(file, 16 * 1024 * 1024);
 	const settings = parseSettings(original, file);
-	const next = mergeRelayHooks(settings, prefix, { url: opts.url, room: opts.room, id: opts.id, guard: opts.guard }, file);
+	const specs = wantedHookSpecs(settings, { "block-git": opts.blockGit });
+	const next = mergeRelayHooks(settings, prefix, { url: opts.url, room: opts.room, id: opts.id, guard: opts.guard }, file, specs);
 	const text = serializeLike(next, original);
 	if (original !== undefined && (text === original || jsonEqual(next, settings))) return { changed: false, lines: [`✓ Hooks already in ${file}: no change`] };
 	if (opts.dryRun) return { changed: true, lines: [`• Would change ${file}:`, ...lineDiff(original ?? "", text).map((l) => `    ${l}`)] };
 	const backup = await writeWithBackup(file, text, env);
-	return { changed: true, lines: [`✓ Hooks in ${file}${backup ? ` (backup: ${backup})` : " (created)"}: ${hookSummary()}`] };
+	return { changed: true, lines: [`✓ Hooks in ${file}${backup ? ` (backup: ${backup})` : " (created)"}: ${hookSummary(specs)}`] };
 }
 
 async function uninstallHooks(opts: InstallOptions, env: NodeJS.ProcessEnv): Promise<Outcome> {

@@ -15,7 +15,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { WAKE_DEFAULT_SECONDS } from "./constants.js";
 
-export type HookKind = "prompt" | "stop" | "wake" | "guard";
+export type HookKind = "prompt" | "stop" | "wake" | "guard" | "block-git";
 export type HookEventName = "UserPromptSubmit" | "Stop" | "SessionStart" | "PreToolUse";
 
 export interface HookSpec {
@@ -42,6 +42,39 @@ export const HOOK_SPECS: readonly HookSpec[] = [
 	// The edit guard answers within its own 3 s bound; Claude Code's 10 s is only the backstop.
 	{ kind: "guard", event: "PreToolUse", matcher: "Edit|Write|MultiEdit|NotebookEdit", timeout: 10 },
 ];
+
+/**
+ * Hooks installed only when asked (`install --block-git`), kept by a later install that does not mention
+ * them, removed by `--no-block-git` or uninstall. New optional hooks are one more entry here.
+ */
+export const OPTIONAL_HOOK_SPECS = {
+	"block-git": { kind: "block-git", event: "PreToolUse", matcher: "Bash", timeout: 10 },
+} as const satisfies Record<string, HookSpec>;
+export type OptionalHook = keyof typeof OPTIONAL_HOOK_SPECS;
+
+/** The hooks to install: the default ones, and the optional ones wanted (true) or already there (undefined). */
+export function wantedHookSpecs(settings: JsonObject, optional: Partial<Record<OptionalHook, boolean>> = {}): HookSpec[] {
+	const present = new Set(allRelayHookKinds(settings));
+	const extra = (Object.keys(OPTIONAL_HOOK_SPECS) as OptionalHook[]).filter((k) => optional[k] ?? present.has(k)).map((k) => OPTIONAL_HOOK_SPECS[k]);
+	return [...HOOK_SPECS, ...extra];
+}
+
+/** Every kind of our hooks a settings object has, wherever it is. */
+function allRelayHookKinds(settings: JsonObject): HookKind[] {
+	const out: HookKind[] = [];
+	const hooks = isObject(settings.hooks) ? settings.hooks : {};
+	for (const groups of Object.values(hooks)) {
+		if (!Array.isArray(groups)) continue;
+		for (const g of groups) {
+			if (!isObject(g) || !Array.isArray(g.hooks)) continue;
+			for (const e of g.hooks) {
+				const kind = isObject(e) ? relayHookKind(e.command) : undefined;
+				if (kind) out.push(kind);
+			}
+		}
+	}
+	return out;
+}
 
 export interface ClaudePaths {
 	configDir: string;
@@ -119,7 +152,7 @@ export function hooksObject(prefix: string, args: HookArgs = {}): Record<string,
 	return out;
 }
 
-const RELAY_HOOK = /(?:^|[\s/'"])(?:claude-relay|cli\.js)['"]?\s+hook\s+(prompt|stop|wake|guard)(?=\s|$)/;
+const RELAY_HOOK = /(?:^|[\s/'"])(?:claude-relay|cli\.js)['"]?\s+hook\s+(prompt|stop|wake|guard|block-git)(?=\s|$)/;
 
 /** The kind of one of our hook commands, or undefined for anybody else's. */
 export function relayHookKind(command: unknown): HookKind | undefined {
@@ -194,11 +227,17 @@ function checkHooksShape(settings: JsonObject, file: string): JsonObject | undef
  * in place is updated where it is, duplicates and stale ones of ours are removed, missing ones are appended
  * as their own matcher group. Other entries and keys keep their content and order. Does not modify its input.
  */
-export function mergeRelayHooks(settings: JsonObject, prefix: string, args: HookArgs, file = "settings.json"): JsonObject {
+export function mergeRelayHooks(
+	settings: JsonObject,
+	prefix: string,
+	args: HookArgs,
+	file = "settings.json",
+	specs: readonly HookSpec[] = HOOK_SPECS,
+): JsonObject {
 	const out = structuredClone(settings);
 	checkHooksShape(out, file);
 	const hooks: JsonObject = isObject(out.hooks) ? out.hooks : {};
-	const wanted = new Map<string, HookSpec>(HOOK_SPECS.map((s) => [`${s.event}/${s.kind}`, s]));
+	const wanted = new Map<string, HookSpec>(specs.map((s) => [`${s.event}/${s.kind}`, s]));
 	const placed = new Set<string>();
 
 	for (const [event, groupsJson] of Object.entries(hooks)) {
@@ -230,7 +269,7 @@ export function mergeRelayHooks(settings: JsonObject, prefix: string, args: Hook
 		}
 		hooks[event] = keptGroups;
 	}
-	for (const spec of HOOK_SPECS) {
+	for (const spec of specs) {
 		const key = `${spec.event}/${spec.kind}`;
 		if (placed.has(key)) continue;
 		const group: JsonObject = {};

@@ -26,6 +26,15 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 						"Where the ID came from: CLAUDE_RELAY_SESSION_ID, --client-id, RELAY_CLIENT_ID or hostname-pid",
 					),
 				room: z.string(),
+				renamedFrom: z.string().nullable().describe("The ID this session had before relay_rename"),
+				nested: z
+					.object({
+						base: z.string().describe("The ID this run inherited, held by the session that started it"),
+						holderPid: z.number().nullable(),
+						via: z.enum(["background", "--client-id"]),
+					})
+					.nullable()
+					.describe("A nested run (claude -p from a session's shell, a subagent): the ID it claimed instead of contesting"),
 				waiting: z
 					.number()
 					.int()
@@ -88,12 +97,17 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 				if (!connected && !lastError && link)
 					lastError = new RelayError(ErrorCode.UNREACHABLE, link.unreachable);
 				const hubVersion = link?.client.hello?.hub.version ?? null;
-				const who = `${ctx.session} (from ${c.identity.source}), room ${c.room}`;
+				const source = link?.nested ? `nested run of ${link.nested.base}` : link?.renamedFrom ? `renamed from ${link.renamedFrom}` : c.identity.source;
+				const who = `${ctx.session} (from ${source}), room ${c.room}`;
 				const lines = [
 					connected
 						? `Connected to ${c.url} as ${who}; hub ${hubVersion}${rttMs !== null ? `, round trip ${rttMs} ms` : ""}.`
 						: `NOT connected to ${c.url} (as ${who}).`,
 				];
+				if (link?.nested)
+					lines.push(
+						`Nested run: ${link.nested.base} is held by the session that started this one (pid ${link.nested.holder.pid ?? "?"}), so this bridge is ${ctx.session}${link.nested.via === "background" ? " (forgotten when it ends)" : " (its --client-id)"} and never contests ${link.nested.base}.`,
+					);
 				if (waiting) {
 					if (waiting.source === "hub")
 						lines.push(
@@ -141,6 +155,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					session: ctx.session,
 					sessionSource: c.identity.source,
 					room: c.room,
+					renamedFrom: link?.renamedFrom ?? null,
+					nested: link?.nested ? { base: link.nested.base, holderPid: link.nested.holder.pid ?? null, via: link.nested.via } : null,
 					waiting: waiting?.count ?? null,
 					heldLocally: link?.inbox.size ?? 0,
 					acksQueued: link?.inbox.unsentAcks ?? 0,

@@ -117,8 +117,12 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 		if (holder && holder !== conn) {
 			const alive = await holder.probe(ctx.options.livenessProbeMs);
 			if (alive) {
-				const where = [holder.session?.meta.host, holder.session?.meta.pid && `pid ${holder.session.meta.pid}`].filter(Boolean).join(", ");
-				throw new RelayError(ErrorCode.ID_TAKEN, `${session} is in use by a live connection${where ? ` (${where})` : ""}. Pick another ID for this session.`);
+				const m = holder.session?.meta ?? {};
+				const where = [m.host, m.pid && `pid ${m.pid}`].filter(Boolean).join(", ");
+				// Who holds it, as it said at hello: a nested run (`claude -p` from a session's shell) sees that the
+				// holder is the session that started it, and takes <ID>-bg<n> instead of waiting for this ID.
+				const who = { ...(m.host !== undefined ? { host: m.host } : {}), ...(m.pid !== undefined ? { pid: m.pid } : {}), ...(m.ppid !== undefined ? { ppid: m.ppid } : {}) };
+				throw new RelayError(ErrorCode.ID_TAKEN, `${session} is in use by a live connection${where ? ` (${where})` : ""}. Pick another ID for this session.`, { holder: who });
 			}
 			ctx.log.info({ session, room }, "previous holder did not answer the liveness ping; replacing it");
 			holder.leaving = "replaced";

@@ -13,6 +13,8 @@ import {
 	type HistoryQuery,
 	type PendingPage,
 	type PendingQuery,
+	type RenameInput,
+	type RenameOutcome,
 	type RetentionPolicy,
 	type RetentionResult,
 	type SessionPageQuery,
@@ -124,6 +126,36 @@ export class MemoryStore implements Store {
 		this.lost.delete(key);
 		this.sessions.delete(key);
 		return { session: record !== undefined, pending };
+	}
+
+	async renameSession(input: RenameInput): Promise<RenameOutcome> {
+		this.check();
+		const { room, from, to, now } = input;
+		const fromKey = k(room, from);
+		const toKey = k(room, to);
+		const old = this.sessions.get(fromKey);
+		if (!old || from === to) return { renamed: false, existed: false, moved: 0 };
+		const existing = this.sessions.get(toKey);
+		const meta = structuredClone(input.meta);
+		if (existing) Object.assign(existing, { meta, lastSeen: now, ephemeral: false });
+		else this.sessions.set(toKey, { room, session: to, secretHash: input.secretHash, meta, firstSeen: old.firstSeen, lastSeen: now, ephemeral: false });
+		this.sessions.delete(fromKey);
+		let moved = 0;
+		const target = this.inboxOf(room, to, true);
+		for (const s of this.inboxOf(room, from) ?? []) {
+			s.deliveries.delete(from);
+			if (s.deliveries.get(to) === false) continue;
+			s.deliveries.set(to, false);
+			moved++;
+		}
+		// Re-sorted into seq order: the moved deliveries and any that waited for `to` interleave.
+		const merged = [...target, ...(this.inboxOf(room, from) ?? [])].sort((a, b) => a.message.seq - b.message.seq);
+		this.inbox.set(toKey, new Set(merged));
+		this.inbox.delete(fromKey);
+		const lost = this.lost.get(fromKey) ?? 0;
+		if (lost > 0) this.lost.set(toKey, (this.lost.get(toKey) ?? 0) + lost);
+		this.lost.delete(fromKey);
+		return { renamed: true, existed: existing !== undefined, moved };
 	}
 
 	async append(input: AppendInput): Promise<AppendResult> {

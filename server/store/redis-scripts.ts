@@ -310,6 +310,50 @@ return {1, pending}
 `,
 
 	/**
+	 * ARGV: P, room, from, to, secretHash, meta, now. A session takes another ID (see Store.renameSession):
+	 * returns {renamed, existed, moved}. The moved seqs' recipient sets gain the new ID, so that getMessage
+	 * lets it read them and retention's drop finds its inbox entries.
+	 */
+	relayRenameSession: `
+local room, from, to, now = ARGV[2], ARGV[3], ARGV[4], ARGV[7]
+local fk, tk = key("session", room, from), key("session", room, to)
+local firstSeen = redis.call("HGET", fk, "firstSeen")
+if not firstSeen or from == to then return {0, 0, 0} end
+local existed = redis.call("EXISTS", tk) == 1
+if existed then
+	redis.call("HSET", tk, "meta", ARGV[6], "lastSeen", now)
+	redis.call("HDEL", tk, "ephemeral")
+	redis.call("ZREM", P .. "seen-eph", seenMember(room, to))
+else
+	redis.call("HSET", tk, "secretHash", ARGV[5], "meta", ARGV[6], "firstSeen", firstSeen, "lastSeen", now)
+	redis.call("ZADD", key("ids", room), 0, to)
+	redis.call("HINCRBY", P .. "stats", "sessions", 1)
+end
+redis.call("ZADD", P .. "seen", now, seenMember(room, to))
+redis.call("DEL", fk)
+redis.call("ZREM", key("ids", room), from)
+redis.call("ZREM", P .. "seen", seenMember(room, from))
+redis.call("ZREM", P .. "seen-eph", seenMember(room, from))
+redis.call("HINCRBY", P .. "stats", "sessions", -1)
+local fi, ti = key("inbox", room, from), key("inbox", room, to)
+local seqs = redis.call("ZRANGE", fi, 0, -1)
+local moved = 0
+for _, seq in ipairs(seqs) do
+	redis.call("SADD", P .. "rcpt:" .. seq, to)
+	if redis.call("ZADD", ti, seq, seq) == 1 then moved = moved + 1 end
+end
+-- A delivery both had (a broadcast) is now one.
+if #seqs > moved then redis.call("HINCRBY", P .. "stats", "pending", moved - #seqs) end
+redis.call("DEL", fi)
+local lost = redis.call("GET", key("lost", room, from))
+if lost then
+	redis.call("INCRBY", key("lost", room, to), lost)
+	redis.call("DEL", key("lost", room, from))
+end
+return {1, existed and 1 or 0, moved}
+`,
+
+	/**
 	 * ARGV: P, namedMax ("" for none, else "(cutoff"), ephemeralMax (likewise), limit. Returns
 	 * {member, lastSeen, ephemeral} rows: named first, oldest first within each kind.
 	 */

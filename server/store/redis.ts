@@ -40,6 +40,8 @@ import {
 	type HistoryQuery,
 	type PendingPage,
 	type PendingQuery,
+	type RenameInput,
+	type RenameOutcome,
 	type RetentionPolicy,
 	type RetentionResult,
 	type SessionPageQuery,
@@ -230,6 +232,14 @@ export class RedisStore implements Store {
 			...this.args(room, session, seenBefore === undefined ? 0 : 1, seenBefore ?? 0),
 		)) as number[];
 		return { session: existed === 1, pending };
+	}
+
+	async renameSession(input: RenameInput): Promise<RenameOutcome> {
+		const { room, from, to, secretHash, meta, now } = input;
+		const [renamed = 0, existed = 0, moved = 0] = (await this.ready().relayRenameSession(
+			...this.args(room, from, to, secretHash, JSON.stringify(meta), now),
+		)) as number[];
+		return { renamed: renamed === 1, existed: existed === 1, moved };
 	}
 
 	/**

@@ -44,6 +44,8 @@ import {
 	type HistoryQuery,
 	type PendingPage,
 	type PendingQuery,
+	type RenameInput,
+	type RenameOutcome,
 	type RetentionPolicy,
 	type RetentionResult,
 	type SessionPageQuery,
@@ -176,6 +178,22 @@ function prepareStatements(db: Database.Database) {
 		deleteSession: db.prepare<[string, string]>("DELETE FROM sessions WHERE room = ? AND session = ?"),
 		deletePendingOf: db.prepare<[string, string]>("DELETE FROM pending WHERE room = ? AND recipient = ?"),
 		deleteLost: db.prepare<[string, string]>("DELETE FROM lost WHERE room = ? AND session = ?"),
+		// rename: the messages of the moving deliveries list the new ID among their readers (getMessage); for a
+		// direct message `recipients` is otherwise NULL (its reader is `recipient`).
+		addReader: db.prepare<{ room: string; from: string; to: string }>(
+			`UPDATE messages SET recipients = json_insert(coalesce(recipients, '[]'), '$[#]', @to)
+			 WHERE seq IN (SELECT seq FROM pending WHERE room = @room AND recipient = @from)`,
+		),
+		movePending: db.prepare<{ room: string; from: string; to: string }>(
+			"INSERT OR IGNORE INTO pending (room, recipient, seq) SELECT room, @to, seq FROM pending WHERE room = @room AND recipient = @from",
+		),
+		moveLost: db.prepare<{ room: string; from: string; to: string }>(
+			`INSERT INTO lost (room, session, count) SELECT room, @to, count FROM lost WHERE room = @room AND session = @from AND true
+			 ON CONFLICT (room, session) DO UPDATE SET count = count + excluded.count`,
+		),
+		renamedRecord: db.prepare<{ room: string; to: string; meta: string; now: number }>(
+			"UPDATE sessions SET meta = @meta, last_seen = @now, ephemeral = 0 WHERE room = @room AND session = @to",
+		),
 		// Each kind is one range of the sessions_stale index.
 		staleSessions: db.prepare<{ named: number | null; ephemeral: number | null; limit: number }, StaleRow>(
 			`SELECT * FROM (SELECT room, session, ephemeral, last_seen AS lastSeen FROM sessions
@@ -230,7 +248,8 @@ function prepareStatements(db: Database.Database) {
 		// recipient of, and everything history shows it.
 		getMessage: db.prepare<{ seq: number; id: string; room: string; viewer: string }, Message>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.seq = @seq AND m.id = @id AND m.room = @room
-			 AND (m.recipient = '${BROADCAST}' OR m.sender = @viewer OR m.recipient = @viewer)`,
+			 AND (m.recipient = '${BROADCAST}' OR m.sender = @viewer OR m.recipient = @viewer
+			      OR (m.recipients IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(m.recipients) WHERE value = @viewer)))`,
 		),
 		historyRoomAsc: roomHistory("ASC"),
 		historyRoomDesc: roomHistory("DESC"),
@@ -427,6 +446,28 @@ export class SqliteStore implements Store {
 				const pending = st.deletePendingOf.run(room, session).changes;
 				st.deleteLost.run(room, session);
 				return { session: st.deleteSession.run(room, session).changes === 1, pending };
+			})
+			.immediate();
+	}
+
+	async renameSession(input: RenameInput): Promise<RenameOutcome> {
+		const { db, st } = this.ready();
+		const { room, from, to, now } = input;
+		return db
+			.transaction((): RenameOutcome => {
+				const old = st.getSession.get(room, from);
+				if (!old || from === to) return { renamed: false, existed: false, moved: 0 };
+				const meta = JSON.stringify(input.meta);
+				const existed = st.renamedRecord.run({ room, to, meta, now }).changes === 1;
+				if (!existed) st.insertSession.run(room, to, input.secretHash, meta, old.firstSeen, now, 0);
+				st.deleteSession.run(room, from);
+				const ids = { room, from, to };
+				st.addReader.run(ids);
+				const moved = st.movePending.run(ids).changes;
+				st.deletePendingOf.run(room, from);
+				st.moveLost.run(ids);
+				st.deleteLost.run(room, from);
+				return { renamed: true, existed, moved };
 			})
 			.immediate();
 	}

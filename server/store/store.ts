@@ -46,6 +46,26 @@ export interface ForgetResult {
 	pending: number;
 }
 
+/** A live session taking another ID (the `rename` request); see SessionStore.renameSession. */
+export interface RenameInput {
+	room: string;
+	from: string;
+	to: string;
+	/** The new record's secret hash, when `to` has no record (one that exists keeps its own). */
+	secretHash: string;
+	meta: SessionMeta;
+	now: number;
+}
+
+export interface RenameOutcome {
+	/** False when `from` has no record: nothing was changed. */
+	renamed: boolean;
+	/** `to` had a record already: its secret hash and firstSeen stand. */
+	existed: boolean;
+	/** Unacked deliveries that moved from `from` to `to` (one both had, from a broadcast, counts once). */
+	moved: number;
+}
+
 export interface StaleQuery {
 	/** Named sessions last seen before this time (epoch ms); undefined: none. */
 	namedBefore?: number;
@@ -191,6 +211,7 @@ const STORAGE_METHODS = {
 	listSessions: "read",
 	countSessions: "read",
 	forgetSession: "write",
+	renameSession: "add",
 	staleSessions: "read",
 	append: "add",
 	pending: "read",
@@ -296,6 +317,15 @@ export interface SessionStore {
 	 * of an ID that has no record (mail queued for a name nobody claimed) are dropped too.
 	 */
 	forgetSession(room: string, session: string, options?: ForgetOptions): Promise<ForgetResult>;
+	/**
+	 * A session takes another ID, atomically: `from`'s record goes and `to`'s is created (named, with
+	 * `from`'s firstSeen) unless it exists; `from`'s unacked deliveries and its `lost` counter become `to`'s,
+	 * and `to` may read the messages those deliveries are for (getMessage). Messages keep their `from` and
+	 * `to` (the log is not rewritten): history of the old ID's conversations stays under the old ID.
+	 * The one place per backend where a rename touches state: whatever else is per session (subscriptions,
+	 * claims) moves here too.
+	 */
+	renameSession(input: RenameInput): Promise<RenameOutcome>;
 }
 
 /** Messages and their per-recipient delivery state. */

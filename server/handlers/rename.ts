@@ -1,0 +1,65 @@
+/**
+ * rename: the live session takes another ID (`relay_rename {to}`). The new ID is claimed with a new secret,
+ * returned once like a first claim's; the old ID is released (its record is gone, so anyone may claim it
+ * afresh later); the session's unread mail and its `lost` count move with it, because the mail was for this
+ * session, which goes on under the new name (renaming CC-1 to API-1 mid-task must not strand what CC-1 was
+ * sent). Peers see `peer_left {reason: "renamed", to}` and `peer_joined {reason: "renamed", from}`.
+ *
+ * Refused: for an invalid ID (E_BAD_ID), the same ID (E_BAD_TARGET), an ID a live connection holds
+ * (E_ID_TAKEN), or one that exists unless the frame carries its secret (a client taking back an ID it owned);
+ * observers cannot rename. A new ID counts against --new-sessions-per-minute like a first claim, so renames
+ * cannot churn the audience faster than hellos can.
+ */
+import { hashSecret, mintSecret, secretMatches } from "../auth.js";
+import type { Connection } from "../connection.js";
+import { ErrorCode, RelayError } from "../errors.js";
+import { checkName, type RequestOf, type ResultOf } from "../protocol.js";
+import { boundSession, type HandlerContext } from "./context.js";
+
+export async function handleRename(ctx: HandlerContext, conn: Connection, frame: RequestOf<"rename">): Promise<ResultOf<"rename">> {
+	const s = boundSession(conn);
+	if (s.observer) throw new RelayError(ErrorCode.NOT_REGISTERED, "An observer cannot rename the session it observes; the session's own connection can.");
+	const check = checkName(frame.to, "session ID");
+	if (!check.ok) throw new RelayError(ErrorCode.BAD_ID, check.reason);
+	const from = s.session;
+	const to = frame.to;
+	if (to === from) throw new RelayError(ErrorCode.BAD_TARGET, `This session is already ${from}.`);
+	const room = s.room;
+	// Both IDs' claim locks, always in the same order, so two crossing renames cannot deadlock.
+	const [first, second] = from < to ? [from, to] : [to, from];
+	return ctx.presence.withClaimLock(room, first, () =>
+		ctx.presence.withClaimLock(room, second, async () => {
+			if (!conn.open || conn.session?.session !== from) throw new RelayError(ErrorCode.INTERNAL, "The session changed during the rename; try again.");
+			const existing = await ctx.store.getSession(room, to);
+			if (existing && !secretMatches(frame.secret, existing.secretHash)) {
+				throw new RelayError(
+					ErrorCode.ID_TAKEN,
+					`${to} already exists in room ${room}, and this rename does not carry its secret. Choose another ID, or forget ${to} first (claude-relay sessions forget ${to}).`,
+				);
+			}
+			const holder = ctx.presence.holder(room, to);
+			if (holder && holder !== conn) {
+				if (holder.open && (await holder.probe(ctx.options.livenessProbeMs))) {
+					throw new RelayError(ErrorCode.ID_TAKEN, `${to} is in use by a live connection; choose another ID.`);
+				}
+				// A holder that does not answer is gone (as in hello): the rename takes the ID over.
+				holder.leaving = "replaced";
+				ctx.presence.leave(holder, "replaced");
+				holder.ws.terminate();
+			}
+			if (!existing && !ctx.newIds.take(conn.remote)) {
+				throw new RelayError(
+					ErrorCode.CLAIM_RATE,
+					`Too many new session IDs from ${conn.remote} in the last minute (--new-sessions-per-minute ${ctx.options.newSessionsPerMinute}); retry in ${ctx.newIds.refillSeconds()} s.`,
+				);
+			}
+			const secret = existing ? undefined : mintSecret();
+			const now = Date.now();
+			const outcome = await ctx.store.renameSession({ room, from, to, secretHash: secret ? hashSecret(secret) : "", meta: s.meta, now });
+			if (!outcome.renamed) throw new RelayError(ErrorCode.NOT_FOUND, `${from} has no record in room ${room} any more (was it forgotten?); nothing was renamed.`);
+			s.touchedAt = now;
+			ctx.presence.renamed(conn, from, to);
+			return { session: to, from, room, ...(secret ? { secret } : {}), moved: outcome.moved };
+		}),
+	);
+}
