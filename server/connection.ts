@@ -44,6 +44,8 @@ export class Connection {
 	/** Whether the hub token was accepted (at the upgrade or in hello). */
 	authenticated: boolean;
 	session: BoundSession | null = null;
+	/** This connection's hold on its session ID in the directory (server/directory.ts), from hello on. */
+	claim: string | null = null;
 	/** Set once the connection is on its way out, so presence and cleanup run once. */
 	leaving: LeaveReason | null = null;
 	lastActive = Date.now();

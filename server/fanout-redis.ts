@@ -12,12 +12,14 @@
  *
  * Session events ("this ID was first claimed in this room") and forget events ("this ID was forgotten") are
  * published here, so every hub's broadcast audience learns about sessions that joined or left elsewhere.
+ * Presence events (`online`, `offline`) come from the directory's scripts (server/directory-redis.ts), its
+ * probes and their answers from its own connection; they travel on the same channel.
  *
  * Like every Fanout this carries no durability: an event missed while the subscriber connection is down
  * only delays a push until the recipient's next catch-up (reconnect or inbox); the store keeps the message.
  */
 import type { Redis } from "ioredis";
-import type { Fanout, FanoutEvent, FanoutHandler } from "./fanout.js";
+import { FANOUT_KINDS, type Fanout, type FanoutEvent, type FanoutHandler } from "./fanout.js";
 import { connectRedis, DEFAULT_REDIS_PREFIX, quitRedis } from "./store/redis.js";
 
 export interface RedisFanoutOptions {
@@ -96,7 +98,7 @@ export class RedisFanout implements Fanout {
 			return;
 		}
 		// Events from a newer hub version that this one does not know are skipped, not misread.
-		if (event.kind !== "message" && event.kind !== "session" && event.kind !== "forget") return;
+		if (typeof event !== "object" || event === null || !FANOUT_KINDS.has(event.kind)) return;
 		for (const handler of this.#handlers) {
 			try {
 				handler(event);
