@@ -4,6 +4,7 @@
  */
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { RedisDirectory } from "./directory-redis.js";
 import { RedisFanout } from "./fanout-redis.js";
 import { type HubArgs, splitList } from "./hub-command.js";
 import { Hub, HubConfigError } from "./hub.js";
@@ -52,6 +53,8 @@ export async function runHub(args: HubArgs): Promise<void> {
 		store instanceof RedisStore
 			? new RedisFanout({ url: store.url, prefix: store.prefix, onError: (err) => log.warn({ err }, "fan-out event dropped") })
 			: undefined;
+	// ...and the directory, so that presence (who holds which ID, on which hub) is one truth across them.
+	const directory = store instanceof RedisStore ? new RedisDirectory({ url: store.url, prefix: store.prefix, heartbeatMs: args.heartbeat, log }) : undefined;
 
 	let hub: Hub;
 	try {
@@ -78,7 +81,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 				broadcastDeliveriesPerSecond: args.broadcastDeliveriesPerSecond,
 				forgetAfterDays: args.forgetAfterDays,
 			},
-			{ store, fanout, log },
+			{ store, fanout, directory, log },
 		);
 	} catch (err) {
 		if (err instanceof HubConfigError) fail(err.message);
@@ -100,6 +103,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 		`  listening  ${address.url}   (health: http://${address.url.slice(5)}/healthz)`,
 		`  data       ${dbSpec === ":memory:" ? "in memory (nothing is kept after exit)" : store instanceof RedisStore ? redactRedisUrl(dbSpec) : dbSpec} [${store.kind}]`,
 		...(store instanceof RedisStore ? store.warnings.map((w) => `  warning    ${w}`) : []),
+		...(directory ? [`  hub id     ${directory.hubId} (presence shared with every hub on this Redis: ${hub.presence.directory.stats.hubs} now)`] : []),
 		`  token      ${token ? "required" : "none (loopback only)"}`,
 		"  connect    claude mcp add relay -s user -- claude-relay mcp",
 		`             (bridge default RELAY_URL is ws://localhost:9999${address.port === 9999 ? "" : `; set RELAY_URL=ws://localhost:${address.port}`})`,
