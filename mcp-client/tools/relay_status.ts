@@ -18,7 +18,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 			inputSchema: {},
 			outputSchema: {
 				connected: z.boolean(),
-				hubUrl: z.string(),
+				hubUrl: z.string().describe("The hub connected to (or last tried)"),
+				hubUrls: z.array(z.string()).describe("Every hub this bridge may use, tried in turn"),
 				session: z.string(),
 				sessionSource: z
 					.string()
@@ -86,10 +87,12 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					lastError = new RelayError(ErrorCode.UNREACHABLE, link.unreachable);
 				const hubVersion = link?.client.hello?.hub.version ?? null;
 				const who = `${ctx.session} (from ${c.identity.source}), room ${c.room}`;
+				const hubUrl = link?.client.url ?? c.urls[0] ?? c.url;
+				const others = c.urls.length > 1 ? ` (of ${c.urls.join(", ")})` : "";
 				const lines = [
 					connected
-						? `Connected to ${c.url} as ${who}; hub ${hubVersion}${rttMs !== null ? `, round trip ${rttMs} ms` : ""}.`
-						: `NOT connected to ${c.url} (as ${who}).`,
+						? `Connected to ${hubUrl}${others} as ${who}; hub ${hubVersion}${rttMs !== null ? `, round trip ${rttMs} ms` : ""}.`
+						: `NOT connected to ${c.urls.length > 1 ? `any of ${c.urls.join(", ")}` : c.url} (as ${who}).`,
 				];
 				if (waiting) {
 					if (waiting.source === "hub")
@@ -125,7 +128,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					);
 				return ok(lines.join("\n"), {
 					connected,
-					hubUrl: c.url,
+					hubUrl,
+					hubUrls: c.urls,
 					session: ctx.session,
 					sessionSource: c.identity.source,
 					room: c.room,
