@@ -55,6 +55,12 @@ export interface Fanout {
 	publish(event: FanoutEvent): Promise<void>;
 	/** Returns the unsubscribe function. */
 	subscribe(handler: FanoutHandler): () => void;
+	/**
+	 * Called each time events may have been dropped and delivery is whole again (a distributed engine's
+	 * connection came back): the hub then has its connections catch up from the store, so a message committed
+	 * meanwhile is pushed now rather than at the recipient's next reconnect. Returns the unsubscribe function.
+	 */
+	onResume?(handler: () => void): () => void;
 	close(): Promise<void>;
 }
 

@@ -64,6 +64,7 @@ export class Hub {
 	#guard: RequestGuard | undefined;
 	#timers: NodeJS.Timeout[] = [];
 	#unsubscribe: (() => void) | undefined;
+	#unresume: (() => void) | undefined;
 
 	constructor(options: Partial<HubOptions>, deps: HubDeps) {
 		this.options = { ...DEFAULTS, ...stripUndefined(options) };
@@ -144,6 +145,11 @@ export class Hub {
 		// A distributed fan-out must be receiving before the first client can connect, or a push could be missed.
 		await this.fanout.open?.();
 		this.#unsubscribe = this.fanout.subscribe((event) => this.#onFanout(event));
+		// Events dropped while a distributed fan-out reconnected: every holder here reads what it missed.
+		this.#unresume = this.fanout.onResume?.(() => {
+			this.log.info("fan-out resumed; connections catch up from the store");
+			this.presence.catchUpAll();
+		});
 		// After the subscription, so that no presence event between the directory's snapshot and now is missed.
 		await this.presence.open();
 		await new Promise<void>((resolve, reject) => {
@@ -516,6 +522,7 @@ export class Hub {
 		// Releases what is still held here (a graceful stop: the other hubs see these sessions leave at once).
 		await this.presence.close().catch((err) => this.log.warn({ err }, "leaving the directory failed"));
 		this.#unsubscribe?.();
+		this.#unresume?.();
 		await this.fanout.close();
 		await this.store.close();
 	}

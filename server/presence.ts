@@ -495,6 +495,14 @@ export class Presence {
 		(this.#known.get(room) ?? this.#knownLoading.get(room))?.add(session);
 	}
 
+	/**
+	 * Fan-out may have dropped events (its connection came back): every holder here reads what waits for it
+	 * after what it was pushed, from the store. Observers (hooks) get live pushes only, and are left alone.
+	 */
+	catchUpAll(): void {
+		for (const conn of this.#online.values()) if (conn.open) conn.startCatchUp();
+	}
+
 	/** A committed message: push it to the recipients' connections on this hub, holders and observers. */
 	deliver(message: Message, recipients: readonly string[]): void {
 		// One serialization per message, however many recipients (a broadcast to 50 stringified it 50 times).
