@@ -199,7 +199,7 @@ describe.skipIf(!hasRedis)(`presence across hubs on one Redis${redisSkipNote}`, 
 	});
 
 	it("a hub taken for dead (it missed its deadline) claims its sessions again; peers see it leave and come back", async () => {
-		const [h1, h2] = (await hubs(2, { heartbeatMs: 400 })) as [TestHub, TestHub];
+		const [h1, h2] = (await hubs(2, { heartbeatMs: 1_000 })) as [TestHub, TestHub];
 		const a = await client(h1.url, "A");
 		const b = await client(h2.url, "B");
 		await until(() => h2.hub.presence.isOnline(ROOM, "A"));
