@@ -12,6 +12,10 @@
  *   (everything but a consuming `inbox`); `send` carries an idempotency key so the hub stores it once.
  * - Pushed messages are deduplicated by id (the hub may replay a message it pushed before a reconnect).
  * - A silent dead link (a tunnel that stopped forwarding) is found by an application ping and reconnected.
+ * - Several hubs (sharing one Redis) may be listed: the client talks to one at a time, and every new attempt
+ *   after a lost connection or a failed one goes to the next URL in the list, at the same backoff and jitter.
+ *   Moving loses nothing: in-flight requests are re-sent after the next hello (sends with their idempotency
+ *   key, acks as they are), and the new hub replays what is unacked.
  */
 import { EventEmitter } from "node:events";
 import ReconnectingWebSocket from "partysocket/ws";
@@ -37,7 +41,8 @@ export interface SecretStore {
 }
 
 export interface HubClientOptions {
-	url: string;
+	/** The hub, or several hubs sharing one store: a list, or one string of comma-separated URLs. */
+	url: string | readonly string[];
 	session: string;
 	room?: string;
 	token?: string;
@@ -47,7 +52,7 @@ export interface HubClientOptions {
 	/** The ID is this process's own (`<host>-<pid>`): the hub forgets it when the connection ends; see HelloRequest.ephemeral. */
 	ephemeral?: boolean;
 	secrets?: SecretStore;
-	/** Keep reconnecting (the bridge); false: one attempt, then fail (CLI one-shots, hooks). */
+	/** Keep reconnecting (the bridge); false: one attempt per listed hub until one answers, then fail (CLI one-shots, hooks). */
 	reconnect?: boolean;
 	/** Bound on every request, including the wait for a connection. */
 	requestTimeoutMs?: number;
@@ -123,12 +128,16 @@ function upgradeStatus(message: string): number | undefined {
 	return m ? Number(m[1]) : undefined;
 }
 
-export function unreachableHint(url: string): string {
-	return `Cannot reach the relay hub at ${url}. Is the hub running (\`claude-relay hub\`, or \`curl ${url.replace(/^ws/, "http")}/healthz\`)? If it runs on another machine, is the SSH tunnel up (\`claude-relay tunnel user@host\`)?`;
+export function unreachableHint(url: string | readonly string[]): string {
+	const urls = typeof url === "string" ? url.split(",").map((u) => u.trim()).filter(Boolean) : [...url];
+	const first = urls[0] ?? "";
+	const where = urls.length > 1 ? `any of the relay hubs at ${urls.join(", ")}` : `the relay hub at ${first}`;
+	return `Cannot reach ${where}. Is the hub running (\`claude-relay hub\`, or \`curl ${first.replace(/^ws/, "http")}/healthz\`)? If it runs on another machine, is the SSH tunnel up (\`claude-relay tunnel user@host\`)?`;
 }
 
 export class HubClient extends EventEmitter<HubClientEvents> {
-	readonly url: string;
+	/** Every hub this client may use, in the order it tries them. */
+	readonly urls: readonly string[];
 	/** The ID this client claims (changed by rename and switchSession). */
 	session: string;
 	readonly room: string;
@@ -149,6 +158,11 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 	#keepalive: NodeJS.Timeout | undefined;
 	#everReady = false;
 	#retryTimer: NodeJS.Timeout | undefined;
+	/** The URL of the current (or last) connection attempt, in `urls`. */
+	#urlIndex = 0;
+	#attempts = 0;
+	/** Connection attempts that ended without a hello since the last hello. */
+	#failedAttempts = 0;
 
 	constructor(options: HubClientOptions) {
 		super();
@@ -165,7 +179,9 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			idTakenRetryMs: 5_000,
 			...options,
 		};
-		this.url = options.url;
+		const list = typeof options.url === "string" ? options.url.split(",") : options.url;
+		this.urls = list.map((u) => u.trim()).filter(Boolean);
+		if (this.urls.length === 0) throw new RelayError(ErrorCode.UNREACHABLE, "No hub URL given.");
 		this.session = options.session;
 		this.room = options.room ?? "default";
 		const o = this.#opts;
@@ -187,7 +203,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			maxReconnectionDelay: o.maxReconnectDelayMs,
 			reconnectionDelayGrowFactor: 1.6,
 			connectionTimeout: o.connectTimeoutMs,
-			maxRetries: o.reconnect ? Number.POSITIVE_INFINITY : 0,
+			maxRetries: o.reconnect ? Number.POSITIVE_INFINITY : this.urls.length - 1,
 			maxEnqueuedMessages: 0,
 			minUptime: 2_000,
 		});
@@ -197,13 +213,31 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.#socket.addEventListener("error", (ev) => {
 			if (this.#fatal) return;
 			const msg = (ev as { message?: string }).message ?? "socket error";
-			this.lastError = new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(this.url)} (${msg})`);
-			if (!o.reconnect) this.#failAll(this.lastError);
+			this.lastError = new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(this.urls)} (${this.urls.length > 1 ? `${this.url}: ` : ""}${msg})`);
+			if (!o.reconnect && this.#triedAll) this.#failAll(this.lastError);
 		});
 	}
 
 	get ready(): boolean {
 		return this.hello !== null;
+	}
+
+	/**
+	 * Connection attempts that ended without a hello since the last one succeeded: once it reaches
+	 * `urls.length`, every listed hub has been tried and none let this client in.
+	 */
+	get failedAttempts(): number {
+		return this.#failedAttempts;
+	}
+
+	/** Every listed hub has had an attempt (what ends a one-shot client's tries). */
+	get #triedAll(): boolean {
+		return this.#attempts >= this.urls.length;
+	}
+
+	/** The hub of the current connection (or of the last attempt). */
+	get url(): string {
+		return this.urls[this.#urlIndex] ?? this.urls[0] ?? "";
 	}
 
 	/** Resolves with the hello reply once connected (at once if already), or rejects after the bound. */
@@ -213,7 +247,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		return new Promise((resolve, reject) => {
 			const timer = setTimeout(() => {
 				cleanup();
-				reject(this.lastError?.code === ErrorCode.UNREACHABLE || !this.lastError ? new RelayError(ErrorCode.UNREACHABLE, unreachableHint(this.url)) : this.lastError);
+				reject(this.lastError?.code === ErrorCode.UNREACHABLE || !this.lastError ? new RelayError(ErrorCode.UNREACHABLE, unreachableHint(this.urls)) : this.lastError);
 			}, timeoutMs);
 			const onReady = (h: ResultOf<"hello">) => {
 				cleanup();
@@ -225,9 +259,9 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			};
 			const onRefused = onFatal;
 			const onClosedOnce = () => {
-				if (!this.#opts.reconnect && !this.hello) {
+				if (!this.#opts.reconnect && !this.hello && this.#triedAll) {
 					cleanup();
-					reject(this.lastError ?? new RelayError(ErrorCode.UNREACHABLE, unreachableHint(this.url)));
+					reject(this.lastError ?? new RelayError(ErrorCode.UNREACHABLE, unreachableHint(this.urls)));
 				}
 			};
 			const cleanup = () => {
@@ -263,7 +297,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				reject(
 					entry.written
 						? new RelayError(ErrorCode.TIMEOUT, `The hub did not answer ${type} within ${seconds} s; it may or may not have been applied.`)
-						: new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(this.url)} (no connection within ${seconds} s)`),
+						: new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(this.urls)} (no connection within ${seconds} s)`),
 				);
 			}, timeoutMs);
 			const entry: Pending = { type, frame, resolve: resolve as (v: unknown) => void, reject, timer, repeatable, sent: false, written: false };
@@ -344,6 +378,9 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 			const base = Math.min(this.#opts.maxReconnectDelayMs, this.#opts.minReconnectDelayMs * 1.6 ** (retry - 1));
 			await new Promise((r) => setTimeout(r, Math.random() * 0.3 * base));
 		}
+		// Every attempt after the first goes to the next hub: the one before died, refused the upgrade, or
+		// closed (a hub stopping, a dead link), and another hub sharing the store serves the same session.
+		if (this.#attempts++ > 0) this.#urlIndex = (this.#urlIndex + 1) % this.urls.length;
 		if (!this.#opts.token) return this.url;
 		const u = new URL(this.url);
 		u.searchParams.set("token", this.#opts.token);
@@ -424,6 +461,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		this.lastError = null;
 		this.connectedSince = Date.now();
 		this.#everReady = true;
+		this.#failedAttempts = 0;
 		// Requests that were in flight on the old socket, or made while disconnected, go out now.
 		for (const entry of this.#pending.values()) if (!entry.sent) this.#write(entry);
 		this.#startKeepalive();
@@ -515,6 +553,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 
 	#onClose(code: number, reason: string): void {
 		const wasReady = this.hello !== null;
+		if (!wasReady) this.#failedAttempts++;
 		this.hello = null;
 		this.connectedSince = null;
 		this.#stopKeepalive();
@@ -571,9 +610,10 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				);
 			}
 		}
-		if (!this.#opts.reconnect && !this.#closed) {
+		// A one-shot client that has not reached any hub yet tries the next listed one (partysocket retries).
+		if (!this.#opts.reconnect && !this.#closed && (wasReady || this.#triedAll)) {
 			this.#closed = true;
-			this.#failAll(this.lastError ?? new RelayError(ErrorCode.UNREACHABLE, unreachableHint(this.url)));
+			this.#failAll(this.lastError ?? new RelayError(ErrorCode.UNREACHABLE, unreachableHint(this.urls)));
 			this.#socket.close();
 		}
 		this.emit("disconnected", { code, reason });

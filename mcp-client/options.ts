@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { ErrorCode, RelayError } from "../server/errors.js";
 import { paths, relayHome } from "../server/paths.js";
 import { checkName } from "../server/protocol.js";
+import { parseHubUrls } from "./hub-urls.js";
 import { type Identity, resolveIdentity } from "./identity.js";
 import type { LogLevel } from "./log.js";
 
@@ -27,7 +28,7 @@ export interface BridgeOption {
 export const BRIDGE_OPTIONS = {
 	"relay-url": {
 		describe:
-			"WebSocket URL of the hub (through an SSH tunnel: the local end, e.g. ws://localhost:9999)",
+			"WebSocket URL of the hub (through an SSH tunnel: the local end, e.g. ws://localhost:9999); several hubs sharing one Redis: comma-separated, tried in turn",
 		env: "RELAY_URL",
 		default: DEFAULT_RELAY_URL,
 	},
@@ -93,7 +94,10 @@ const LOG_LEVELS: readonly LogLevel[] = [
 
 /** Everything the bridge needs to know before it starts; `problem` is set when it cannot work as configured. */
 export interface BridgeConfig {
+	/** The hub, or several (comma-separated): what the bridge was given, normalised. */
 	url: string;
+	/** The same as a list (one URL unless several hubs were given). */
+	urls: string[];
 	room: string;
 	token: string | undefined;
 	home: string;
@@ -184,12 +188,9 @@ export function resolveConfig(
 	const serverName = pick("server-name") ?? "relay";
 
 	let problem = identity.problem;
-	if (!problem && !/^wss?:\/\/[^/\s]+/i.test(url)) {
-		problem = new RelayError(
-			ErrorCode.UNREACHABLE,
-			`The hub URL ${JSON.stringify(url)} is not a ws:// or wss:// URL; fix --relay-url or RELAY_URL.`,
-		);
-	}
+	const parsed = parseHubUrls(url, "--relay-url or RELAY_URL");
+	const urls = parsed.ok ? parsed.urls : [url];
+	if (!problem && !parsed.ok) problem = new RelayError(ErrorCode.UNREACHABLE, parsed.problem);
 	if (!problem) {
 		const roomCheck = checkName(room, "room name");
 		if (!roomCheck.ok)
@@ -206,7 +207,8 @@ export function resolveConfig(
 	}
 
 	return {
-		url,
+		url: urls.join(","),
+		urls,
 		room,
 		token,
 		home,

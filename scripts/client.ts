@@ -300,11 +300,13 @@ class ClientSession {
 			// A hub that is down only shows in lastError (set just after the socket's close), hence the poll.
 			const check = () => {
 				const e = client.lastError;
+				// With several hubs listed, one that is down is not the end: the next is tried first.
+				if (e?.code === ErrorCode.UNREACHABLE && client.failedAttempts < client.urls.length) return;
 				if (e && refusal.has(e.code)) finish(() => reject(e));
 			};
 			const poll = setInterval(check, 25);
 			const timer = setTimeout(
-				() => finish(() => reject(client.lastError ?? new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(client.url)} (no answer within ${this.args.timeout} s)`))),
+				() => finish(() => reject(client.lastError ?? new RelayError(ErrorCode.UNREACHABLE, `${unreachableHint(client.urls)} (no answer within ${this.args.timeout} s)`))),
 				this.args.timeout * 1000,
 			);
 			client.on("ready", onReady);
@@ -321,9 +323,11 @@ class ClientSession {
 		const who = `${online.length} peer${online.length === 1 ? "" : "s"} online${online.length ? ` (${online.join(", ")})` : ""}`;
 		const waiting = `${hello.pending} message${hello.pending === 1 ? "" : "s"} waiting`;
 		if (!this.#everReady) {
-			this.screen.info(`connected to ${this.setup.url} as ${hello.session} in room ${hello.room}: ${who}, ${waiting}`);
+			this.screen.info(`connected to ${this.client.url} as ${hello.session} in room ${hello.room}: ${who}, ${waiting}`);
 		} else {
-			this.screen.info(paint(this.style, "green", `* reconnected as ${hello.session}: ${who}, ${waiting}`));
+			// With several hubs listed, say which one took us back.
+			const where = this.client.urls.length > 1 ? ` to ${this.client.url}` : "";
+			this.screen.info(paint(this.style, "green", `* reconnected${where} as ${hello.session}: ${who}, ${waiting}`));
 		}
 		if (hello.lost > 0) {
 			this.screen.warn(`warning: ${hello.lost} message${hello.lost === 1 ? " was" : "s were"} deleted by the hub's retention before this session read ${hello.lost === 1 ? "it" : "them"}`);
@@ -549,7 +553,7 @@ class ClientSession {
 					formatStatus({
 						id: this.setup.id,
 						room: this.setup.room,
-						url: this.setup.url,
+						url: client.urls.length > 1 ? `${client.url} (of ${client.urls.join(", ")})` : client.url,
 						connected: client.ready,
 						hello: client.hello,
 						connectedSince: client.connectedSince,

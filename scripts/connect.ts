@@ -5,6 +5,7 @@
  * Every problem becomes a UserError with one sentence that says what to change.
  */
 import { hostname } from "node:os";
+import { parseHubUrls } from "../mcp-client/hub-urls.js";
 import { fallbackId, type Identity, resolveIdentity, sessionMeta } from "../mcp-client/identity.js";
 import { DEFAULT_RELAY_URL, DEFAULT_ROOM, loadToken } from "../mcp-client/options.js";
 import { FileSecretStore } from "../mcp-client/secrets.js";
@@ -23,6 +24,7 @@ export interface ConnectArgs {
 }
 
 export interface ConnectSetup {
+	/** The hub, or several sharing one Redis, comma-separated (HubClient tries them in turn). */
 	url: string;
 	room: string;
 	token: string | undefined;
@@ -45,8 +47,9 @@ export function resolveSetup(
 	opts: { client: string; stableFallback?: boolean; env?: NodeJS.ProcessEnv } = { client: "claude-relay-cli" },
 ): ConnectSetup {
 	const env = opts.env ?? process.env;
-	const url = (args.url ?? "").trim() || env.RELAY_URL?.trim() || DEFAULT_RELAY_URL;
-	if (!/^wss?:\/\/[^/\s]+/i.test(url)) throw new UserError(`The hub URL ${JSON.stringify(url)} is not a ws:// or wss:// URL; fix --url or RELAY_URL.`, 2);
+	const urls = parseHubUrls((args.url ?? "").trim() || env.RELAY_URL?.trim() || DEFAULT_RELAY_URL, "--url or RELAY_URL");
+	if (!urls.ok) throw new UserError(urls.problem, 2);
+	const url = urls.urls.join(",");
 	const room = (args.room ?? "").trim() || env.RELAY_ROOM?.trim() || DEFAULT_ROOM;
 	const roomCheck = checkName(room, "room name");
 	if (!roomCheck.ok) throw new UserError(`${roomCheck.reason}; fix --room or RELAY_ROOM.`, 2);

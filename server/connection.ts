@@ -35,8 +35,11 @@ export interface BoundSession {
 	touchedAt: number;
 }
 
-export type LeaveReason = "bye" | "closed" | "timeout" | "replaced" | "slow" | "shutdown";
-// ("renamed" is not a LeaveReason: a renamed session does not leave its connection; see Presence.renamed.)
+/**
+ * Why a session left. "renamed" is only what other hubs are told when a session on this hub took another ID
+ * (its connection stays; see Presence.renamed); a connection never leaves with it.
+ */
+export type LeaveReason = "bye" | "closed" | "timeout" | "replaced" | "slow" | "shutdown" | "renamed";
 
 let nextConnectionId = 1;
 
@@ -46,6 +49,8 @@ export class Connection {
 	/** Whether the hub token was accepted (at the upgrade or in hello). */
 	authenticated: boolean;
 	session: BoundSession | null = null;
+	/** This connection's hold on its session ID in the directory (server/directory.ts), from hello on. */
+	claim: string | null = null;
 	/** Set once the connection is on its way out, so presence and cleanup run once. */
 	leaving: LeaveReason | null = null;
 	lastActive = Date.now();

@@ -64,7 +64,12 @@ export interface HubOptions {
 	rateLimitPerSecond: number;
 	/** ...and the burst allowed above it. */
 	rateLimitBurst: number;
-	/** Interval of the ws-README heartbeat: ping everyone; terminate whoever did not pong since last time. */
+	/**
+	 * Interval of the ws-README heartbeat: ping everyone; terminate whoever did not pong since last time. With
+	 * several hubs on Redis it also paces the hubs' own heartbeat (server/directory-redis.ts): a hub beats
+	 * every quarter of it and is taken for dead half of it after its last beat, so its sessions are offline on
+	 * the other hubs within one interval of its death.
+	 */
 	heartbeatMs: number;
 	/** When an ID is claimed while held, how long the holder has to answer a ping before it is replaced. */
 	livenessProbeMs: number;

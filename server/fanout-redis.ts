@@ -15,12 +15,15 @@
  *
  * Session events ("this ID was first claimed in this room") and forget events ("this ID was forgotten") are
  * published here, so every hub's broadcast audience learns about sessions that joined or left elsewhere.
+ * Presence events (`online`, `offline`) come from the directory's scripts (server/directory-redis.ts), its
+ * probes and their answers from its own connection; they travel on the same channel.
  *
- * Like every Fanout this carries no durability: an event missed while the subscriber connection is down
- * only delays a push until the recipient's next catch-up (reconnect or inbox); the store keeps the message.
+ * Like every Fanout this carries no durability: an event missed while the subscriber connection is down is
+ * made up for when it is back (onResume: the hub has every connection catch up from the store); the store
+ * keeps the message either way.
  */
 import type { Redis } from "ioredis";
-import type { Fanout, FanoutEvent, FanoutHandler } from "./fanout.js";
+import { FANOUT_KINDS, type Fanout, type FanoutEvent, type FanoutHandler } from "./fanout.js";
 import { connectRedis, DEFAULT_REDIS_PREFIX, quitRedis } from "./store/redis.js";
 
 export interface RedisFanoutOptions {
@@ -35,6 +38,7 @@ export class RedisFanout implements Fanout {
 	readonly kind = "redis";
 	readonly channel: string;
 	readonly #handlers = new Set<FanoutHandler>();
+	readonly #resumeHandlers = new Set<() => void>();
 	/** A connection in subscriber mode can run no other command, so publishing needs its own. */
 	#sub: Redis | null = null;
 	#pub: Redis | null = null;
@@ -64,7 +68,17 @@ export class RedisFanout implements Fanout {
 		sub.value.on("message", (channel: string, text: string) => {
 			if (channel === this.channel) this.#dispatch(text);
 		});
-		// ioredis subscribes again by itself after a reconnect.
+		// Every "ready" from here on is a reconnect: events published while the subscriber was away are gone.
+		// ioredis subscribes again by itself; once our own SUBSCRIBE is answered, the subscription is surely in
+		// place, and the hub can catch its connections up from the store without missing what follows.
+		sub.value.on("ready", () => {
+			sub.value
+				.subscribe(this.channel)
+				.then(() => {
+					for (const handler of this.#resumeHandlers) handler();
+				})
+				.catch((err) => this.options.onError?.(err));
+		});
 		await sub.value.subscribe(this.channel);
 	}
 
@@ -82,10 +96,16 @@ export class RedisFanout implements Fanout {
 		return () => this.#handlers.delete(handler);
 	}
 
+	onResume(handler: () => void): () => void {
+		this.#resumeHandlers.add(handler);
+		return () => this.#resumeHandlers.delete(handler);
+	}
+
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
 		this.#handlers.clear();
+		this.#resumeHandlers.clear();
 		await this.#opening?.catch(() => undefined);
 		await Promise.all([quitRedis(this.#sub), quitRedis(this.#pub)]);
 		this.#sub = this.#pub = null;
@@ -100,7 +120,7 @@ export class RedisFanout implements Fanout {
 			return;
 		}
 		// Events from a newer hub version that this one does not know are skipped, not misread.
-		if (event.kind !== "message" && event.kind !== "session" && event.kind !== "forget" && event.kind !== "state") return;
+		if (typeof event !== "object" || event === null || !FANOUT_KINDS.has(event.kind)) return;
 		for (const handler of this.#handlers) {
 			try {
 				handler(event);

@@ -7,6 +7,8 @@
  * Fan-out carries no durability: the Store does. A lost fan-out event only delays a push until the
  * recipient's next catch-up (reconnect or inbox); it never loses a message.
  */
+import type { LeaveReason } from "./connection.js";
+import type { DirectoryEntry } from "./directory.js";
 import type { Message } from "./protocol.js";
 
 export type FanoutEvent =
@@ -18,6 +20,19 @@ export type FanoutEvent =
 	 * `forget`) closes the connections that hold or observe it there.
 	 */
 	| { kind: "forget"; room: string; session: string; close: boolean }
+	// Presence across hubs (server/directory-redis.ts). `online` and `offline` are published by the directory's
+	// scripts inside the change they announce, numbered by `pseq` (one counter for all hubs), so a hub can tell
+	// that it missed one and reload.
+	/** A session came online on `entry.hub`. */
+	| { kind: "online"; pseq: number; entry: DirectoryEntry }
+	/** A claim ended: the session left its hub, another hub replaced it, or its hub was taken for dead ("timeout"). */
+	| { kind: "offline"; pseq: number; hub: string; claim: string; room: string; session: string; reason: LeaveReason }
+	/** When `hub`'s sessions last sent a frame (reported every heartbeat/4, for peers' idle times). */
+	| { kind: "active"; hub: string; sessions: [room: string, session: string, lastActive: number][] }
+	/** Hub `from` asks hub `to` whether the holder of `claim` answers a ping within `ms`. */
+	| { kind: "probe"; to: string; from: string; id: string; claim: string; ms: number }
+	/** The answer to probe `id`. */
+	| { kind: "probe_reply"; to: string; id: string; alive: boolean }
 	/** A state key changed: every hub pushes `state_changed` to its connections watching a prefix of it. */
 	| StateEvent;
 
@@ -31,6 +46,19 @@ export interface StateEvent {
 	deleted: boolean;
 }
 
+/** Every kind above: a hub skips events of kinds it does not know (from a newer hub), rather than misread them. */
+export const FANOUT_KINDS: ReadonlySet<string> = new Set<FanoutEvent["kind"]>([
+	"message",
+	"session",
+	"forget",
+	"online",
+	"offline",
+	"active",
+	"probe",
+	"probe_reply",
+	"state",
+]);
+
 export type FanoutHandler = (event: FanoutEvent) => void;
 
 export interface Fanout {
@@ -40,6 +68,12 @@ export interface Fanout {
 	publish(event: FanoutEvent): Promise<void>;
 	/** Returns the unsubscribe function. */
 	subscribe(handler: FanoutHandler): () => void;
+	/**
+	 * Called each time events may have been dropped and delivery is whole again (a distributed engine's
+	 * connection came back): the hub then has its connections catch up from the store, so a message committed
+	 * meanwhile is pushed now rather than at the recipient's next reconnect. Returns the unsubscribe function.
+	 */
+	onResume?(handler: () => void): () => void;
 	close(): Promise<void>;
 }
 

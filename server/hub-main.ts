@@ -4,6 +4,7 @@
  */
 import { mkdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
+import { RedisDirectory } from "./directory-redis.js";
 import { RedisFanout } from "./fanout-redis.js";
 import { type HubArgs, splitList } from "./hub-command.js";
 import { Hub, HubConfigError } from "./hub.js";
@@ -98,6 +99,8 @@ export async function runHub(args: HubArgs): Promise<void> {
 		store instanceof RedisStore
 			? new RedisFanout({ url: store.url, prefix: store.prefix, onError: (err) => log.warn({ err }, "fan-out event dropped") })
 			: undefined;
+	// ...and the directory, so that presence (who holds which ID, on which hub) is one truth across them.
+	const directory = store instanceof RedisStore ? new RedisDirectory({ url: store.url, prefix: store.prefix, heartbeatMs: args.heartbeat, log }) : undefined;
 
 	let hub: Hub;
 	try {
@@ -131,7 +134,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 				claimMaxPerSession: args.claimMaxPerSession,
 				claimMaxPerRepo: args.claimMaxPerRepo,
 			},
-			{ store, fanout, log },
+			{ store, fanout, directory, log },
 		);
 	} catch (err) {
 		if (err instanceof HubConfigError) fail(err.message);
@@ -153,6 +156,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 		`  listening  ${address.url}   (health: http://${address.url.slice(5)}/healthz)`,
 		`  data       ${dbSpec === ":memory:" ? "in memory (nothing is kept after exit)" : store instanceof RedisStore ? redactRedisUrl(dbSpec) : dbSpec} [${store.kind}]`,
 		...(store instanceof RedisStore ? store.warnings.map((w) => `  warning    ${w}`) : []),
+		...(directory ? [`  hub id     ${directory.hubId} (presence shared with every hub on this Redis: ${hub.presence.directory.stats.hubs} now)`] : []),
 		...tokenLines(token, args.tokenFile, home),
 		...connectLines(address.port),
 		"  stop       Ctrl-C",

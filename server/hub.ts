@@ -16,6 +16,7 @@ import { CloseCode, ErrorCode } from "./errors.js";
 import { DEFAULT_ROOM } from "./handlers/hello.js";
 import type { HandlerContext } from "./handlers/context.js";
 import { MAX_SESSIONS_PAGE, sessionPage } from "./handlers/presence.js";
+import type { Directory } from "./directory.js";
 import { type Fanout, type FanoutEvent, LocalFanout } from "./fanout.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
@@ -30,6 +31,8 @@ import { VERSION } from "./version.js";
 export interface HubDeps {
 	store: Store;
 	fanout?: Fanout;
+	/** Who holds which ID on every hub (default: this hub alone). Hubs sharing a RedisStore share a RedisDirectory. */
+	directory?: Directory;
 	log?: Logger;
 }
 
@@ -65,6 +68,7 @@ export class Hub {
 	#guard: RequestGuard | undefined;
 	#timers: NodeJS.Timeout[] = [];
 	#unsubscribe: (() => void) | undefined;
+	#unresume: (() => void) | undefined;
 
 	constructor(options: Partial<HubOptions>, deps: HubDeps) {
 		this.options = { ...DEFAULTS, ...stripUndefined(options) };
@@ -103,7 +107,7 @@ export class Hub {
 		this.store = deps.store;
 		this.fanout = deps.fanout ?? new LocalFanout();
 		this.log = deps.log ?? silentLogger();
-		this.presence = new Presence(this.store, this.fanout, this.log, this.options);
+		this.presence = new Presence(this.store, this.fanout, this.log, this.options, deps.directory);
 		this.watches = new Watches(this.options.maxWatches);
 		this.context = {
 			options: this.options,
@@ -147,6 +151,13 @@ export class Hub {
 		// A distributed fan-out must be receiving before the first client can connect, or a push could be missed.
 		await this.fanout.open?.();
 		this.#unsubscribe = this.fanout.subscribe((event) => this.#onFanout(event));
+		// Events dropped while a distributed fan-out reconnected: every holder here reads what it missed.
+		this.#unresume = this.fanout.onResume?.(() => {
+			this.log.info("fan-out resumed; connections catch up from the store");
+			this.presence.catchUpAll();
+		});
+		// After the subscription, so that no presence event between the directory's snapshot and now is missed.
+		await this.presence.open();
 		await new Promise<void>((resolve, reject) => {
 			this.#http.once("error", reject);
 			this.#http.listen(this.options.port, this.options.host, () => {
@@ -335,7 +346,14 @@ export class Hub {
 			version: VERSION,
 			protocol: PROTOCOL_VERSION,
 			uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+			/** Held on this hub; `presence.sessionsOnline` counts every hub sharing the store. */
 			sessionsOnline: this.presence.size,
+			presence: {
+				directory: this.presence.directory.kind,
+				hub: this.presence.directory.hubId,
+				hubs: this.presence.directory.stats.hubs,
+				sessionsOnline: this.presence.globalSize,
+			},
 			connections: this.#connections.size,
 			preHello: this.#preHello.size,
 			messagesStored: stats.messages,
@@ -456,7 +474,8 @@ export class Hub {
 		if (event.kind === "session") this.presence.sessionSeen(event.room, event.session);
 		else if (event.kind === "forget") this.presence.sessionForgotten(event.room, event.session, event.close);
 		else if (event.kind === "state") this.watches.notify(event);
-		else this.presence.deliver(event.message, event.recipients);
+		else if (event.kind === "message") this.presence.deliver(event.message, event.recipients);
+		else this.presence.receive(event);
 	}
 
 	// ----- timers ----------------------------------------------------------------------------------------
@@ -561,8 +580,10 @@ export class Hub {
 		for (const conn of this.#connections) conn.ws.terminate();
 		this.#http.closeAllConnections?.();
 		await httpClosed;
+		// Releases what is still held here (a graceful stop: the other hubs see these sessions leave at once).
+		await this.presence.close().catch((err) => this.log.warn({ err }, "leaving the directory failed"));
 		this.#unsubscribe?.();
-		this.presence.close();
+		this.#unresume?.();
 		await this.fanout.close();
 		await this.store.close();
 	}

@@ -1,8 +1,14 @@
 /**
- * Who holds which session on this hub: the live holder of each ID, the observers attached beside it (hooks),
+ * Who holds which session: the live holder of each ID on this hub, the observers attached beside it (hooks),
  * each room's broadcast audience (every session it has), the claim lock that serializes hellos (and forgets)
- * for one ID, and the presence frames (`peer_joined` / `peer_left`) the room sees. Handlers reach it through
- * their context (server/handlers/context.ts); the Hub owns it and feeds it connections and fan-out events.
+ * for one ID on this hub, and the presence frames (`peer_joined` / `peer_left`) the room sees. Handlers reach
+ * it through their context (server/handlers/context.ts); the Hub owns it and feeds it connections and fan-out
+ * events.
+ *
+ * Beyond this hub it asks the directory (server/directory.ts): a claim of an ID is made there, so that an ID
+ * is held once across every hub sharing it; the holder of a contested ID is probed wherever it is; and who is
+ * online elsewhere (peers, the live/queued split of a send, `sessions`) is read from the directory's mirror.
+ * With one hub the directory is a map and all of this is local.
  *
  * It also ends sessions: an ephemeral one is forgotten when its connection ends, `forget` forgets one on
  * request, and retention forgets those not seen for a while (forgetStale). Forgetting takes the ID out of
@@ -11,10 +17,11 @@
 import type { Connection, LeaveReason } from "./connection.js";
 import { sessionKey } from "./connection.js";
 import type { HubOptions } from "./defaults.js";
-import { CloseCode } from "./errors.js";
-import type { Fanout } from "./fanout.js";
+import { type ClaimRequest, type Directory, type DirectoryEntry, type DirectoryEvents, LocalDirectory, newClaimId } from "./directory.js";
+import { CloseCode, ErrorCode, RelayError } from "./errors.js";
+import type { Fanout, FanoutEvent } from "./fanout.js";
 import type { Logger } from "./logger.js";
-import type { Message } from "./protocol.js";
+import type { Message, PeerInfo, SessionMeta } from "./protocol.js";
 import type { ForgetResult, Store } from "./store/store.js";
 
 export interface ForgetOutcome extends ForgetResult {
@@ -33,6 +40,8 @@ export interface StaleOutcome {
 	withMail: { room: string; session: string; pending: number }[];
 }
 
+/** A claim contested this many times in a row (each time by a newer holder that then died) gives up. */
+const CLAIM_ATTEMPTS = 3;
 /** Rooms' audiences are read from the store in pages of this many. */
 const LOAD_PAGE = 1_000;
 /** Retention asks the store for this many stale sessions at a time. */
@@ -55,6 +64,9 @@ export class Presence {
 	/** Serializes claims of the same ID so two racing hellos cannot both win. */
 	readonly #claims = new Map<string, Promise<unknown>>();
 
+	/** Claim ID → the connection that made it: holders, and hellos between their claim and their bind. */
+	readonly #byClaim = new Map<string, Connection>();
+
 	/** Ephemeral sessions whose connection ended without bye, waiting out ephemeralGraceMs. */
 	readonly #graceTimers = new Set<NodeJS.Timeout>();
 
@@ -62,18 +74,219 @@ export class Presence {
 		private readonly store: Store,
 		private readonly fanout: Pick<Fanout, "publish">,
 		private readonly log: Logger,
-		private readonly options: Pick<HubOptions, "ephemeralGraceMs"> = { ephemeralGraceMs: 0 },
+		private readonly options: Pick<HubOptions, "ephemeralGraceMs" | "livenessProbeMs"> = { ephemeralGraceMs: 0, livenessProbeMs: 2_000 },
+		/** Who holds what on every hub (LocalDirectory: this hub is the only one). */
+		readonly directory: Directory = new LocalDirectory(),
 	) {}
 
-	/** Stops the pending ends of ephemeral sessions (the hub is stopping; retention of the next one covers them). */
-	close(): void {
+	/** Registers this hub in the directory and learns what the others hold. */
+	async open(): Promise<void> {
+		await this.directory.open(this.#directoryEvents());
+	}
+
+	/**
+	 * Stops the pending ends of ephemeral sessions (the hub is stopping; retention of the next one covers
+	 * them) and leaves the directory, releasing whatever this hub still holds.
+	 */
+	async close(): Promise<void> {
 		for (const t of this.#graceTimers) clearTimeout(t);
 		this.#graceTimers.clear();
+		await this.directory.close();
 	}
 
 	/** Sessions held live on this hub (not observers). */
 	get size(): number {
 		return this.#online.size;
+	}
+
+	/** Sessions held live on every hub sharing the directory (this one's included). */
+	get globalSize(): number {
+		return this.#online.size + this.directory.stats.remoteSessions;
+	}
+
+	/** Whether a session is online on any hub: held here by an open connection, or on another hub. */
+	isOnline(room: string, session: string): boolean {
+		return Boolean(this.holder(room, session)?.open) || this.directory.remote(room, session) !== undefined;
+	}
+
+	/** What a session online on another hub told its hub about itself; undefined if it is not online elsewhere. */
+	remoteMeta(room: string, session: string): SessionMeta | undefined {
+		return this.directory.remote(room, session)?.meta;
+	}
+
+	/** Who is online in a room, on every hub, but `except` (the asker). */
+	peers(room: string, except?: Connection, now = Date.now()): PeerInfo[] {
+		const out = this.online(room)
+			.filter((c) => c !== except)
+			.map((c) => c.peerInfo(now));
+		for (const e of this.directory.remoteIn(room)) if (!this.holder(room, e.session)) out.push(remotePeerInfo(e, now));
+		return out;
+	}
+
+	/**
+	 * Makes `conn` the holder of its ID on every hub, or throws E_ID_TAKEN. The caller holds the claim lock and
+	 * binds the session next (or calls abandonClaim). If the ID is held (here or on another hub), the holder
+	 * is probed: if it answers within livenessProbeMs the newcomer is refused; if not, it is replaced (closed
+	 * 4002 by its hub) and the newcomer takes the ID. The directory's claim is atomic, so two hubs racing for
+	 * a free ID cannot both win: the loser finds the winner holding it, and the winner answers the probe.
+	 */
+	async takeOver(conn: Connection, request: Omit<ClaimRequest, "claim">): Promise<void> {
+		const claim = newClaimId();
+		conn.claim = claim;
+		this.#byClaim.set(claim, conn);
+		const { room, session } = request;
+		try {
+			let over: string | undefined;
+			for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+				const holder = await this.directory.claim({ ...request, claim }, over);
+				if (!holder) return;
+				const local = holder.hub === this.directory.hubId ? this.#byClaim.get(holder.claim) : undefined;
+				const alive = local ? local.open && (await local.probe(this.options.livenessProbeMs)) : holder.hub !== this.directory.hubId && (await this.directory.probe(holder, this.options.livenessProbeMs));
+				if (alive) {
+					const meta = local?.session?.meta ?? holder.meta;
+					const where = [meta.host, meta.pid && `pid ${meta.pid}`].filter(Boolean).join(", ");
+					const elsewhere = local ? "" : " on another hub";
+					// Who holds it, as it said at hello: a nested run (`claude -p` from a session's shell) sees that the
+					// holder is the session that started it, and takes <ID>-bg<n> instead of waiting for this ID.
+					const who = {
+						...(meta.host !== undefined ? { host: meta.host } : {}),
+						...(meta.pid !== undefined ? { pid: meta.pid } : {}),
+						...(meta.ppid !== undefined ? { ppid: meta.ppid } : {}),
+					};
+					throw new RelayError(
+						ErrorCode.ID_TAKEN,
+						`${session} is in use by a live connection${where ? ` (${where})` : ""}${elsewhere}. Pick another ID for this session.`,
+						{ holder: who },
+					);
+				}
+				this.log.info({ session, room, hub: holder.hub }, "previous holder did not answer the liveness ping; replacing it");
+				if (local) {
+					local.leaving = "replaced";
+					this.leave(local, "replaced");
+					local.close(CloseCode.REPLACED, "replaced by a new connection for this ID");
+					local.ws.terminate();
+				} else if (this.directory.dropRemote(room, session, holder.claim)) {
+					// Said now, before the newcomer's peer_joined, as when the holder is on this hub; the directory's
+					// own event for it, later, finds nothing left to announce.
+					this.#announceLeft(room, session, "replaced");
+				}
+				over = holder.claim;
+			}
+			throw new RelayError(ErrorCode.ID_TAKEN, `${session} was claimed by another client a moment ago; choose another ID.`);
+		} catch (err) {
+			this.#byClaim.delete(claim);
+			conn.claim = null;
+			throw err;
+		}
+	}
+
+	/**
+	 * A rename, step one: claims `to` for this connection by the same contest as a hello (a live holder, here
+	 * or on another hub, refuses it; a dead one is replaced), keeping the claim on the old ID until
+	 * `commitRename` (the store moved the session) or `revertRename` (it did not).
+	 */
+	async claimForRename(conn: Connection, to: string): Promise<{ old: string | null }> {
+		const s = conn.session;
+		if (!s) throw new Error("rename without a session");
+		const old = conn.claim;
+		try {
+			await this.takeOver(conn, { room: s.room, session: to, meta: s.meta, connectedAt: s.connectedAt, lastActive: conn.lastActive });
+		} catch (err) {
+			conn.claim = old;
+			if (old) this.#byClaim.set(old, conn);
+			throw err;
+		}
+		return { old };
+	}
+
+	/** The store renamed the session: the old ID's claim goes, and the other hubs see it leave (renamed). */
+	commitRename(conn: Connection, from: string, old: string | null): void {
+		const s = conn.session;
+		if (!s || !old) return;
+		this.#byClaim.delete(old);
+		void this.directory.release(s.room, from, old, "renamed");
+	}
+
+	/** The store did not rename: give `to` back and hold the old ID's claim again. */
+	revertRename(conn: Connection, to: string, old: string | null): void {
+		const s = conn.session;
+		const claim = conn.claim;
+		if (!s) return;
+		if (claim && claim !== old) {
+			this.#byClaim.delete(claim);
+			void this.directory.release(s.room, to, claim, "bye");
+		}
+		conn.claim = old;
+		if (old) this.#byClaim.set(old, conn);
+	}
+
+	/** A hello that took the ID but could not finish (its socket closed): give the ID back. */
+	abandonClaim(conn: Connection, room: string, session: string): void {
+		const claim = conn.claim;
+		if (!claim || conn.session) return;
+		conn.claim = null;
+		this.#byClaim.delete(claim);
+		void this.directory.release(room, session, claim, "closed");
+	}
+
+	/**
+	 * Whether a live connection holds the ID on any hub: probed as hello probes one. Its meta if it answered,
+	 * null if nobody holds it or the holder did not answer.
+	 */
+	async liveHolder(room: string, session: string): Promise<{ meta: SessionMeta; remote: boolean } | null> {
+		const ms = this.options.livenessProbeMs;
+		const local = this.holder(room, session);
+		if (local?.open && local.session) return (await local.probe(ms)) ? { meta: local.session.meta, remote: false } : null;
+		const remote = this.directory.remote(room, session);
+		if (remote) return (await this.directory.probe(remote, ms)) ? { meta: remote.meta, remote: true } : null;
+		return null;
+	}
+
+	/** A presence or probe event from the fan-out: the directory's. */
+	receive(event: FanoutEvent): void {
+		this.directory.receive(event);
+	}
+
+	#announceLeft(room: string, session: string, reason: LeaveReason): void {
+		const text = JSON.stringify({ type: "peer_left", session, room, reason });
+		for (const other of this.online(room)) other.sendText(text);
+	}
+
+	/** What the directory tells this hub, and asks it. */
+	#directoryEvents(): DirectoryEvents {
+		return {
+			joined: (entry) => {
+				// Held here too: this hub's own holder was replaced by that one, and its leave was already said.
+				if (this.holder(entry.room, entry.session)) return;
+				const text = JSON.stringify({ type: "peer_joined", peer: remotePeerInfo(entry, Date.now()) });
+				for (const other of this.online(entry.room)) other.sendText(text);
+			},
+			left: (entry, reason) => {
+				if (this.holder(entry.room, entry.session)) return;
+				this.#announceLeft(entry.room, entry.session, reason);
+			},
+			replaced: (claim) => {
+				const conn = this.#byClaim.get(claim);
+				if (!conn) return;
+				this.log.info({ session: conn.session?.session, room: conn.session?.room }, "another hub took over this session (its connection here did not answer a probe)");
+				conn.leaving ??= "replaced";
+				this.leave(conn, "replaced");
+				conn.close(CloseCode.REPLACED, "replaced by a new connection for this ID");
+				conn.ws.terminate();
+			},
+			probe: async (claim, ms) => {
+				const conn = this.#byClaim.get(claim);
+				return conn?.open ? conn.probe(ms) : false;
+			},
+			held: () => {
+				const out: ClaimRequest[] = [];
+				for (const conn of this.#online.values()) {
+					const s = conn.session;
+					if (s && conn.claim) out.push({ room: s.room, session: s.session, claim: conn.claim, meta: s.meta, connectedAt: s.connectedAt, lastActive: conn.lastActive });
+				}
+				return out;
+			},
+		};
 	}
 
 	/** The connection holding this session now, if any. */
@@ -198,13 +411,16 @@ export class Presence {
 			return;
 		}
 		this.#online.delete(key);
+		if (conn.claim) {
+			this.#byClaim.delete(conn.claim);
+			void this.directory.release(s.room, s.session, conn.claim, reason);
+		}
 		// A replaced holder's ID lives on in the connection that took it over; a hub that is stopping leaves its
 		// bridges to reconnect to the next one (retention forgets those that never do).
 		if (s.ephemeral && reason !== "replaced" && reason !== "shutdown") this.#endEphemeral(s.room, s.session, s.touchedAt, reason === "bye");
 		else this.store.touchSession(s.room, s.session, s.meta, Date.now()).catch((err) => this.log.warn({ err }, "touch failed"));
 		this.log.info({ session: s.session, room: s.room, reason }, "session offline");
-		const text = JSON.stringify({ type: "peer_left", session: s.session, room: s.room, reason });
-		for (const other of this.online(s.room)) other.sendText(text);
+		this.#announceLeft(s.room, s.session, reason);
 		if (reason === "bye") conn.close(CloseCode.NORMAL, "bye");
 	}
 
@@ -376,6 +592,14 @@ export class Presence {
 		(this.#known.get(room) ?? this.#knownLoading.get(room))?.add(session);
 	}
 
+	/**
+	 * Fan-out may have dropped events (its connection came back): every holder here reads what waits for it
+	 * after what it was pushed, from the store. Observers (hooks) get live pushes only, and are left alone.
+	 */
+	catchUpAll(): void {
+		for (const conn of this.#online.values()) if (conn.open) conn.startCatchUp();
+	}
+
 	/** A committed message: push it to the recipients' connections on this hub, holders and observers. */
 	deliver(message: Message, recipients: readonly string[]): void {
 		// One serialization per message, however many recipients (a broadcast to 50 stringified it 50 times).
@@ -388,4 +612,9 @@ export class Presence {
 			if (observers) for (const o of observers) o.deliver(message, frame);
 		}
 	}
+}
+
+/** A session held on another hub, as `peers` shows it (its idle time as of its hub's last report). */
+function remotePeerInfo(e: DirectoryEntry, now: number): PeerInfo {
+	return { session: e.session, room: e.room, meta: e.meta, connectedAt: e.connectedAt, idleMs: Math.max(0, now - e.lastActive) };
 }

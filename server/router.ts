@@ -199,7 +199,9 @@ export async function routeFrame(
 			conn.error(
 				frame.id,
 				ErrorCode.STORAGE,
-				`The hub's storage failed: ${err.message}. This request was not applied; retry it later (the hub's /healthz says when storage works again).`,
+				err.maybeApplied
+					? `The hub's storage failed: ${err.message}. This request was not applied, unless it was already on its way to the storage when the connection dropped; retry it later (a send with the same key is stored once; the hub's /healthz says when storage works again).`
+					: `The hub's storage failed: ${err.message}. This request was not applied; retry it later (the hub's /healthz says when storage works again).`,
 			);
 			return;
 		}

@@ -6,6 +6,7 @@
  */
 import WebSocket from "ws";
 import { unreachableHint } from "../mcp-client/hub-client.js";
+import { parseHubUrls } from "../mcp-client/hub-urls.js";
 import { loadToken } from "../mcp-client/options.js";
 import { FileSecretStore } from "../mcp-client/secrets.js";
 import { paths, relayHome } from "../server/paths.js";
@@ -33,7 +34,8 @@ export async function runForget(opts: ForgetOptions): Promise<number> {
 		const check = checkName(value, what);
 		if (!check.ok) throw new UserError(`${check.reason}.`, 2);
 	}
-	if (!/^wss?:\/\/[^/\s]+/i.test(opts.url)) throw new UserError(`The hub URL ${JSON.stringify(opts.url)} is not a ws:// or wss:// URL; fix --url or RELAY_URL.`, 2);
+	const parsed = parseHubUrls(opts.url, "--url or RELAY_URL");
+	if (!parsed.ok) throw new UserError(parsed.problem, 2);
 	const home = relayHome(env);
 	let token: string | undefined;
 	try {
@@ -51,7 +53,17 @@ export async function runForget(opts: ForgetOptions): Promise<number> {
 		...(token ? { token } : {}),
 		...(opts.force ? { force: true } : {}),
 	};
-	const answer = await request(opts.url, frame, opts.timeoutMs ?? 10_000);
+	// Several hubs sharing one store: the first that can be reached answers for all of them.
+	let answer: Answer | undefined;
+	for (const [i, url] of parsed.urls.entries()) {
+		try {
+			answer = await request(url, frame, opts.timeoutMs ?? 10_000);
+			break;
+		} catch (err) {
+			if (!(err instanceof UnreachableError) || i === parsed.urls.length - 1) throw err;
+		}
+	}
+	if (!answer) throw new UserError("No hub answered.", 1);
 	if (answer.type === "error") {
 		const hint =
 			answer.code === "E_FORBIDDEN" && !secret && !token
@@ -74,6 +86,13 @@ export async function runForget(opts: ForgetOptions): Promise<number> {
 
 type Answer = { type: "result"; result: ResultOf<"forget"> } | { type: "error"; code: string; message: string };
 
+/** The hub could not be reached at all (the next listed one may be). */
+class UnreachableError extends UserError {
+	constructor(message: string) {
+		super(message, 1);
+	}
+}
+
 /** One request on a fresh connection, bounded; no hello (forget needs none). */
 function request(url: string, frame: Record<string, unknown>, timeoutMs: number): Promise<Answer> {
 	return new Promise((resolve, reject) => {
@@ -94,7 +113,7 @@ function request(url: string, frame: Record<string, unknown>, timeoutMs: number)
 				),
 			),
 		);
-		ws.on("error", (err) => fail(new UserError(`${unreachableHint(url)} (${err.message})`, 1)));
+		ws.on("error", (err) => fail(new UnreachableError(`${unreachableHint(url)} (${err.message})`)));
 		ws.on("open", () => ws.send(JSON.stringify(frame)));
 		ws.on("message", (data) => {
 			let f: { type?: string; id?: unknown; result?: unknown; code?: string; message?: string };

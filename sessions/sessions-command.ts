@@ -33,7 +33,7 @@ const forgetCommand: CommandModule<object, ForgetArgs> = {
 				type: "string",
 				default: process.env.RELAY_URL || DEFAULT_URL,
 				defaultDescription: `$RELAY_URL or ${DEFAULT_URL}`,
-				describe: "The hub",
+				describe: "The hub (several sharing one Redis: comma-separated; the first that answers)",
 			})
 			.option("room", {
 				type: "string",
@@ -91,7 +91,7 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
 				type: "string",
 				default: process.env.RELAY_URL || DEFAULT_URL,
 				defaultDescription: `$RELAY_URL or ${DEFAULT_URL}`,
-				describe: "Hub to ask who is online (GET /sessions); the registry alone if unreachable",
+				describe: "Hub to ask who is online (GET /sessions; several: comma-separated, the first that answers); the registry alone if unreachable",
 			})
 			.option("room", {
 				type: "string",

@@ -34,6 +34,20 @@ export async function fetchHubSessions(
 	url: string,
 	opts: { room?: string; token?: string; timeoutMs?: number; pageSize?: number; maxPages?: number } = {},
 ): Promise<{ ok: true; sessions: HubSessionState[]; more: number } | { ok: false; reason: string }> {
+	// Several hubs sharing one store answer the same: ask them in turn until one does.
+	const urls = url.split(",").map((u) => u.trim()).filter(Boolean);
+	let answer: Awaited<ReturnType<typeof fetchOneHub>> = { ok: false, reason: `invalid hub URL ${JSON.stringify(url)}` };
+	for (const u of urls) {
+		answer = await fetchOneHub(u, opts);
+		if (answer.ok || answer.reason.includes("token")) return answer;
+	}
+	return urls.length > 1 && !answer.ok ? { ok: false, reason: `no hub answered (${urls.join(", ")}): ${answer.reason}` } : answer;
+}
+
+async function fetchOneHub(
+	url: string,
+	opts: { room?: string; token?: string; timeoutMs?: number; pageSize?: number; maxPages?: number } = {},
+): Promise<{ ok: true; sessions: HubSessionState[]; more: number } | { ok: false; reason: string }> {
 	let http: URL;
 	try {
 		http = new URL(url);

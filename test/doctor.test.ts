@@ -103,6 +103,20 @@ describe("claude-relay doctor", () => {
 		expect(r.stdout).toMatch(/\d essential checks failed\./);
 	});
 
+	it("several hubs (RELAY_URL a list): checks each; one down is a warning while another answers", async () => {
+		hub = await startHub();
+		const dead = `ws://127.0.0.1:${await freePort()}`;
+		const r = await cli(["doctor"], env({ RELAY_URL: `${dead},${hub.url}`, CLAUDE_RELAY_SESSION_ID: "CC-7" }));
+		expect(line(r.stdout, `! Hub not reachable at ${dead}`)).toContain("the client uses the other hubs listed");
+		expect(line(r.stdout, `✓ Hub reachable at ${hub.url}`)).toBeDefined();
+		expect(line(r.stdout, "✓ No token needed (the hub has none)")).toBeDefined();
+		const none = await cli(["doctor"], env({ RELAY_URL: `${dead},ws://127.0.0.1:${await freePort()}` }));
+		expect(none.code).toBe(1);
+		expect(line(none.stdout, `✗ Hub not reachable at ${dead}`)).toBeDefined();
+		const bad = await cli(["doctor"], env({ RELAY_URL: `${hub.url},http://nope` }));
+		expect(line(bad.stdout, "✗ The hub URL \"http://nope\" is not a ws:// or wss:// URL")).toBeDefined();
+	});
+
 	it("a wrong token, a bridge that fails to connect, an old Claude Code", async () => {
 		hub = await startHub({ token: TOKEN });
 		const e = env({ RELAY_URL: hub.url, RELAY_TOKEN: "wrong-token-wrong-token", FAKE_CLAUDE_STATUS: "✗ Failed to connect", FAKE_CLAUDE_VERSION: "2.0.5" });

@@ -17,7 +17,7 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
 	builder: (y) =>
 		y
 			.options({
-				url: { type: "string", describe: "Hub URL to check (default: $RELAY_URL, the bridge registration's, or ws://localhost:9999)" },
+				url: { type: "string", describe: "Hub URL to check; several: comma-separated, each is checked (default: $RELAY_URL, the bridge registration's, or ws://localhost:9999)" },
 				room: { type: "string", describe: "Room (default: $RELAY_ROOM or default)" },
 				id: { type: "string", describe: "Session ID to check (default: CLAUDE_RELAY_SESSION_ID, RELAY_CLIENT_ID)" },
 			})

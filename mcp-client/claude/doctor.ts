@@ -16,6 +16,7 @@ import { paths, relayHome } from "../../server/paths.js";
 import { checkName } from "../../server/protocol.js";
 import { sanitizeLine } from "../../server/sanitize.js";
 import { resolveIdentity } from "../identity.js";
+import { parseHubUrls } from "../hub-urls.js";
 import { DEFAULT_RELAY_URL, DEFAULT_ROOM, loadToken } from "../options.js";
 import { FileSecretStore } from "../secrets.js";
 import { observerClient, readSmallFile } from "./hook-common.js";
@@ -303,10 +304,17 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 	emit(nodeCheck());
 
 	const registered = registeredEnv(env);
-	const url = opts.url?.trim() || env.RELAY_URL?.trim() || registered.RELAY_URL || DEFAULT_RELAY_URL;
+	const urlText = opts.url?.trim() || env.RELAY_URL?.trim() || registered.RELAY_URL || DEFAULT_RELAY_URL;
 	const room = opts.room?.trim() || env.RELAY_ROOM?.trim() || registered.RELAY_ROOM || DEFAULT_ROOM;
-	const health = await healthCheck(url);
-	emit(health.check);
+	// Several hubs (sharing one Redis): each is checked; one that answers is enough, the others are warnings.
+	const parsed = parseHubUrls(urlText, "RELAY_URL (or --url)");
+	const urls = parsed.ok ? parsed.urls : [];
+	if (!parsed.ok) emit({ status: "fail", essential: true, text: parsed.problem, fix: "set RELAY_URL (or --url) to ws://HOST:PORT (several hubs: comma-separated)" });
+	const checked = await Promise.all(urls.map((u) => healthCheck(u)));
+	const upUrls = urls.filter((_, i) => checked[i]?.up);
+	for (const c of checked) emit(c.up || upUrls.length === 0 ? c.check : { ...c.check, status: "warn", essential: false, text: `${c.check.text}; the client uses the other hubs listed` });
+	const health = { up: upUrls.length > 0 };
+	const url = upUrls[0] ?? urls[0] ?? urlText;
 
 	let token: string | undefined;
 	let tokenOk = false;
@@ -368,7 +376,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 			});
 		} else if (health.up) {
 			const client = observerClient(
-				{ home, url, room, token, session, idSource: "", secrets: { load: (r, s) => store.load(r, s), save: () => {} }, claudeSessionId: undefined, input: {}, log: Object.assign(() => {}, { file: "" }) },
+				{ home, url: urls.join(","), room, token, session, idSource: "", secrets: { load: (r, s) => store.load(r, s), save: () => {} }, claudeSessionId: undefined, input: {}, log: Object.assign(() => {}, { file: "" }) },
 				{ requestTimeoutMs: 3_000 },
 			);
 			try {

@@ -27,7 +27,7 @@ export const hookCommand: CommandModule<object, HookArgs> = {
 					"prompt: unread messages become context (and are marked read); stop: block the stop while mail waits; wake: wait in the background and wake an idle session; guard: before Edit/Write/MultiEdit/NotebookEdit, answer for files other sessions claimed; block-git: refuse git commit/push/reset --hard in turns the autowake daemon started",
 				demandOption: true,
 			})
-			.option("url", { type: "string", describe: "Hub URL (default: $RELAY_URL or ws://localhost:9999)" })
+			.option("url", { type: "string", describe: "Hub URL; several: comma-separated (default: $RELAY_URL or ws://localhost:9999)" })
 			.option("room", { type: "string", describe: "Room (default: $RELAY_ROOM or default)" })
 			.option("id", {
 				type: "string",

@@ -20,6 +20,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { HubClient, type SecretStore } from "../hub-client.js";
 import { resolveIdentity } from "../identity.js";
+import { parseHubUrls } from "../hub-urls.js";
 import { DEFAULT_RELAY_URL, DEFAULT_ROOM, loadToken } from "../options.js";
 import { FileSecretStore } from "../secrets.js";
 import { paths, relayHome } from "../../server/paths.js";
@@ -50,7 +51,7 @@ export interface HookInput {
 }
 
 export interface HookOptions {
-	/** Hub URL (flag); else RELAY_URL; else ws://localhost:9999. */
+	/** Hub URL (flag); else RELAY_URL; else ws://localhost:9999. Several hubs: comma-separated. */
 	url?: string;
 	room?: string;
 	/** Forced session ID (see the rule above). */
@@ -135,8 +136,9 @@ export function resolveHookContext(opts: HookOptions, input: HookInput, env: Nod
 	}
 	const room = opts.room?.trim() || env.RELAY_ROOM?.trim() || DEFAULT_ROOM;
 	if (!checkName(room, "room name").ok) return { ok: false, reason: `bad room ${JSON.stringify(room)}` };
-	const url = opts.url?.trim() || env.RELAY_URL?.trim() || DEFAULT_RELAY_URL;
-	if (!/^wss?:\/\/[^/\s]+/i.test(url)) return { ok: false, reason: `bad hub URL ${JSON.stringify(url)}` };
+	const urls = parseHubUrls(opts.url?.trim() || env.RELAY_URL?.trim() || DEFAULT_RELAY_URL);
+	if (!urls.ok) return { ok: false, reason: urls.problem };
+	const url = urls.urls.join(",");
 	let token: string | undefined;
 	try {
 		token = loadToken(env.RELAY_TOKEN_FILE?.trim() || undefined, env, home);

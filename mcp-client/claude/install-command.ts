@@ -28,7 +28,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 		y
 			.options({
 				scope: scopeOption,
-				url: { type: "string", describe: "Hub URL for the bridge and the hooks (default at run time: $RELAY_URL or ws://localhost:9999)" },
+				url: { type: "string", describe: "Hub URL for the bridge and the hooks; several hubs sharing one Redis: comma-separated (default at run time: $RELAY_URL or ws://localhost:9999)" },
 				room: { type: "string", describe: "Room for the bridge and the hooks (default: $RELAY_ROOM or default)" },
 				id: {
 					type: "string",

@@ -27,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { paths, relayHome } from "../../server/paths.js";
 import { checkName } from "../../server/protocol.js";
 import { UserError } from "../../sessions/cli-errors.js";
+import { parseHubUrls } from "../hub-urls.js";
 import { readSmallFile } from "./hook-common.js";
 import { runProgram } from "./run.js";
 import {
@@ -195,7 +196,11 @@ function validate(opts: InstallOptions): void {
 		const check = checkName(opts.room, "room name");
 		if (!check.ok) throw new UserError(`--room: ${check.reason}`, 2);
 	}
-	if (opts.url !== undefined && !/^wss?:\/\/[^/\s]+/i.test(opts.url)) throw new UserError(`--url: ${JSON.stringify(opts.url)} is not a ws:// or wss:// URL`, 2);
+	if (opts.url !== undefined) {
+		// One hub, or several sharing one Redis (comma-separated): the bridge and the hooks take the list as given.
+		const parsed = parseHubUrls(opts.url, "--url");
+		if (!parsed.ok) throw new UserError(`--url: ${parsed.problem}`, 2);
+	}
 	if (opts.guard !== undefined && !["deny", "ask", "warn", "off"].includes(opts.guard)) {
 		throw new UserError(`--guard: ${JSON.stringify(opts.guard)} is not one of deny, ask, warn, off`, 2);
 	}

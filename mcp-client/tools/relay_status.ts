@@ -18,7 +18,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 			inputSchema: {},
 			outputSchema: {
 				connected: z.boolean(),
-				hubUrl: z.string(),
+				hubUrl: z.string().describe("The hub connected to (or last tried)"),
+				hubUrls: z.array(z.string()).describe("Every hub this bridge may use, tried in turn"),
 				session: z.string(),
 				sessionSource: z
 					.string()
@@ -99,10 +100,12 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 				const hubVersion = link?.client.hello?.hub.version ?? null;
 				const source = link?.nested ? `nested run of ${link.nested.base}` : link?.renamedFrom ? `renamed from ${link.renamedFrom}` : c.identity.source;
 				const who = `${ctx.session} (from ${source}), room ${c.room}`;
+				const hubUrl = link?.client.url ?? c.urls[0] ?? c.url;
+				const others = c.urls.length > 1 ? ` (of ${c.urls.join(", ")})` : "";
 				const lines = [
 					connected
-						? `Connected to ${c.url} as ${who}; hub ${hubVersion}${rttMs !== null ? `, round trip ${rttMs} ms` : ""}.`
-						: `NOT connected to ${c.url} (as ${who}).`,
+						? `Connected to ${hubUrl}${others} as ${who}; hub ${hubVersion}${rttMs !== null ? `, round trip ${rttMs} ms` : ""}.`
+						: `NOT connected to ${c.urls.length > 1 ? `any of ${c.urls.join(", ")}` : c.url} (as ${who}).`,
 				];
 				if (link?.nested)
 					lines.push(
@@ -151,7 +154,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					);
 				return ok(lines.join("\n"), {
 					connected,
-					hubUrl: c.url,
+					hubUrl,
+					hubUrls: c.urls,
 					session: ctx.session,
 					sessionSource: c.identity.source,
 					room: c.room,

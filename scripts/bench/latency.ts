@@ -35,12 +35,13 @@ export interface LatencyResult {
 	forwarder: LatencyRun;
 }
 
-interface Samples {
+export interface Samples {
 	push: number[];
 	ack: number[];
 }
 
-async function run(a: Wire, b: Wire, mode: Mode, o: LatencyOptions, warmup: number, into: Samples): Promise<void> {
+/** One message at a time from A to B, samples in µs (also what the multi-hub scenario runs, across two hubs). */
+export async function runLatency(a: Wire, b: Wire, mode: Mode, o: Pick<LatencyOptions, "samples" | "bodyBytes">, warmup: number, into: Samples): Promise<void> {
 	let expect = -1;
 	let pushedAt = 0;
 	let ackedAt = 0;
@@ -86,7 +87,7 @@ async function measureOn(server: Child, mode: Mode, o: LatencyOptions, room: str
 	const b = await connectAs(server.url, mode, "LatB", room);
 	const a = await connectAs(server.url, mode, "LatA", room);
 	try {
-		await run(a, b, mode, o, warmup, into);
+		await runLatency(a, b, mode, o, warmup, into);
 	} finally {
 		a.close();
 		b.close();

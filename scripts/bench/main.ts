@@ -4,7 +4,7 @@
  * targets of issue 6, and writes bench-results/<timestamp>-<shortsha>.json so runs can be compared.
  *
  *   node dist/bench.js                         every scenario
- *   node dist/bench.js latency throughput      only these (latency throughput fanout connections slowreaders flood coldstart watchdog state)
+ *   node dist/bench.js latency throughput      only these (latency throughput fanout connections slowreaders flood coldstart watchdog state multihub)
  *   node dist/bench.js --quick                 smaller counts, for a quick look (not comparable)
  *   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench.js throughput    profile the hub
  *   BENCH_HUB_DB=:memory: node dist/bench.js latency    the same on another store (what durability costs)
@@ -22,6 +22,7 @@ import { measureFlood } from "./flood.js";
 import { runForwarder } from "./forwarder.js";
 import { measureLatency } from "./latency.js";
 import { measureState } from "./state.js";
+import { measureMultiHub } from "./multihub.js";
 import { built, gitCommit, ROOT, snapshotDist } from "./procs.js";
 import type { Round } from "./rounds.js";
 import { measureSlowReaders } from "./slow-readers.js";
@@ -40,7 +41,7 @@ interface Row {
 	verdict: Verdict;
 }
 
-const SCENARIOS = ["latency", "throughput", "fanout", "connections", "slowreaders", "flood", "coldstart", "watchdog", "state"] as const;
+const SCENARIOS = ["latency", "throughput", "fanout", "connections", "slowreaders", "flood", "coldstart", "watchdog", "state", "multihub"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -254,6 +255,29 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 					target: "nothing lost",
 					verdict: verdict(c.correct),
 				},
+			];
+		}
+		case "multihub": {
+			const r = await measureMultiHub(
+				quick
+					? { messages: 5_000, window: 256, bodyBytes: 256, rounds: 1, samples: 300, warmup: 200 }
+					: { messages: 20_000, window: 256, bodyBytes: 256, rounds: 3, samples: 500, warmup: 500 },
+			);
+			raw.multiHub = r;
+			const scenario = "multi-hub (Redis)";
+			if (!r.available) return [{ scenario, metric: "two hubs on one Redis", relay: `not available: ${r.reason}`, forwarder: "", ratio: "", target: "", verdict: "n/a" }];
+			const x = r.crossHub;
+			const one = r.oneHub;
+			const f = r.forwarder;
+			const info = (metric: string, relay: string, fwd = "", ratioText = ""): Row => ({ scenario, metric, relay, forwarder: fwd, ratio: ratioText, target: "", verdict: "info" });
+			return [
+				info("durable msgs/s, sender on hub 1, receiver on hub 2", rate(x.rate.rate), rate(f.rate.rate), ratio(x.rate.rate, f.rate.rate)),
+				info("durable msgs/s, both on one hub (same Redis)", rate(one.rate.rate), rate(f.rate.rate), ratio(one.rate.rate, f.rate.rate)),
+				info("send→push p50, across hubs", us(x.push.p50), us(f.push.p50), ratio(x.push.p50, f.push.p50)),
+				info("send→push p99, across hubs", us(x.push.p99), us(f.push.p99), ratio(x.push.p99, f.push.p99)),
+				info("send→push p50 / p99, one hub (same Redis)", `${us(one.push.p50)} / ${us(one.push.p99)}`),
+				info("send→result p50, across hubs", us(x.ack.p50)),
+				info("hub CPU/msg (both hubs), across hubs", `${x.hubCpuUs.toFixed(1)} µs`, `${f.rate.serverCpuUs.toFixed(1)} µs`, ratio(x.hubCpuUs, f.rate.serverCpuUs)),
 			];
 		}
 		case "watchdog": {

@@ -25,7 +25,8 @@ export interface ThroughputResult {
 	peakWalBytes: number | null;
 }
 
-function run(a: Wire, b: Wire, mode: Mode, o: ThroughputOptions): Promise<number> {
+/** One pipelined run from A to B (also what the multi-hub scenario runs, with A and B on two hubs). */
+export function runThroughput(a: Wire, b: Wire, mode: Mode, o: Pick<ThroughputOptions, "messages" | "window" | "bodyBytes">): Promise<number> {
 	return new Promise((resolve, reject) => {
 		const frames = Array.from({ length: o.messages }, (_, i) => sendFrame(i, "TputB", bodyOf("t", i, o.bodyBytes)));
 		let sent = 0;
@@ -70,7 +71,7 @@ async function measureOn(server: Child, mode: Mode, o: ThroughputOptions, room: 
 	const b = await connectAs(server.url, mode, "TputB", room);
 	const a = await connectAs(server.url, mode, "TputA", room);
 	try {
-		return await measured(server, () => run(a, b, mode, o));
+		return await measured(server, () => runThroughput(a, b, mode, o));
 	} finally {
 		a.close();
 		b.close();

@@ -9,8 +9,8 @@
  * token lets anyone, since anyone could claim that ID and read the mail anyway.
  *
  * A live holder is probed as hello probes one: if it answers, the forget is refused (E_SESSION_ONLINE) unless
- * `force`, which closes it (4009; the bridge then stops instead of claiming the ID again). Presence is per
- * hub, so on several hubs a holder elsewhere is not probed: it is closed when the forget reaches its hub.
+ * `force`, which closes it (4009; the bridge then stops instead of claiming the ID again). A holder on another
+ * hub sharing the store is probed through the directory, and closed when the forget reaches its hub.
  */
 import { safeEqual, secretMatches } from "../auth.js";
 import type { Connection } from "../connection.js";
@@ -55,12 +55,13 @@ export async function handleForget(ctx: HandlerContext, conn: Connection, frame:
 						: `The secret presented for ${session} is wrong; forgetting it needs its own secret or the hub token.`,
 			);
 		}
-		const holder = ctx.presence.holder(room, session);
-		if (holder?.open && !frame.force && (await holder.probe(ctx.options.livenessProbeMs))) {
-			const where = [holder.session?.meta.host, holder.session?.meta.pid && `pid ${holder.session.meta.pid}`].filter(Boolean).join(", ");
+		// Probed wherever it is held (this hub or another sharing the store), as hello probes one.
+		const live = frame.force ? null : await ctx.presence.liveHolder(room, session);
+		if (live) {
+			const where = [live.meta.host, live.meta.pid && `pid ${live.meta.pid}`].filter(Boolean).join(", ");
 			throw new RelayError(
 				ErrorCode.SESSION_ONLINE,
-				`${session} is held by a live connection${where ? ` (${where})` : ""}. End that session first, or forget it with force, which closes it.`,
+				`${session} is held by a live connection${where ? ` (${where})` : ""}${live.remote ? " on another hub" : ""}. End that session first, or forget it with force, which closes it.`,
 			);
 		}
 		// Whatever is still attached (a holder that did not answer, a forced one, observers) is closed with it.

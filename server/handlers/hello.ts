@@ -1,11 +1,13 @@
 /**
  * hello: claim a session ID in a room. The first claim mints a per-ID secret (returned once, stored only
- * as a hash), or adopts the one the client brings from another hub; every later claim must present it. If a live connection holds the ID, it is probed with a
- * ping: if it answers, the newcomer is refused (two Claude sessions must not share an ID); if not, the
- * newcomer takes over (the usual case: a bridge restarted before the hub noticed the old socket died).
+ * as a hash), or adopts the one the client brings from another hub; every later claim must present it. If a
+ * live connection holds the ID, on this hub or on another one sharing the store, it is probed with a ping:
+ * if it answers, the newcomer is refused (two Claude sessions must not share an ID); if not, the newcomer
+ * takes over (the usual case: a bridge restarted before the hub noticed the old socket died). The contest
+ * itself is presence's (Presence.takeOver).
  */
 import { adoptableSecret, hashSecret, mintSecret, safeEqual, secretMatches } from "../auth.js";
-import { CloseCode, ErrorCode, RelayError } from "../errors.js";
+import { ErrorCode, RelayError } from "../errors.js";
 import type { Connection } from "../connection.js";
 import type { HandlerContext } from "./context.js";
 import { checkName, PROTOCOL_VERSION, type RequestOf, type ResultOf } from "../protocol.js";
@@ -113,25 +115,13 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 			if (!created) throw new RelayError(ErrorCode.ID_TAKEN, `${session} was claimed by another client a moment ago; choose another ID.`);
 		}
 
-		const holder = observer ? undefined : ctx.presence.holder(room, session);
-		if (holder && holder !== conn) {
-			const alive = await holder.probe(ctx.options.livenessProbeMs);
-			if (alive) {
-				const m = holder.session?.meta ?? {};
-				const where = [m.host, m.pid && `pid ${m.pid}`].filter(Boolean).join(", ");
-				// Who holds it, as it said at hello: a nested run (`claude -p` from a session's shell) sees that the
-				// holder is the session that started it, and takes <ID>-bg<n> instead of waiting for this ID.
-				const who = { ...(m.host !== undefined ? { host: m.host } : {}), ...(m.pid !== undefined ? { pid: m.pid } : {}), ...(m.ppid !== undefined ? { ppid: m.ppid } : {}) };
-				throw new RelayError(ErrorCode.ID_TAKEN, `${session} is in use by a live connection${where ? ` (${where})` : ""}. Pick another ID for this session.`, { holder: who });
-			}
-			ctx.log.info({ session, room }, "previous holder did not answer the liveness ping; replacing it");
-			holder.leaving = "replaced";
-			ctx.presence.leave(holder, "replaced");
-			holder.close(CloseCode.REPLACED, "replaced by a new connection for this ID");
-			holder.ws.terminate();
+		// The contest for the ID, on every hub that shares the directory (server/presence.ts).
+		if (!observer) await ctx.presence.takeOver(conn, { room, session, meta, connectedAt: now, lastActive: conn.lastActive });
+		if (conn.ws.readyState !== conn.ws.OPEN || conn.session) {
+			ctx.presence.abandonClaim(conn, room, session);
+			if (conn.session) throw alreadyRegistered(conn);
+			throw new RelayError(ErrorCode.INTERNAL, "connection closed during hello");
 		}
-		if (conn.ws.readyState !== conn.ws.OPEN) throw new RelayError(ErrorCode.INTERNAL, "connection closed during hello");
-		if (conn.session) throw alreadyRegistered(conn);
 
 		// Fixed at the first claim: a later hello cannot make a named session ephemeral, or the reverse.
 		const ephemeral = record ? record.ephemeral : frame.ephemeral === true;
@@ -147,7 +137,7 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 			session,
 			room,
 			...(secret ? { secret } : {}),
-			peers: ctx.presence.online(room).filter((c) => c !== conn).map((c) => c.peerInfo(now)),
+			peers: ctx.presence.peers(room, conn, now),
 			pending,
 			lost,
 			ephemeral,

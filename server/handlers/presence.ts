@@ -1,4 +1,7 @@
-/** peers (who is online in my room) and sessions (every session the room has, online or not, page by page). */
+/**
+ * peers (who is online in my room, on every hub) and sessions (every session the room has, online or not,
+ * page by page).
+ */
 import type { Connection } from "../connection.js";
 import { boundSession, type HandlerContext } from "./context.js";
 import type { RequestOf, ResultOf, SessionInfo } from "../protocol.js";
@@ -9,7 +12,7 @@ export const MAX_SESSIONS_PAGE = 500;
 export async function handlePeers(ctx: HandlerContext, conn: Connection, _frame: RequestOf<"peers">): Promise<ResultOf<"peers">> {
 	const s = boundSession(conn);
 	const now = Date.now();
-	return { peers: ctx.presence.online(s.room).filter((c) => c !== conn).map((c) => c.peerInfo(now)) };
+	return { peers: ctx.presence.peers(s.room, conn, now) };
 }
 
 export async function handleSessions(ctx: HandlerContext, conn: Connection, frame: RequestOf<"sessions">): Promise<ResultOf<"sessions">> {
@@ -37,14 +40,16 @@ export async function sessionPage(
 	const now = Date.now();
 	const sessions: SessionInfo[] = await Promise.all(
 		page.map(async (r) => {
+			// Online on any hub; the meta a live session gave at its hello beats the stored one.
 			const holder = ctx.presence.holder(r.room, r.session);
+			const online = ctx.presence.isOnline(r.room, r.session);
 			return {
 				session: r.session,
 				room: r.room,
-				online: Boolean(holder?.open),
-				meta: holder?.session?.meta ?? r.meta,
+				online,
+				meta: (holder?.open ? holder.session?.meta : undefined) ?? ctx.presence.remoteMeta(r.room, r.session) ?? r.meta,
 				firstSeen: r.firstSeen,
-				lastSeen: holder?.open ? now : r.lastSeen,
+				lastSeen: online ? now : r.lastSeen,
 				pending: await ctx.store.countPending(r.room, r.session),
 				ephemeral: r.ephemeral,
 			};

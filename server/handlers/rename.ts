@@ -37,26 +37,28 @@ export async function handleRename(ctx: HandlerContext, conn: Connection, frame:
 					`${to} already exists in room ${room}, and this rename does not carry its secret. Choose another ID, or forget ${to} first (claude-relay sessions forget ${to}).`,
 				);
 			}
-			const holder = ctx.presence.holder(room, to);
-			if (holder && holder !== conn) {
-				if (holder.open && (await holder.probe(ctx.options.livenessProbeMs))) {
-					throw new RelayError(ErrorCode.ID_TAKEN, `${to} is in use by a live connection; choose another ID.`);
-				}
-				// A holder that does not answer is gone (as in hello): the rename takes the ID over.
-				holder.leaving = "replaced";
-				ctx.presence.leave(holder, "replaced");
-				holder.ws.terminate();
-			}
 			if (!existing && !ctx.newIds.take(conn.remote)) {
 				throw new RelayError(
 					ErrorCode.CLAIM_RATE,
 					`Too many new session IDs from ${conn.remote} in the last minute (--new-sessions-per-minute ${ctx.options.newSessionsPerMinute}); retry in ${ctx.newIds.refillSeconds()} s.`,
 				);
 			}
+			// The contest for `to`, on every hub that shares the directory, as a hello's: a live holder refuses it.
+			const { old: oldClaim } = await ctx.presence.claimForRename(conn, to);
 			const secret = existing ? undefined : mintSecret();
 			const now = Date.now();
-			const outcome = await ctx.store.renameSession({ room, from, to, secretHash: secret ? hashSecret(secret) : "", meta: s.meta, now });
-			if (!outcome.renamed) throw new RelayError(ErrorCode.NOT_FOUND, `${from} has no record in room ${room} any more (was it forgotten?); nothing was renamed.`);
+			let outcome: Awaited<ReturnType<typeof ctx.store.renameSession>>;
+			try {
+				outcome = await ctx.store.renameSession({ room, from, to, secretHash: secret ? hashSecret(secret) : "", meta: s.meta, now });
+			} catch (err) {
+				ctx.presence.revertRename(conn, to, oldClaim);
+				throw err;
+			}
+			if (!outcome.renamed) {
+				ctx.presence.revertRename(conn, to, oldClaim);
+				throw new RelayError(ErrorCode.NOT_FOUND, `${from} has no record in room ${room} any more (was it forgotten?); nothing was renamed.`);
+			}
+			ctx.presence.commitRename(conn, from, oldClaim);
 			s.touchedAt = now;
 			ctx.presence.renamed(conn, from, to);
 			return { session: to, from, room, ...(secret ? { secret } : {}), moved: outcome.moved };

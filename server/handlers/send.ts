@@ -88,6 +88,7 @@ export async function handleSend(ctx: HandlerContext, conn: Connection, frame: R
 
 	const live: string[] = [];
 	const queued: string[] = [];
-	for (const r of result.recipients) (ctx.presence.holder(s.room, r)?.open ? live : queued).push(r);
+	// Online on any hub sharing the store: that hub pushes it (the fan-out reaches every hub).
+	for (const r of result.recipients) (ctx.presence.isOnline(s.room, r) ? live : queued).push(r);
 	return { message: result.message, duplicate: result.duplicate, live, queued, warnings };
 }

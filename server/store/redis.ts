@@ -477,7 +477,8 @@ export function redisStorageError(err: unknown, url: string): StorageError | nul
 		return refusal ? new StorageError(refusal[1], `${refusal[2]} (${where}: ${err.message})`, { cause: err }) : null;
 	}
 	if (err.name === "MaxRetriesPerRequestError" || UNREACHABLE.test(err.message)) {
-		return new StorageError("REDIS_UNREACHABLE", `${where} is unreachable (${err.message})`, { cause: err });
+		// ioredis cannot tell a command that never left from one Redis ran before the connection dropped.
+		return new StorageError("REDIS_UNREACHABLE", `${where} is unreachable (${err.message})`, { cause: err, maybeApplied: true });
 	}
 	return null;
 }

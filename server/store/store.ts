@@ -155,17 +155,25 @@ export interface StoreStats {
 /**
  * The storage itself failed: the disk is full, an I/O error, a damaged file, a read-only file, Redis
  * unreachable or out of memory. Every backend rejects with this (and not with its driver's own error) for
- * such failures; the operation was not applied. `code` is the backend's own (SQLITE_FULL,
- * SQLITE_IOERR_WRITE, REDIS_UNREACHABLE, ...); the hub answers E_STORAGE and reports it in /healthz.
+ * such failures; the operation was not applied, unless `maybeApplied`. `code` is the backend's own
+ * (SQLITE_FULL, SQLITE_IOERR_WRITE, REDIS_UNREACHABLE, ...); the hub answers E_STORAGE and reports it in
+ * /healthz.
  */
 export class StorageError extends Error {
 	override name = "StorageError";
+	/**
+	 * The operation may have been carried out although it failed: it was in flight when the connection to
+	 * a storage server dropped (Redis ran it, its answer was lost). Retrying it must be safe (a send's
+	 * idempotency key). SQLite's failures are never this: a transaction that fails is rolled back.
+	 */
+	readonly maybeApplied: boolean;
 	constructor(
 		readonly code: string,
 		message: string,
-		options?: { cause?: unknown },
+		options?: { cause?: unknown; maybeApplied?: boolean },
 	) {
 		super(message, options);
+		this.maybeApplied = options?.maybeApplied === true;
 	}
 }
 
