@@ -79,6 +79,25 @@ describe("rename at the hub", () => {
 		await until(() => again.hello?.session === "API-1", 3_000, "reconnected as API-1");
 	});
 
+	it("takes the session's live file claims with it, same paths, reason and expiry", async () => {
+		const h = await hub();
+		const cc1 = await client(h.url, "CC-1");
+		const bob = await client(h.url, "Bob");
+		const granted = await cc1.request("claim", { repo: "github.com/acme/api", paths: ["src/auth/**", "docs/auth.md"], reason: "auth rewrite", ttlSeconds: 600 });
+		expect(granted.granted).toBe(true);
+		await cc1.rename("API-1");
+		const { claims } = await bob.request("claims", { repo: "github.com/acme/api" });
+		expect(claims.map((c) => [c.session, c.path, c.reason]).sort()).toEqual([
+			["API-1", "docs/auth.md", "auth rewrite"],
+			["API-1", "src/auth/**", "auth rewrite"],
+		]);
+		expect(new Set(claims.map((c) => c.expiresAt))).toEqual(new Set(granted.claims.map((c) => c.expiresAt)));
+		// Still guarded: another session is refused, naming the new ID.
+		const refused = await bob.request("claim", { repo: "github.com/acme/api", paths: ["src/auth/token.ts"] });
+		expect(refused.granted).toBe(false);
+		expect(refused.conflicts.map((c) => c.session)).toEqual(["API-1"]);
+	});
+
 	it("refuses an invalid ID, the same ID, a live holder's ID, and an existing ID without its secret", async () => {
 		const h = await hub();
 		const a = await client(h.url, "Alpha");

@@ -3,7 +3,8 @@
  * returned once like a first claim's; the old ID is released (its record is gone, so anyone may claim it
  * afresh later); the session's unread mail and its `lost` count move with it, because the mail was for this
  * session, which goes on under the new name (renaming CC-1 to API-1 mid-task must not strand what CC-1 was
- * sent). Peers see `peer_left {reason: "renamed", to}` and `peer_joined {reason: "renamed", from}`.
+ * sent), and so do its live file claims. Peers see `peer_left {reason: "renamed", to}` and
+ * `peer_joined {reason: "renamed", from}`.
  *
  * Refused: for an invalid ID (E_BAD_ID), the same ID (E_BAD_TARGET), an ID a live connection holds
  * (E_ID_TAKEN), or one that exists unless the frame carries its secret (a client taking back an ID it owned);
@@ -59,9 +60,39 @@ export async function handleRename(ctx: HandlerContext, conn: Connection, frame:
 				throw new RelayError(ErrorCode.NOT_FOUND, `${from} has no record in room ${room} any more (was it forgotten?); nothing was renamed.`);
 			}
 			ctx.presence.commitRename(conn, from, oldClaim);
+			const claims = await moveClaims(ctx, room, from, to, now);
 			s.touchedAt = now;
 			ctx.presence.renamed(conn, from, to);
+			if (claims.lost.length > 0) ctx.log.warn({ from, to, lost: claims.lost }, "rename: some file claims could not move (another session claimed them meanwhile)");
 			return { session: to, from, room, ...(secret ? { secret } : {}), moved: outcome.moved };
 		}),
 	);
+}
+
+/**
+ * File claims go with the session too: it goes on editing those files under the new ID, and dropping them
+ * mid-task would let another agent take files being edited. Through the ClaimStore interface (release, then
+ * claim again with the same expiry and reason), so every backend does the same; in the moment between, a
+ * third session could claim an overlapping path, and then that claim stays lost (logged, never granted twice).
+ */
+async function moveClaims(ctx: HandlerContext, room: string, from: string, to: string, now: number): Promise<{ moved: number; lost: string[] }> {
+	const held = await ctx.store.claims.list(room, { session: from, now });
+	if (held.length === 0) return { moved: 0, lost: [] };
+	await ctx.store.claims.release({ room, session: from, now });
+	const groups = new Map<string, typeof held>();
+	for (const c of held) {
+		const k = JSON.stringify([c.repo, c.reason, c.expiresAt]);
+		groups.set(k, [...(groups.get(k) ?? []), c]);
+	}
+	const limits = { maxPerSession: ctx.options.claimMaxPerSession, maxPerRepo: ctx.options.claimMaxPerRepo };
+	let moved = 0;
+	const lost: string[] = [];
+	for (const group of groups.values()) {
+		const first = group[0] as (typeof held)[number];
+		const paths = group.map((c) => c.path);
+		const r = await ctx.store.claims.claim({ room, repo: first.repo, session: to, paths, reason: first.reason, now, expiresAt: first.expiresAt, limits });
+		if (r.status === "granted") moved += paths.length;
+		else lost.push(...paths);
+	}
+	return { moved, lost };
 }
