@@ -23,6 +23,7 @@ import {
 	newIdempotencyKey,
 	type ParamsOf,
 	type PeerInfo,
+	type ReceiptPush,
 	type RequestType,
 	type ResultOf,
 	type SessionMeta,
@@ -60,6 +61,8 @@ export interface HubClientOptions {
 export interface HubClientEvents {
 	ready: [hello: ResultOf<"hello">];
 	message: [message: Message];
+	/** A recipient saw a message this session sent (the hub pushes `seen` receipts to the sender). */
+	receipt: [receipt: Omit<ReceiptPush, "type">];
 	peer_joined: [peer: PeerInfo];
 	peer_left: [info: { session: string; room: string; reason: string }];
 	disconnected: [info: { code: number; reason: string }];
@@ -219,8 +222,8 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		});
 	}
 
-	/** Sends a message; the idempotency key makes a retry after a reconnect safe. */
-	send(to: string, body: string, opts: { replyTo?: string; key?: string; timeoutMs?: number } = {}): Promise<ResultOf<"send">> {
+	/** Sends a message; the idempotency key makes a retry after a reconnect safe. `to`: an ID, `*`, `#topic` or a list. */
+	send(to: string | string[], body: string, opts: { replyTo?: string; key?: string; timeoutMs?: number } = {}): Promise<ResultOf<"send">> {
 		const params: ParamsOf<"send"> = { to, body, key: opts.key ?? newIdempotencyKey() };
 		if (opts.replyTo) params.replyTo = opts.replyTo;
 		return this.request("send", params, opts);
@@ -404,6 +407,11 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 					if (oldest !== undefined) this.#seen.delete(oldest);
 				}
 				this.emit("message", frame.message);
+				return;
+			}
+			case "receipt": {
+				const { type: _type, ...receipt } = frame;
+				this.emit("receipt", receipt);
 				return;
 			}
 			case "peer_joined":

@@ -132,18 +132,22 @@ export class Connection {
 
 	// ----- delivery ----------------------------------------------------------------------------------------
 
-	/** A message for this session was committed. */
-	deliver(message: Message, frame?: () => string): void {
-		if (!this.open || message.seq <= this.#cursor) return;
+	/**
+	 * A message for this session was committed. True when it was written to the socket now (the caller marks
+	 * it pushed); false when it was not (already written, or it will be, by catch-up, which marks it then).
+	 */
+	deliver(message: Message, frame?: () => string): boolean {
+		if (!this.open || message.seq <= this.#cursor) return false;
 		if (this.#mode === "live" && !this.#overHighWater()) {
 			this.#cursor = message.seq;
 			if (frame) this.sendText(frame());
 			else this.send({ type: "message", message });
-			return;
+			return true;
 		}
 		this.#dirty = true;
 		if (this.#mode === "live") this.#mode = "catchup";
 		this.startCatchUp();
+		return false;
 	}
 
 	/** Observers get live pushes only, from now on: no replay of the backlog. */
@@ -180,10 +184,15 @@ export class Connection {
 			}
 			this.#dirty = false;
 			const page = await this.hub.store.pending(s.room, s.session, { afterSeq: this.#cursor, limit: batch });
+			const pushed: { recipient: string; seq: number }[] = [];
 			for (const message of page.messages) {
 				if (message.seq <= this.#cursor) continue;
 				this.#cursor = message.seq;
-				this.send({ type: "message", message });
+				if (this.send({ type: "message", message })) pushed.push({ recipient: s.session, seq: message.seq });
+			}
+			// An observer's pushes are not the session's: only the holder's connection makes a receipt `pushed`.
+			if (pushed.length > 0 && !s.observer) {
+				this.hub.store.markPushed(s.room, pushed, Date.now()).catch((err) => this.hub.log.debug({ err }, "could not mark deliveries pushed"));
 			}
 			if (page.remaining === 0 && !this.#dirty && !this.#overHighWater()) {
 				this.#mode = "live";

@@ -11,7 +11,8 @@
  * So `publish` of a message event does nothing: the commit already published it.
  *
  * Session events ("this ID was first claimed in this room") are published here, so every hub's broadcast
- * audience learns about sessions that joined elsewhere.
+ * audience learns about sessions that joined elsewhere; so are receipt events (a recipient saw a message),
+ * so that its sender hears of it on whichever hub it is connected to.
  *
  * Like every Fanout this carries no durability: an event missed while the subscriber connection is down
  * only delays a push until the recipient's next catch-up (reconnect or inbox); the store keeps the message.
@@ -96,7 +97,7 @@ export class RedisFanout implements Fanout {
 			return;
 		}
 		// Events from a newer hub version that this one does not know are skipped, not misread.
-		if (event.kind !== "message" && event.kind !== "session") return;
+		if (event.kind !== "message" && event.kind !== "session" && event.kind !== "receipt") return;
 		for (const handler of this.#handlers) {
 			try {
 				handler(event);

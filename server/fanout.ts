@@ -7,12 +7,17 @@
  * Fan-out carries no durability: the Store does. A lost fan-out event only delays a push until the
  * recipient's next catch-up (reconnect or inbox); it never loses a message.
  */
-import type { Message } from "./protocol.js";
+import type { Message, ReceiptPush } from "./protocol.js";
 
 export type FanoutEvent =
 	| { kind: "message"; message: Message; recipients: string[] }
 	/** A session ID was claimed for the first time: every hub adds it to the room's broadcast audience. */
-	| { kind: "session"; room: string; session: string };
+	| { kind: "session"; room: string; session: string }
+	/**
+	 * A recipient saw (acked) a message: every hub pushes a `receipt` frame to the sender's connections there
+	 * (`to`: the sender), so a sender on another hub than its recipient hears of it too.
+	 */
+	| { kind: "receipt"; room: string; to: string; receipt: Omit<ReceiptPush, "type"> };
 
 export type FanoutHandler = (event: FanoutEvent) => void;
 

@@ -39,6 +39,7 @@ export interface HubArgs {
 	retentionMaxMessages: number;
 	sync: "normal" | "full";
 	walMaxBytes: number;
+	maxSubscriptions: number;
 	logLevel: string;
 }
 
@@ -62,6 +63,7 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 				"retention-max-messages": withEnv("RELAY_RETENTION_MAX_MESSAGES", { type: "number", default: DEFAULTS.retentionMaxMessages, describe: "Keep at most this many messages per room (0: no limit)" }),
 				sync: withEnv("RELAY_SYNC", { choices: ["normal", "full"] as const, default: "normal" as const, describe: "SQLite durability: normal survives a crash of the hub, full also a power loss" }),
 				"wal-max-bytes": withEnv("RELAY_WAL_MAX_BYTES", { type: "number", default: DEFAULTS.walMaxBytes, describe: "SQLite: rewind the WAL file past this size; writes wait at twice it" }),
+				"max-subscriptions": withEnv("RELAY_MAX_SUBSCRIPTIONS", { type: "number", default: DEFAULTS.maxSubscriptionsPerSession, describe: "Most topics one session may subscribe to" }),
 				"log-level": withEnv("RELAY_LOG_LEVEL", { type: "string", default: "info", describe: "trace|debug|info|warn|error|silent" }),
 			})
 			.example("$0 hub", "Loopback, port 9999, database in ~/.claude-relay/relay.db")

@@ -241,6 +241,7 @@ export class Hub {
 
 	#onFanout(event: FanoutEvent): void {
 		if (event.kind === "session") this.presence.sessionSeen(event.room, event.session);
+		else if (event.kind === "receipt") this.presence.deliverReceipt(event.room, event.to, event.receipt);
 		else this.presence.deliver(event.message, event.recipients);
 	}
 

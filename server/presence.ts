@@ -9,8 +9,8 @@ import { sessionKey } from "./connection.js";
 import { CloseCode } from "./errors.js";
 import type { Fanout } from "./fanout.js";
 import type { Logger } from "./logger.js";
-import type { Message } from "./protocol.js";
-import type { Store } from "./store/store.js";
+import type { Message, ReceiptPush } from "./protocol.js";
+import type { PushedDelivery, Store } from "./store/store.js";
 
 export class Presence {
 	/** room\0session → the connection holding it. */
@@ -148,16 +148,37 @@ export class Presence {
 		(this.#known.get(room) ?? this.#knownLoading.get(room))?.add(session);
 	}
 
-	/** A committed message: push it to the recipients' connections on this hub, holders and observers. */
+	/**
+	 * A committed message: push it to the recipients' connections on this hub, holders and observers. The
+	 * holders it was written to live are marked pushed (their receipts), in one call, after the writes.
+	 */
 	deliver(message: Message, recipients: readonly string[]): void {
 		// One serialization per message, however many recipients (a broadcast to 50 stringified it 50 times).
 		let text: string | undefined;
 		const frame = () => (text ??= JSON.stringify({ type: "message", message }));
+		const pushed: PushedDelivery[] = [];
 		for (const recipient of recipients) {
 			const key = sessionKey(message.room, recipient);
-			this.#online.get(key)?.deliver(message, frame);
+			if (this.#online.get(key)?.deliver(message, frame)) pushed.push({ recipient, seq: message.seq });
 			const observers = this.#observers.get(key);
 			if (observers) for (const o of observers) o.deliver(message, frame);
 		}
+		if (pushed.length > 0) this.markPushed(message.room, pushed);
+	}
+
+	/** Receipts of deliveries written to holders' connections now (a backlog page, a live push). Never waits, never throws. */
+	markPushed(room: string, pushed: readonly PushedDelivery[]): void {
+		this.store.markPushed(room, pushed, Date.now()).catch((err) => this.log.debug({ err }, "could not mark deliveries pushed"));
+	}
+
+	/** A recipient saw a message: tell its sender's connections on this hub (holder and observers). */
+	deliverReceipt(room: string, sender: string, receipt: Omit<ReceiptPush, "type">): void {
+		const key = sessionKey(room, sender);
+		const holder = this.#online.get(key);
+		const observers = this.#observers.get(key);
+		if (!holder && !observers) return;
+		const text = JSON.stringify({ type: "receipt", ...receipt });
+		holder?.sendText(text);
+		if (observers) for (const o of observers) o.sendText(text);
 	}
 }

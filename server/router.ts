@@ -12,7 +12,10 @@ import { handleAck, handleGet, handleInbox } from "./handlers/inbox.js";
 import { handleHistory } from "./handlers/history.js";
 import { handleBye, handlePing } from "./handlers/ping.js";
 import { handlePeers, handleSessions } from "./handlers/presence.js";
+import { handleReceipts } from "./handlers/receipts.js";
 import { handleSend } from "./handlers/send.js";
+import { handleThread } from "./handlers/thread.js";
+import { handleSubscribe, handleTopics, handleUnsubscribe } from "./handlers/topics.js";
 import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestType } from "./protocol.js";
 import { StorageError } from "./store/store.js";
 
@@ -27,6 +30,11 @@ const handlers: { [T in RequestType]: Handler<T> } = {
 	sessions: handleSessions,
 	ping: handlePing,
 	bye: handleBye,
+	subscribe: handleSubscribe,
+	unsubscribe: handleUnsubscribe,
+	topics: handleTopics,
+	thread: handleThread,
+	receipts: handleReceipts,
 };
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(REQUEST_TYPES);

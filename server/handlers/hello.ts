@@ -83,9 +83,10 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 		conn.bind({ room, session, meta, connectedAt: now, observer });
 		ctx.presence.register(conn);
 		if (!observer) await ctx.store.touchSession(room, session, meta, now);
-		const [pending, lost] = await Promise.all([
+		const [pending, lost, topics] = await Promise.all([
 			ctx.store.countPending(room, session),
 			observer ? Promise.resolve(0) : ctx.store.takeLost(room, session),
+			ctx.store.topics.subscriptions(room, session),
 		]);
 		ctx.log.info({ session, room, host: meta.host, pending, observer }, observer ? "observer attached" : "session online");
 		return {
@@ -95,6 +96,7 @@ export async function handleHello(ctx: HandlerContext, conn: Connection, frame: 
 			peers: ctx.presence.online(room).filter((c) => c !== conn).map((c) => c.peerInfo(now)),
 			pending,
 			lost,
+			topics,
 			hub: {
 				version: VERSION,
 				protocol: PROTOCOL_VERSION,

@@ -23,23 +23,30 @@
  */
 import type { Redis, RedisOptions } from "ioredis";
 import type { Message, SessionMeta } from "../protocol.js";
-import { newMessageId, uniqueRecipients } from "./ids.js";
+import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
+import { PushedBuffer, type PushedMark, receiptOf } from "./receipts.js";
 import { encodeKeyPart, SCRIPTS, type ScriptName } from "./redis-scripts.js";
+import { RedisTopicStore } from "./redis-topics.js";
 import {
 	type AppendInput,
 	type AppendResult,
 	guardStorage,
 	type HistoryPage,
 	type HistoryQuery,
+	type MessageReceipts,
 	type PendingPage,
 	type PendingQuery,
+	type PushedDelivery,
 	type RetentionPolicy,
 	type RetentionResult,
+	type SeenDelivery,
 	type SessionRecord,
 	StorageError,
 	StorageHealth,
 	type Store,
 	type StoreStats,
+	type ThreadPage,
+	type ThreadQuery,
 } from "./store.js";
 
 export interface RedisStoreOptions {
@@ -54,9 +61,9 @@ export const DEFAULT_REDIS_PREFIX = "relay:";
 /** Retention deletes this many messages per script call, so a big purge never blocks Redis for long. */
 const RETENTION_BATCH = 500;
 
-type ScriptArg = string | number;
+export type ScriptArg = string | number;
 /** The client with our scripts defined on it (ioredis adds one method per `defineCommand`). */
-type ScriptedRedis = Redis & Record<ScriptName, (...args: ScriptArg[]) => Promise<unknown>>;
+export type ScriptedRedis = Redis & Record<ScriptName, (...args: ScriptArg[]) => Promise<unknown>>;
 
 /** True for the `--db` values this backend handles. */
 export function isRedisUrl(spec: string): boolean {
@@ -106,8 +113,11 @@ export async function quitRedis(client: Redis | null): Promise<void> {
 	await client.quit().catch(() => client.disconnect());
 }
 
-/** Parses a message as the scripts store it (JSON composed at commit, with id and seq filled in). */
+/** Parses a message as the scripts store it (JSON composed at commit, with id, seq and thread filled in). */
 const parseMessage = (json: unknown): Message => JSON.parse(String(json)) as Message;
+
+/** The seq in a message id (m-<seq>-<tail>); -1 for anything else (never a stored seq). */
+const seqOf = (id: string): number => seqOfMessageId(id) ?? -1;
 
 export class RedisStore implements Store {
 	readonly kind = "redis";
@@ -118,9 +128,25 @@ export class RedisStore implements Store {
 
 	private client: ScriptedRedis | null = null;
 	private closed = false;
+	/** `pushed` marks waiting to be written (receipts.ts): a push never waits for Redis. */
+	private readonly pushed = new PushedBuffer(
+		(marks) => this.writePushed(marks),
+		(err) => {
+			const storage = err instanceof StorageError ? err : redisStorageError(err, this.url);
+			if (storage) this.health.failed("markPushed", storage);
+		},
+	);
+	readonly topics: RedisTopicStore;
 
 	constructor(private readonly options: RedisStoreOptions) {
 		this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+		this.topics = new RedisTopicStore({
+			ready: () => this.ready(),
+			key: (kind, ...parts) => this.key(kind, ...parts),
+			args: (...rest) => this.args(...rest),
+			health: this.health,
+			url: () => this.url,
+		});
 	}
 
 	get url(): string {
@@ -147,6 +173,7 @@ export class RedisStore implements Store {
 
 	async close(): Promise<void> {
 		if (this.closed) return;
+		await this.pushed.close();
 		this.closed = true;
 		const client = this.client;
 		this.client = null;
@@ -202,15 +229,15 @@ export class RedisStore implements Store {
 		// The seq is only known inside the script: it puts `m-<seq>-` before newMessageId's random tail, so
 		// ids look the same whatever backend stores them.
 		const tail = newMessageId(0).slice("m-0-".length);
-		// Everything but id and seq, serialized here so the script only concatenates (Lua's JSON encoder
+		// Everything but id, seq and thread, serialized here so the script only concatenates (Lua's JSON encoder
 		// rounds numbers to 14 digits).
 		const rest = JSON.stringify({ room, from, to, body, replyTo, sentAt });
 		const reply = (await client.relayAppend(
-			...this.args(room, from, to, key ?? "", key === null ? 0 : 1, tail, sentAt, rest, JSON.stringify(recipients), ...recipients),
+			...this.args(room, from, to, key ?? "", key === null ? 0 : 1, tail, sentAt, rest, replyTo ?? "", input.topic ?? "", ...recipients),
 		)) as [number, string, string[]?];
-		const [duplicate, json, earlierRecipients] = reply;
-		if (duplicate === 1) return { message: parseMessage(json), duplicate: true, recipients: (earlierRecipients ?? []).sort() };
-		return { message: parseMessage(json), duplicate: false, recipients };
+		const [duplicate, json, stored] = reply;
+		if (duplicate === 1) return { message: parseMessage(json), duplicate: true, recipients: (stored ?? []).sort() };
+		return { message: parseMessage(json), duplicate: false, recipients: stored ?? recipients };
 	}
 
 	pending(room: string, recipient: string, query: PendingQuery): Promise<PendingPage> {
@@ -226,14 +253,55 @@ export class RedisStore implements Store {
 	}
 
 	async ack(room: string, recipient: string, messageIds: string[]): Promise<number> {
+		return (await this.ackSeen(room, recipient, messageIds, Date.now())).length;
+	}
+
+	async ackSeen(room: string, recipient: string, messageIds: string[], seenAt: number): Promise<SeenDelivery[]> {
 		const client = this.ready();
-		if (messageIds.length === 0) return 0;
-		return Number(await client.relayAck(...this.args(room, recipient, ...messageIds)));
+		if (messageIds.length === 0) return [];
+		// A pushed mark still in memory is written first, so it is not lost behind the seen one.
+		for (const id of messageIds) {
+			const at = this.pushed.take(seqOf(id), recipient);
+			if (at !== undefined) void client.relayMarkPushed(...this.args(seqOf(id), recipient, at)).catch(() => undefined);
+		}
+		const flat = (await client.relayAck(...this.args(room, recipient, seenAt, ...messageIds))) as string[];
+		const seen: SeenDelivery[] = [];
+		for (let i = 0; i < flat.length; i += 3) seen.push({ id: String(flat[i]), seq: Number(flat[i + 1]), from: String(flat[i + 2]), seenAt });
+		return seen;
+	}
+
+	async markPushed(_room: string, pushes: readonly PushedDelivery[], at: number): Promise<void> {
+		this.ready();
+		this.pushed.add(pushes, at);
 	}
 
 	async getMessage(room: string, messageId: string, viewer: string): Promise<Message | null> {
 		const json = await this.ready().relayGetMessage(...this.args(room, messageId, viewer));
 		return json == null ? null : parseMessage(json);
+	}
+
+	async receipts(room: string, messageId: string): Promise<MessageReceipts | null> {
+		const reply = (await this.ready().relayReceipts(...this.args(room, messageId))) as [string, string[], string[]] | null;
+		if (!reply) return null;
+		const [json, recipients, flat] = reply;
+		const message = parseMessage(json);
+		const times = new Map<string, number>();
+		for (let i = 0; i + 1 < flat.length; i += 2) times.set(String(flat[i]), Number(flat[i + 1]));
+		const receipts = [...recipients].sort().map((r) => {
+			const pushedAt = times.get(`p:${r}`) ?? this.pushed.get(message.seq, r) ?? null;
+			return receiptOf(r, message.sentAt, pushedAt, times.get(`s:${r}`) ?? null);
+		});
+		return { message, receipts };
+	}
+
+	async thread(room: string, messageId: string, query: ThreadQuery): Promise<ThreadPage | null> {
+		const limit = Math.max(0, query.limit);
+		const reply = (await this.ready().relayThread(
+			...this.args(room, messageId, query.viewer, query.after === undefined ? "-inf" : `(${query.after}`, limit),
+		)) as string[] | null;
+		if (!reply) return null;
+		const [thread = messageId, ...rows] = reply;
+		return { thread, messages: rows.slice(0, limit).map(parseMessage), hasMore: rows.length > limit };
 	}
 
 	async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -251,6 +319,8 @@ export class RedisStore implements Store {
 				query.before === undefined ? "+inf" : `(${query.before}`,
 				limit,
 				forward ? 1 : 0,
+				query.topic ?? "",
+				query.topic === undefined ? 0 : 1,
 			),
 		)) as string[];
 		const page = rows.slice(0, limit).map(parseMessage);
@@ -300,6 +370,14 @@ export class RedisStore implements Store {
 
 	// -----------------------------------------------------------------------------------------------------
 
+	/** Writes a batch of pushed marks in one script call (the buffer's flush). */
+	private async writePushed(marks: readonly PushedMark[]): Promise<void> {
+		if (!this.client) return;
+		const args: ScriptArg[] = [];
+		for (const m of marks) args.push(m.seq, m.recipient, m.at);
+		await this.client.relayMarkPushed(...this.args(...args));
+	}
+
 	private ready(): ScriptedRedis {
 		if (!this.client) throw new Error(this.closed ? "store is closed" : "store is not open");
 		return this.client;
@@ -326,6 +404,9 @@ export class RedisStore implements Store {
 				query.from ?? "",
 				query.from === undefined ? 0 : 1,
 				take ? 1 : 0,
+				query.replyTo ?? "",
+				query.replyTo === undefined ? 0 : 1,
+				query.seenAt ?? Date.now(),
 			),
 		)) as [number, ...string[]];
 		return { messages: rows.map(parseMessage), remaining };

@@ -1,0 +1,115 @@
+/**
+ * What every backend shares about receipts and addressing: how a receipt's state follows from its times, who
+ * may see a message by its `to`, and the buffer that keeps `pushed` marks in memory until they are written.
+ *
+ * Why a buffer: a push happens right after the commit that precedes it, and must not wait for another one.
+ * So SQLite and Redis collect the marks here and write them in one batch shortly after (FLUSH_DELAY_MS), or
+ * at once when MAX_BUFFERED are waiting, or at close; reads merge the buffer in. A hub that crashes before a
+ * batch is written loses those marks: the receipts read `queued` again (the message is replayed, and pushed
+ * again, at the recipient's next connect). `seen` is never buffered: it is written with the ack.
+ */
+import { BROADCAST, type Message, type Receipt, TOPIC_PREFIX } from "../protocol.js";
+
+/** How long a `pushed` mark waits in memory before its batch is written. */
+export const FLUSH_DELAY_MS = 100;
+/** Most marks held at once (about 100 bytes each); a full buffer is written at once. */
+export const MAX_BUFFERED = 10_000;
+
+/** A topic message (`to` is `#name`). */
+export function isTopicTo(to: string): boolean {
+	return to.startsWith(TOPIC_PREFIX);
+}
+
+/** Whether `viewer` is the addressee of `to`, alone or in a list (`A,B`). */
+export function addressedTo(to: string, viewer: string): boolean {
+	if (to === viewer) return true;
+	return to.includes(",") && to.split(",").includes(viewer);
+}
+
+/** The rule getMessage applies: broadcasts and topic messages are public in their room; else sender and addressees. */
+export function visibleTo(m: Pick<Message, "from" | "to">, viewer: string): boolean {
+	return m.to === BROADCAST || isTopicTo(m.to) || m.from === viewer || addressedTo(m.to, viewer);
+}
+
+/** A recipient's receipt from its times: seen beats pushed beats queued. */
+export function receiptOf(recipient: string, sentAt: number, pushedAt: number | null, seenAt: number | null): Receipt {
+	if (seenAt !== null) return { recipient, state: "seen", at: seenAt, pushedAt, seenAt };
+	if (pushedAt !== null) return { recipient, state: "pushed", at: pushedAt, pushedAt, seenAt: null };
+	return { recipient, state: "queued", at: sentAt, pushedAt: null, seenAt: null };
+}
+
+export interface PushedMark {
+	seq: number;
+	recipient: string;
+	at: number;
+}
+
+/**
+ * `pushed` marks waiting to be written, at most MAX_BUFFERED, each (seq, recipient) once with its first time.
+ * `write` gets each batch; a batch that fails is dropped (those receipts read `queued`) and reported.
+ */
+export class PushedBuffer {
+	readonly #marks = new Map<string, PushedMark>();
+	#timer: NodeJS.Timeout | null = null;
+	#closed = false;
+
+	constructor(
+		private readonly write: (marks: PushedMark[]) => void | Promise<void>,
+		private readonly onError: (err: unknown) => void,
+		private readonly delayMs = FLUSH_DELAY_MS,
+		private readonly max = MAX_BUFFERED,
+	) {}
+
+	get size(): number {
+		return this.#marks.size;
+	}
+
+	add(pushes: readonly { recipient: string; seq: number }[], at: number): void {
+		if (this.#closed) return;
+		for (const { recipient, seq } of pushes) {
+			const key = `${seq}\u0000${recipient}`;
+			if (!this.#marks.has(key)) this.#marks.set(key, { seq, recipient, at });
+		}
+		if (this.#marks.size >= this.max) {
+			void this.flush();
+			return;
+		}
+		if (!this.#timer && this.#marks.size > 0) {
+			this.#timer = setTimeout(() => void this.flush(), this.delayMs);
+			this.#timer.unref();
+		}
+	}
+
+	/** The time of a waiting mark, if any. */
+	get(seq: number, recipient: string): number | undefined {
+		return this.#marks.get(`${seq}\u0000${recipient}`)?.at;
+	}
+
+	/** Removes a waiting mark and returns its time (an ack writes it with the seen time). */
+	take(seq: number, recipient: string): number | undefined {
+		const key = `${seq}\u0000${recipient}`;
+		const mark = this.#marks.get(key);
+		if (mark) this.#marks.delete(key);
+		return mark?.at;
+	}
+
+	/** Writes what waits now. Never rejects (failures go to onError). */
+	async flush(): Promise<void> {
+		if (this.#timer) clearTimeout(this.#timer);
+		this.#timer = null;
+		if (this.#marks.size === 0) return;
+		const batch = [...this.#marks.values()];
+		this.#marks.clear();
+		try {
+			await this.write(batch);
+		} catch (err) {
+			this.onError(err);
+		}
+	}
+
+	/** Writes what waits and takes no more. */
+	async close(): Promise<void> {
+		await this.flush();
+		this.#closed = true;
+	}
+}
