@@ -173,6 +173,73 @@ describe("SqliteStore only", () => {
 		await store.close();
 	});
 
+	it("migrates a version 2 file with a backlog: threads of stored replies, unacked deliveries, audiences, then topics and receipts", async () => {
+		// The file as version 2 left it: its schema, and rows as its append, ack and retention wrote them.
+		file = join(dir, "v2.db");
+		const v2 = new Database(file);
+		v2.exec(MIGRATIONS[0]?.sql ?? "");
+		v2.exec(MIGRATIONS[1]?.sql ?? "");
+		v2.pragma("user_version = 2");
+		const msg = v2.prepare(
+			`INSERT INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		);
+		const pending = v2.prepare("INSERT INTO pending (room, recipient, seq) VALUES (?, ?, ?)");
+		msg.run(1, "m-1-rootaa", "r", "alice", "*", "root", null, "k1", 10, '["bob","carol"]');
+		pending.run("r", "carol", 1);
+		msg.run(2, "m-2-replyb", "r", "bob", "alice", "reply", "m-1-rootaa", null, 20, null);
+		msg.run(3, "m-3-deeper", "r", "alice", "bob", "reply to the reply", "m-2-replyb", null, 30, null);
+		pending.run("r", "bob", 3);
+		// A reply to a message retention took (seq 4 is gone), and one naming a message of another room.
+		msg.run(5, "m-5-orphan", "r", "bob", "alice", "orphan", "m-4-gonexx", null, 50, null);
+		msg.run(6, "m-6-otherr", "q", "dave", "erin", "elsewhere", null, null, 60, null);
+		msg.run(7, "m-7-crossr", "r", "bob", "alice", "cross", "m-6-otherr", null, 70, null);
+		pending.run("r", "alice", 7);
+		v2.prepare("UPDATE seq_floor SET seq = 7").run();
+		v2.close();
+
+		const store = await open();
+		const raw = new Database(file, { readonly: true });
+		expect(raw.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+		raw.close();
+		// The backlog is intact: every unacked delivery, in order, now with its thread.
+		expect((await store.pending("r", "bob", { limit: 10 })).messages).toMatchObject([{ id: "m-3-deeper", thread: "m-1-rootaa" }]);
+		expect((await store.pending("r", "carol", { limit: 10 })).messages).toMatchObject([{ id: "m-1-rootaa", thread: "m-1-rootaa" }]);
+		expect((await store.pending("r", "alice", { limit: 10 })).messages).toMatchObject([{ id: "m-7-crossr", thread: "m-6-otherr" }]);
+		expect(await store.stats()).toEqual({ messages: 6, sessions: 0, pendingDeliveries: 3 });
+		// Threads of replies stored before the upgrade, whichever message is named.
+		for (const id of ["m-1-rootaa", "m-2-replyb", "m-3-deeper"]) {
+			expect((await store.thread("r", id, { viewer: "alice", limit: 10 }))?.messages.map((m) => m.seq), id).toEqual([1, 2, 3]);
+		}
+		expect((await store.getMessage("r", "m-5-orphan", "alice"))?.thread).toBe("m-4-gonexx");
+		// Receipts of a stored broadcast: each recipient of its audience, queued (no history was kept before).
+		expect((await store.receipts("r", "m-1-rootaa"))?.receipts.map((r) => [r.recipient, r.state])).toEqual([
+			["bob", "queued"],
+			["carol", "queued"],
+		]);
+		// A retried broadcast still answers with its stored audience; a new reply joins the migrated thread.
+		expect(await store.append({ ...dm(0), to: "*", recipients: ["dave"], key: "k1" })).toMatchObject({ duplicate: true, recipients: ["bob", "carol"] });
+		const late = await store.append({ ...dm(1), replyTo: "m-3-deeper" });
+		expect(late.message).toMatchObject({ seq: 8, thread: "m-1-rootaa" });
+		// And the new tables work.
+		expect(await store.topics.subscribe("r", "t", "bob", 1, 10)).toEqual({ status: "ok", changed: true });
+		expect((await store.append({ ...dm(2), to: "#t", recipients: [], topic: "t" })).recipients).toEqual(["bob"]);
+		await store.close();
+	});
+
+	it("keeps subscriptions and receipts across close and reopen", async () => {
+		const a = await open();
+		await a.topics.subscribe("r", "shop:api", "bob", 5, 10);
+		const m = (await a.append(dm(1))).message;
+		await a.markPushed("r", [{ recipient: "bob", seq: m.seq }], 7);
+		await a.close(); // writes the pushed mark still in memory
+		const b = await open();
+		expect(await b.topics.subscriptions("r", "bob")).toEqual(["shop:api"]);
+		expect((await b.receipts("r", m.id))?.receipts[0]).toMatchObject({ state: "pushed", pushedAt: 7 });
+		expect((await b.append({ ...dm(2), to: "#shop:api", recipients: [], topic: "shop:api" })).recipients).toEqual(["bob"]);
+		await b.close();
+	});
+
 	it("continues seqs from the newest message even if the seq_floor row was deleted by hand", async () => {
 		const a = await open();
 		const last = (await a.append(dm(1))).message.seq;
