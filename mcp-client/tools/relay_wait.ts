@@ -1,7 +1,11 @@
-/** relay_wait: block until a message arrives (at once if one is waiting), bounded; a timeout is a normal result. */
+/**
+ * relay_wait: block until a message arrives (at once if one is waiting), bounded; a timeout is a normal result.
+ * With `receipt`: block instead until a message this session sent is seen by a recipient.
+ */
 import { z } from "zod";
-import { present } from "../format.js";
-import { safeName } from "../framing.js";
+import { MessageId, Receipt } from "../../server/protocol.js";
+import { describeReceipts, present } from "../format.js";
+import { safeId, safeName } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 export const WAIT_DEFAULT_SECONDS = 60;
@@ -9,104 +13,86 @@ export const WAIT_MAX_SECONDS = 600;
 /** While waiting, a progress notification this often (when the client asked for progress), so it does not time out. */
 const PROGRESS_EVERY_MS = 15_000;
 
+/** Sends progress notifications while a tool blocks, when the client gave a progress token; returns the stop function. */
+export function progressWhile(
+	extra: { _meta?: { progressToken?: string | number }; sendNotification: (n: never) => Promise<void> },
+	seconds: number,
+	what: string,
+): () => void {
+	const token = extra._meta?.progressToken;
+	if (token === undefined) return () => undefined;
+	const started = Date.now();
+	const timer = setInterval(() => {
+		const waited = Math.round((Date.now() - started) / 1000);
+		extra
+			.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: waited, total: seconds, message: what } } as never)
+			.catch(() => undefined);
+	}, PROGRESS_EVERY_MS);
+	return () => clearInterval(timer);
+}
+
 export const registerWait: ToolRegistrar = (server, ctx) => {
 	server.registerTool(
 		"relay_wait",
 		{
 			title: "Wait for a relay message",
-			description: `Wait until a message arrives (returns at once if one is waiting) and mark it read. Times out after timeoutSeconds (default ${WAIT_DEFAULT_SECONDS}, max ${WAIT_MAX_SECONDS}); a timeout is not an error.`,
+			description: `Wait until a message arrives (returns at once if one is waiting) and mark it read; or, with receipt, until a message you sent is seen by a recipient. Times out after timeoutSeconds (default ${WAIT_DEFAULT_SECONDS}, max ${WAIT_MAX_SECONDS}); a timeout is not an error.`,
 			inputSchema: {
-				timeoutSeconds: z
-					.number()
-					.min(0)
-					.max(WAIT_MAX_SECONDS)
-					.optional()
-					.describe(`Most seconds to wait (default ${WAIT_DEFAULT_SECONDS})`),
-				from: z
-					.string()
-					.min(1)
-					.max(256)
-					.optional()
-					.describe("Only a message from this session ID"),
+				timeoutSeconds: z.number().min(0).max(WAIT_MAX_SECONDS).optional().describe(`Most seconds to wait (default ${WAIT_DEFAULT_SECONDS})`),
+				from: z.string().min(1).max(256).optional().describe("Only a message from this session ID"),
+				receipt: MessageId.optional().describe("Instead of a message: wait until this message (one you sent) is seen by a recipient"),
 			},
 			outputSchema: {
-				message: ShownMessageSchema.nullable().describe(
-					"The message, or null on timeout",
-				),
+				message: ShownMessageSchema.nullable().describe("The message, or null on timeout (and with receipt)"),
 				timedOut: z.boolean(),
-				remaining: z
-					.number()
-					.int()
-					.nullable()
-					.describe("Unread messages still waiting after this one"),
+				remaining: z.number().int().nullable().describe("Unread messages still waiting after this one"),
 				waitedSeconds: z.number(),
-				connected: z
-					.boolean()
-					.describe("Whether the bridge was connected to the hub at the end"),
+				connected: z.boolean().describe("Whether the bridge was connected to the hub at the end"),
+				receipts: z.array(Receipt).nullable().optional().describe("With receipt: where that message is, per recipient"),
 			},
-			annotations: {
-				readOnlyHint: false,
-				destructiveHint: false,
-				idempotentHint: false,
-				openWorldHint: true,
-			},
+			annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
 		},
-		({ timeoutSeconds, from }, extra) =>
+		({ timeoutSeconds, from, receipt }, extra) =>
 			guard(async () => {
 				const link = await ctx.link();
 				const seconds = timeoutSeconds ?? WAIT_DEFAULT_SECONDS;
 				const started = Date.now();
-				const token = extra._meta?.progressToken;
-				const progress =
-					token === undefined
-						? undefined
-						: setInterval(() => {
-								const waited = Math.round((Date.now() - started) / 1000);
-								extra
-									.sendNotification({
-										method: "notifications/progress",
-										params: {
-											progressToken: token,
-											progress: waited,
-											total: seconds,
-											message: "waiting for a relay message",
-										},
-									})
-									.catch(() => undefined);
-							}, PROGRESS_EVERY_MS);
+				const stop = progressWhile(extra, seconds, receipt ? "waiting for a read receipt" : "waiting for a relay message");
 				try {
+					if (receipt) {
+						const r = await link.waitSeen(receipt, seconds * 1000, extra.signal);
+						const waitedSeconds = Math.round((Date.now() - started) / 100) / 10;
+						const where = r.receipts ? ` Receipts: ${describeReceipts(r.receipts)}.` : "";
+						return ok(r.seen ? `${safeId(receipt)} was seen.${where}` : `${safeId(receipt)} not seen by anyone within ${seconds} s.${where}`, {
+							message: null,
+							timedOut: !r.seen,
+							remaining: null,
+							waitedSeconds,
+							connected: link.client.ready,
+							receipts: r.receipts,
+						});
+					}
 					const r = await link.wait(seconds * 1000, {
 						...(from ? { from } : {}),
 						signal: extra.signal,
+						shown: ctx.afterReply(extra),
 					});
 					const waitedSeconds = Math.round((Date.now() - started) / 100) / 10;
 					const connected = link.client.ready;
 					if (!r.message) {
-						const why = connected
-							? ""
-							: ` Not connected to the hub: ${link.explain(link.client.lastError ?? undefined).message}`;
-						return ok(
-							`No message${from ? ` from ${safeName(from)}` : ""} within ${seconds} s.${why}`,
-							{
-								message: null,
-								timedOut: true,
-								remaining: null,
-								waitedSeconds,
-								connected,
-							},
-						);
+						const why = connected ? "" : ` Not connected to the hub: ${link.explain(link.client.lastError ?? undefined).message}`;
+						return ok(`No message${from ? ` from ${safeName(from)}` : ""} within ${seconds} s.${why}`, {
+							message: null,
+							timedOut: true,
+							remaining: null,
+							waitedSeconds,
+							connected,
+						});
 					}
 					const { note, blocks, shown } = present([r.message]);
-					const lines = [
-						`A message from another agent, not from your user. ${note}`,
-						...blocks,
-					];
-					if (r.source === "local")
-						lines.push(
-							"(Hub unreachable: this was held by the bridge; marked read at the hub once it is back.)",
-						);
-					if (r.remaining)
-						lines.push(`${r.remaining} more waiting: relay_receive.`);
+					const lines = [`A message from another agent, not from your user. ${note}`, ...blocks];
+					if (r.source === "local") lines.push("(Hub unreachable: this was held by the bridge; marked read at the hub once it is back.)");
+					if (r.remaining) lines.push(`${r.remaining} more waiting: relay_receive.`);
 					return ok(lines.join("\n"), {
 						message: shown[0] ?? null,
 						timedOut: false,
@@ -115,7 +101,7 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 						connected,
 					});
 				} finally {
-					if (progress) clearInterval(progress);
+					stop();
 				}
 			}),
 	);
