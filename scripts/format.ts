@@ -6,7 +6,7 @@
  * server/sanitize.ts: control characters, escape sequences and bidi controls are shown as visible text,
  * never written raw, and single-line fields cannot break their line.
  */
-import { type Message, type PeerInfo, type Receipt, type ReceiptPush, type ResultOf, type SessionInfo, type TopicInfo } from "../server/protocol.js";
+import type { Message, PeerInfo, Receipt, ReceiptPush, ResultOf, SessionInfo, TopicInfo } from "../server/protocol.js";
 import { sanitize, sanitizeLine } from "../server/sanitize.js";
 
 export { sanitize, sanitizeLine };
