@@ -240,6 +240,25 @@ describe("SqliteStore only", () => {
 		await b.close();
 	});
 
+	it("a topic's audience is read at commit: a subscription written by another connection to the file counts at once", async () => {
+		const a = await open();
+		const b = await open();
+		const topicSend = (store: SqliteStore) => store.append({ ...dm(1), to: "#t", recipients: [], topic: "t" });
+		await a.topics.subscribe("r", "t", "bob", 1, 10);
+		expect((await topicSend(a)).recipients).toEqual(["bob"]); // a has read (and kept) the audience now
+		await b.topics.subscribe("r", "t", "carol", 1, 10);
+		expect((await topicSend(a)).recipients).toEqual(["bob", "carol"]);
+		await b.topics.unsubscribe("r", "t", "bob");
+		expect((await topicSend(a)).recipients).toEqual(["carol"]);
+		await b.topics.forgetSession("r", "carol");
+		expect((await topicSend(a)).recipients).toEqual([]);
+		// And its own writes, without another connection.
+		await a.topics.subscribe("r", "t", "dave", 1, 10);
+		expect((await topicSend(a)).recipients).toEqual(["dave"]);
+		await a.close();
+		await b.close();
+	});
+
 	it("continues seqs from the newest message even if the seq_floor row was deleted by hand", async () => {
 		const a = await open();
 		const last = (await a.append(dm(1))).message.seq;

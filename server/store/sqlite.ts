@@ -213,10 +213,6 @@ function prepareStatements(db: Database.Database) {
 		parentThread: db
 			.prepare<[number, string, string], string>("SELECT coalesce(thread, id) FROM messages WHERE seq = ? AND id = ? AND room = ?")
 			.pluck(),
-		// A topic's audience at commit time.
-		topicSubscribers: db
-			.prepare<[string, string], string>("SELECT session FROM subscriptions WHERE room = ? AND topic = ? ORDER BY session")
-			.pluck(),
 		insertPending: db.prepare<[string, string, number]>("INSERT INTO pending (room, recipient, seq) VALUES (?, ?, ?)"),
 
 		pendingPage: db.prepare<PendingParams, Message>(
@@ -728,6 +724,7 @@ export class SqliteStore implements Store {
 					// Seqs are taken inside the write transaction (so two processes on one file cannot collide),
 					// read once per batch and counted up here: one native call less per message.
 					const next = { seq: (st.lastSeq.get() ?? 0) + 1 };
+					if (batch.some((q) => q.input.topic)) this.topics.revalidate(db);
 					return batch.map((q) => this.insert(st, q.input, next));
 				})
 				.immediate();
@@ -753,7 +750,7 @@ export class SqliteStore implements Store {
 		const parentSeq = replyTo === null ? null : seqOfMessageId(replyTo);
 		const thread = replyTo === null ? null : ((parentSeq === null ? undefined : st.parentThread.get(parentSeq, replyTo, room)) ?? replyTo);
 		const message: Message = { id, seq, room, from, to, body, replyTo, thread: thread ?? id, sentAt };
-		const subscribers = input.topic ? st.topicSubscribers.all(room, input.topic).filter((s) => s !== from) : [];
+		const subscribers = input.topic ? this.topics.audience(room, input.topic).filter((s) => s !== from) : [];
 		const recipients = uniqueRecipients(subscribers.length ? [...input.recipients, ...subscribers] : input.recipients);
 		// A direct message's recipient is its `to`; every other audience is stored with the message.
 		const stored = recipients.length === 1 && recipients[0] === to ? null : JSON.stringify(recipients);
