@@ -184,11 +184,12 @@ export class Connection {
 			}
 			this.#dirty = false;
 			const page = await this.hub.store.pending(s.room, s.session, { afterSeq: this.#cursor, limit: batch });
-			const pushed: { recipient: string; seq: number }[] = [];
+			const pushed: { seq: number; recipients: string[] }[] = [];
+			const me = [s.session];
 			for (const message of page.messages) {
 				if (message.seq <= this.#cursor) continue;
 				this.#cursor = message.seq;
-				if (this.send({ type: "message", message })) pushed.push({ recipient: s.session, seq: message.seq });
+				if (this.send({ type: "message", message })) pushed.push({ seq: message.seq, recipients: me });
 			}
 			// An observer's pushes are not the session's: only the holder's connection makes a receipt `pushed`.
 			if (pushed.length > 0 && !s.observer) {

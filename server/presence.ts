@@ -156,14 +156,14 @@ export class Presence {
 		// One serialization per message, however many recipients (a broadcast to 50 stringified it 50 times).
 		let text: string | undefined;
 		const frame = () => (text ??= JSON.stringify({ type: "message", message }));
-		const pushed: PushedDelivery[] = [];
+		const pushed: string[] = [];
 		for (const recipient of recipients) {
 			const key = sessionKey(message.room, recipient);
-			if (this.#online.get(key)?.deliver(message, frame)) pushed.push({ recipient, seq: message.seq });
+			if (this.#online.get(key)?.deliver(message, frame)) pushed.push(recipient);
 			const observers = this.#observers.get(key);
 			if (observers) for (const o of observers) o.deliver(message, frame);
 		}
-		if (pushed.length > 0) this.markPushed(message.room, pushed);
+		if (pushed.length > 0) this.markPushed(message.room, [{ seq: message.seq, recipients: pushed, all: pushed.length === recipients.length }]);
 	}
 
 	/** Receipts of deliveries written to holders' connections now (a backlog page, a live push). Never waits, never throws. */

@@ -77,7 +77,7 @@ describe.skipIf(!hasRedis)(`RedisStore${redisSkipNote}`, () => {
 		const a = await open(prefix);
 		await a.topics.subscribe("r", "shop:api", "bob", 5, 10);
 		const m = (await a.append(dm(1))).message;
-		await a.markPushed("r", [{ recipient: "bob", seq: m.seq }], 7);
+		await a.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 7);
 		await a.close();
 		const b = await open(prefix);
 		expect(await b.topics.subscriptions("r", "bob")).toEqual(["shop:api"]);

@@ -820,12 +820,12 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				const m = (await send({ room: "r", from: "alice", to: "bob", sentAt: 100 })).message;
 				const at = async () => (await store.receipts("r", m.id))?.receipts;
 				expect(await at()).toEqual([{ recipient: "bob", state: "queued", at: 100, pushedAt: null, seenAt: null }]);
-				await store.markPushed("r", [{ recipient: "bob", seq: m.seq }], 200);
-				await store.markPushed("r", [{ recipient: "bob", seq: m.seq }], 250); // pushed again after a reconnect: the first time stays
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 200);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 250); // pushed again after a reconnect: the first time stays
 				expect(await at()).toEqual([{ recipient: "bob", state: "pushed", at: 200, pushedAt: 200, seenAt: null }]);
 				expect(await store.ackSeen("r", "bob", [m.id], 300)).toEqual([{ id: m.id, seq: m.seq, from: "alice", seenAt: 300 }]);
 				expect(await at()).toEqual([{ recipient: "bob", state: "seen", at: 300, pushedAt: 200, seenAt: 300 }]);
-				await store.markPushed("r", [{ recipient: "bob", seq: m.seq }], 400);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 400);
 				expect(await store.ackSeen("r", "bob", [m.id], 500)).toEqual([]);
 				expect(await at()).toEqual([{ recipient: "bob", state: "seen", at: 300, pushedAt: 200, seenAt: 300 }]);
 				expect((await store.receipts("r", m.id))?.message).toEqual(m);
@@ -839,7 +839,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 					(await send({ room: "r", from: "alice", to: "#t", sentAt: 10 })).message,
 					(await send({ room: "r", from: "alice", to: "carol,bob", sentAt: 10 })).message,
 				]) {
-					await store.markPushed("r", [{ recipient: "carol", seq: m.seq }], 20);
+					await store.markPushed("r", [{ seq: m.seq, recipients: ["carol"] }], 20);
 					await store.ack("r", "bob", [m.id]);
 					const receipts = (await store.receipts("r", m.id))?.receipts ?? [];
 					expect(receipts.map((r) => [r.recipient, r.state]), m.to).toEqual([
@@ -847,6 +847,30 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 						["carol", "pushed"],
 					]);
 				}
+			});
+
+			it("one push to several recipients and later ones: each recipient keeps the time of its first push", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol", "dave", "erin"], sentAt: 10 })).message;
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob", "carol"] }], 20);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["dave", "bob"] }], 30);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob", "carol", "dave", "erin"].slice(0, 3), all: false }], 35);
+				await store.ack("r", "carol", [m.id]);
+				const got = (await store.receipts("r", m.id))?.receipts.map((r) => [r.recipient, r.state, r.pushedAt]);
+				expect(got).toEqual([
+					["bob", "pushed", 20],
+					["carol", "seen", 20],
+					["dave", "pushed", 30],
+					["erin", "queued", null],
+				]);
+			});
+
+			it("a push to all of a message's recipients at once marks each of them", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"], sentAt: 10 })).message;
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob", "carol"], all: true }], 20);
+				expect((await store.receipts("r", m.id))?.receipts.map((r) => [r.recipient, r.state, r.pushedAt])).toEqual([
+					["bob", "pushed", 20],
+					["carol", "pushed", 20],
+				]);
 			});
 
 			it("takePending records what it takes as seen, at seenAt", async () => {
@@ -871,13 +895,13 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 
 			it("no receipts for unknown messages, other rooms, or messages retention deleted", async () => {
 				const m = (await send({ room: "r", from: "alice", to: "bob", sentAt: 1 })).message;
-				await store.markPushed("r", [{ recipient: "bob", seq: m.seq }], 2);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 2);
 				expect(await store.receipts("q", m.id)).toBeNull();
 				expect(await store.receipts("r", "m-31337-abcdef")).toBeNull();
 				await store.applyRetention({ olderThan: 5 });
 				expect(await store.receipts("r", m.id)).toBeNull();
 				// A mark for a message that is gone is ignored, not kept for a later one.
-				await store.markPushed("r", [{ recipient: "bob", seq: m.seq }], 3);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 3);
 				expect(await store.receipts("r", m.id)).toBeNull();
 			});
 

@@ -11,6 +11,7 @@ import { createStore, MemoryStore, SCHEMA_VERSION, SqliteStore, StorageError } f
 import { newMessageId, seqOfMessageId } from "../server/store/ids.js";
 import { DamagedDatabaseError } from "../server/store/integrity.js";
 import { MIGRATIONS } from "../server/store/migrations.js";
+import { PushedBuffer, type PushedMark } from "../server/store/receipts.js";
 import type { AppendInput } from "../server/store/store.js";
 import { storeSuite } from "./store.suite.js";
 
@@ -55,6 +56,45 @@ describe("message ids", () => {
 		expect(counts.size).toBe(36);
 		// 120,000 letters over 36: about 3,333 each. A modulo bias (256 % 36) would put a-d near 3,750.
 		for (const count of counts.values()) expect(Math.abs(count - (n * 6) / 36)).toBeLessThan(300);
+	});
+});
+
+describe("the buffer of pushed marks", () => {
+	it("keeps a push as one mark, answers the earliest time per recipient, writes at its bound, and reports a failed write", async () => {
+		const written: PushedMark[][] = [];
+		const errors: unknown[] = [];
+		let fail = false;
+		const buf = new PushedBuffer(
+			(marks) => {
+				if (fail) throw new Error("disk full");
+				written.push(marks);
+			},
+			(err) => errors.push(err),
+			60_000,
+			5,
+		);
+		buf.add([{ seq: 1, recipients: ["a", "b"] }], 10);
+		buf.add([{ seq: 1, recipients: ["a"] }], 20);
+		expect([buf.get(1, "a"), buf.get(1, "b"), buf.get(1, "c"), buf.size]).toEqual([10, 10, undefined, 3]);
+		expect(buf.take(1, "a")).toBe(10);
+		expect([buf.get(1, "a"), buf.size]).toEqual([undefined, 1]);
+		buf.add([{ seq: 2, recipients: ["a", "b", "c", "d"] }], 30); // 5 deliveries: the bound, written at once
+		await new Promise((r) => setTimeout(r, 0));
+		expect(written).toEqual([
+			[
+				{ seq: 1, at: 10, recipients: ["b"] },
+				{ seq: 2, at: 30, recipients: ["a", "b", "c", "d"] },
+			],
+		]);
+		expect(buf.size).toBe(0);
+		fail = true;
+		buf.add([{ seq: 3, recipients: ["a"] }], 40);
+		await buf.flush();
+		expect(errors.map((e) => (e as Error).message)).toEqual(["disk full"]);
+		expect(buf.size).toBe(0);
+		await buf.close();
+		buf.add([{ seq: 4, recipients: ["a"] }], 50);
+		expect(buf.size).toBe(0);
 	});
 });
 
@@ -231,11 +271,23 @@ describe("SqliteStore only", () => {
 		const a = await open();
 		await a.topics.subscribe("r", "shop:api", "bob", 5, 10);
 		const m = (await a.append(dm(1))).message;
-		await a.markPushed("r", [{ recipient: "bob", seq: m.seq }], 7);
-		await a.close(); // writes the pushed mark still in memory
+		const all = (await a.append({ ...dm(2), to: "*", recipients: ["bob", "carol", "dave"] })).message;
+		await a.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 7);
+		await a.markPushed("r", [{ seq: all.seq, recipients: ["bob", "carol", "dave"], all: true }], 8);
+		await a.markPushed("r", [{ seq: all.seq, recipients: ["carol"] }], 9);
+		await a.ack("r", "dave", [all.id]);
+		await a.close(); // writes the pushed marks still in memory
 		const b = await open();
 		expect(await b.topics.subscriptions("r", "bob")).toEqual(["shop:api"]);
 		expect((await b.receipts("r", m.id))?.receipts[0]).toMatchObject({ state: "pushed", pushedAt: 7 });
+		expect((await b.receipts("r", all.id))?.receipts.map((r) => [r.recipient, r.state, r.pushedAt])).toEqual([
+			["bob", "pushed", 8],
+			["carol", "pushed", 8],
+			["dave", "seen", 8],
+		]);
+		// A mark in memory next to written ones: the earliest counts.
+		await b.markPushed("r", [{ seq: all.seq, recipients: ["bob"] }], 3);
+		expect((await b.receipts("r", all.id))?.receipts[0]).toMatchObject({ recipient: "bob", pushedAt: 3 });
 		expect((await b.append({ ...dm(2), to: "#shop:api", recipients: [], topic: "shop:api" })).recipients).toEqual(["bob"]);
 		await b.close();
 	});

@@ -191,12 +191,14 @@ export class MemoryStore implements Store {
 	async markPushed(room: string, pushes: readonly PushedDelivery[], at: number): Promise<void> {
 		this.check();
 		const msgs = this.roomOf(room);
-		for (const { recipient, seq } of pushes) {
+		for (const { seq, recipients } of pushes) {
 			const s = msgs?.get(seq);
-			if (!s?.deliveries.has(recipient)) continue;
-			const r = s.receipts.get(recipient) ?? { pushedAt: null, seenAt: null };
-			r.pushedAt ??= at;
-			s.receipts.set(recipient, r);
+			for (const recipient of recipients) {
+				if (!s?.deliveries.has(recipient)) continue;
+				const r = s.receipts.get(recipient) ?? { pushedAt: null, seenAt: null };
+				r.pushedAt ??= at;
+				s.receipts.set(recipient, r);
+			}
 		}
 	}
 

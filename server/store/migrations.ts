@@ -175,14 +175,23 @@ export const MIGRATIONS: readonly Migration[] = [
 			) WITHOUT ROWID;
 			CREATE INDEX subscriptions_session ON subscriptions (room, session, topic);
 
-			-- Per delivery, when it was pushed to the recipient's connection and when the recipient acked it
-			-- (seen). No row: queued. Rows are written after the push (batched) and with the ack, never at append,
-			-- and deleted with their message.
-			CREATE TABLE receipts (
+			-- Receipts: no row for a delivery means queued. Rows are never written at append, and are deleted with
+			-- their message.
+			-- A push: these recipients (comma-separated; '*': all of the message's) had the message written to their
+			-- connection at this time. One row per message and push, not per delivery: a broadcast pushed to its 50
+			-- sessions at once is one row, '*' (written in a batch after the push). A recipient's pushed time is the
+			-- earliest of its rows.
+			CREATE TABLE receipt_pushes (
+				seq        INTEGER NOT NULL,
+				at         INTEGER NOT NULL,
+				recipients TEXT    NOT NULL,
+				PRIMARY KEY (seq, at)
+			) WITHOUT ROWID;
+			-- Seen: written in the ack's transaction, one row per delivery acked.
+			CREATE TABLE receipt_seen (
 				seq       INTEGER NOT NULL,
 				recipient TEXT    NOT NULL,
-				pushed_at INTEGER,
-				seen_at   INTEGER,
+				at        INTEGER NOT NULL,
 				PRIMARY KEY (seq, recipient)
 			) WITHOUT ROWID;
 		`,

@@ -38,18 +38,25 @@ export function receiptOf(recipient: string, sentAt: number, pushedAt: number | 
 	return { recipient, state: "queued", at: sentAt, pushedAt: null, seenAt: null };
 }
 
+/** Recipients that had one message written to their connections at one time: one row, one flush entry. */
 export interface PushedMark {
 	seq: number;
-	recipient: string;
 	at: number;
+	recipients: string[];
+	/** The recipients are all of the message's (SQLite then stores `*` instead of their names). */
+	all?: boolean;
 }
 
 /**
- * `pushed` marks waiting to be written, at most MAX_BUFFERED, each (seq, recipient) once with its first time.
- * `write` gets each batch; a batch that fails is dropped (those receipts read `queued`) and reported.
+ * `pushed` marks waiting to be written, at most MAX_BUFFERED deliveries. A push is kept as it came (one
+ * message, its recipients, one time: a broadcast's 50 pushes are one mark, added in O(1)), and `write` gets
+ * them so. A recipient pushed twice has two marks; readers take its earliest. A batch that fails is dropped
+ * (those receipts read `queued`) and reported.
  */
 export class PushedBuffer {
-	readonly #marks = new Map<string, PushedMark>();
+	/** seq → its pushes waiting, oldest first. */
+	readonly #marks = new Map<number, PushedMark[]>();
+	#size = 0;
 	#timer: NodeJS.Timeout | null = null;
 	#closed = false;
 
@@ -60,46 +67,64 @@ export class PushedBuffer {
 		private readonly max = MAX_BUFFERED,
 	) {}
 
+	/** Deliveries waiting to be written. */
 	get size(): number {
-		return this.#marks.size;
+		return this.#size;
 	}
 
-	add(pushes: readonly { recipient: string; seq: number }[], at: number): void {
+	/** Keeps these pushes (the recipient arrays are kept as given: callers must not change them). */
+	add(pushes: readonly { seq: number; recipients: readonly string[]; all?: boolean }[], at: number): void {
 		if (this.#closed) return;
-		for (const { recipient, seq } of pushes) {
-			const key = `${seq}\u0000${recipient}`;
-			if (!this.#marks.has(key)) this.#marks.set(key, { seq, recipient, at });
+		for (const { seq, recipients, all } of pushes) {
+			if (recipients.length === 0) continue;
+			const mark: PushedMark = { seq, at, recipients: recipients as string[], ...(all ? { all } : {}) };
+			const list = this.#marks.get(seq);
+			if (list) list.push(mark);
+			else this.#marks.set(seq, [mark]);
+			this.#size += recipients.length;
 		}
-		if (this.#marks.size >= this.max) {
+		if (this.#size >= this.max) {
 			void this.flush();
 			return;
 		}
-		if (!this.#timer && this.#marks.size > 0) {
+		if (!this.#timer && this.#size > 0) {
 			this.#timer = setTimeout(() => void this.flush(), this.delayMs);
 			this.#timer.unref();
 		}
 	}
 
-	/** The time of a waiting mark, if any. */
+	/** The time of a recipient's first waiting push of a message, if any. */
 	get(seq: number, recipient: string): number | undefined {
-		return this.#marks.get(`${seq}\u0000${recipient}`)?.at;
+		for (const m of this.#marks.get(seq) ?? []) if (m.recipients.includes(recipient)) return m.at;
+		return undefined;
 	}
 
-	/** Removes a waiting mark and returns its time (an ack writes it with the seen time). */
+	/** Removes a recipient's waiting pushes of a message and returns the first one's time. */
 	take(seq: number, recipient: string): number | undefined {
-		const key = `${seq}\u0000${recipient}`;
-		const mark = this.#marks.get(key);
-		if (mark) this.#marks.delete(key);
-		return mark?.at;
+		const list = this.#marks.get(seq);
+		if (!list) return undefined;
+		let at: number | undefined;
+		for (const [i, m] of list.entries()) {
+			if (!m.recipients.includes(recipient)) continue;
+			at ??= m.at;
+			list[i] = { seq: m.seq, at: m.at, recipients: m.recipients.filter((r) => r !== recipient) };
+			this.#size--;
+		}
+		const left = list.filter((m) => m.recipients.length > 0);
+		if (left.length === 0) this.#marks.delete(seq);
+		else this.#marks.set(seq, left);
+		return at;
 	}
 
 	/** Writes what waits now. Never rejects (failures go to onError). */
 	async flush(): Promise<void> {
 		if (this.#timer) clearTimeout(this.#timer);
 		this.#timer = null;
-		if (this.#marks.size === 0) return;
-		const batch = [...this.#marks.values()];
+		if (this.#size === 0) return;
+		const batch: PushedMark[] = [];
+		for (const list of this.#marks.values()) batch.push(...list);
 		this.#marks.clear();
+		this.#size = 0;
 		try {
 			await this.write(batch);
 		} catch (err) {

@@ -251,11 +251,18 @@ if n > 0 then redis.call("HINCRBY", P .. "stats", "pending", -n) end
 return out
 `,
 
-	/** ARGV: P, (seq, recipient, at)... Records pushed times (the first one stays) of messages that still exist. */
+	/**
+	 * ARGV: P, then per push: seq, at, n, n recipients. Records pushed times (the first one stays) of messages
+	 * that still exist.
+	 */
 	relayMarkPushed: `
-for i = 2, #ARGV, 3 do
-	local seq = ARGV[i]
-	if redis.call("EXISTS", msgKey(seq)) == 1 then redis.call("HSETNX", P .. "rs:" .. seq, "p:" .. ARGV[i + 1], ARGV[i + 2]) end
+local i = 2
+while i <= #ARGV do
+	local seq, at, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+	if redis.call("EXISTS", msgKey(seq)) == 1 then
+		for j = i + 3, i + 2 + n do redis.call("HSETNX", P .. "rs:" .. seq, "p:" .. ARGV[j], at) end
+	end
+	i = i + 3 + n
 end
 return 0
 `,

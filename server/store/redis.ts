@@ -262,7 +262,7 @@ export class RedisStore implements Store {
 		// A pushed mark still in memory is written first, so it is not lost behind the seen one.
 		for (const id of messageIds) {
 			const at = this.pushed.take(seqOf(id), recipient);
-			if (at !== undefined) void client.relayMarkPushed(...this.args(seqOf(id), recipient, at)).catch(() => undefined);
+			if (at !== undefined) void client.relayMarkPushed(...this.args(seqOf(id), at, 1, recipient)).catch(() => undefined);
 		}
 		const flat = (await client.relayAck(...this.args(room, recipient, seenAt, ...messageIds))) as string[];
 		const seen: SeenDelivery[] = [];
@@ -374,7 +374,7 @@ export class RedisStore implements Store {
 	private async writePushed(marks: readonly PushedMark[]): Promise<void> {
 		if (!this.client) return;
 		const args: ScriptArg[] = [];
-		for (const m of marks) args.push(m.seq, m.recipient, m.at);
+		for (const m of marks) args.push(m.seq, m.at, m.recipients.length, ...m.recipients);
 		await this.client.relayMarkPushed(...this.args(...args));
 	}
 

@@ -132,11 +132,6 @@ interface ThreadParams {
 	limit: number;
 }
 
-interface ReceiptRow {
-	recipient: string;
-	pushedAt: number | null;
-	seenAt: number | null;
-}
 
 interface LostRow {
 	room: string;
@@ -237,20 +232,15 @@ function prepareStatements(db: Database.Database) {
 			   AND (SELECT id FROM messages WHERE seq = @seq) = @id`,
 		),
 		senderOf: db.prepare<[number], string>("SELECT sender FROM messages WHERE seq = ?").pluck(),
-		// Seen is written with the ack that makes it so; a pushed time still in memory comes along.
-		markSeen: db.prepare<[number, string, number | null, number]>(
-			`INSERT INTO receipts (seq, recipient, pushed_at, seen_at) VALUES (?, ?, ?, ?)
-			 ON CONFLICT (seq, recipient) DO UPDATE SET
-			   pushed_at = coalesce(pushed_at, excluded.pushed_at), seen_at = coalesce(seen_at, excluded.seen_at)`,
+		// Seen is written with the ack that makes it so.
+		markSeen: db.prepare<[number, string, number]>("INSERT OR IGNORE INTO receipt_seen (seq, recipient, at) VALUES (?, ?, ?)"),
+		// A batch of pushes, one row per message and time; one for a message retention deleted meanwhile is dropped.
+		markPushed: db.prepare<[number, number, string, number]>(
+			`INSERT INTO receipt_pushes (seq, at, recipients) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE seq = ?)
+			 ON CONFLICT (seq, at) DO UPDATE SET recipients = recipients || ',' || excluded.recipients`,
 		),
-		// A batch of pushed marks; one for a message retention deleted meanwhile is dropped.
-		markPushed: db.prepare<[number, string, number, number]>(
-			`INSERT INTO receipts (seq, recipient, pushed_at) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE seq = ?)
-			 ON CONFLICT (seq, recipient) DO UPDATE SET pushed_at = coalesce(pushed_at, excluded.pushed_at)`,
-		),
-		receiptsOf: db.prepare<[number], ReceiptRow>(
-			"SELECT recipient, pushed_at AS pushedAt, seen_at AS seenAt FROM receipts WHERE seq = ?",
-		),
+		pushesOf: db.prepare<[number], { at: number; recipients: string }>("SELECT at, recipients FROM receipt_pushes WHERE seq = ? ORDER BY at"),
+		seenOf: db.prepare<[number], { recipient: string; at: number }>("SELECT recipient, at FROM receipt_seen WHERE seq = ?"),
 		messageInRoom: db.prepare<{ seq: number; id: string; room: string }, Message & { recipients: string | null }>(
 			`SELECT ${MESSAGE}, m.recipients FROM messages m WHERE m.seq = @seq AND m.id = @id AND m.room = @room`,
 		),
@@ -302,9 +292,10 @@ function prepareStatements(db: Database.Database) {
 		deletePendingByAge: db.prepare<[number]>(
 			"DELETE FROM pending WHERE seq IN (SELECT seq FROM messages WHERE sent_at < ?)",
 		),
-		deleteReceiptsByAge: db.prepare<[number]>(
-			"DELETE FROM receipts WHERE seq IN (SELECT seq FROM messages WHERE sent_at < ?)",
+		deletePushesByAge: db.prepare<[number]>(
+			"DELETE FROM receipt_pushes WHERE seq IN (SELECT seq FROM messages WHERE sent_at < ?)",
 		),
+		deleteSeenByAge: db.prepare<[number]>("DELETE FROM receipt_seen WHERE seq IN (SELECT seq FROM messages WHERE sent_at < ?)"),
 		deleteByAge: db.prepare<[number]>("DELETE FROM messages WHERE sent_at < ?"),
 		// Distinct rooms by skipping through the (room, seq) index instead of reading every row.
 		rooms: db
@@ -323,8 +314,11 @@ function prepareStatements(db: Database.Database) {
 			"SELECT room, recipient AS session, count(*) AS n FROM pending WHERE room = ? AND seq <= ? GROUP BY recipient",
 		),
 		deletePendingBelow: db.prepare<[string, number]>("DELETE FROM pending WHERE room = ? AND seq <= ?"),
-		deleteReceiptsBelow: db.prepare<[string, number]>(
-			"DELETE FROM receipts WHERE seq IN (SELECT seq FROM messages WHERE room = ? AND seq <= ?)",
+		deletePushesBelow: db.prepare<[string, number]>(
+			"DELETE FROM receipt_pushes WHERE seq IN (SELECT seq FROM messages WHERE room = ? AND seq <= ?)",
+		),
+		deleteSeenBelow: db.prepare<[string, number]>(
+			"DELETE FROM receipt_seen WHERE seq IN (SELECT seq FROM messages WHERE room = ? AND seq <= ?)",
 		),
 		deleteBelow: db.prepare<[string, number]>("DELETE FROM messages WHERE room = ? AND seq <= ?"),
 
@@ -489,7 +483,7 @@ export class SqliteStore implements Store {
 				const page = this.pendingPage(st, room, recipient, query);
 				for (const m of page.messages) {
 					st.ackSeq.run(room, recipient, m.seq);
-					st.markSeen.run(m.seq, recipient, this.pushed.take(m.seq, recipient) ?? null, seenAt);
+					st.markSeen.run(m.seq, recipient, seenAt);
 				}
 				return page;
 			})
@@ -508,7 +502,7 @@ export class SqliteStore implements Store {
 				for (const id of messageIds) {
 					const seq = seqOfMessageId(id);
 					if (seq === null || st.ackId.run({ seq, id, room, recipient }).changes === 0) continue;
-					st.markSeen.run(seq, recipient, this.pushed.take(seq, recipient) ?? null, seenAt);
+					st.markSeen.run(seq, recipient, seenAt);
 					seen.push({ id, seq, from: st.senderOf.get(seq) ?? "", seenAt });
 				}
 				return seen;
@@ -535,12 +529,20 @@ export class SqliteStore implements Store {
 			const row = st.messageInRoom.get({ seq, id: messageId, room });
 			if (!row) return null;
 			const { recipients: stored, ...message } = row;
-			const rows = new Map(st.receiptsOf.all(seq).map((r) => [r.recipient, r]));
+			// Each recipient's first push (rows come oldest first), then any still in memory; and its seen time.
 			const recipients = stored ? (JSON.parse(stored) as string[]) : [message.to];
+			const pushed = new Map<string, number>();
+			for (const row of st.pushesOf.all(seq)) {
+				for (const r of row.recipients.split(",")) {
+					for (const one of r === "*" ? recipients : [r]) if (!pushed.has(one)) pushed.set(one, row.at);
+				}
+			}
+			const seen = new Map(st.seenOf.all(seq).map((r) => [r.recipient, r.at]));
 			const receipts = [...recipients].sort().map((r) => {
-				const got = rows.get(r);
-				const pushedAt = got?.pushedAt ?? this.pushed.get(seq, r) ?? null;
-				return receiptOf(r, message.sentAt, pushedAt, got?.seenAt ?? null);
+				const memory = this.pushed.get(seq, r);
+				const durable = pushed.get(r);
+				const pushedAt = durable === undefined ? (memory ?? null) : memory === undefined ? durable : Math.min(durable, memory);
+				return receiptOf(r, message.sentAt, pushedAt, seen.get(r) ?? null);
 			});
 			return { message, receipts };
 		})();
@@ -629,7 +631,8 @@ export class SqliteStore implements Store {
 				}
 				countLost(st.lostByAge.all(policy.olderThan));
 				st.deletePendingByAge.run(policy.olderThan);
-				st.deleteReceiptsByAge.run(policy.olderThan);
+				st.deletePushesByAge.run(policy.olderThan);
+				st.deleteSeenByAge.run(policy.olderThan);
 				result.deletedMessages += st.deleteByAge.run(policy.olderThan).changes;
 			}
 			if (policy.maxPerRoom !== undefined) {
@@ -640,7 +643,8 @@ export class SqliteStore implements Store {
 					st.raiseSeqFloor.run(cap);
 					countLost(st.lostBelow.all(room, cap));
 					st.deletePendingBelow.run(room, cap);
-					st.deleteReceiptsBelow.run(room, cap);
+					st.deletePushesBelow.run(room, cap);
+					st.deleteSeenBelow.run(room, cap);
 					result.deletedMessages += st.deleteBelow.run(room, cap).changes;
 				}
 			}
@@ -775,7 +779,8 @@ export class SqliteStore implements Store {
 		if (!this.conn) return;
 		const { db, st } = this.conn;
 		db.transaction(() => {
-			for (const m of marks) st.markPushed.run(m.seq, m.recipient, m.at, m.seq);
+			// `*`: every recipient of the message (a live fan-out that reached all of them), not 50 names.
+			for (const m of marks) st.markPushed.run(m.seq, m.at, m.all ? "*" : m.recipients.join(","), m.seq);
 		}).immediate();
 	}
 

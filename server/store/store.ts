@@ -99,10 +99,12 @@ export interface SeenDelivery {
 	seenAt: number;
 }
 
-/** One delivery written to its recipient's connection. */
+/** One message written to these recipients' connections (one push: a live fan-out, or one of a backlog page). */
 export interface PushedDelivery {
-	recipient: string;
 	seq: number;
+	recipients: readonly string[];
+	/** These are all of the message's recipients (a live fan-out that reached everyone): stored as such. */
+	all?: boolean;
 }
 
 /** Where a message is for each of its recipients (sorted by recipient). */
