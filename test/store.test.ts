@@ -452,6 +452,14 @@ describe("SqliteStore only", () => {
 		expect(err).toMatchObject({ code: "SQLITE_FULL", message: expect.stringMatching(/^the database's disk is full \(SQLITE_FULL: /) });
 		expect(store.health.ok).toBe(false);
 		expect(store.health.lastError).toMatchObject({ code: "SQLITE_FULL" });
+		// The topic sub-store's writes are guarded too: the same StorageError, recorded in the same health.
+		let subErr: unknown;
+		for (let i = 0; i < 2000 && !subErr; i++) {
+			subErr = await store.topics.subscribe("r", `t${i}-${"x".repeat(200)}`.slice(0, 64), `s${i}`, 1, 10).then(() => undefined, (e: unknown) => e);
+		}
+		expect(subErr).toBeInstanceOf(StorageError);
+		expect(subErr).toMatchObject({ code: "SQLITE_FULL" });
+		expect(store.health.lastError).toMatchObject({ code: "SQLITE_FULL" });
 		// Reads and deletes still work on a full disk, and do not count as the storage working again.
 		expect(await store.ack("r", "bob", [kept[0]?.message.id ?? ""])).toBe(1);
 		expect(await store.countPending("r", "bob")).toBeGreaterThanOrEqual(9);

@@ -2,9 +2,11 @@
  * Topics, threads, receipts and several recipients at the hub: real hubs on port 0 (in memory and on a
  * SQLite file), real clients (HubClient) and raw sockets for frames the reference client would never send.
  */
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { HubClient } from "../mcp-client/hub-client.js";
+import { WebSocketServer } from "ws";
+import { HubClient } from "../mcp-client/hub-client.js";
 import { ErrorCode, WarningCode } from "../server/errors.js";
 import type { ReceiptPush } from "../server/protocol.js";
 import { until } from "./fixtures/faults.js";
@@ -342,5 +344,57 @@ describe("receipts at the hub", () => {
 		const page = await a.request("inbox", { replyTo: q.message.id, peek: true });
 		expect(page.messages.map((m) => m.id)).toEqual([answer.message.id]);
 		expect(page.remaining).toBe(0);
+	});
+});
+
+describe("old clients", () => {
+	it("a client that never subscribes sees no change: no topic traffic, the same history, a string `to`", async () => {
+		const h = await hub();
+		const old = await raw(h.url, "Old");
+		const a = await client(h.url, "A");
+		const b = await client(h.url, "B");
+		await b.request("subscribe", { topic: "t" });
+		await a.send("#t", "topic chatter");
+		await a.send(["B", "Old"], "to both");
+		const direct = await a.send("Old", "just you");
+		const pushes = async () => {
+			await new Promise((r) => setTimeout(r, 150));
+			return old.frames.filter((f) => f.type === "message").map((f) => (f.message as { to: string; body: string }).body);
+		};
+		expect(await pushes()).toEqual(["to both", "just you"]);
+		const history = (await old.request({ type: "history" })).result as { messages: { to: string }[] };
+		expect(history.messages.map((m) => m.to)).toEqual(["B,Old", "Old"]);
+		expect(typeof direct.message.to).toBe("string");
+	});
+
+	it("the client library ignores push types it does not know, and keeps working", async () => {
+		// A hub from the future: it pushes a frame type this client has never heard of, then a message.
+		const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+		await new Promise<void>((r) => wss.once("listening", () => r()));
+		cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
+		wss.on("connection", (ws) => {
+			ws.on("message", (data) => {
+				const f = JSON.parse(String(data)) as { type: string; id: string };
+				if (f.type !== "hello") return;
+				const hubInfo = { version: "9.0.0", protocol: 9, maxBodyBytes: 65536, maxFrameBytes: 262144, heartbeatMs: 30000 };
+				ws.send(JSON.stringify({ type: "result", id: f.id, result: { session: "A", room: "default", peers: [], pending: 1, lost: 0, hub: hubInfo } }));
+				ws.send(JSON.stringify({ type: "hologram", id: null, payload: { anything: [1, 2] } }));
+				ws.send(JSON.stringify({ type: "receipt", message: "m-1-abcdef", recipient: "B", state: "teleported", at: 1 }));
+				const m = { id: "m-2-abcdef", seq: 2, room: "default", from: "B", to: "A", body: "still works", replyTo: null, thread: "m-2-abcdef", sentAt: 1, future: true };
+				ws.send(JSON.stringify({ type: "message", message: m }));
+			});
+		});
+		const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+		const c = new HubClient({ url, session: "A", secrets: memorySecrets(), keepaliveMs: 0, reconnect: false });
+		cleanups.push(() => c.close({ bye: false }));
+		const got: string[] = [];
+		const receipts: unknown[] = [];
+		c.on("message", (m) => got.push(m.body));
+		c.on("receipt", (r) => receipts.push(r));
+		await c.waitReady(5_000);
+		await until(() => got.length === 1, 5_000, "the message after the unknown pushes");
+		expect(got).toEqual(["still works"]);
+		// A receipt with a state this client does not know is not passed on as if it were one it knows.
+		expect(receipts).toEqual([]);
 	});
 });
