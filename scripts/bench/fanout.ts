@@ -115,6 +115,8 @@ export interface TopicFanoutResult {
 	 * the comparison rests on when the machine's speed drifts between rounds (it does, by ±30%).
 	 */
 	pairedRatio: number;
+	/** The same for server CPU per delivery (topic / broadcast): above 1, a topic delivery costs more. */
+	pairedCpuRatio: number;
 	rounds: { broadcast: Round[]; topic: Round[] };
 }
 
@@ -135,9 +137,18 @@ export async function measureTopicFanout(o: FanoutOptions): Promise<TopicFanoutR
 			rounds.broadcast.push(r % 2 === 0 ? a : b);
 			rounds.topic.push(r % 2 === 0 ? b : a);
 		}
-		const ratios = rounds.topic.map((t, i) => t.rate / (rounds.broadcast[i] as Round).rate).sort((a, b) => a - b);
-		const pairedRatio = ratios[Math.floor((ratios.length - 1) / 2)] as number;
-		return { options: o, broadcast: medianRound(rounds.broadcast), topic: medianRound(rounds.topic), pairedRatio, rounds };
+		const paired = (of: (x: Round) => number) => {
+			const ratios = rounds.topic.map((t, i) => of(t) / of(rounds.broadcast[i] as Round)).sort((a, b) => a - b);
+			return ratios[Math.floor((ratios.length - 1) / 2)] as number;
+		};
+		return {
+			options: o,
+			broadcast: medianRound(rounds.broadcast),
+			topic: medianRound(rounds.topic),
+			pairedRatio: paired((x) => x.rate),
+			pairedCpuRatio: paired((x) => x.serverCpuUs),
+			rounds,
+		};
 	} finally {
 		await hub.cleanup();
 	}

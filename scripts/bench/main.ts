@@ -155,10 +155,10 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				},
 				{
 					scenario: "topic fan-out",
-					metric: "server CPU/delivery, topic vs *",
+					metric: "server CPU/delivery, topic vs * (median of paired rounds)",
 					relay: `${r.topic.serverCpuUs.toFixed(2)} µs`,
 					forwarder: `${r.broadcast.serverCpuUs.toFixed(2)} µs`,
-					ratio: ratio(r.topic.serverCpuUs, r.broadcast.serverCpuUs),
+					ratio: `${r.pairedCpuRatio.toFixed(2)}x`,
 					target: "",
 					verdict: "info",
 				},
