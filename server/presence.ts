@@ -163,12 +163,27 @@ export class Presence {
 			const observers = this.#observers.get(key);
 			if (observers) for (const o of observers) o.deliver(message, frame);
 		}
-		if (pushed.length > 0) this.markPushed(message.room, [{ seq: message.seq, recipients: pushed, all: pushed.length === recipients.length }]);
+		if (pushed.length > 0) this.#markPushed(message.room, { seq: message.seq, recipients: pushed, all: pushed.length === recipients.length });
 	}
 
-	/** Receipts of deliveries written to holders' connections now (a backlog page, a live push). Never waits, never throws. */
-	markPushed(room: string, pushed: readonly PushedDelivery[]): void {
-		this.store.markPushed(room, pushed, Date.now()).catch((err) => this.log.debug({ err }, "could not mark deliveries pushed"));
+	/** Pushes written this turn of the event loop, per room: handed to the store once, not once per message. */
+	readonly #pushed = new Map<string, PushedDelivery[]>();
+	#pushedAt = 0;
+
+	#markPushed(room: string, push: PushedDelivery): void {
+		if (this.#pushed.size === 0) {
+			this.#pushedAt = Date.now();
+			queueMicrotask(() => {
+				const at = this.#pushedAt;
+				for (const [r, pushes] of this.#pushed) {
+					this.store.markPushed(r, pushes, at).catch((err) => this.log.debug({ err }, "could not mark deliveries pushed"));
+				}
+				this.#pushed.clear();
+			});
+		}
+		const list = this.#pushed.get(room);
+		if (list) list.push(push);
+		else this.#pushed.set(room, [push]);
 	}
 
 	/** A recipient saw a message: tell its sender's connections on this hub (holder and observers). */

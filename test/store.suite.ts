@@ -900,7 +900,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				expect(await store.receipts("r", "m-31337-abcdef")).toBeNull();
 				await store.applyRetention({ olderThan: 5 });
 				expect(await store.receipts("r", m.id)).toBeNull();
-				// A mark for a message that is gone is ignored, not kept for a later one.
+				// A mark for a message that is gone shows nowhere (seqs are never reused).
 				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 3);
 				expect(await store.receipts("r", m.id)).toBeNull();
 			});

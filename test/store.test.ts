@@ -73,17 +73,16 @@ describe("the buffer of pushed marks", () => {
 			60_000,
 			5,
 		);
-		buf.add([{ seq: 1, recipients: ["a", "b"] }], 10);
 		buf.add([{ seq: 1, recipients: ["a"] }], 20);
-		expect([buf.get(1, "a"), buf.get(1, "b"), buf.get(1, "c"), buf.size]).toEqual([10, 10, undefined, 3]);
-		expect(buf.take(1, "a")).toBe(10);
-		expect([buf.get(1, "a"), buf.size]).toEqual([undefined, 1]);
-		buf.add([{ seq: 2, recipients: ["a", "b", "c", "d"] }], 30); // 5 deliveries: the bound, written at once
+		buf.add([{ seq: 1, recipients: ["a", "b"], all: true }], 10);
+		expect([buf.get(1, "a"), buf.get(1, "b"), buf.get(1, "c"), buf.get(2, "a"), buf.size]).toEqual([10, 10, undefined, undefined, 3]);
+		buf.add([{ seq: 2, recipients: ["a", "b"] }], 30); // 5 deliveries: the bound, written at once
 		await new Promise((r) => setTimeout(r, 0));
 		expect(written).toEqual([
 			[
-				{ seq: 1, at: 10, recipients: ["b"] },
-				{ seq: 2, at: 30, recipients: ["a", "b", "c", "d"] },
+				{ seq: 1, at: 20, recipients: ["a"], all: false },
+				{ seq: 1, at: 10, recipients: ["a", "b"], all: true },
+				{ seq: 2, at: 30, recipients: ["a", "b"], all: false },
 			],
 		]);
 		expect(buf.size).toBe(0);
@@ -309,6 +308,43 @@ describe("SqliteStore only", () => {
 		expect((await topicSend(a)).recipients).toEqual(["dave"]);
 		await a.close();
 		await b.close();
+	});
+
+	it("writes many pushed marks in one flush, each message's recipients merged, and reads them back", async () => {
+		const a = await open();
+		const sent = [];
+		for (let i = 0; i < 100; i++) sent.push((await a.append({ ...dm(i), to: "*", recipients: ["bob", "carol", "dave"] })).message);
+		// Per message: bob and carol in one push, dave in another at the same time (merged into one row), bob again later.
+		for (const m of sent) await a.markPushed("r", [{ seq: m.seq, recipients: ["bob", "carol"] }, { seq: m.seq, recipients: ["dave"] }], 50);
+		for (const m of sent.slice(0, 40)) await a.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 60);
+		await a.close();
+		const raw = new Database(file, { readonly: true });
+		expect(raw.prepare("SELECT count(*) FROM receipt_pushes").pluck().get()).toBe(140);
+		raw.close();
+		const b = await open();
+		for (const m of [sent[0], sent[39], sent[99]]) {
+			expect((await b.receipts("r", m?.id ?? ""))?.receipts.map((r) => [r.recipient, r.pushedAt]), m?.id).toEqual([
+				["bob", 50],
+				["carol", 50],
+				["dave", 50],
+			]);
+		}
+		await b.close();
+	});
+
+	it("retention takes the receipt rows of what it deletes, pushed marks still in memory included", async () => {
+		const store = await open();
+		const old = (await store.append({ ...dm(1), sentAt: 1 })).message;
+		const kept = (await store.append({ ...dm(2), sentAt: 100 })).message;
+		await store.markPushed("r", [{ seq: old.seq, recipients: ["bob"] }], 5);
+		await store.markPushed("r", [{ seq: kept.seq, recipients: ["bob"] }], 5);
+		await store.ack("r", "bob", [old.id]);
+		await store.applyRetention({ olderThan: 50 });
+		await store.close();
+		const raw = new Database(file, { readonly: true });
+		expect(raw.prepare("SELECT seq FROM receipt_pushes").pluck().all()).toEqual([kept.seq]);
+		expect(raw.prepare("SELECT count(*) FROM receipt_seen").pluck().get()).toBe(0);
+		raw.close();
 	});
 
 	it("continues seqs from the newest message even if the seq_floor row was deleted by hand", async () => {

@@ -58,7 +58,7 @@ export async function handleSend(ctx: HandlerContext, conn: Connection, frame: R
 	} else {
 		recipients = target.kind === "session" ? [target.session] : target.sessions;
 		if (recipients.includes(s.session)) throw new RelayError(ErrorCode.BAD_TARGET, "A session cannot send to itself.");
-		const unknown = recipients.filter((r) => !known.has(r));
+		const unknown = recipients.length === 1 ? (known.has(recipients[0] as string) ? [] : recipients) : recipients.filter((r) => !known.has(r));
 		if (unknown.length > 0) {
 			const who = unknown.join(", ");
 			warnings.push({

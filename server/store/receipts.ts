@@ -44,18 +44,18 @@ export interface PushedMark {
 	at: number;
 	recipients: string[];
 	/** The recipients are all of the message's (SQLite then stores `*` instead of their names). */
-	all?: boolean;
+	all: boolean;
 }
 
 /**
  * `pushed` marks waiting to be written, at most MAX_BUFFERED deliveries. A push is kept as it came (one
- * message, its recipients, one time: a broadcast's 50 pushes are one mark, added in O(1)), and `write` gets
- * them so. A recipient pushed twice has two marks; readers take its earliest. A batch that fails is dropped
+ * message, its recipients, one time: a broadcast's 50 pushes are one mark), appended in O(1): this runs for
+ * every push. A recipient pushed twice has two marks; readers take its earliest. Lookups (`get`, for
+ * receipts reads) scan, which is fine for a few thousand marks and rare calls. A batch that fails is dropped
  * (those receipts read `queued`) and reported.
  */
 export class PushedBuffer {
-	/** seq → its pushes waiting, oldest first. */
-	readonly #marks = new Map<number, PushedMark[]>();
+	#marks: PushedMark[] = [];
 	#size = 0;
 	#timer: NodeJS.Timeout | null = null;
 	#closed = false;
@@ -75,13 +75,10 @@ export class PushedBuffer {
 	/** Keeps these pushes (the recipient arrays are kept as given: callers must not change them). */
 	add(pushes: readonly { seq: number; recipients: readonly string[]; all?: boolean }[], at: number): void {
 		if (this.#closed) return;
-		for (const { seq, recipients, all } of pushes) {
-			if (recipients.length === 0) continue;
-			const mark: PushedMark = { seq, at, recipients: recipients as string[], ...(all ? { all } : {}) };
-			const list = this.#marks.get(seq);
-			if (list) list.push(mark);
-			else this.#marks.set(seq, [mark]);
-			this.#size += recipients.length;
+		for (const p of pushes) {
+			if (p.recipients.length === 0) continue;
+			this.#marks.push({ seq: p.seq, at, recipients: p.recipients as string[], all: p.all === true });
+			this.#size += p.recipients.length;
 		}
 		if (this.#size >= this.max) {
 			void this.flush();
@@ -95,25 +92,9 @@ export class PushedBuffer {
 
 	/** The time of a recipient's first waiting push of a message, if any. */
 	get(seq: number, recipient: string): number | undefined {
-		for (const m of this.#marks.get(seq) ?? []) if (m.recipients.includes(recipient)) return m.at;
-		return undefined;
-	}
-
-	/** Removes a recipient's waiting pushes of a message and returns the first one's time. */
-	take(seq: number, recipient: string): number | undefined {
-		const list = this.#marks.get(seq);
-		if (!list) return undefined;
-		let at: number | undefined;
-		for (const [i, m] of list.entries()) {
-			if (!m.recipients.includes(recipient)) continue;
-			at ??= m.at;
-			list[i] = { seq: m.seq, at: m.at, recipients: m.recipients.filter((r) => r !== recipient) };
-			this.#size--;
-		}
-		const left = list.filter((m) => m.recipients.length > 0);
-		if (left.length === 0) this.#marks.delete(seq);
-		else this.#marks.set(seq, left);
-		return at;
+		let first: number | undefined;
+		for (const m of this.#marks) if (m.seq === seq && m.recipients.includes(recipient) && (first === undefined || m.at < first)) first = m.at;
+		return first;
 	}
 
 	/** Writes what waits now. Never rejects (failures go to onError). */
@@ -121,9 +102,8 @@ export class PushedBuffer {
 		if (this.#timer) clearTimeout(this.#timer);
 		this.#timer = null;
 		if (this.#size === 0) return;
-		const batch: PushedMark[] = [];
-		for (const list of this.#marks.values()) batch.push(...list);
-		this.#marks.clear();
+		const batch = this.#marks;
+		this.#marks = [];
 		this.#size = 0;
 		try {
 			await this.write(batch);

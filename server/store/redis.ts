@@ -23,7 +23,7 @@
  */
 import type { Redis, RedisOptions } from "ioredis";
 import type { Message, SessionMeta } from "../protocol.js";
-import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
+import { newMessageId, uniqueRecipients } from "./ids.js";
 import { PushedBuffer, type PushedMark, receiptOf } from "./receipts.js";
 import { encodeKeyPart, SCRIPTS, type ScriptName } from "./redis-scripts.js";
 import { RedisTopicStore } from "./redis-topics.js";
@@ -115,9 +115,6 @@ export async function quitRedis(client: Redis | null): Promise<void> {
 
 /** Parses a message as the scripts store it (JSON composed at commit, with id, seq and thread filled in). */
 const parseMessage = (json: unknown): Message => JSON.parse(String(json)) as Message;
-
-/** The seq in a message id (m-<seq>-<tail>); -1 for anything else (never a stored seq). */
-const seqOf = (id: string): number => seqOfMessageId(id) ?? -1;
 
 export class RedisStore implements Store {
 	readonly kind = "redis";
@@ -259,11 +256,6 @@ export class RedisStore implements Store {
 	async ackSeen(room: string, recipient: string, messageIds: string[], seenAt: number): Promise<SeenDelivery[]> {
 		const client = this.ready();
 		if (messageIds.length === 0) return [];
-		// A pushed mark still in memory is written first, so it is not lost behind the seen one.
-		for (const id of messageIds) {
-			const at = this.pushed.take(seqOf(id), recipient);
-			if (at !== undefined) void client.relayMarkPushed(...this.args(seqOf(id), at, 1, recipient)).catch(() => undefined);
-		}
 		const flat = (await client.relayAck(...this.args(room, recipient, seenAt, ...messageIds))) as string[];
 		const seen: SeenDelivery[] = [];
 		for (let i = 0; i < flat.length; i += 3) seen.push({ id: String(flat[i]), seq: Number(flat[i + 1]), from: String(flat[i + 2]), seenAt });

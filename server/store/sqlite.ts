@@ -139,8 +139,17 @@ interface LostRow {
 	n: number;
 }
 
+/** Push rows written per statement by a flush of the pushed marks. */
+const PUSH_ROWS = 32;
+
 /** Every statement, prepared once per connection. */
 function prepareStatements(db: Database.Database) {
+	// Later rows of one statement see earlier ones, so two pushes of one message at one time merge here too.
+	const pushRows = (n: number) =>
+		db.prepare<unknown[]>(
+			`INSERT INTO receipt_pushes (seq, at, recipients) VALUES ${Array.from({ length: n }, () => "(?, ?, ?)").join(", ")}
+			 ON CONFLICT (seq, at) DO UPDATE SET recipients = recipients || ',' || excluded.recipients`,
+		);
 	const pendingWhere = `p.room = @room AND p.recipient = @recipient AND p.seq > @afterSeq
 		AND (@from IS NULL OR m.sender = @from) AND (@replyTo IS NULL OR m.reply_to = @replyTo)`;
 	const inRange = "m.seq > @after AND m.seq < @before";
@@ -234,11 +243,12 @@ function prepareStatements(db: Database.Database) {
 		senderOf: db.prepare<[number], string>("SELECT sender FROM messages WHERE seq = ?").pluck(),
 		// Seen is written with the ack that makes it so.
 		markSeen: db.prepare<[number, string, number]>("INSERT OR IGNORE INTO receipt_seen (seq, recipient, at) VALUES (?, ?, ?)"),
-		// A batch of pushes, one row per message and time; one for a message retention deleted meanwhile is dropped.
-		markPushed: db.prepare<[number, number, string, number]>(
-			`INSERT INTO receipt_pushes (seq, at, recipients) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE seq = ?)
-			 ON CONFLICT (seq, at) DO UPDATE SET recipients = recipients || ',' || excluded.recipients`,
-		),
+		// A batch of pushes, one row per message and time. Every mark names a message that existed when it was
+		// pushed, and retention writes the waiting marks before it deletes (applyRetention), so no row outlives
+		// its message and none needs checking here.
+		markPushed: pushRows(1),
+		// The same, PUSH_ROWS rows per statement: one call into SQLite instead of PUSH_ROWS.
+		markPushedMany: pushRows(PUSH_ROWS),
 		pushesOf: db.prepare<[number], { at: number; recipients: string }>("SELECT at, recipients FROM receipt_pushes WHERE seq = ? ORDER BY at"),
 		seenOf: db.prepare<[number], { recipient: string; at: number }>("SELECT recipient, at FROM receipt_seen WHERE seq = ?"),
 		messageInRoom: db.prepare<{ seq: number; id: string; room: string }, Message & { recipients: string | null }>(
@@ -614,6 +624,8 @@ export class SqliteStore implements Store {
 
 	async applyRetention(policy: RetentionPolicy): Promise<RetentionResult> {
 		const { db, st } = this.ready();
+		// Marks waiting in memory are written first, so that the deletes below take their rows too.
+		await this.pushed.flush();
 		const result: RetentionResult = { deletedMessages: 0, lostDeliveries: 0 };
 		// Counts unacked deliveries into `lost` before their rows are deleted.
 		const countLost = (rows: LostRow[]) => {
@@ -754,8 +766,9 @@ export class SqliteStore implements Store {
 		const parentSeq = replyTo === null ? null : seqOfMessageId(replyTo);
 		const thread = replyTo === null ? null : ((parentSeq === null ? undefined : st.parentThread.get(parentSeq, replyTo, room)) ?? replyTo);
 		const message: Message = { id, seq, room, from, to, body, replyTo, thread: thread ?? id, sentAt };
-		const subscribers = input.topic ? this.topics.audience(room, input.topic).filter((s) => s !== from) : [];
-		const recipients = uniqueRecipients(subscribers.length ? [...input.recipients, ...subscribers] : input.recipients);
+		const recipients = input.topic
+			? uniqueRecipients([...input.recipients, ...this.topics.audience(room, input.topic).filter((s) => s !== from)])
+			: uniqueRecipients(input.recipients);
 		// A direct message's recipient is its `to`; every other audience is stored with the message.
 		const stored = recipients.length === 1 && recipients[0] === to ? null : JSON.stringify(recipients);
 		if (st.insertMessage.run(seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread).changes === 0) {
@@ -778,9 +791,12 @@ export class SqliteStore implements Store {
 	private writePushed(marks: readonly PushedMark[]): void {
 		if (!this.conn) return;
 		const { db, st } = this.conn;
+		// `*`: every recipient of the message (a live fan-out that reached all of them), not 50 names.
+		const row = (m: PushedMark) => [m.seq, m.at, m.all ? "*" : m.recipients.length === 1 ? (m.recipients[0] as string) : m.recipients.join(",")];
 		db.transaction(() => {
-			// `*`: every recipient of the message (a live fan-out that reached all of them), not 50 names.
-			for (const m of marks) st.markPushed.run(m.seq, m.at, m.all ? "*" : m.recipients.join(","), m.seq);
+			let i = 0;
+			for (; i + PUSH_ROWS <= marks.length; i += PUSH_ROWS) st.markPushedMany.run(marks.slice(i, i + PUSH_ROWS).flatMap(row));
+			for (; i < marks.length; i++) st.markPushed.run(row(marks[i] as PushedMark));
 		}).immediate();
 	}
 
