@@ -92,8 +92,19 @@ export class PushedBuffer {
 
 	/** The time of a recipient's first waiting push of a message, if any. */
 	get(seq: number, recipient: string): number | undefined {
-		let first: number | undefined;
-		for (const m of this.#marks) if (m.seq === seq && m.recipients.includes(recipient) && (first === undefined || m.at < first)) first = m.at;
+		return this.of(seq).get(recipient);
+	}
+
+	/** Each recipient's first waiting push of a message (one pass over what waits; `all` marks name theirs). */
+	of(seq: number): Map<string, number> {
+		const first = new Map<string, number>();
+		for (const m of this.#marks) {
+			if (m.seq !== seq) continue;
+			for (const r of m.recipients) {
+				const at = first.get(r);
+				if (at === undefined || m.at < at) first.set(r, m.at);
+			}
+		}
 		return first;
 	}
 

@@ -279,8 +279,9 @@ export class RedisStore implements Store {
 		const message = parseMessage(json);
 		const times = new Map<string, number>();
 		for (let i = 0; i + 1 < flat.length; i += 2) times.set(String(flat[i]), Number(flat[i + 1]));
+		const waiting = this.pushed.of(message.seq);
 		const receipts = [...recipients].sort().map((r) => {
-			const pushedAt = times.get(`p:${r}`) ?? this.pushed.get(message.seq, r) ?? null;
+			const pushedAt = times.get(`p:${r}`) ?? waiting.get(r) ?? null;
 			return receiptOf(r, message.sentAt, pushedAt, times.get(`s:${r}`) ?? null);
 		});
 		return { message, receipts };

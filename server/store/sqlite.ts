@@ -548,8 +548,9 @@ export class SqliteStore implements Store {
 				}
 			}
 			const seen = new Map(st.seenOf.all(seq).map((r) => [r.recipient, r.at]));
+			const waiting = this.pushed.of(seq);
 			const receipts = [...recipients].sort().map((r) => {
-				const memory = this.pushed.get(seq, r);
+				const memory = waiting.get(r);
 				const durable = pushed.get(r);
 				const pushedAt = durable === undefined ? (memory ?? null) : memory === undefined ? durable : Math.min(durable, memory);
 				return receiptOf(r, message.sentAt, pushedAt, seen.get(r) ?? null);
