@@ -85,7 +85,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 				// Side by side with the inbox count, so that status takes no longer than before on a dead link.
 				const [waiting, topics] = await Promise.all([
 					link ? link.waiting() : null,
-					connected && link
+					// Asked only if still connected now (the ping may have found the link dead): never waits for a reconnect.
+					link?.client.ready
 						? link.client.request("topics", {}, { timeoutMs: 3_000 }).then(
 								(r) => r.topics.filter((t) => t.subscribed).map((t) => t.topic),
 								() => null,
