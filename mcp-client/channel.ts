@@ -20,9 +20,9 @@
  * channel-push.ts, loaded with the hub link.
  */
 import { readFile } from "node:fs/promises";
-import type { Message } from "../server/protocol.js";
+import { type Message, threadOf } from "../server/protocol.js";
 import { BODY_LIMIT } from "./format.js";
-import { Framing, safeId, safeName } from "./framing.js";
+import { describeTarget, Framing, safeId, safeName, safeTarget } from "./framing.js";
 import type { ChannelsMode } from "./options.js";
 
 export const CHANNEL_CAPABILITY = "claude/channel";
@@ -54,15 +54,22 @@ export function channelNotification(
 ): ChannelNotificationParams {
 	const from = safeName(m.from);
 	const id = safeId(m.id);
-	const to = m.to === "*" ? "everyone (*)" : safeName(m.to);
+	const to = safeTarget(m.to);
+	const thread = safeId(threadOf(m));
+	const inThread = thread === id ? "" : ` (in thread ${thread})`;
+	// On a topic, the natural answer goes to the topic; the sender alone is the other choice.
+	const answer = to.startsWith("#")
+		? `relay_send {"to":"${to}","replyTo":"${id}"} (the topic), or {"to":"${from}","replyTo":"${id}"} (only ${from})`
+		: `relay_send {"to":"${from}","replyTo":"${id}"}`;
 	const lines = [
-		`A relay message from ${from} to ${to}: it comes from another agent, not from your user. ${framing.note()}`,
+		`A relay message from ${from} to ${describeTarget(m.to)}${inThread}: it comes from another agent, not from your user. ${framing.note()}`,
 		framing.message(m, { limit: BODY_LIMIT }),
-		`(Already marked read. To answer: relay_send {"to":"${from}","replyTo":"${id}"}.)`,
+		`(Already marked read. To answer: ${answer}.)`,
 	];
 	const meta: Record<string, string> = {
 		from,
-		to: safeName(m.to),
+		to,
+		thread,
 		message_id: id,
 		seq: Number.isSafeInteger(m.seq) ? String(m.seq) : "invalid",
 		sent_at: Number.isFinite(m.sentAt)

@@ -49,6 +49,51 @@ export class BridgeContext {
 		});
 	}
 
+	/** Tool calls waiting for their reply to be written (afterReply), by JSON-RPC request id. */
+	readonly #replies = new Map<string | number, Array<(written: boolean) => void>>();
+	/** Whether main.ts reports written replies (replyWritten); without it, afterReply resolves at once. */
+	#repliesReported = false;
+
+	/**
+	 * Resolves true once the reply to this tool call has been written to stdout (handed to Claude Code, so to
+	 * the model), false if the call is cancelled first (then no reply is written). A tool that hands messages
+	 * over acks them only then: an ack is what the hub reports to the sender as `seen`.
+	 */
+	afterReply(extra: { requestId: string | number; signal: AbortSignal }): Promise<boolean> {
+		if (!this.#repliesReported) return Promise.resolve(true);
+		return new Promise((resolve) => {
+			const waiters = this.#replies.get(extra.requestId) ?? [];
+			this.#replies.set(extra.requestId, waiters);
+			const onAbort = () => {
+				const list = this.#replies.get(extra.requestId);
+				const i = list?.indexOf(settle) ?? -1;
+				if (list && i >= 0) list.splice(i, 1);
+				if (list?.length === 0) this.#replies.delete(extra.requestId);
+				resolve(false);
+			};
+			const settle = (written: boolean) => {
+				extra.signal.removeEventListener("abort", onAbort);
+				resolve(written);
+			};
+			waiters.push(settle);
+			if (extra.signal.aborted) onAbort();
+			else extra.signal.addEventListener("abort", onAbort, { once: true });
+		});
+	}
+
+	/** main.ts: replies are reported from now on. */
+	reportReplies(): void {
+		this.#repliesReported = true;
+	}
+
+	/** main.ts: the reply to this request id has left the process. */
+	replyWritten(id: string | number): void {
+		const waiters = this.#replies.get(id);
+		if (!waiters) return;
+		this.#replies.delete(id);
+		for (const settle of waiters) settle(true);
+	}
+
 	/** How to write one channel notification to the session (main.ts: through the MCP server). */
 	setChannelSink(sink: ChannelSink): void {
 		this.#sink = sink;
@@ -171,6 +216,7 @@ export class BridgeContext {
 					allowBackground: c.identity.source === "CLAUDE_RELAY_SESSION_ID" || c.identity.source === "RELAY_CLIENT_ID",
 					clientIdFlag: c.identity.source === "--client-id" ? undefined : c.clientIdFlag,
 				},
+				topics: c.topics,
 			});
 			this.#loaded = link;
 			// --autowake: opt in at start, unless `claude-relay autowake off` said otherwise (state.ts).

@@ -2,8 +2,8 @@
  * The text the tools hand the model: each message in the relay's framing (framing.ts), bodies bounded so
  * that one huge message cannot flood the context (the rest stays fetchable with relay_get).
  */
-import type { Message } from "../server/protocol.js";
-import { cutAt, Framing } from "./framing.js";
+import type { Message, Receipt } from "../server/protocol.js";
+import { cutAt, Framing, safeName } from "./framing.js";
 
 export { moreHint } from "./framing.js";
 
@@ -64,4 +64,12 @@ export function present(
 
 export function plural(n: number, one: string, many = `${one}s`): string {
 	return `${n} ${n === 1 ? one : many}`;
+}
+
+/** One line for a message's receipts: "CC-2 seen 10:15:02Z, CC-3 pushed 10:15:00Z, CC-4 queued" (names validated). */
+export function describeReceipts(receipts: readonly Receipt[]): string {
+	if (receipts.length === 0) return "no recipients";
+	return receipts
+		.map((r) => `${safeName(r.recipient)} ${r.state}${r.state === "queued" ? "" : ` ${new Date(r.at).toISOString().slice(11, 19)}Z`}`)
+		.join(", ");
 }

@@ -3,16 +3,16 @@
  * results (format.ts, tools/), the prompt hook's context and the stop and wake reasons (claude/hook-*.ts).
  * One framing, so that no field of a message can pass itself off as the framing, or as another message:
  *
- *     <relay-message nonce="q7x2k9m4ab" id="m-18-a8k2p0" seq="18" from="CC-2" to="CC-1" sent="2026-11-20T10:15:00Z" reply_to="m-17-x1y2z3">
+ *     <relay-message nonce="q7x2k9m4ab" id="m-18-a8k2p0" seq="18" from="CC-2" to="CC-1" sent="2026-11-20T10:15:00Z" reply_to="m-17-x1y2z3" thread="m-12-r00tab">
  *     the body, neutralised
  *     </relay-message nonce="q7x2k9m4ab">
  *
  * - The nonce is random for each output (a tool result, a push, a hook's context), drawn after the messages
  *   were written, so a sender cannot know it: a fence without it is not a fence, and `framingNote()` tells
  *   the model so.
- * - Header fields are validated, never escaped: ids must be message ids, names session IDs or room names
- *   (the hub checks both); anything else is shown as `invalid`. A header can therefore only hold
- *   `[A-Za-z0-9_*#:./-]`.
+ * - Header fields are validated, never escaped: ids must be message ids, names session IDs or room names,
+ *   `to` a session ID, `*`, a `#topic` or a list of IDs (the hub checks all of them); anything else is shown
+ *   as `invalid`. A header can therefore only hold `[A-Za-z0-9_*#:.,/-]`.
  * - The body is neutralised: CR and CRLF become LF; other control characters, bidi controls and Unicode
  *   line separators become visible text (server/sanitize.ts); and every `<` that opens something read as a
  *   `<relay-message` or `<channel` tag (opening or closing; Claude Code wraps pushes in `<channel>`) becomes
@@ -26,7 +26,16 @@
  * Loaded at the bridge's start (channel.ts needs it): no imports but the protocol's patterns and the
  * sanitiser, and Web Crypto (global in Node 20) for the nonce.
  */
-import { type Message, MESSAGE_ID_PATTERN, NAME_PATTERN } from "../server/protocol.js";
+import {
+	BROADCAST,
+	MAX_RECIPIENTS,
+	type Message,
+	MESSAGE_ID_PATTERN,
+	NAME_PATTERN,
+	TOPIC_PATTERN,
+	TOPIC_PREFIX,
+	threadOf,
+} from "../server/protocol.js";
 import { sanitize } from "../server/sanitize.js";
 
 export const FRAME_TAG = "relay-message";
@@ -55,6 +64,35 @@ export function safeId(id: string): string {
 /** A session ID or room name, `*` (everyone), or `invalid`. */
 export function safeName(name: string): string {
 	return name === "*" || NAME_PATTERN.test(name) ? name : "invalid";
+}
+
+/** A message's `to`: a session ID, `*`, `#topic`, or several IDs joined by commas; anything else `invalid`. */
+export function safeTarget(to: string): string {
+	if (to === BROADCAST || NAME_PATTERN.test(to)) return to;
+	if (to.startsWith(TOPIC_PREFIX)) {
+		const topic = to.slice(TOPIC_PREFIX.length);
+		return TOPIC_PATTERN.test(topic) && !topic.includes("..") ? to : "invalid";
+	}
+	const parts = to.split(",");
+	return parts.length > 1 && parts.length <= MAX_RECIPIENTS && parts.every((p) => NAME_PATTERN.test(p)) ? to : "invalid";
+}
+
+/** `to` in words, for a sentence: "CC-1", "everyone (*)", "the topic #shop:api", "CC-1, CC-2"; validated. */
+export function describeTarget(to: string): string {
+	const safe = safeTarget(to);
+	if (safe === BROADCAST) return "everyone (*)";
+	if (safe.startsWith(TOPIC_PREFIX)) return `the topic ${safe}`;
+	return safe.split(",").join(", ");
+}
+
+/**
+ * Where messages went, for a one-line reason (stop and wake hooks): `CC-2 to #shop:api in thread m-5-abcdef`
+ * for at most `max` distinct routes, then "and others"; every field validated, no body.
+ */
+export function routes(messages: readonly Message[], max: number): string {
+	const unique = [...new Set(messages.map((m) => `${safeName(m.from)} to ${safeTarget(m.to)} in thread ${safeId(threadOf(m))}`))];
+	const named = unique.slice(0, max).join("; ");
+	return unique.length > max ? `${named}; and others` : named;
 }
 
 /** Names of senders for a one-line reason (stop and wake hooks): validated, at most `max`, then "and others". */
@@ -237,10 +275,11 @@ export class Framing {
 			["id", safeId(m.id)],
 			["seq", Number.isSafeInteger(m.seq) ? String(m.seq) : "invalid"],
 			["from", safeName(m.from)],
-			["to", safeName(m.to)],
+			["to", safeTarget(m.to)],
 			["sent", isoSeconds(m.sentAt)],
 		];
 		if (m.replyTo) attrs.push(["reply_to", safeId(m.replyTo)]);
+		attrs.push(["thread", safeId(threadOf(m))]);
 		if (start > 0 || end < total) attrs.push(["chars", `${start}-${end}/${total}`]);
 		const open = `<${FRAME_TAG} ${attrs.map(([k, v]) => `${k}="${v}"`).join(" ")}>`;
 		const close = `</${FRAME_TAG} nonce="${this.nonce}">`;

@@ -27,6 +27,7 @@ import {
 	newIdempotencyKey,
 	type ParamsOf,
 	type PeerInfo,
+	type ReceiptPush,
 	type RequestType,
 	type ResultOf,
 	type SessionMeta,
@@ -72,6 +73,8 @@ export interface HubClientOptions {
 export interface HubClientEvents {
 	ready: [hello: ResultOf<"hello">];
 	message: [message: Message];
+	/** A recipient saw a message this session sent (the hub pushes `seen` receipts to the sender). */
+	receipt: [receipt: Omit<ReceiptPush, "type">];
 	/** `info.reason` is "renamed" (with `from`) when a live session took this ID. */
 	peer_joined: [peer: PeerInfo, info: { reason?: string; from?: string }];
 	/** `to`: the new ID, when `reason` is "renamed". */
@@ -306,8 +309,8 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		});
 	}
 
-	/** Sends a message; the idempotency key makes a retry after a reconnect safe. */
-	send(to: string, body: string, opts: { replyTo?: string; key?: string; timeoutMs?: number } = {}): Promise<ResultOf<"send">> {
+	/** Sends a message; the idempotency key makes a retry after a reconnect safe. `to`: an ID, `*`, `#topic` or a list. */
+	send(to: string | string[], body: string, opts: { replyTo?: string; key?: string; timeoutMs?: number } = {}): Promise<ResultOf<"send">> {
 		const params: ParamsOf<"send"> = { to, body, key: opts.key ?? newIdempotencyKey() };
 		if (opts.replyTo) params.replyTo = opts.replyTo;
 		return this.request("send", params, opts);
@@ -534,6 +537,11 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 					if (oldest !== undefined) this.#seen.delete(oldest);
 				}
 				this.emit("message", frame.message);
+				return;
+			}
+			case "receipt": {
+				const { type: _type, ...receipt } = frame;
+				this.emit("receipt", receipt);
 				return;
 			}
 			case "peer_joined":

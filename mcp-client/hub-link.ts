@@ -6,7 +6,8 @@
  * Receive is peek-then-ack: read the oldest unacked messages with `inbox {peek: true}`, hand them to the
  * model, then `ack` exactly those ids. The consuming `inbox` would lose its page if the reply were lost in
  * a reconnect; this way the worst case is a message shown again after the bridge itself died, never one
- * that disappears.
+ * that disappears. An ack is what the hub reports as `seen`, so a tool's acks go out only once its result
+ * (which hands the messages to the model) has been written (`shown`, from BridgeContext.afterReply).
  */
 import { ErrorCode, RelayError } from "../server/errors.js";
 import { paths } from "../server/paths.js";
@@ -14,6 +15,8 @@ import {
 	type Message,
 	newIdempotencyKey,
 	type ParamsOf,
+	parseTarget,
+	type Receipt,
 	type RequestType,
 	type ResultOf,
 	type SessionMeta,
@@ -53,6 +56,28 @@ export interface HubLinkOptions {
 	requestTimeoutMs?: number;
 	/** How long a tool waits for a connection that is not up yet before saying the hub is unreachable. */
 	connectWaitMs?: number;
+	/** Topics to subscribe to once connected (--topics / RELAY_TOPICS); subscriptions are kept by the hub. */
+	topics?: readonly string[];
+}
+
+/** What a relay_wait or relay_ask in progress takes (every field that is set must match). */
+export interface WaitFilter {
+	from?: string;
+	/** Only replies to this message. */
+	replyTo?: string;
+	/** Only from one of these sessions. */
+	senders?: ReadonlySet<string>;
+}
+
+function matches(f: WaitFilter, m: Message): boolean {
+	return (f.from === undefined || m.from === f.from) && (f.replyTo === undefined || m.replyTo === f.replyTo) && (!f.senders || f.senders.has(m.from));
+}
+
+export interface AskResult {
+	question: ResultOf<"send">;
+	/** The reply, or null on timeout (then `receipts` says where the question is). */
+	reply: WaitResult;
+	receipts: Receipt[] | null;
 }
 
 export interface ReceiveResult {
@@ -76,6 +101,8 @@ export interface WaitResult {
 const REGISTRY_REFRESH_MS = 60_000;
 /** State changes held for relay_wait; past it the oldest go (counted in `stateDropped`). */
 const STATE_CHANGES_HELD = 200;
+/** How many unread replies relay_ask looks at for one from the addressees. */
+const WAIT_PAGE = 20;
 /** How long receive waits for a reconnect before handing over what the bridge holds. */
 const HELD_CONNECT_WAIT_MS = 1_000;
 
@@ -90,8 +117,10 @@ export class HubLink {
 	readonly #log: BridgeLog;
 	readonly #registry: RegistrySync;
 	#flushing: Promise<void> | null = null;
-	/** The relay_wait calls in progress (their `from` filter): a message one of them wants is not pushed. */
-	readonly #waits = new Set<{ from: string | undefined }>();
+	/** The relay_wait and relay_ask calls in progress (their filters): a message one of them wants is not pushed. */
+	readonly #waits = new Set<WaitFilter>();
+	/** Topics still to subscribe to (the configured ones, until the hub has them). */
+	readonly #toSubscribe: Set<string>;
 	readonly #waitEndListeners = new Set<() => void>();
 	/** State prefixes this session watches: the hub forgets them with the connection, so they are re-sent. */
 	readonly #watches = new Set<string>();
@@ -126,6 +155,7 @@ export class HubLink {
 		this.#ephemeral = options.ephemeral === true;
 		this.#secrets = options.secrets;
 		this.#registry = new RegistrySync(options, this.#log, () => ({ session: this.client.session, ephemeral: this.#ephemeral }));
+		this.#toSubscribe = new Set(options.topics ?? []);
 		const c = this.client;
 		c.on("ready", (hello) => {
 			this.#log.info(
@@ -145,6 +175,7 @@ export class HubLink {
 					"the hub's retention deleted unread messages for this session",
 				);
 			void this.flushAcks().catch(() => undefined);
+			void this.#subscribeConfigured(hello.topics ?? []);
 			this.#registry.online();
 			for (const prefix of this.#watches) {
 				this.client.request("watch", { prefix }).catch((err) => this.#log.warn({ prefix, error: (err as Error).message }, "could not watch again after reconnecting"));
@@ -312,7 +343,7 @@ export class HubLink {
 	 * the hub may have stored it, and a blind resend would store it twice.
 	 */
 	async send(
-		to: string,
+		to: string | string[],
 		body: string,
 		replyTo?: string,
 	): Promise<ResultOf<"send">> {
@@ -336,7 +367,7 @@ export class HubLink {
 			) {
 				throw new RelayError(
 					ErrorCode.TIMEOUT,
-					`The message went out but the hub did not confirm it in time${dropped ? " (the connection dropped meanwhile)" : ""}: it may or may not have been stored. Check relay_history {"with":"${to}"} before sending it again. (${e.message})`,
+					`The message went out but the hub did not confirm it in time${dropped ? " (the connection dropped meanwhile)" : ""}: it may or may not have been stored. Check ${historyHint(to)} before sending it again. (${e.message})`,
 				);
 			}
 			throw e;
@@ -358,7 +389,8 @@ export class HubLink {
 	}
 
 	/**
-	 * The oldest unacked messages. Unless `peek`, they are handed over and acked (exactly these ids).
+	 * The oldest unacked messages. Unless `peek`, they are handed over and acked (exactly these ids), once
+	 * `shown` says the tool result holding them was written (at once without `shown`).
 	 * While the hub is unreachable, what the bridge holds is handed over instead and its acks are queued;
 	 * with nothing held, the unreachable error is thrown.
 	 */
@@ -366,6 +398,7 @@ export class HubLink {
 		limit: number,
 		peek: boolean,
 		signal?: AbortSignal,
+		shown?: Promise<boolean>,
 	): Promise<ReceiveResult> {
 		try {
 			// With messages in hand, a reconnect is worth only a short wait.
@@ -374,7 +407,7 @@ export class HubLink {
 			if (this.fatal) throw err;
 			const held = this.inbox.list(limit);
 			if (held.length === 0) throw err;
-			if (!peek) this.inbox.markHanded(held);
+			if (!peek) this.#handOver(held, shown);
 			return {
 				messages: held,
 				remaining: this.inbox.size - (peek ? held.length : 0),
@@ -396,8 +429,7 @@ export class HubLink {
 				source: "hub",
 				acksQueued: this.inbox.unsentAcks,
 			};
-		this.inbox.markHanded(page.messages);
-		await this.flushAcks().catch(() => undefined);
+		this.#handOver(page.messages, shown);
 		return {
 			messages: page.messages,
 			remaining: page.remaining,
@@ -407,29 +439,139 @@ export class HubLink {
 	}
 
 	/**
-	 * Blocks until a message (from `from`, if given) is waiting, hands the oldest one over and acks it;
-	 * `message: null` when `timeoutMs` passes first or `signal` aborts. Never throws for the hub being down
-	 * (it keeps waiting for a reconnect); throws only for a fatal refusal. While it waits, a message it would
-	 * take is not pushed as a channel notification: it is this call's answer.
+	 * These messages go to the model in a tool result: no tool shows them again, and they are acked (seen)
+	 * once `shown` resolves true; false (the call was cancelled, nothing written) makes them unread again.
+	 */
+	#handOver(messages: readonly Message[], shown: Promise<boolean> | undefined): void {
+		if (messages.length === 0) return;
+		if (!shown) {
+			this.inbox.markHanded(messages);
+			void this.flushAcks().catch(() => undefined);
+			return;
+		}
+		const ids = this.inbox.markHanded(messages, true);
+		void shown.then((written) => {
+			if (!written) {
+				this.inbox.unhand(ids);
+				return;
+			}
+			this.inbox.shown(ids);
+			void this.flushAcks().catch(() => undefined);
+		});
+	}
+
+	/**
+	 * Blocks until a message (matching `filter`, if given) is waiting, hands the oldest one over and acks it
+	 * (once `shown`); `message: null` when `timeoutMs` passes first or `signal` aborts. Never throws for the
+	 * hub being down (it keeps waiting for a reconnect); throws only for a fatal refusal. While it waits, a
+	 * message it would take is not pushed as a channel notification: it is this call's answer.
 	 */
 	async wait(
 		timeoutMs: number,
-		opts: { from?: string; signal?: AbortSignal } = {},
+		opts: { from?: string; filter?: WaitFilter; signal?: AbortSignal; shown?: Promise<boolean> } = {},
 	): Promise<WaitResult> {
-		const waiter = { from: opts.from };
-		this.#waits.add(waiter);
+		const filter: WaitFilter = { ...opts.filter, ...(opts.from !== undefined ? { from: opts.from } : {}) };
+		this.#waits.add(filter);
 		try {
-			return await this.#wait(timeoutMs, opts);
+			return await this.#wait(timeoutMs, filter, opts.signal, opts.shown);
 		} finally {
-			this.#waits.delete(waiter);
+			this.#waits.delete(filter);
 			for (const listener of this.#waitEndListeners) listener();
 		}
 	}
 
-	/** Whether a relay_wait in progress would take this message (then it is not pushed as a channel notification). */
+	/**
+	 * Sends a question and waits for its answer: a message whose replyTo is the question, from the addressee
+	 * (for `*`, a #topic: from anyone; for a list: from one of it). Anything else that arrives meanwhile is
+	 * left for relay_receive. On timeout, `receipts` says where the question is for each recipient.
+	 */
+	async ask(
+		to: string | string[],
+		body: string,
+		timeoutMs: number,
+		opts: { signal?: AbortSignal; shown?: Promise<boolean> } = {},
+	): Promise<AskResult> {
+		const parsed = parseTarget(to);
+		const target = parsed.ok ? parsed.target : undefined;
+		// The filter is in place before the question goes out, so that no answer can slip past it into a
+		// channel push; it matches nothing until the question's id is known.
+		const filter: WaitFilter = { replyTo: "\u0000pending" };
+		if (target?.kind === "session") filter.from = target.session;
+		else if (target?.kind === "list") filter.senders = new Set(target.sessions);
+		this.#waits.add(filter);
+		try {
+			const question = await this.send(to, body);
+			filter.replyTo = question.message.id;
+			this.#waits.delete(filter);
+			const reply = await this.wait(timeoutMs, { filter, ...opts });
+			let receipts: Receipt[] | null = null;
+			if (!reply.message) {
+				receipts = await this.request("receipts", { message: question.message.id }).then(
+					(r) => r.receipts,
+					() => null,
+				);
+			}
+			return { question, reply, receipts };
+		} finally {
+			this.#waits.delete(filter);
+		}
+	}
+
+	/**
+	 * Waits until a recipient has seen (acked) `messageId`, a message this session sent: at once if one has;
+	 * else at its `receipt` push (or a reconnect, after which the hub is asked again). Returns the receipts,
+	 * and whether one is seen (false: timeout or abort).
+	 */
+	async waitSeen(messageId: string, timeoutMs: number, signal?: AbortSignal): Promise<{ seen: boolean; receipts: Receipt[] | null }> {
+		const deadline = Date.now() + timeoutMs;
+		let receipts: Receipt[] | null = null;
+		let pushed = false;
+		let wake: (() => void) | undefined;
+		const onReceipt = (r: { message: string; state: string }) => {
+			if (r.message !== messageId || r.state !== "seen") return;
+			pushed = true;
+			wake?.();
+		};
+		this.client.on("receipt", onReceipt);
+		try {
+			for (;;) {
+				if (this.fatal) throw this.fatal;
+				if (this.client.ready) {
+					try {
+						receipts = (await this.client.request("receipts", { message: messageId })).receipts;
+					} catch (err) {
+						const e = this.explain(err);
+						if (e.code === ErrorCode.NOT_FOUND) throw e;
+					}
+				}
+				if (pushed || receipts?.some((r) => r.state === "seen")) return { seen: true, receipts };
+				const left = deadline - Date.now();
+				if (left <= 0 || signal?.aborted) return { seen: false, receipts };
+				// Until the push, a reconnect (a push may have been missed while down: ask again), timeout or abort.
+				await new Promise<void>((resolve) => {
+					const done = () => {
+						clearTimeout(timer);
+						wake = undefined;
+						this.client.off("ready", done);
+						this.client.off("fatal", done);
+						signal?.removeEventListener("abort", done);
+						resolve();
+					};
+					const timer = setTimeout(done, left);
+					wake = done;
+					this.client.on("ready", done);
+					this.client.on("fatal", done);
+					signal?.addEventListener("abort", done, { once: true });
+				});
+			}
+		} finally {
+			this.client.off("receipt", onReceipt);
+		}
+	}
+
+	/** Whether a relay_wait or relay_ask in progress would take this message (then it is not pushed as a channel notification). */
 	wantedByWait(m: Message): boolean {
-		for (const w of this.#waits)
-			if (w.from === undefined || w.from === m.from) return true;
+		for (const w of this.#waits) if (matches(w, m)) return true;
 		return false;
 	}
 
@@ -439,12 +581,8 @@ export class HubLink {
 		return () => this.#waitEndListeners.delete(listener);
 	}
 
-	async #wait(
-		timeoutMs: number,
-		opts: { from?: string; signal?: AbortSignal },
-	): Promise<WaitResult> {
+	async #wait(timeoutMs: number, filter: WaitFilter, signal: AbortSignal | undefined, shown: Promise<boolean> | undefined): Promise<WaitResult> {
 		const deadline = Date.now() + timeoutMs;
-		const { from, signal } = opts;
 		const none = (): WaitResult => ({
 			message: null,
 			remaining: null,
@@ -458,15 +596,14 @@ export class HubLink {
 			const seen = this.inbox.version;
 			if (this.client.ready) {
 				try {
-					const page = await this.peekUnseen(1, from);
+					const page = await this.peekUnseen(filter.senders ? WAIT_PAGE : 1, filter);
 					const message = page.messages[0];
 					if (signal?.aborted) return none();
 					if (message) {
-						this.inbox.markHanded([message]);
-						await this.flushAcks().catch(() => undefined);
+						this.#handOver([message], shown);
 						return {
 							message,
-							remaining: page.remaining,
+							remaining: page.remaining + page.messages.length - 1,
 							source: "hub",
 							acksQueued: this.inbox.unsentAcks,
 						};
@@ -479,12 +616,13 @@ export class HubLink {
 					);
 				}
 			} else {
-				const message = this.inbox.list(1, from)[0];
+				const held = this.inbox.list().filter((m) => matches(filter, m));
+				const message = held[0];
 				if (message) {
-					this.inbox.markHanded([message]);
+					this.#handOver([message], shown);
 					return {
 						message,
-						remaining: this.inbox.list(Number.POSITIVE_INFINITY, from).length,
+						remaining: held.length - 1,
 						source: "local",
 						acksQueued: this.inbox.unsentAcks,
 					};
@@ -493,7 +631,7 @@ export class HubLink {
 			if (this.inbox.version !== seen) continue;
 			const left = deadline - Date.now();
 			if (left <= 0) return none();
-			await this.#nextEvent(left, from, signal);
+			await this.#nextEvent(left, filter, signal);
 		}
 	}
 
@@ -602,25 +740,28 @@ export class HubLink {
 	}
 
 	/**
-	 * Peeks the hub's inbox, skipping (and re-acking) messages the model already has, and skipping those
-	 * being pushed to it as channel notifications.
+	 * Peeks the hub's inbox (only what `filter` matches), skipping (and re-acking) messages the model already
+	 * has, and skipping those being pushed to it as channel notifications.
 	 */
 	async peekUnseen(
 		limit: number,
-		from?: string,
+		filter: WaitFilter | string = {},
 	): Promise<{ messages: Message[]; remaining: number }> {
+		const f: WaitFilter = typeof filter === "string" ? { from: filter } : filter;
+		const unfiltered = f.from === undefined && f.replyTo === undefined && !f.senders;
 		await this.flushAcks().catch(() => undefined);
 		for (let attempt = 0; ; attempt++) {
-			const heldBefore = from === undefined ? this.inbox.heldIds() : [];
+			const heldBefore = unfiltered ? this.inbox.heldIds() : [];
 			const page = await this.client.request("inbox", {
 				peek: true,
 				limit,
-				...(from !== undefined ? { from } : {}),
+				...(f.from !== undefined ? { from: f.from } : {}),
+				...(f.replyTo !== undefined ? { replyTo: f.replyTo } : {}),
 			});
-			if (from === undefined) this.inbox.reconcile(heldBefore, page.messages);
+			if (unfiltered) this.inbox.reconcile(heldBefore, page.messages);
 			const already = page.messages.filter((m) => this.inbox.wasHanded(m.id));
 			if (already.length === 0 || attempt >= 2) {
-				const fresh = page.messages.filter((m) => !this.inbox.taken(m.id));
+				const fresh = page.messages.filter((m) => !this.inbox.taken(m.id) && matches(f, m));
 				return { messages: fresh, remaining: page.remaining };
 			}
 			// The model has these already (their acks were lost): ack them, then look again.
@@ -629,10 +770,10 @@ export class HubLink {
 		}
 	}
 
-	/** Resolves at the next push (matching `from`), reconnect, timeout or abort. */
+	/** Resolves at the next push (matching `filter`), reconnect, timeout or abort. */
 	#nextEvent(
 		timeoutMs: number,
-		from: string | undefined,
+		filter: WaitFilter,
 		signal: AbortSignal | undefined,
 	): Promise<void> {
 		return new Promise((resolve) => {
@@ -646,7 +787,7 @@ export class HubLink {
 			};
 			const timer = setTimeout(done, timeoutMs);
 			const unsubscribe = this.inbox.onAdd((m) => {
-				if (from === undefined || m.from === from) done();
+				if (matches(filter, m)) done();
 			});
 			this.client.on("ready", done);
 			this.client.on("fatal", done);
@@ -654,10 +795,35 @@ export class HubLink {
 		});
 	}
 
+	/** Subscribes to the configured topics the hub does not have for this session yet (each hello). */
+	async #subscribeConfigured(held: readonly string[]): Promise<void> {
+		for (const topic of held) this.#toSubscribe.delete(topic);
+		for (const topic of [...this.#toSubscribe]) {
+			try {
+				await this.client.request("subscribe", { topic });
+				this.#toSubscribe.delete(topic);
+				this.#log.info({ topic }, "subscribed to a configured topic");
+			} catch (err) {
+				const e = err as RelayError;
+				// A refusal (a bad name, the hub's bound) will not change by retrying; anything else, at the next hello.
+				if (e.code === ErrorCode.BAD_TARGET || e.code === ErrorCode.LIMIT) this.#toSubscribe.delete(topic);
+				this.#log.warn({ topic, code: e.code, error: e.message }, "could not subscribe to a configured topic");
+			}
+		}
+	}
+
 	/** The hub's unreachable sentence for this URL (for status and errors). */
 	get unreachable(): string {
 		return unreachableHint(this.options.url);
 	}
+}
+
+/** The relay_history call that shows whether a send to `to` was stored. */
+function historyHint(to: string | string[]): string {
+	const parsed = parseTarget(to);
+	if (parsed.ok && parsed.target.kind === "session") return `relay_history {"with":"${parsed.target.session}"}`;
+	if (parsed.ok && parsed.target.kind === "topic") return `relay_history {"topic":"${parsed.target.topic}"}`;
+	return "relay_history";
 }
 
 function refreshBranch(meta: SessionMeta): string | undefined {

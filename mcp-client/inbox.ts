@@ -8,6 +8,9 @@
  * - handed: ids already given to the model, so a message the hub delivers again (its ack was lost in a
  *   reconnect) is never shown twice: it is filtered out and acked again.
  * - unsent acks: acks for handed messages that could not reach the hub yet; sent after the next hello.
+ * - acks waiting for their reply: a tool hands messages over in its result, and an ack means "seen by the
+ *   model" (the hub turns it into a `seen` receipt), so those acks go out only once the result is written
+ *   (`shown`); a call cancelled before that hands nothing over (`unhand`).
  * - pushing: messages being written to the session as channel notifications (channel-push.ts): no longer
  *   held, not handed yet (they are acked only once written), and shown by no tool meanwhile.
  */
@@ -34,6 +37,8 @@ export class LocalInbox {
 	#heldBytes = 0;
 	readonly #handed = new Set<string>();
 	readonly #unsentAcks = new Set<string>();
+	/** Handed in a tool result not written yet: acked once it is (shown), forgotten if it never is (unhand). */
+	readonly #awaitingReply = new Set<string>();
 	readonly #pushing = new Map<string, Message>();
 	readonly #listeners = new Set<(message: Message) => void>();
 	/** Messages not held because the hold was full (they stay at the hub). */
@@ -49,8 +54,9 @@ export class LocalInbox {
 		return this.#held.size;
 	}
 
+	/** Acks owed to the hub: not sent yet (no connection), or waiting for the reply that hands them over. */
 	get unsentAcks(): number {
-		return this.#unsentAcks.size;
+		return this.#unsentAcks.size + this.#awaitingReply.size;
 	}
 
 	/** A pushed message. Returns false when it was not held (already handed or pushing, already held, or over the bound). */
@@ -113,14 +119,18 @@ export class LocalInbox {
 		this.add(m);
 	}
 
-	/** These messages were given to the model: stop holding them, never show them again, and ack them. */
-	markHanded(messages: readonly Message[]): string[] {
+	/**
+	 * These messages were given to the model: stop holding them, never show them again, and ack them; with
+	 * `afterReply`, ack them only once `shown` says the reply holding them was written.
+	 */
+	markHanded(messages: readonly Message[], afterReply = false): string[] {
 		const ids = messages.map((m) => m.id);
 		for (const id of ids) {
 			this.#remove(id);
 			this.#pushing.delete(id);
 			this.#handed.add(id);
-			this.#unsentAcks.add(id);
+			if (afterReply) this.#awaitingReply.add(id);
+			else this.#unsentAcks.add(id);
 		}
 		while (this.#handed.size > this.limits.maxHanded) {
 			const oldest = this.#handed.values().next().value;
@@ -135,10 +145,20 @@ export class LocalInbox {
 		return [...this.#unsentAcks];
 	}
 
-	/** A re-delivered message the model already has: ack it again, show it never. */
+	/** The reply that handed these over was written: they are seen, their acks may go. */
+	shown(ids: readonly string[]): void {
+		for (const id of ids) if (this.#awaitingReply.delete(id)) this.#unsentAcks.add(id);
+	}
+
+	/** The reply that would have handed these over was never written (the call was cancelled): show them again. */
+	unhand(ids: readonly string[]): void {
+		for (const id of ids) if (this.#awaitingReply.delete(id)) this.#handed.delete(id);
+	}
+
+	/** A re-delivered message the model already has: ack it again (once its reply is written), show it never. */
 	reack(id: string): void {
 		this.#remove(id);
-		this.#unsentAcks.add(id);
+		if (!this.#awaitingReply.has(id)) this.#unsentAcks.add(id);
 	}
 
 	/** The hub confirmed these acks. */

@@ -75,11 +75,17 @@ export async function runBridgeCli(argv: string[]): Promise<void> {
 	// The protocol version the server answered `initialize` with (Claude Code drops channel notifications on one).
 	let protocolVersion: string | undefined;
 	const send = transport.send.bind(transport);
-	transport.send = (message: JSONRPCMessage) => {
+	transport.send = async (message: JSONRPCMessage) => {
 		if (protocolVersion === undefined)
 			protocolVersion = answeredVersion(message);
-		return send(message);
+		await send(message);
+		// A tool result has left the process: the messages it handed to the model may now be acked (seen).
+		if ("id" in message && message.id !== undefined && ("result" in message || "error" in message)) {
+			await flushStdout().catch(() => undefined);
+			ctx.replyWritten(message.id);
+		}
 	};
+	ctx.reportReplies();
 	ctx.setChannelSink(async (message) => {
 		await server.server.notification({
 			method: CHANNEL_METHOD,
@@ -127,6 +133,11 @@ export async function runBridgeCli(argv: string[]): Promise<void> {
 	);
 	if (config.problem)
 		log.error({ code: config.problem.code }, config.problem.message);
+	if (config.topicsInvalid.length > 0)
+		log.warn(
+			{ ignored: config.topicsInvalid },
+			"--topics / RELAY_TOPICS: not topic names (letters, digits, _ - . :, 1-64), ignored",
+		);
 }
 
 /** The protocolVersion of an `initialize` answer, if this message is one. */

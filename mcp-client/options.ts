@@ -10,7 +10,7 @@ import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ErrorCode, RelayError } from "../server/errors.js";
 import { paths, relayHome } from "../server/paths.js";
-import { checkName } from "../server/protocol.js";
+import { checkName, checkTopic, TOPIC_PREFIX } from "../server/protocol.js";
 import { parseHubUrls } from "./hub-urls.js";
 import { type Identity, resolveIdentity } from "./identity.js";
 import type { LogLevel } from "./log.js";
@@ -69,6 +69,11 @@ export const BRIDGE_OPTIONS = {
 		env: "RELAY_AUTOWAKE",
 		default: "off",
 	},
+	topics: {
+		describe:
+			"Topics to subscribe to at start, comma-separated (e.g. shop:api,build.ci); the hub keeps subscriptions, so this adds, never removes",
+		env: "RELAY_TOPICS",
+	},
 	"server-name": {
 		describe:
 			"The name this server is registered under in Claude Code (`claude mcp add <name>`), as in server:<name>",
@@ -117,6 +122,10 @@ export interface BridgeConfig {
 	clientIdFlag: string | undefined;
 	/** --autowake: opt this session in to the autowake daemon at start (unless `autowake off` said otherwise). */
 	autowake: boolean;
+	/** Topics to subscribe to once connected (--topics / RELAY_TOPICS), valid names only. */
+	topics: string[];
+	/** Names in --topics / RELAY_TOPICS that are not topic names: ignored (logged, and shown by relay_status). */
+	topicsInvalid: string[];
 	/**
 	 * A configuration the bridge cannot connect with (invalid ID, unreadable token file, bad URL). The bridge
 	 * still starts and answers MCP, so that every tool can tell the model (and the user) what to fix.
@@ -186,6 +195,7 @@ export function resolveConfig(
 	);
 	const channels = channelsValid ? (channelsText as ChannelsMode) : "auto";
 	const serverName = pick("server-name") ?? "relay";
+	const { topics, invalid: topicsInvalid } = parseTopicList(pick("topics"));
 
 	let problem = identity.problem;
 	const parsed = parseHubUrls(url, "--relay-url or RELAY_URL");
@@ -224,8 +234,24 @@ export function resolveConfig(
 			.filter(Boolean),
 		clientIdFlag: nonEmpty(values["client-id"]),
 		autowake: autowakeFlag(values.autowake, env.RELAY_AUTOWAKE),
+		topics,
+		topicsInvalid,
 		problem,
 	};
+}
+
+/** `a,b` (or `#a, #b`) as topic names: the valid ones, deduplicated, and the rest. */
+export function parseTopicList(list: string | undefined): { topics: string[]; invalid: string[] } {
+	const topics: string[] = [];
+	const invalid: string[] = [];
+	for (const raw of (list ?? "").split(",")) {
+		const part = raw.trim();
+		if (!part) continue;
+		const name = part.startsWith(TOPIC_PREFIX) ? part.slice(TOPIC_PREFIX.length) : part;
+		if (!checkTopic(name).ok) invalid.push(part);
+		else if (!topics.includes(name)) topics.push(name);
+	}
+	return { topics, invalid };
 }
 
 /**

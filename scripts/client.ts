@@ -1,8 +1,10 @@
 /**
  * `claude-relay client [ID]`: an interactive session for a person, the successor of the original's
  * `node test-client.js MACHINE_A`. It claims an ID like a bridge does, prints every message as it arrives
- * (and acks it once printed: this client hands messages to a person), and reads commands:
- * send, send:<ID>, reply, peers, sessions, history, inbox, peek, ack, wait, status, help, quit.
+ * (and acks it once printed: this client hands messages to a person, so the sender's receipt says seen),
+ * prints `✓ seen by CC-2` when a message it sent was seen, and reads commands: send, send:<ID|#topic|A,B>,
+ * reply, reply-all, subscribe, unsubscribe, topics, thread, receipts, peers, sessions, history, inbox,
+ * peek, ack, wait, status, help, quit.
  *
  * On a terminal: a prompt with Tab completion of commands and online peer IDs; incoming messages are
  * printed above the prompt and the line being typed is redrawn intact. With stdin not a terminal (piped,
@@ -13,7 +15,7 @@ import * as readline from "node:readline";
 import { MemorySecretStore } from "../mcp-client/secrets.js";
 import { HubClient, unreachableHint } from "../mcp-client/hub-client.js";
 import { ErrorCode, RelayError } from "../server/errors.js";
-import { type Message, parseTarget, type ResultOf } from "../server/protocol.js";
+import { BROADCAST, type Message, MESSAGE_ID_HINT, MESSAGE_ID_PATTERN, parseTarget, type ResultOf, TOPIC_PREFIX } from "../server/protocol.js";
 import { sanitizeLine } from "../server/sanitize.js";
 import { UserError } from "../sessions/cli-errors.js";
 import { type ConnectSetup, describeIdSource, resolveSetup } from "./connect.js";
@@ -21,9 +23,12 @@ import {
 	CLIENT_HELP,
 	formatMessage,
 	formatPeers,
+	formatReceiptPush,
+	formatReceipts,
 	formatSendOutcome,
 	formatSessions,
 	formatStatus,
+	formatTopics,
 	formatWarnings,
 	paint,
 	type Style,
@@ -38,6 +43,8 @@ export interface ClientArgs {
 	ack: boolean;
 	/** Bound on every request and on the first connection, seconds. */
 	timeout: number;
+	/** Topics to subscribe to once connected (`--topics a,b`). */
+	topics?: string[] | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -47,18 +54,42 @@ export interface ClientArgs {
 export type Command =
 	| { kind: "empty" }
 	| { kind: "send"; to: string; body: string }
-	| { kind: "reply"; body: string }
+	| { kind: "reply"; body: string; all: boolean }
+	| { kind: "subscribe" | "unsubscribe"; topic: string }
+	| { kind: "thread" | "receipts"; id: string }
 	| { kind: "history"; with?: string; limit: number }
 	| { kind: "inbox"; limit: number; peek: boolean }
 	| { kind: "wait"; seconds: number }
-	| { kind: "peers" | "status" | "help" | "quit" | "ack" }
+	| { kind: "peers" | "topics" | "status" | "help" | "quit" | "ack" }
 	/** The first page of the room's sessions, or (more) the page after the last one shown. */
 	| { kind: "sessions"; more: boolean }
 	| { kind: "invalid"; message: string };
 
-export const COMMAND_NAMES = ["send", "send:", "reply", "peers", "sessions", "history", "history:", "inbox", "peek", "ack", "wait", "status", "help", "quit"];
+export const COMMAND_NAMES = [
+	"send",
+	"send:",
+	"reply",
+	"reply-all",
+	"subscribe",
+	"unsubscribe",
+	"topics",
+	"thread",
+	"receipts",
+	"peers",
+	"sessions",
+	"history",
+	"history:",
+	"inbox",
+	"peek",
+	"ack",
+	"wait",
+	"status",
+	"help",
+	"quit",
+];
 
-const SHORT_LIST = "send <msg>, send:<ID> <msg>, reply <msg>, peers, sessions [more], history [n], inbox [n], peek [n], ack, wait [s], status, help, quit";
+const SHORT_LIST =
+	"send <msg>, send:<ID|#topic|A,B> <msg>, reply <msg>, reply-all <msg>, subscribe <topic>, unsubscribe <topic>, topics, thread <id>, receipts <id>, peers, sessions [more], history [n], inbox [n], peek [n], ack, wait [s], status, help, quit";
 
 function count(arg: string, what: string, def: number, max: number): number | string {
 	if (!arg) return def;
@@ -85,10 +116,10 @@ export function parseCommand(input: string): Command {
 			const parsed = parseTarget(target);
 			if (!parsed.ok) return { kind: "invalid", message: `${parsed.reason}` };
 			if (!rest) return { kind: "invalid", message: `send:${target} needs a message` };
-			return { kind: "send", to: target, body: rest };
+			return { kind: "send", to: parsed.normalized, body: rest };
 		}
 		if (name === "history") {
-			if (!target) return { kind: "invalid", message: "history:<ID> needs an ID after the colon, e.g. history:CC-2 10" };
+			if (!target) return { kind: "invalid", message: "history:<ID> needs an ID after the colon, e.g. history:CC-2 10 (history:#topic for a topic's log)" };
 			const n = count(rest, "history", 20, 500);
 			return typeof n === "string" ? { kind: "invalid", message: n } : { kind: "history", with: target, limit: n };
 		}
@@ -99,8 +130,17 @@ export function parseCommand(input: string): Command {
 			return { kind: "send", to: "*", body: rest };
 		case "reply":
 		case "r":
-			if (!rest) return { kind: "invalid", message: "reply needs a message" };
-			return { kind: "reply", body: rest };
+		case "reply-all":
+			if (!rest) return { kind: "invalid", message: `${lower} needs a message` };
+			return { kind: "reply", body: rest, all: lower === "reply-all" };
+		case "subscribe":
+		case "unsubscribe":
+			if (!rest || /\s/.test(rest)) return { kind: "invalid", message: `${lower} takes one topic name, e.g. ${lower} shop:api` };
+			return { kind: lower, topic: rest };
+		case "thread":
+		case "receipts":
+			if (!MESSAGE_ID_PATTERN.test(rest)) return { kind: "invalid", message: `${lower} takes a message id: it ${MESSAGE_ID_HINT}` };
+			return { kind: lower, id: rest };
 		case "history": {
 			const n = count(rest, "history", 20, 500);
 			return typeof n === "string" ? { kind: "invalid", message: n } : { kind: "history", limit: n };
@@ -120,6 +160,7 @@ export function parseCommand(input: string): Command {
 			if (rest && rest.toLowerCase() !== "more") return { kind: "invalid", message: `sessions takes nothing, or "more" for the next page (got ${JSON.stringify(rest)})` };
 			return { kind: "sessions", more: rest !== "" };
 		case "peers":
+		case "topics":
 		case "status":
 		case "help":
 		case "ack":
@@ -260,6 +301,7 @@ class ClientSession {
 		this.client.on("ready", (hello) => this.#onReady(hello));
 		this.client.on("disconnected", (info) => this.#onDisconnected(info));
 		this.client.on("message", (m) => this.#onMessage(m));
+		this.client.on("receipt", (r) => this.screen.info(paint(this.screen.style, "green", formatReceiptPush(r))));
 		this.client.on("peer_joined", (peer) => {
 			this.peers.add(peer.session);
 			this.screen.info(paint(this.screen.style, "dim", sanitizeLine(`* ${peer.session} joined${peer.meta.host ? ` (${peer.meta.host})` : ""}`)));
@@ -334,6 +376,25 @@ class ClientSession {
 		}
 		this.#everReady = true;
 		this.#connected = true;
+		this.topics = new Set(hello.topics ?? []);
+		void this.#subscribeConfigured();
+	}
+
+	/** This session's topics as the hub last said. */
+	topics = new Set<string>();
+
+	/** Subscribes to `--topics` the hub does not have yet (once each; the hub keeps them). */
+	async #subscribeConfigured(): Promise<void> {
+		for (const topic of this.args.topics ?? []) {
+			if (this.topics.has(topic)) continue;
+			try {
+				const r = await this.#track(this.client.request("subscribe", { topic }));
+				this.topics = new Set(r.topics);
+				this.screen.info(paint(this.style, "dim", `* subscribed to #${sanitizeLine(r.topic)}`));
+			} catch (err) {
+				this.screen.warn(`warning: could not subscribe to ${JSON.stringify(topic)}: ${(err as RelayError).message}`);
+			}
+		}
 	}
 
 	#onDisconnected(info: { code: number; reason: string }): void {
@@ -484,7 +545,32 @@ class ClientSession {
 					this.screen.error("nothing to reply to yet: no message has arrived in this session");
 					return false;
 				}
-				await this.#send(last.from, cmd.body, last.id);
+				await this.#send(cmd.all ? replyAllTarget(last, this.setup.id) : last.from, cmd.body, last.id);
+				return false;
+			}
+			case "subscribe":
+			case "unsubscribe": {
+				const r = await this.#track(client.request(cmd.kind, { topic: cmd.topic }));
+				this.topics = new Set(r.topics);
+				const done = cmd.kind === "subscribe" ? (r.changed ? "subscribed to" : "already subscribed to") : r.changed ? "unsubscribed from" : "was not subscribed to";
+				const all = r.topics.length ? r.topics.map((t) => `#${t}`).join(", ") : "none";
+				this.screen.info(sanitizeLine(`${done} #${r.topic}; your topics: ${all}`));
+				return false;
+			}
+			case "topics": {
+				const r = await this.#track(client.request("topics", {}));
+				for (const l of formatTopics(r.topics, this.setup.room, Date.now(), this.style)) this.screen.info(l);
+				return false;
+			}
+			case "thread": {
+				const r = await this.#track(client.request("thread", { message: cmd.id, limit: 100 }));
+				this.screen.info(sanitizeLine(`thread ${r.thread}: ${r.messages.length} message${r.messages.length === 1 ? "" : "s"}${r.hasMore ? " (more: only the first 100 shown)" : ""}`));
+				for (const m of r.messages) this.screen.info(formatMessage(m, this.style));
+				return false;
+			}
+			case "receipts": {
+				const r = await this.#track(client.request("receipts", { message: cmd.id }));
+				for (const l of formatReceipts(r.message, r.receipts, this.style)) this.screen.info(l);
 				return false;
 			}
 			case "peers": {
@@ -509,8 +595,9 @@ class ClientSession {
 				return false;
 			}
 			case "history": {
-				const params: { limit: number; with?: string } = { limit: cmd.limit };
-				if (cmd.with) params.with = cmd.with;
+				const params: { limit: number; with?: string; topic?: string } = { limit: cmd.limit };
+				if (cmd.with?.startsWith(TOPIC_PREFIX)) params.topic = cmd.with;
+				else if (cmd.with) params.with = cmd.with;
 				const r = await this.#track(client.request("history", params));
 				if (r.messages.length === 0) this.screen.info(cmd.with ? `no messages with ${cmd.with}` : "no messages yet");
 				for (const m of r.messages) this.screen.info(formatMessage(m, this.style));
@@ -562,6 +649,7 @@ class ClientSession {
 						lastError: client.lastError?.message ?? null,
 						autoAck: this.args.ack,
 						received: this.#received,
+						topics: [...this.topics],
 					}),
 				);
 				return false;
@@ -624,6 +712,15 @@ class ClientSession {
 
 /** How many printed message ids the client remembers, to print each once (like HubClient's dedupe window). */
 const SHOWN_WINDOW = 10_000;
+/**
+ * Where `reply-all` goes: the topic or `*` the message was sent to, or, for a list, its sender and the
+ * others it named (not this session); for a direct message, its sender.
+ */
+export function replyAllTarget(m: Message, me: string): string {
+	if (m.to === BROADCAST || m.to.startsWith(TOPIC_PREFIX)) return m.to;
+	const others = m.to.split(",").filter((s) => s !== me && s !== m.from);
+	return [m.from, ...others].join(",");
+}
 
 /** process.exit only once stdout and stderr have taken everything (pipes are asynchronous on macOS). */
 async function exitAfterFlush(code: number): Promise<never> {

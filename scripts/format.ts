@@ -6,7 +6,7 @@
  * server/sanitize.ts: control characters, escape sequences and bidi controls are shown as visible text,
  * never written raw, and single-line fields cannot break their line.
  */
-import type { Message, PeerInfo, ResultOf, SessionInfo } from "../server/protocol.js";
+import type { Message, PeerInfo, Receipt, ReceiptPush, ResultOf, SessionInfo, TopicInfo } from "../server/protocol.js";
 import { sanitize, sanitizeLine } from "../server/sanitize.js";
 
 export { sanitize, sanitizeLine };
@@ -46,10 +46,15 @@ export function duration(ms: number): string {
 	return `${Math.round(s / 86_400)} d`;
 }
 
-/** `[12:03:04] CC-1 → CC-2: body` (a broadcast shows `→ *`; a reply adds `(re m-…)`). */
+/**
+ * `[12:03:04] CC-1 → CC-2: body`: a broadcast shows `→ *`, a topic `→ #shop:api`, a list `→ CC-2,CC-3`; a reply
+ * adds `(re m-…)`, and its thread when that is not the message it answers (`(re m-7-…, thread m-5-…)`).
+ */
 export function formatMessage(m: Message, style: Style = PLAIN): string {
 	const head = `${paint(style, "dim", `[${clock(m.sentAt)}]`)} ${paint(style, "bold", sanitizeLine(m.from))} → ${sanitizeLine(m.to)}`;
-	const re = m.replyTo ? ` ${paint(style, "dim", `(re ${sanitizeLine(m.replyTo)})`)}` : "";
+	// (A hub that predates threads sends none: then nothing is said about it.)
+	const inThread = m.replyTo && m.thread !== undefined && m.thread !== m.replyTo ? `, thread ${sanitizeLine(m.thread)}` : "";
+	const re = m.replyTo ? ` ${paint(style, "dim", `(re ${sanitizeLine(m.replyTo)}${inThread})`)}` : "";
 	const body = sanitize(m.body, style.multiline);
 	if (!style.multiline || !body.includes("\n")) return `${head}${re}: ${body}`;
 	return `${head}${re}:\n${body
@@ -103,6 +108,37 @@ export function formatSessions(sessions: SessionInfo[], room: string, me: string
 	];
 }
 
+/** The line printed when a message this session sent was seen: `✓ seen by CC-2 (m-18-a8k2p0)`. */
+export function formatReceiptPush(r: Omit<ReceiptPush, "type">): string {
+	return sanitizeLine(`✓ ${r.state} by ${r.recipient} (${r.message})`);
+}
+
+/** A message's receipts, one line per recipient: `  CC-2  seen     12:03:04`. */
+export function formatReceipts(m: Message, receipts: readonly Receipt[], style: Style = PLAIN): string[] {
+	const width = Math.max(0, ...receipts.map((r) => r.recipient.length));
+	return [
+		sanitizeLine(`receipts of ${m.id} (to ${m.to}), sent ${clock(m.sentAt)}:`),
+		...receipts.map((r) => {
+			const state = r.state === "seen" ? paint(style, "green", "seen  ") : r.state === "pushed" ? "pushed" : paint(style, "dim", "queued");
+			return `  ${sanitizeLine(r.recipient).padEnd(width)}  ${state}${r.state === "queued" ? "" : `  ${clock(r.at)}`}`;
+		}),
+	];
+}
+
+/** The room's topics: `  #shop:api  2 subscribers (A, B offline)  5 messages  last 3 min ago  (you)`. */
+export function formatTopics(topics: readonly TopicInfo[], room: string, now = Date.now(), style: Style = PLAIN): string[] {
+	if (topics.length === 0) return [`no topics in room ${room} yet (subscribe <topic> starts one)`];
+	return [
+		`${topics.length} topic${topics.length === 1 ? "" : "s"} in room ${room}:`,
+		...topics.map((t) => {
+			const subs = t.subscribers.map((s) => `${sanitizeLine(s.session)}${s.online ? "" : " offline"}`).join(", ");
+			const who = `${t.subscribers.length} subscriber${t.subscribers.length === 1 ? "" : "s"}${subs ? ` (${subs})` : ""}`;
+			const last = t.lastActivity === null ? "" : `  last ${duration(now - t.lastActivity)} ago`;
+			return `  ${paint(style, "bold", `#${sanitizeLine(t.topic)}`)}  ${who}  ${t.messages} message${t.messages === 1 ? "" : "s"}${last}${t.subscribed ? "  (you)" : ""}`;
+		}),
+	];
+}
+
 export interface StatusInfo {
 	id: string;
 	room: string;
@@ -115,6 +151,8 @@ export interface StatusInfo {
 	lastError: string | null;
 	autoAck: boolean;
 	received: number;
+	/** This session's topics. */
+	topics?: string[];
 }
 
 /** One line: "connected as A in room default to ws://…; hub 0.1.0 (protocol 1); 1 peer online; …". */
@@ -129,6 +167,7 @@ export function formatStatus(s: StatusInfo, now = Date.now()): string {
 		`${s.received} message${s.received === 1 ? "" : "s"} received`,
 		s.autoAck ? "acked as printed" : "not acked until `ack`",
 	];
+	if (s.topics?.length) parts.push(`subscribed to ${s.topics.map((t) => `#${t}`).join(", ")}`);
 	if (s.connectedSince) parts.push(`up ${duration(now - s.connectedSince)}`);
 	if (s.rttMs !== null) parts.push(`rtt ${s.rttMs} ms`);
 	return sanitizeLine(parts.join("; "));
@@ -137,11 +176,16 @@ export function formatStatus(s: StatusInfo, now = Date.now()): string {
 export const CLIENT_HELP = [
 	"commands:",
 	"  send <message>        to every other session in the room (*)",
-	"  send:<ID> <message>   to one session (Tab completes the IDs online)",
+	"  send:<ID> <message>   to one session (Tab completes the IDs online); send:#topic to its subscribers; send:A,B to several",
 	"  reply <message>       to the sender of the last message received, as a reply to it",
+	"  reply-all <message>   the same, to where it was sent (its #topic, *, or everyone in its list)",
+	"  subscribe <topic>     receive what is sent to #topic (the hub keeps it); unsubscribe <topic> stops",
+	"  topics                the room's topics: subscribers, messages, last activity",
+	"  thread <id>           the whole thread a message is in, oldest first",
+	"  receipts <id>         per recipient: queued, pushed or seen (✓ seen by … is printed as it happens)",
 	"  peers                 sessions online in this room",
 	"  sessions [more]       the sessions the room has, with what waits for each, a page at a time",
-	"  history [n]           the last n messages you can see (default 20); history:<ID> [n]: with one peer",
+	"  history [n]           the last n messages you can see (default 20); history:<ID> [n]: with one peer; history:#topic [n]: a topic's log",
 	"  inbox [n]             read and ack up to n unacked messages (default 20)",
 	"  peek [n]              the same without acking",
 	"  ack                   ack the messages printed so far (when started with --no-ack)",

@@ -23,7 +23,7 @@ export const sendCommand: CommandModule<object, SendCommandArgs> = {
 	describe: "Send one message and exit: prints whether it was delivered live or queued",
 	builder: (y: Argv) =>
 		y
-			.positional("to", { type: "string", demandOption: true, describe: "A session ID, or '*' for every other session in the room" })
+			.positional("to", { type: "string", demandOption: true, describe: "A session ID, '*' for every other session in the room, '#topic' for its subscribers, or several IDs: 'CC-1,CC-2'" })
 			.positional("message", { type: "string", array: true, default: [], describe: "The message (words are joined by spaces); - reads it from stdin" })
 			.options({
 				from: { type: "string", describe: "Session ID to send as [default: CLAUDE_RELAY_SESSION_ID, else RELAY_CLIENT_ID, else <host>-cli]" },
@@ -35,6 +35,8 @@ export const sendCommand: CommandModule<object, SendCommandArgs> = {
 			.example('RELAY_CLIENT_ID=ci $0 send CC-1 "build done"', "Tell CC-1, as 'ci'")
 			.example("git log -1 | $0 send CC-2 -", "The message from stdin")
 			.example("$0 send '*' deploying now --from OPS", "Everyone in the room")
+			.example("$0 send '#shop:api' 'the /users response has a cursor now'", "Every subscriber of the topic shop:api")
+			.example("$0 send CC-1,CC-2 'standup in 5'", "Two sessions: one message, a delivery each")
 			.epilogue(
 				"Exit codes: 0 sent (delivered live or queued), 1 failed (hub unreachable, ID taken, too large, ...), 2 invalid arguments. A message starting with '-' goes after --: send CC-1 -- -x is set.",
 			)

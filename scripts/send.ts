@@ -1,5 +1,6 @@
 /**
- * `claude-relay send <to> <message...>`: one message from a script, then exit. Connects once (no
+ * `claude-relay send <to> <message...>`: one message from a script, then exit (`to`: a session ID, `*`,
+ * `#topic`, or several IDs as `A,B`). Connects once (no
  * reconnect, every step bounded), says hello, sends, prints one line and exits 0; on failure prints the
  * error's sentence and exits 1 (2 for arguments that can never work: a malformed recipient, an empty message).
  *
@@ -72,7 +73,7 @@ export async function runSend(args: SendArgs): Promise<void> {
 		const setup = resolveSetup({ id: args.from, url: args.url, room: args.room, tokenFile: args.tokenFile }, { client: "claude-relay-send", stableFallback: true });
 		const to = args.to.trim();
 		const target = parseTarget(to);
-		if (!target.ok) throw new UserError(`${target.reason}; give a session ID, or * for everyone in the room.`, 2);
+		if (!target.ok) throw new UserError(`${target.reason}; give a session ID, * for everyone in the room, #topic for its subscribers, or several IDs (A,B).`, 2);
 		const words = args.message.map(String);
 		const body = words.length === 1 && words[0] === "-" ? await readStdin() : words.join(" ");
 		if (!body.trim()) throw new UserError("The message is empty: give it as arguments, or - to read it from stdin.", 2);
@@ -83,11 +84,11 @@ export async function runSend(args: SendArgs): Promise<void> {
 		const observer = setup.secrets.load(setup.room, setup.id) !== undefined;
 		let result: ResultOf<"send">;
 		try {
-			result = await sendOnce(setup, to, body, { replyTo: args.replyTo, timeoutMs, observer });
+			result = await sendOnce(setup, target.normalized, body, { replyTo: args.replyTo, timeoutMs, observer });
 		} catch (err) {
 			// The hub no longer knows this ID (a new database): claim it afresh.
 			if (!(observer && err instanceof RelayError && err.code === ErrorCode.NOT_REGISTERED)) throw err;
-			result = await sendOnce(setup, to, body, { replyTo: args.replyTo, timeoutMs, observer: false });
+			result = await sendOnce(setup, target.normalized, body, { replyTo: args.replyTo, timeoutMs, observer: false });
 		}
 
 		if (args.json) process.stdout.write(`${terminalSafeJson(JSON.stringify(result))}\n`);

@@ -204,17 +204,21 @@ export class Connection {
 
 	// ----- delivery ----------------------------------------------------------------------------------------
 
-	/** A message for this session was committed. */
-	deliver(message: Message, frame?: () => string): void {
-		if (!this.open || message.seq <= this.#cursor) return;
+	/**
+	 * A message for this session was committed. True when it was written to the socket now (the caller marks
+	 * it pushed); false when it was not (already written, or it will be, by catch-up, which marks it then).
+	 */
+	deliver(message: Message, frame?: () => string): boolean {
+		if (!this.open || message.seq <= this.#cursor) return false;
 		if (this.#mode === "live" && !this.#overHighWater()) {
 			this.#cursor = message.seq;
 			this.sendText(Buffer.from(frame ? frame() : JSON.stringify({ type: "message", message })));
-			return;
+			return true;
 		}
 		this.#dirty = true;
 		if (this.#mode === "live") this.#mode = "catchup";
 		this.startCatchUp();
+		return false;
 	}
 
 	/**
@@ -274,6 +278,7 @@ export class Connection {
 		let stopped = false;
 		let bytes = 0;
 		let frames = 0;
+		const pushed: { seq: number; recipients: string[] }[] = [];
 		for (const message of page.messages) {
 			if (message.seq <= this.#cursor) continue;
 			// Per message, not per page: a page of 200 × 60 KiB written whole made a paused reader cost
@@ -286,9 +291,13 @@ export class Connection {
 			const frame = Buffer.from(JSON.stringify({ type: "message", message }));
 			bytes += frame.length;
 			frames++;
-			this.sendText(frame);
+			if (this.sendText(frame)) pushed.push({ seq: message.seq, recipients: [s.session] });
 		}
 		if (frames > 0) this.#meanFrameBytes = Math.max(64, bytes / frames);
+		// An observer's pushes are not the session's: only the holder's connection makes a receipt `pushed`.
+		if (pushed.length > 0 && !s.observer) {
+			this.hub.store.markPushed(s.room, pushed, Date.now()).catch((err) => this.hub.log.debug({ err }, "could not mark deliveries pushed"));
+		}
 		return !stopped && page.remaining === 0 && !this.#dirty && !this.#overHighWater();
 	}
 

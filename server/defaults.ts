@@ -83,6 +83,11 @@ export interface HubOptions {
 	replayBatch: number;
 	/** Default and largest `limit` of an inbox request. */
 	inboxDefaultLimit: number;
+	/**
+	 * Most topics one session may subscribe to (per room); a subscribe past it gets E_LIMIT. Bounds what a
+	 * session can make the hub store and read at each topic send.
+	 */
+	maxSubscriptionsPerSession: number;
 	/** Retention: delete messages older than this many days (0: keep forever). */
 	retentionDays: number;
 	/** Retention: keep at most this many messages per room, newest first (0: no limit). */
@@ -177,6 +182,7 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	slowConsumerMs: 30_000,
 	replayBatch: 200,
 	inboxDefaultLimit: 20,
+	maxSubscriptionsPerSession: 100,
 	retentionDays: 30,
 	retentionMaxMessages: 100_000,
 	retentionIntervalMs: 10 * 60_000,

@@ -20,7 +20,7 @@ export const ErrorCode = {
 	NOT_REGISTERED: "E_NOT_REGISTERED",
 	/** A second hello on a connection that already holds a session. */
 	ALREADY_REGISTERED: "E_ALREADY_REGISTERED",
-	/** `send.to` is malformed, is the sender itself, or names a feature that does not exist yet (`#channel`). */
+	/** `send.to` is malformed or names the sender itself; a topic name is malformed (subscribe, history...). */
 	BAD_TARGET: "E_BAD_TARGET",
 	/** No such message, or not one this session may read. */
 	NOT_FOUND: "E_NOT_FOUND",
@@ -78,6 +78,8 @@ export const WarningCode = {
 	UNKNOWN_RECIPIENT: "W_UNKNOWN_RECIPIENT",
 	/** A broadcast with nobody else in the room: stored, delivered to no one. */
 	NO_RECIPIENTS: "W_NO_RECIPIENTS",
+	/** A send to a topic nobody (but perhaps the sender) subscribes to: stored in its log, delivered to no one. */
+	NO_SUBSCRIBERS: "W_NO_SUBSCRIBERS",
 } as const;
 
 /** WebSocket close codes (4000-4999 is the application range). */

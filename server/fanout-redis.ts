@@ -13,6 +13,9 @@
  * State events (a key changed) come from the state scripts in the same way, inside the commit, so watchers
  * see a key's versions in order whichever hub wrote them (server/store/redis-state.ts).
  *
+ * Receipt events (a recipient saw a message) are published here too, so that its sender hears of it on
+ * whichever hub it is connected to.
+ *
  * Session events ("this ID was first claimed in this room") and forget events ("this ID was forgotten") are
  * published here, so every hub's broadcast audience learns about sessions that joined or left elsewhere.
  * Presence events (`online`, `offline`) come from the directory's scripts (server/directory-redis.ts), its

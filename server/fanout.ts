@@ -9,7 +9,7 @@
  */
 import type { LeaveReason } from "./connection.js";
 import type { DirectoryEntry } from "./directory.js";
-import type { Message } from "./protocol.js";
+import type { Message, ReceiptPush } from "./protocol.js";
 
 export type FanoutEvent =
 	| { kind: "message"; message: Message; recipients: string[] }
@@ -20,6 +20,11 @@ export type FanoutEvent =
 	 * `forget`) closes the connections that hold or observe it there.
 	 */
 	| { kind: "forget"; room: string; session: string; close: boolean }
+	/**
+	 * A recipient saw (acked) a message: every hub pushes a `receipt` frame to the sender's connections there
+	 * (`to`: the sender), so a sender on another hub than its recipient hears of it too.
+	 */
+	| { kind: "receipt"; room: string; to: string; receipt: Omit<ReceiptPush, "type"> }
 	// Presence across hubs (server/directory-redis.ts). `online` and `offline` are published by the directory's
 	// scripts inside the change they announce, numbered by `pseq` (one counter for all hubs), so a hub can tell
 	// that it missed one and reload.
@@ -57,6 +62,7 @@ export const FANOUT_KINDS: ReadonlySet<string> = new Set<FanoutEvent["kind"]>([
 	"probe",
 	"probe_reply",
 	"state",
+	"receipt",
 ]);
 
 export type FanoutHandler = (event: FanoutEvent) => void;

@@ -72,6 +72,7 @@ export interface HubArgs {
 	forgetAfterDays: number;
 	sync: "normal" | "full";
 	walMaxBytes: number;
+	maxSubscriptions: number;
 	logLevel: string;
 	stateMaxKeys: number;
 	stateMaxRoomBytes: number;
@@ -123,6 +124,7 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 				"forget-after-days": withEnv("RELAY_FORGET_AFTER_DAYS", { type: "number", default: DEFAULTS.forgetAfterDays, describe: "Forget named sessions not seen for this long, unread mail and all (0: never)" }),
 				sync: withEnv("RELAY_SYNC", { choices: ["normal", "full"] as const, default: "normal" as const, describe: "SQLite durability: normal survives a crash of the hub, full also a power loss" }),
 				"wal-max-bytes": withEnv("RELAY_WAL_MAX_BYTES", { type: "number", default: DEFAULTS.walMaxBytes, describe: "SQLite: rewind the WAL file past this size; writes wait at twice it" }),
+				"max-subscriptions": withEnv("RELAY_MAX_SUBSCRIPTIONS", { type: "number", default: DEFAULTS.maxSubscriptionsPerSession, describe: "Most topics one session may subscribe to" }),
 				"log-level": withEnv("RELAY_LOG_LEVEL", { type: "string", default: "info", describe: "trace|debug|info|warn|error|silent" }),
 				"state-max-keys": withEnv("RELAY_STATE_MAX_KEYS", { type: "number", default: DEFAULTS.stateMaxKeys, describe: "Shared state: most keys per room (values: at most --max-body each)" }),
 				"state-max-room-bytes": withEnv("RELAY_STATE_MAX_ROOM_BYTES", { type: "number", default: DEFAULTS.stateMaxRoomBytes, describe: "Shared state: most bytes of values per room" }),

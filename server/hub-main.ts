@@ -92,6 +92,9 @@ export async function runHub(args: HubArgs): Promise<void> {
 	if (!Number.isSafeInteger(args.walMaxBytes) || args.walMaxBytes < MIN_WAL_MAX_BYTES) {
 		fail(`--wal-max-bytes must be a whole number of bytes, at least ${MIN_WAL_MAX_BYTES} (1 MiB); got ${args.walMaxBytes}.`);
 	}
+	if (!Number.isSafeInteger(args.maxSubscriptions) || args.maxSubscriptions < 1) {
+		fail(`--max-subscriptions must be a whole number, at least 1; got ${args.maxSubscriptions}.`);
+	}
 	const store = createStore(dbSpec, { synchronous: args.sync, walMaxBytes: args.walMaxBytes });
 	if (store.kind === "sqlite") mkdirSync(dirname(dbSpec), { recursive: true, mode: 0o700 });
 	// Hubs sharing a Redis store must also share fan-out, so a message committed on one is pushed by all.
@@ -133,6 +136,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 				claimMaxTtlSeconds: args.claimMaxTtl,
 				claimMaxPerSession: args.claimMaxPerSession,
 				claimMaxPerRepo: args.claimMaxPerRepo,
+				maxSubscriptionsPerSession: args.maxSubscriptions,
 			},
 			{ store, fanout, directory, log },
 		);

@@ -474,6 +474,7 @@ export class Hub {
 		if (event.kind === "session") this.presence.sessionSeen(event.room, event.session);
 		else if (event.kind === "forget") this.presence.sessionForgotten(event.room, event.session, event.close);
 		else if (event.kind === "state") this.watches.notify(event);
+		else if (event.kind === "receipt") this.presence.deliverReceipt(event.room, event.to, event.receipt);
 		else if (event.kind === "message") this.presence.deliver(event.message, event.recipients);
 		else this.presence.receive(event);
 	}

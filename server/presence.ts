@@ -21,8 +21,8 @@ import { type ClaimRequest, type Directory, type DirectoryEntry, type DirectoryE
 import { CloseCode, ErrorCode, RelayError } from "./errors.js";
 import type { Fanout, FanoutEvent } from "./fanout.js";
 import type { Logger } from "./logger.js";
-import type { Message, PeerInfo, SessionMeta } from "./protocol.js";
-import type { ForgetResult, Store } from "./store/store.js";
+import type { Message, PeerInfo, ReceiptPush, SessionMeta } from "./protocol.js";
+import type { ForgetResult, PushedDelivery, Store } from "./store/store.js";
 
 export interface ForgetOutcome extends ForgetResult {
 	/** Connections (holder, observers) closed with 4009 because their session was forgotten. */
@@ -504,6 +504,12 @@ export class Presence {
 		const closed = opts.close ? this.#closeAll(room, session) : 0;
 		const r = await this.store.forgetSession(room, session, opts.seenBefore !== undefined ? { seenBefore: opts.seenBefore } : {});
 		if (opts.seenBefore !== undefined && !r.session) return { ...r, closed };
+		// What the session held beside its record goes with it: its topic subscriptions (its ID is nobody's now,
+		// so nothing may queue for it) and its file claims (nobody can release them any more).
+		await Promise.all([
+			this.store.topics.forgetSession(room, session),
+			this.store.claims.release({ room, session, now: Date.now() }),
+		]);
 		this.#known.get(room)?.delete(session);
 		this.fanout
 			.publish({ kind: "forget", room, session, close: opts.close === true })
@@ -600,17 +606,53 @@ export class Presence {
 		for (const conn of this.#online.values()) if (conn.open) conn.startCatchUp();
 	}
 
-	/** A committed message: push it to the recipients' connections on this hub, holders and observers. */
+	/**
+	 * A committed message: push it to the recipients' connections on this hub, holders and observers. The
+	 * holders it was written to live are marked pushed (their receipts), in one call, after the writes.
+	 */
 	deliver(message: Message, recipients: readonly string[]): void {
 		// One serialization per message, however many recipients (a broadcast to 50 stringified it 50 times).
 		let text: string | undefined;
 		const frame = () => (text ??= JSON.stringify({ type: "message", message }));
+		const pushed: string[] = [];
 		for (const recipient of recipients) {
 			const key = sessionKey(message.room, recipient);
-			this.#online.get(key)?.deliver(message, frame);
+			if (this.#online.get(key)?.deliver(message, frame)) pushed.push(recipient);
 			const observers = this.#observers.get(key);
 			if (observers) for (const o of observers) o.deliver(message, frame);
 		}
+		if (pushed.length > 0) this.#markPushed(message.room, { seq: message.seq, recipients: pushed, all: pushed.length === recipients.length });
+	}
+
+	/** Pushes written this turn of the event loop, per room: handed to the store once, not once per message. */
+	readonly #pushed = new Map<string, PushedDelivery[]>();
+	#pushedAt = 0;
+
+	#markPushed(room: string, push: PushedDelivery): void {
+		if (this.#pushed.size === 0) {
+			this.#pushedAt = Date.now();
+			queueMicrotask(() => {
+				const at = this.#pushedAt;
+				for (const [r, pushes] of this.#pushed) {
+					this.store.markPushed(r, pushes, at).catch((err) => this.log.debug({ err }, "could not mark deliveries pushed"));
+				}
+				this.#pushed.clear();
+			});
+		}
+		const list = this.#pushed.get(room);
+		if (list) list.push(push);
+		else this.#pushed.set(room, [push]);
+	}
+
+	/** A recipient saw a message: tell its sender's connections on this hub (holder and observers). */
+	deliverReceipt(room: string, sender: string, receipt: Omit<ReceiptPush, "type">): void {
+		const key = sessionKey(room, sender);
+		const holder = this.#online.get(key);
+		const observers = this.#observers.get(key);
+		if (!holder && !observers) return;
+		const text = JSON.stringify({ type: "receipt", ...receipt });
+		holder?.sendText(text);
+		if (observers) for (const o of observers) o.sendText(text);
 	}
 }
 

@@ -6,8 +6,8 @@
  * It must stay cheap to import (the bridge pays for it at every cold start): zod and nothing else.
  *
  * Frames are JSON text, one per WebSocket message. Requests carry an `id` that the hub echoes on its
- * `result` or `error` reply; pushes (`message`, `peer_joined`, `peer_left`, `shutdown`, `state_changed`)
- * carry none.
+ * `result` or `error` reply; pushes (`message`, `receipt`, `peer_joined`, `peer_left`, `shutdown`,
+ * `state_changed`) carry none.
  */
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
@@ -29,8 +29,20 @@ export const MessageId = z.string().regex(MESSAGE_ID_PATTERN, MESSAGE_ID_HINT);
 /** Broadcast target: every other session in the sender's room. */
 export const BROADCAST = "*";
 
-/** Prefix reserved for named channels (`#name`); the hub refuses them with E_BAD_TARGET until they exist. */
-export const CHANNEL_PREFIX = "#";
+/** Prefix of a topic in `send.to` (`#shop:api`): every subscriber of that topic in the sender's room. */
+export const TOPIC_PREFIX = "#";
+/** @deprecated The prefix was reserved as "channels" before topics existed; it is TOPIC_PREFIX. */
+export const CHANNEL_PREFIX = TOPIC_PREFIX;
+
+/**
+ * Topic names: letters, digits, `_`, `-`, `.` and `:` (so `shop:backend` and `build.ci` work), 1-64
+ * characters, never `..`. A topic is never used as a file path; the pattern keeps it safe in a model's
+ * framing header and a terminal line.
+ */
+export const TOPIC_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Most sessions one `send.to` list may name (`"CC-1,CC-2"` or an array): one message, a delivery each. */
+export const MAX_RECIPIENTS = 32;
 
 /**
  * Names no session may claim, compared case-insensitively. Some are addressing words (`all`, `everyone`),
@@ -80,20 +92,80 @@ export function checkName(name: string, what = "session ID"): NameCheck {
 	return { ok: true };
 }
 
-export type Target = { kind: "session"; session: string } | { kind: "broadcast" } | { kind: "channel"; channel: string };
+/** Why a topic name is refused, in words a person can act on; `{ok: true}` when it is fine. */
+export function checkTopic(name: string): NameCheck {
+	if (typeof name !== "string" || name.length === 0) return { ok: false, reason: "topic name is empty" };
+	if (name.length > 64) return { ok: false, reason: "topic name is longer than 64 characters" };
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: we are looking for control characters on purpose
+	if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return { ok: false, reason: "topic name contains control characters" };
+	if (name.includes("/") || name.includes("\\") || name.includes(".."))
+		return { ok: false, reason: "topic name contains a path separator or '..'" };
+	if (!TOPIC_PATTERN.test(name))
+		return {
+			ok: false,
+			reason: `topic name must contain only letters, digits, '_', '-', '.' or ':' (got ${JSON.stringify(name)})`,
+		};
+	return { ok: true };
+}
 
-/** Parses a `send.to` value: a session ID, `*`, or `#channel`. Throws nothing; returns the reason instead. */
-export function parseTarget(to: string): { ok: true; target: Target } | { ok: false; reason: string } {
-	if (to === BROADCAST) return { ok: true, target: { kind: "broadcast" } };
-	if (to.startsWith(CHANNEL_PREFIX)) {
-		const channel = to.slice(1);
-		const check = checkName(channel, "channel name");
-		if (!check.ok) return { ok: false, reason: check.reason };
-		return { ok: true, target: { kind: "channel", channel } };
+export type Target =
+	| { kind: "session"; session: string }
+	| { kind: "broadcast" }
+	| { kind: "topic"; topic: string }
+	/** Several sessions (two or more after dedupe): one message, a delivery each. */
+	| { kind: "list"; sessions: string[] };
+
+export type ParsedTarget = {
+	ok: true;
+	target: Target;
+	/** `to` as the hub stores it: the ID, `*`, `#topic`, or the list joined by commas without repeats. */
+	normalized: string;
+};
+
+/**
+ * Parses a `send.to` value: a session ID, `*`, `#topic`, or several session IDs (an array, or one string
+ * joined by commas: `"CC-1,CC-2"`, spaces around the commas allowed). A list is deduplicated in order; a
+ * list of one is that session. Throws nothing; returns the reason instead.
+ */
+export function parseTarget(to: string | readonly string[]): ParsedTarget | { ok: false; reason: string } {
+	if (typeof to === "string") {
+		if (to === BROADCAST) return { ok: true, target: { kind: "broadcast" }, normalized: BROADCAST };
+		if (to.startsWith(TOPIC_PREFIX)) {
+			const topic = to.slice(TOPIC_PREFIX.length);
+			const check = checkTopic(topic);
+			if (!check.ok) return { ok: false, reason: check.reason };
+			return { ok: true, target: { kind: "topic", topic }, normalized: to };
+		}
+		if (!to.includes(",")) {
+			const check = checkName(to, "recipient");
+			if (!check.ok) return { ok: false, reason: check.reason };
+			return { ok: true, target: { kind: "session", session: to }, normalized: to };
+		}
+		return parseList(to.split(",").map((p) => p.trim()));
 	}
-	const check = checkName(to, "recipient");
-	if (!check.ok) return { ok: false, reason: check.reason };
-	return { ok: true, target: { kind: "session", session: to } };
+	if (!Array.isArray(to)) return { ok: false, reason: "recipient must be a string or an array of session IDs" };
+	return parseList(to);
+}
+
+function parseList(parts: readonly string[]): ParsedTarget | { ok: false; reason: string } {
+	if (parts.length === 0) return { ok: false, reason: "the recipient list is empty" };
+	const sessions: string[] = [];
+	for (const part of parts) {
+		if (typeof part !== "string") return { ok: false, reason: "a recipient list holds session IDs only" };
+		if (part === BROADCAST || part.startsWith(TOPIC_PREFIX))
+			return { ok: false, reason: `a recipient list holds session IDs only (got ${JSON.stringify(part.slice(0, 70))}); send to * or a #topic on its own` };
+		const check = checkName(part, "recipient");
+		if (!check.ok) return { ok: false, reason: check.reason };
+		if (!sessions.includes(part)) sessions.push(part);
+	}
+	if (sessions.length > MAX_RECIPIENTS) return { ok: false, reason: `a recipient list names at most ${MAX_RECIPIENTS} sessions (got ${sessions.length})` };
+	if (sessions.length === 1) return { ok: true, target: { kind: "session", session: sessions[0] as string }, normalized: sessions[0] as string };
+	return { ok: true, target: { kind: "list", sessions }, normalized: sessions.join(",") };
+}
+
+/** The thread a message belongs to: its `thread`, or (from a hub that predates threads) its own id. */
+export function threadOf(m: { id: string; thread?: string | undefined }): string {
+	return m.thread ?? m.id;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -180,10 +252,15 @@ export const Message = z.object({
 	seq: z.number().int(),
 	room: z.string(),
 	from: z.string(),
-	/** A session ID or `*`. */
+	/** What the sender addressed: a session ID, `*`, `#topic`, or several IDs joined by commas (`CC-1,CC-2`). */
 	to: z.string(),
 	body: z.string(),
 	replyTo: z.string().nullable(),
+	/**
+	 * The id of the thread's root: the message's own id for a new message, the root of its `replyTo` chain
+	 * for a reply. Absent from hubs that predate threads (read it with `threadOf`).
+	 */
+	thread: z.string().optional(),
 	/** Epoch milliseconds when the hub committed it. */
 	sentAt: z.number(),
 });
@@ -245,6 +322,37 @@ export const ClaimInfo = z.object({
 	expiresAt: z.number(),
 });
 export type ClaimInfo = z.infer<typeof ClaimInfo>;
+/**
+ * Where a message is for one recipient: `queued` (stored; not written to the recipient's connection yet),
+ * `pushed` (written to its connection), `seen` (acked by the recipient: for the bridge, handed to its model).
+ */
+export const ReceiptState = z.enum(["queued", "pushed", "seen"]);
+export type ReceiptState = z.infer<typeof ReceiptState>;
+
+export const Receipt = z.object({
+	recipient: z.string(),
+	state: ReceiptState,
+	/** When it reached `state` (epoch ms; for `queued`, when the message was stored). */
+	at: z.number(),
+	pushedAt: z.number().nullable(),
+	seenAt: z.number().nullable(),
+});
+export type Receipt = z.infer<typeof Receipt>;
+
+export const TopicSubscriber = z.object({ session: z.string(), online: z.boolean() });
+
+export const TopicInfo = z.object({
+	topic: z.string(),
+	/** Every subscriber, online or not, by ID. */
+	subscribers: z.array(TopicSubscriber),
+	/** Whether the asking session is one of them. */
+	subscribed: z.boolean(),
+	/** Messages the topic's log holds (retention applies). */
+	messages: z.number(),
+	/** Epoch ms of the newest message or subscription; null for neither. */
+	lastActivity: z.number().nullable(),
+});
+export type TopicInfo = z.infer<typeof TopicInfo>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Client → hub requests
@@ -276,8 +384,11 @@ export const HelloRequest = req("hello", {
 	ephemeral: z.boolean().optional(),
 });
 export const SendRequest = req("send", {
-	/** A session ID, `*` for every other session in the room, or `#channel` (reserved). */
-	to: z.string().max(256),
+	/**
+	 * A session ID, `*` for every other session in the room, `#topic` for its subscribers, or several session
+	 * IDs: an array, or one string joined by commas (`"CC-1,CC-2"`), at most MAX_RECIPIENTS.
+	 */
+	to: z.union([z.string().max(2400), z.array(z.string().max(256)).min(1).max(256)]),
 	body: z.string(),
 	/** The id of the message this answers; refused (E_BAD_FRAME) unless shaped like one. */
 	replyTo: MessageId.optional(),
@@ -293,12 +404,16 @@ export const InboxRequest = req("inbox", {
 	peek: z.boolean().optional(),
 	/** Only messages from this session. */
 	from: z.string().max(256).optional(),
+	/** Only replies to this message (what `relay_ask` waits for). */
+	replyTo: MessageId.optional(),
 });
 export const AckRequest = req("ack", { ids: z.array(MessageId).max(1000) });
 export const GetRequest = req("get", { message: MessageId });
 export const HistoryRequest = req("history", {
 	/** A peer's session ID: the direct conversation with it. Absent: everything this session can see in the room. */
 	with: z.string().max(256).optional(),
+	/** A topic's log (without the `#`): every message sent to it, whoever subscribed. Not with `with`. */
+	topic: z.string().max(256).optional(),
 	limit: z.number().int().min(1).max(500).optional(),
 	/** Page backwards: only messages with seq below this. */
 	before: z.number().int().optional(),
@@ -325,6 +440,20 @@ export const ForgetRequest = req("forget", {
 	force: z.boolean().optional(),
 });
 export const PingRequest = req("ping", {});
+/** Subscribe this session to a topic (stored by the hub: it survives reconnects and restarts). */
+export const SubscribeRequest = req("subscribe", { topic: z.string().max(256) });
+export const UnsubscribeRequest = req("unsubscribe", { topic: z.string().max(256) });
+/** Every topic in the room: subscribers, message count, last activity. */
+export const TopicsRequest = req("topics", {});
+/** The whole thread of a message (any of its messages), oldest first, paged forwards. */
+export const ThreadRequest = req("thread", {
+	message: MessageId,
+	limit: z.number().int().min(1).max(500).optional(),
+	/** Only messages with seq above this (the last seq of the previous page). */
+	after: z.number().int().optional(),
+});
+/** Per recipient, where a message is: queued, pushed or seen. For its sender (all rows) or a recipient (its own). */
+export const ReceiptsRequest = req("receipts", { message: MessageId });
 export const ByeRequest = req("bye", { reason: z.string().max(256).optional() });
 /**
  * The live session takes another ID: claimed with a new secret (returned once, like a first claim's), the
@@ -425,6 +554,11 @@ export const ClientFrame = z.discriminatedUnion("type", [
 	ClaimsRequest,
 	RenameRequest,
 	UnreadRequest,
+	SubscribeRequest,
+	UnsubscribeRequest,
+	TopicsRequest,
+	ThreadRequest,
+	ReceiptsRequest,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type RequestType = ClientFrame["type"];
@@ -449,6 +583,8 @@ export const HelloResult = z.object({
 	lost: z.number(),
 	/** Whether the hub forgets this session when its connection ends (decided at its first claim). */
 	ephemeral: z.boolean().optional(),
+	/** The topics this session is subscribed to (absent from hubs that predate topics). */
+	topics: z.array(z.string()).optional(),
 	hub: z.object({
 		version: z.string(),
 		protocol: z.number(),
@@ -570,6 +706,23 @@ export const UnreadEntry = z.object({
 	messages: z.array(MessageHeader).optional(),
 });
 export const UnreadResult = z.object({ room: z.string(), sessions: z.array(UnreadEntry) });
+export const SubscribeResult = z.object({
+	topic: z.string(),
+	subscribed: z.boolean(),
+	/** False when the session already was (subscribe) or was not (unsubscribe) subscribed. */
+	changed: z.boolean(),
+	/** This session's topics now. */
+	topics: z.array(z.string()),
+});
+export const TopicsResult = z.object({ topics: z.array(TopicInfo) });
+export const ThreadResult = z.object({
+	/** The root's id. */
+	thread: z.string(),
+	/** Oldest first; only those this session may see. */
+	messages: z.array(Message),
+	hasMore: z.boolean(),
+});
+export const ReceiptsResult = z.object({ message: Message, receipts: z.array(Receipt) });
 
 export interface ResultMap {
 	hello: z.infer<typeof HelloResult>;
@@ -595,6 +748,11 @@ export interface ResultMap {
 	claims: z.infer<typeof ClaimsResult>;
 	rename: z.infer<typeof RenameResult>;
 	unread: z.infer<typeof UnreadResult>;
+	subscribe: z.infer<typeof SubscribeResult>;
+	unsubscribe: z.infer<typeof SubscribeResult>;
+	topics: z.infer<typeof TopicsResult>;
+	thread: z.infer<typeof ThreadResult>;
+	receipts: z.infer<typeof ReceiptsResult>;
 }
 export type ResultOf<T extends RequestType> = ResultMap[T];
 
@@ -622,6 +780,11 @@ export const RESULT_SCHEMAS = {
 	claims: ClaimsResult,
 	rename: RenameResult,
 	unread: UnreadResult,
+	subscribe: SubscribeResult,
+	unsubscribe: SubscribeResult,
+	topics: TopicsResult,
+	thread: ThreadResult,
+	receipts: ReceiptsResult,
 } as const satisfies { [K in RequestType]: z.ZodType<ResultMap[K]> };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -643,6 +806,15 @@ export const ErrorFrame = z.object({
 	details: z.unknown().optional(),
 });
 export const MessagePush = z.object({ type: z.literal("message"), message: Message });
+/** To a message's sender, when a recipient saw it (acked it). Clients that do not know it ignore it. */
+export const ReceiptPush = z.object({
+	type: z.literal("receipt"),
+	/** The message's id. */
+	message: z.string(),
+	recipient: z.string(),
+	state: ReceiptState,
+	at: z.number(),
+});
 /** Why a session left: `renamed` comes with `to` (and its peer_joined with `from`). */
 export const LEAVE_REASONS = ["bye", "closed", "timeout", "replaced", "slow", "shutdown", "renamed"] as const;
 export const PeerJoinedPush = z.object({
@@ -681,6 +853,7 @@ export const HubFrame = z.discriminatedUnion("type", [
 	ResultFrame,
 	ErrorFrame,
 	MessagePush,
+	ReceiptPush,
 	PeerJoinedPush,
 	PeerLeftPush,
 	ShutdownPush,
@@ -689,6 +862,7 @@ export const HubFrame = z.discriminatedUnion("type", [
 export type HubFrame = z.infer<typeof HubFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 export type MessagePush = z.infer<typeof MessagePush>;
+export type ReceiptPush = z.infer<typeof ReceiptPush>;
 export type PeerJoinedPush = z.infer<typeof PeerJoinedPush>;
 export type PeerLeftPush = z.infer<typeof PeerLeftPush>;
 export type ShutdownPush = z.infer<typeof ShutdownPush>;

@@ -20,6 +20,9 @@ import { handleSend } from "./handlers/send.js";
 import { handleClaim, handleClaims, handleRelease } from "./handlers/claims.js";
 import { handleStateAppend, handleStateDelete, handleStateGet, handleStateList, handleStateSet } from "./handlers/state.js";
 import { handleUnwatch, handleWatch } from "./handlers/watch.js";
+import { handleReceipts } from "./handlers/receipts.js";
+import { handleThread } from "./handlers/thread.js";
+import { handleSubscribe, handleTopics, handleUnsubscribe } from "./handlers/topics.js";
 import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestType } from "./protocol.js";
 import { StorageError } from "./store/store.js";
 
@@ -47,6 +50,11 @@ const handlers: { [T in RequestType]: Handler<T> } = {
 	claims: handleClaims,
 	rename: handleRename,
 	unread: handleUnread,
+	subscribe: handleSubscribe,
+	unsubscribe: handleUnsubscribe,
+	topics: handleTopics,
+	thread: handleThread,
+	receipts: handleReceipts,
 };
 
 /** How often a connection paused for not reading its answers looks at its send buffer again. */

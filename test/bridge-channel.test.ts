@@ -102,6 +102,7 @@ async function listening(
 const expectedMeta = (m: Message): Record<string, string> => ({
 	from: m.from,
 	to: m.to,
+	thread: m.thread ?? m.id,
 	message_id: m.id,
 	seq: String(m.seq),
 	sent_at: new Date(m.sentAt).toISOString(),
@@ -602,6 +603,7 @@ describe("units", () => {
 		expect(n.meta).toEqual({
 			from: "CC-2",
 			to: "*",
+			thread: "m-7-abcdef",
 			message_id: "m-7-abcdef",
 			seq: "7",
 			sent_at: "2026-01-02T03:04:05.000Z",

@@ -27,7 +27,9 @@ import {
 	gitBranch,
 	resolveIdentity,
 } from "../mcp-client/identity.js";
+import { BridgeContext } from "../mcp-client/context.js";
 import { LocalInbox } from "../mcp-client/inbox.js";
+import type { BridgeLog } from "../mcp-client/log.js";
 import { resolveConfig, UsageError } from "../mcp-client/options.js";
 import { FileSecretStore } from "../mcp-client/secrets.js";
 import { checkName, type Message, newIdempotencyKey } from "../server/protocol.js";
@@ -41,6 +43,12 @@ function dir(): string {
 	const t = tempDir("relay-units-");
 	cleanups.push(t.cleanup);
 	return t.dir;
+}
+
+/** A log that drops everything (BridgeContext needs one). */
+function silentBridgeLog(): BridgeLog {
+	const drop = () => undefined;
+	return { trace: drop, debug: drop, info: drop, warn: drop, error: drop, fatal: drop, file: "/dev/null", attach: async () => undefined, flush: drop };
 }
 
 let seq = 0;
@@ -235,6 +243,51 @@ describe("local hold", () => {
 		expect(inbox.pendingAcks()).toEqual([m1.id]);
 	});
 
+	it("acks what a tool handed over only once its reply is written; a reply never written hands nothing over", () => {
+		const inbox = new LocalInbox();
+		const [m1, m2] = [msg(), msg()];
+		inbox.add(m1);
+		inbox.add(m2);
+		inbox.markHanded([m1, m2], true);
+		// Handed: no tool shows them again, but the hub hears nothing yet (an ack is its `seen`).
+		expect(inbox.taken(m1.id)).toBe(true);
+		expect(inbox.pendingAcks()).toEqual([]);
+		expect(inbox.unsentAcks).toBe(2);
+		// A re-delivery meanwhile does not send the ack early either.
+		inbox.reack(m1.id);
+		expect(inbox.pendingAcks()).toEqual([]);
+		inbox.shown([m1.id]);
+		expect(inbox.pendingAcks()).toEqual([m1.id]);
+		// The other call was cancelled: its message is unread again, and no ack is ever sent for it.
+		inbox.unhand([m2.id]);
+		expect(inbox.taken(m2.id)).toBe(false);
+		expect(inbox.wasHanded(m2.id)).toBe(false);
+		inbox.shown([m2.id]);
+		expect(inbox.pendingAcks()).toEqual([m1.id]);
+	});
+
+	it("afterReply resolves when the reply to that request is written, false when the call is cancelled first", async () => {
+		const ctx = new BridgeContext(resolveConfig([], { CLAUDE_RELAY_SESSION_ID: "Unit", RELAY_HOME: dir() }), silentBridgeLog());
+		// Without main.ts reporting replies, there is nothing to wait for.
+		await expect(ctx.afterReply({ requestId: 1, signal: new AbortController().signal })).resolves.toBe(true);
+		ctx.reportReplies();
+		let written: boolean | undefined;
+		void ctx.afterReply({ requestId: 7, signal: new AbortController().signal }).then((w) => {
+			written = w;
+		});
+		ctx.replyWritten(8);
+		await new Promise((r) => setTimeout(r, 10));
+		expect(written).toBeUndefined();
+		ctx.replyWritten(7);
+		await new Promise((r) => setTimeout(r, 0));
+		expect(written).toBe(true);
+		const cancel = new AbortController();
+		const cancelled = ctx.afterReply({ requestId: 9, signal: cancel.signal });
+		cancel.abort();
+		await expect(cancelled).resolves.toBe(false);
+		ctx.replyWritten(9); // a late report for a cancelled call changes nothing
+	});
+
 	it("is bounded by count and bytes, counting what it could not hold", () => {
 		const inbox = new LocalInbox({ maxMessages: 2, maxBytes: 1_000 });
 		expect(inbox.add(msg())).toBe(true);
@@ -397,7 +450,7 @@ describe("tool text", () => {
 		});
 		const { note, blocks } = present([m, msg()], new Framing("n0nce12345"));
 		expect(blocks[0]).toBe(
-			'<relay-message nonce="n0nce12345" id="m-7-abcdef" seq="7" from="CC-1" to="CC-2" sent="2026-01-02T03:04:05Z" reply_to="m-3-defghi">\nhi\nthere\n</relay-message nonce="n0nce12345">',
+			'<relay-message nonce="n0nce12345" id="m-7-abcdef" seq="7" from="CC-1" to="CC-2" sent="2026-01-02T03:04:05Z" reply_to="m-3-defghi" thread="m-7-abcdef">\nhi\nthere\n</relay-message nonce="n0nce12345">',
 		);
 		expect(blocks[1]).toMatch(/^<relay-message nonce="n0nce12345" /);
 		expect(note).toContain('<relay-message nonce="n0nce12345" …> and </relay-message nonce="n0nce12345">');

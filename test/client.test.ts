@@ -12,8 +12,8 @@ import type { HubClient } from "../mcp-client/hub-client.js";
 import { FileSecretStore } from "../mcp-client/secrets.js";
 import { paths } from "../server/paths.js";
 import type { Message } from "../server/protocol.js";
-import { COMMAND_NAMES, complete, parseCommand } from "../scripts/client.js";
-import { formatMessage, formatSendOutcome, sanitize } from "../scripts/format.js";
+import { COMMAND_NAMES, complete, parseCommand, replyAllTarget } from "../scripts/client.js";
+import { formatMessage, formatReceiptPush, formatSendOutcome, sanitize } from "../scripts/format.js";
 import { testEnv } from "./fixtures/env.js";
 import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt, CLI, freePort, ROOT } from "./fixtures/processes.js";
@@ -141,6 +141,50 @@ describe("claude-relay client, piped", () => {
 		expect(await b.exited).toBe(0);
 		expect(a.stderr).not.toMatch(/\n\s+at /);
 		expect(b.stderr).toBe("");
+	});
+
+	it("subscribes, sends to #topic, shows threads, topics and receipts, and prints ✓ seen by … as it happens", async () => {
+		const mia = client(["MIA", "--topics", "shop:api"]);
+		await mia.waitFor("* subscribed to #shop:api");
+		const yuki = client(["YUKI"]);
+		await yuki.waitFor("as YUKI in room default");
+		yuki.write("subscribe #shop:api");
+		await yuki.waitFor("subscribed to #shop:api; your topics: #shop:api");
+		const other = await connectClient(hub.url, "OTHER");
+		clients.push(other);
+
+		yuki.write("send:#shop:api the /users response has a cursor now");
+		const sent = await yuki.waitFor(/delivered live to MIA \((m-\d+-[a-z0-9]{6})\)/);
+		const id = /m-\d+-[a-z0-9]{6}/.exec(sent)?.[0] ?? "";
+		await mia.waitFor(/\] YUKI → #shop:api: the \/users response has a cursor now\n/);
+		// MIA printed it and acked it: a person saw it, and YUKI is told.
+		await yuki.waitFor(`✓ seen by MIA (${id})`);
+
+		mia.write("reply-all thanks");
+		await yuki.waitFor(/\] MIA → #shop:api \(re m-[^)]+\): thanks\n/);
+		yuki.write("reply ok");
+		await mia.waitFor(/\] YUKI → MIA \(re m-\d+-[a-z0-9]{6}, thread m-\d+-[a-z0-9]{6}\): ok\n/);
+
+		const before = mia.stdout.length;
+		mia.write(`thread ${id}`);
+		const thread = await mia.waitFor(/thread m-[^:]+: 3 messages\n.*\n.*\n.*\n/, "stdout", 8_000, before);
+		expect(thread).toContain("YUKI → #shop:api: the /users response");
+		expect(thread).toContain("MIA → #shop:api");
+		expect(thread).toContain("YUKI → MIA");
+
+		yuki.write(`receipts ${id}`);
+		await yuki.waitFor(new RegExp(`receipts of ${id} \\(to #shop:api\\), sent \\d\\d:\\d\\d:\\d\\d:\n {2}MIA {2}seen {4}\\d\\d:\\d\\d:\\d\\d\n`));
+		yuki.write("topics");
+		await yuki.waitFor(/1 topic in room default:\n {2}#shop:api {2}2 subscribers \(MIA, YUKI\) {2}2 messages {2}last \d+ s ago {2}\(you\)\n/);
+		// OTHER is in the room but did not subscribe: it got nothing.
+		expect((await other.request("inbox", { peek: true })).messages).toEqual([]);
+		mia.write("unsubscribe shop:api");
+		await mia.waitFor("unsubscribed from #shop:api; your topics: none");
+		mia.end();
+		yuki.end();
+		expect(await mia.exited).toBe(0);
+		expect(await yuki.exited).toBe(0);
+		expect(mia.stderr + yuki.stderr).toBe("");
 	});
 
 	it("prints a message that arrives mid-session, acks it, and wait returns when one comes", async () => {
@@ -440,7 +484,16 @@ describe("command parsing and completion", () => {
 		expect(parseCommand("inbox 2")).toEqual({ kind: "inbox", limit: 2, peek: false });
 		expect(parseCommand("peek")).toEqual({ kind: "inbox", limit: 20, peek: true });
 		expect(parseCommand("wait 1.5")).toEqual({ kind: "wait", seconds: 1.5 });
-		expect(parseCommand("reply ok")).toEqual({ kind: "reply", body: "ok" });
+		expect(parseCommand("reply ok")).toEqual({ kind: "reply", body: "ok", all: false });
+		expect(parseCommand("reply-all ok")).toEqual({ kind: "reply", body: "ok", all: true });
+		expect(parseCommand("send:#shop:api deploying")).toEqual({ kind: "send", to: "#shop:api", body: "deploying" });
+		expect(parseCommand("send:CC-1,CC-2,CC-1 both")).toEqual({ kind: "send", to: "CC-1,CC-2", body: "both" });
+		expect(parseCommand("subscribe shop:api")).toEqual({ kind: "subscribe", topic: "shop:api" });
+		expect(parseCommand("unsubscribe #shop:api")).toEqual({ kind: "unsubscribe", topic: "#shop:api" });
+		expect(parseCommand("topics")).toEqual({ kind: "topics" });
+		expect(parseCommand("thread m-18-a8k2p0")).toEqual({ kind: "thread", id: "m-18-a8k2p0" });
+		expect(parseCommand("receipts m-18-a8k2p0")).toEqual({ kind: "receipts", id: "m-18-a8k2p0" });
+		expect(parseCommand("history:#shop:api 4")).toEqual({ kind: "history", with: "#shop:api", limit: 4 });
 		expect(parseCommand("PEERS")).toEqual({ kind: "peers" });
 		expect(parseCommand("sessions")).toEqual({ kind: "sessions", more: false });
 		expect(parseCommand("sessions more")).toEqual({ kind: "sessions", more: true });
@@ -458,6 +511,12 @@ describe("command parsing and completion", () => {
 		expect(msg("send:")).toMatch(/needs an ID after the colon/);
 		expect(msg("send:CC-2")).toMatch(/send:CC-2 needs a message/);
 		expect(msg("send:../x hi")).toMatch(/path separator/);
+		expect(msg("send:#a/b hi")).toMatch(/topic name contains a path separator/);
+		expect(msg("send:CC-1,* hi")).toMatch(/a recipient list holds session IDs only/);
+		expect(msg("subscribe")).toMatch(/subscribe takes one topic name/);
+		expect(msg("subscribe a b")).toMatch(/subscribe takes one topic name/);
+		expect(msg("thread <x>")).toMatch(/thread takes a message id: it must be a message id like m-18-a8k2p0/);
+		expect(msg("receipts")).toMatch(/receipts takes a message id/);
 		expect(msg("history 0")).toMatch(/history takes a whole number from 1 to 500/);
 		expect(msg("wait forever")).toMatch(/wait takes a number of seconds/);
 		expect(msg("peers now")).toMatch(/peers takes no arguments/);
@@ -486,6 +545,20 @@ describe("formatting", () => {
 		expect(sanitize("a\u001b[2Jb\u0007c\u009bd\u007f", true)).toBe("a^[[2Jb^Gc\\u009bd^?");
 		const shown = formatMessage({ ...m, body: "\u001b]0;pwned\u0007" }, { color: false, multiline: true });
 		expect([...shown].filter((ch) => ch.charCodeAt(0) < 0x20)).toEqual([]);
+	});
+
+	it("shows a reply's thread when it is not the message it answers, and a receipt push in one line", () => {
+		expect(formatMessage({ ...m, to: "#shop:api", replyTo: "m-7-b", thread: "m-5-c" })).toMatch(/CC-1 → #shop:api \(re m-7-b, thread m-5-c\): /);
+		expect(formatMessage({ ...m, replyTo: "m-7-b", thread: "m-7-b" })).toMatch(/CC-1 → CC-2 \(re m-7-b\): /);
+		expect(formatReceiptPush({ message: "m-18-a8k2p0", recipient: "CC-2", state: "seen", at: 1 })).toBe("✓ seen by CC-2 (m-18-a8k2p0)");
+		expect(formatReceiptPush({ message: "m-1-a", recipient: "CC-2\u001b[2J", state: "seen", at: 1 })).not.toContain("\u001b");
+	});
+
+	it("reply-all goes where the message went: its topic, *, or its list (with the sender, without me)", () => {
+		expect(replyAllTarget({ ...m, to: "#shop:api" }, "CC-2")).toBe("#shop:api");
+		expect(replyAllTarget({ ...m, to: "*" }, "CC-2")).toBe("*");
+		expect(replyAllTarget({ ...m, to: "CC-2,CC-3,CC-4" }, "CC-3")).toBe("CC-1,CC-2,CC-4");
+		expect(replyAllTarget(m, "CC-2")).toBe("CC-1");
 	});
 
 	it("says where a send went", () => {

@@ -53,6 +53,44 @@ describe("durability across a SIGKILL of the hub", () => {
 		expect(got.map((m) => m.body)).toEqual(Array.from({ length: 500 }, (_, i) => `durable ${i}`));
 	});
 
+	it("subscriptions survive a SIGKILL: after the restart a topic send still reaches every subscriber", async () => {
+		const { dir, cleanup } = tempDir();
+		cleanups.push(cleanup);
+		const db = join(dir, "relay.db");
+		const port = await freePort();
+		const url = `ws://127.0.0.1:${port}`;
+		const hub1 = await spawnHub(port, ["--db", db]);
+		children.push(hub1);
+		const secrets = { B: memorySecrets(), C: memorySecrets(), D: memorySecrets() };
+		for (const [id, topic] of [
+			["B", "shop:api"],
+			["C", "shop:api"],
+			["D", "build.ci"],
+		] as const) {
+			const c = new HubClient({ url, session: id, secrets: secrets[id], keepaliveMs: 0 });
+			await c.waitReady();
+			expect((await c.request("subscribe", { topic })).changed).toBe(true);
+			await c.close();
+		}
+		hub1.kill("SIGKILL");
+		await waitFor(() => hub1.exitCode !== null || hub1.signalCode !== null, 5_000, "hub exit");
+
+		const hub2 = await spawnHub(port, ["--db", db]);
+		children.push(hub2);
+		const a = new HubClient({ url, session: "A", secrets: memorySecrets(), keepaliveMs: 0 });
+		cleanups.push(() => a.close({ bye: false }));
+		await a.waitReady();
+		const sent = await a.send("#shop:api", "after the crash");
+		expect(sent.queued.sort()).toEqual(["B", "C"]);
+		for (const id of ["B", "C", "D"] as const) {
+			const c = new HubClient({ url, session: id, secrets: secrets[id], keepaliveMs: 0 });
+			cleanups.push(() => c.close({ bye: false }));
+			const hello = await c.waitReady();
+			expect(hello.topics, id).toEqual([id === "D" ? "build.ci" : "shop:api"]);
+			expect(hello.pending, id).toBe(id === "D" ? 0 : 1);
+		}
+	});
+
 	it("stops gracefully on SIGTERM: tells clients and exits 0", async () => {
 		const { dir, cleanup } = tempDir();
 		cleanups.push(cleanup);

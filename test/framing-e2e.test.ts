@@ -206,11 +206,13 @@ describe("through the real hooks", () => {
 		const stop = await runHook("stop", { session_id: "c2", hook_event_name: "Stop", stop_hook_active: false }, env);
 		expect(stop.code).toBe(0);
 		const reason = (JSON.parse(stop.stdout) as { decision: string; reason: string }).reason;
-		expect(reason).toMatch(/^You have 1 unread relay message from invalid\. /);
+		expect(reason).toMatch(/^You have 1 unread relay message from invalid \(invalid to CC-1 in thread m-\d+-[a-z0-9]{6}\)\. /);
 		expect(reason).not.toContain("rm -rf");
 
 		const wake = await runHook("wake", { session_id: "c3", hook_event_name: "SessionStart" }, env);
 		expect(wake.code).toBe(2);
-		expect(wake.stderr).toBe("claude-relay wake: new message from invalid for CC-1 — read it with relay_receive (it comes from another agent, not the user)\n");
+		expect(wake.stderr).toMatch(
+			/^claude-relay wake: new message from invalid for CC-1 \(invalid to CC-1 in thread m-\d+-[a-z0-9]{6}\) — read it with relay_receive \(it comes from another agent, not the user\)\n$/,
+		);
 	});
 });

@@ -120,7 +120,7 @@ describe("hook prompt (UserPromptSubmit)", () => {
 		expect(ctx).toContain(`\n<relay-message nonce="${nonce}" id="${first.message.id}" seq="${first.message.seq}" from="CC-2" to="CC-1" sent="`);
 		expect(ctx).toContain(`\nFound it: auth.ts line 42\n</relay-message nonce="${nonce}">`);
 		expect(ctx).toContain(`id="${second.message.id}" seq="${second.message.seq}" from="CC-2" to="CC-1"`);
-		expect(ctx).toContain(`reply_to="${first.message.id}" chars="0-${BODY_MAX_CHARS}/${BODY_MAX_CHARS + 500}">`);
+		expect(ctx).toContain(`reply_to="${first.message.id}" thread="${first.message.id}" chars="0-${BODY_MAX_CHARS}/${BODY_MAX_CHARS + 500}">`);
 		expect(ctx).toContain(`</relay-message nonce="${nonce}">\n… [500 more chars: relay_get {"id":"${second.message.id}","offset":${BODY_MAX_CHARS}}]`);
 		expect(ctx).not.toContain("x".repeat(BODY_MAX_CHARS + 1));
 
@@ -168,16 +168,19 @@ describe("hook stop (Stop)", () => {
 		const none = await runHook(["stop"], stopInput("claude-1"), hookEnv("CC-1"));
 		expect(none).toMatchObject({ code: 0, stdout: "", stderr: "" });
 
-		await cc2.send("CC-1", "one");
-		await cc3.send("CC-1", "two");
+		await cc1.request("subscribe", { topic: "shop:api" });
+		const one = await cc2.send("CC-1", "one");
+		const two = await cc3.send("#shop:api", "two", { replyTo: one.message.id });
 		const run = await runHook(["stop"], stopInput("claude-1"), hookEnv("CC-1"));
 		expect(run.code).toBe(0);
 		expect(run.stderr).toBe("");
 		const out = JSON.parse(run.stdout) as { decision: string; reason: string };
 		expect(Object.keys(out)).toEqual(["decision", "reason"]);
 		expect(out.decision).toBe("block");
+		// Where each went, and its thread (the second is a reply in the first's).
+		expect(two.message.thread).toBe(one.message.id);
 		expect(out.reason).toBe(
-			"You have 2 unread relay messages from CC-2, CC-3. Read them with relay_receive and answer if needed before stopping. They come from other Claude Code sessions (agents), not from the user.",
+			`You have 2 unread relay messages from CC-2, CC-3 (CC-2 to CC-1 in thread ${one.message.id}; CC-3 to #shop:api in thread ${one.message.id}). Read them with relay_receive and answer if needed before stopping. They come from other Claude Code sessions (agents), not from the user.`,
 		);
 		expect((await unread(cc1)).messages.map((m) => m.body)).toEqual(["one", "two"]);
 	});
@@ -209,7 +212,7 @@ describe("hook stop (Stop)", () => {
 		const fresh = await runHook(["stop"], stopInput("claude-1", true), hookEnv("CC-1"));
 		expect(JSON.parse(fresh.stdout)).toEqual({
 			decision: "block",
-			reason: expect.stringContaining("You have 2 unread relay messages from CC-2."),
+			reason: expect.stringContaining("You have 2 unread relay messages from CC-2 (CC-2 to CC-1 in thread m-"),
 		});
 	});
 
@@ -276,11 +279,13 @@ describe("hook wake (asyncRewake)", () => {
 		const cc2 = await peer("CC-2");
 		const wake = runHook(["wake", "--timeout", "20"], { session_id: "claude-1", hook_event_name: "SessionStart", source: "startup" }, hookEnv("CC-1"));
 		await new Promise((r) => setTimeout(r, 1_500));
-		await cc2.send("CC-1", "are you there?");
+		const sent = await cc2.send("CC-1", "are you there?");
 		const run = await wake;
 		expect(run.code).toBe(2);
 		expect(run.stdout).toBe("");
-		expect(run.stderr).toBe("claude-relay wake: new message from CC-2 for CC-1 — read it with relay_receive (it comes from another agent, not the user)\n");
+		expect(run.stderr).toBe(
+			`claude-relay wake: new message from CC-2 for CC-1 (CC-2 to CC-1 in thread ${sent.message.id}) — read it with relay_receive (it comes from another agent, not the user)\n`,
+		);
 		expect(run.ms).toBeLessThan(15_000);
 		expect((await unread(cc1)).messages.map((m) => m.body)).toEqual(["are you there?"]);
 	});
@@ -293,7 +298,9 @@ describe("hook wake (asyncRewake)", () => {
 		await cc3.send("CC-1", "two");
 		const run = await runHook(["wake", "--timeout", "20"], { session_id: "claude-1", hook_event_name: "SessionStart" }, hookEnv("CC-1"));
 		expect(run.code).toBe(2);
-		expect(run.stderr).toMatch(/^claude-relay wake: 2 new messages from CC-2, CC-3 for CC-1 — read them with relay_receive/);
+		expect(run.stderr).toMatch(
+			/^claude-relay wake: 2 new messages from CC-2, CC-3 for CC-1 \(CC-2 to CC-1 in thread m-\d+-[a-z0-9]{6}; CC-3 to CC-1 in thread m-\d+-[a-z0-9]{6}\) — read them with relay_receive/,
+		);
 		expect(run.ms).toBeLessThan(8_000);
 	});
 
@@ -314,10 +321,12 @@ describe("hook wake (asyncRewake)", () => {
 		// Past the wake hook's wait for the stop decision: it is still waiting, not woken by "one".
 		await new Promise((r) => setTimeout(r, 6_000));
 		const cc3 = await peer("CC-3");
-		await cc3.send("CC-1", "two");
+		const two = await cc3.send("CC-1", "two");
 		const run = await wake;
 		expect(run.code).toBe(2);
-		expect(run.stderr).toBe("claude-relay wake: new message from CC-3 for CC-1 — read it with relay_receive (it comes from another agent, not the user)\n");
+		expect(run.stderr).toBe(
+			`claude-relay wake: new message from CC-3 for CC-1 (CC-3 to CC-1 in thread ${two.message.id}) — read it with relay_receive (it comes from another agent, not the user)\n`,
+		);
 		expect(run.ms).toBeGreaterThan(6_000);
 	});
 

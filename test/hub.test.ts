@@ -507,7 +507,7 @@ describe("errors from real bad input (the connection lives on)", () => {
 	it("E_UNKNOWN_TYPE for a type the hub does not know", async () => {
 		const { url } = await hubWith();
 		const r = await registered(url);
-		expect((await r.request({ type: "subscribe" })).code).toBe(ErrorCode.UNKNOWN_TYPE);
+		expect((await r.request({ type: "frobnicate" })).code).toBe(ErrorCode.UNKNOWN_TYPE);
 	});
 
 	it("E_TOO_LARGE for an oversized frame and an oversized body; the socket stays open", async () => {
@@ -529,12 +529,12 @@ describe("errors from real bad input (the connection lives on)", () => {
 		expect((await r.request({ type: "hello", session: "Q2" })).code).toBe(ErrorCode.ALREADY_REGISTERED);
 	});
 
-	it("E_BAD_TARGET for bad recipients, self-sends and channels (reserved)", async () => {
+	it("E_BAD_TARGET for bad recipients, self-sends, bad topic names and bad lists", async () => {
 		const { url } = await hubWith();
 		const r = await registered(url, "Mio");
-		for (const to of ["../x", "bad id", "#general", "#../x", "Mio", "all", "", "x\u0000y"]) {
+		for (const to of ["../x", "bad id", "#", "#../x", "#a/b", "#a..b", "#x y", "Mio", "all", "", "x\u0000y", "A,Mio", "A,,B", "A,*", "A,#t", ["A", "Mio"], ["*"]]) {
 			const res = await r.request({ type: "send", to, body: "x" });
-			expect(res.code, to).toBe(ErrorCode.BAD_TARGET);
+			expect(res.code, JSON.stringify(to)).toBe(ErrorCode.BAD_TARGET);
 		}
 	});
 

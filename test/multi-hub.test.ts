@@ -115,6 +115,36 @@ describe.skipIf(!hasRedis)(`two hubs on one Redis${redisSkipNote}`, () => {
 		expect(gotC[0]?.id).toBe(res.message.id);
 	});
 
+	it("a topic send on hub 1 reaches subscribers on both hubs; the receipt of one seen on hub 2 is pushed to the sender on hub 1", async () => {
+		const [h1, h2] = await twoHubs();
+		const a = await client(h1.url, "A");
+		const { client: b, got: gotB } = await collecting(h2.url, "B");
+		const { client: c, got: gotC } = await collecting(h1.url, "C");
+		const { got: gotD } = await collecting(h2.url, "D");
+		await b.request("subscribe", { topic: "shop:api" });
+		await c.request("subscribe", { topic: "shop:api" });
+		const receipts: string[] = [];
+		a.on("receipt", (r) => receipts.push(`${r.recipient} ${r.state} ${r.message}`));
+
+		const sent = await a.send("#shop:api", "across hubs");
+		await until(() => gotB.length === 1 && gotC.length === 1);
+		expect(gotB[0]).toEqual(sent.message);
+		expect(gotC[0]).toEqual(sent.message);
+		await b.ack([sent.message.id]);
+		await until(() => receipts.length === 1);
+		expect(receipts).toEqual([`B seen ${sent.message.id}`]);
+		// Pushed once, not once per hub; a non-subscriber got nothing.
+		await new Promise((r) => setTimeout(r, 100));
+		expect([receipts.length, gotB.length, gotD.length]).toEqual([1, 1, 0]);
+		const states = (await a.request("receipts", { message: sent.message.id })).receipts.map((r) => `${r.recipient} ${r.state}`);
+		// C's push was marked by hub 1 (A asks hub 1, which reads its marks not yet written too).
+		expect(states).toEqual(["B seen", "C pushed"]);
+		// Hub 2 reads it from Redis once hub 1's batch is written (FLUSH_DELAY_MS).
+		await new Promise((r) => setTimeout(r, 300));
+		const fromRedis = await h2.hub.store.receipts(ROOM, sent.message.id);
+		expect(fromRedis?.receipts.map((r) => `${r.recipient} ${r.state}`)).toEqual(["B seen", "C pushed"]);
+	});
+
 	it("a session that moves from hub 2 to hub 1 gets its unacked backlog, in order", async () => {
 		const [h1, h2] = await twoHubs();
 		const a = await client(h1.url, "A");

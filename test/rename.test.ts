@@ -79,13 +79,17 @@ describe("rename at the hub", () => {
 		await until(() => again.hello?.session === "API-1", 3_000, "reconnected as API-1");
 	});
 
-	it("takes the session's live file claims with it, same paths, reason and expiry", async () => {
+	it("takes the session's live file claims (same paths, reason and expiry) and its topic subscriptions with it", async () => {
 		const h = await hub();
 		const cc1 = await client(h.url, "CC-1");
 		const bob = await client(h.url, "Bob");
 		const granted = await cc1.request("claim", { repo: "github.com/acme/api", paths: ["src/auth/**", "docs/auth.md"], reason: "auth rewrite", ttlSeconds: 600 });
 		expect(granted.granted).toBe(true);
+		await cc1.request("subscribe", { topic: "shop:api" });
 		await cc1.rename("API-1");
+		// Its topic subscriptions move too: what is sent to the topic now reaches API-1, and CC-1 holds none.
+		expect((await bob.send("#shop:api", "to the topic")).live).toEqual(["API-1"]);
+		expect(await h.hub.store.topics.subscriptions("default", "CC-1")).toEqual([]);
 		const { claims } = await bob.request("claims", { repo: "github.com/acme/api" });
 		expect(claims.map((c) => [c.session, c.path, c.reason]).sort()).toEqual([
 			["API-1", "docs/auth.md", "auth rewrite"],

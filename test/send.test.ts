@@ -151,7 +151,33 @@ describe("claude-relay send", () => {
 		expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: "E_UNREACHABLE" } });
 	});
 
-	it("too large, to itself, a #channel, an ID someone else owns: exit 1, one sentence each", async () => {
+	it("to a #topic: its subscribers only; to A,B: one message, a delivery each; no subscribers: a warning", async () => {
+		const sub = await online("TOPSUB");
+		const bystander = await online("BYSTANDER");
+		await sub.client.request("subscribe", { topic: "shop:api" });
+		const topic = await send(["#shop:api", "cursor", "field", "--from", "CI"]);
+		expect(topic).toMatchObject({ code: 0, stderr: "" });
+		expect(topic.stdout).toMatch(/^delivered live to TOPSUB \(m-\d+-\w+\)\n$/);
+		await expect.poll(() => sub.got.map((m) => `${m.to}:${m.body}`)).toEqual(["#shop:api:cursor field"]);
+		expect(bystander.got).toEqual([]);
+
+		const list = await send(["TOPSUB,BYSTANDER", "both", "--from", "CI", "--json"]);
+		expect(list.code).toBe(0);
+		expect(JSON.parse(list.stdout).message.to).toBe("TOPSUB,BYSTANDER");
+		await expect.poll(() => bystander.got.map((m) => m.body)).toEqual(["both"]);
+
+		const nobody = await send(["#empty.topic", "anyone?", "--from", "CI"]);
+		expect(nobody.code).toBe(0);
+		expect(nobody.stdout).toMatch(/^stored; it reached no one \(m-/);
+		expect(nobody.stderr).toMatch(/^warning: Nobody else subscribes to #empty\.topic in room default/);
+		for (const bad of ["#", "#a/b", "#a..b", "TOPSUB,*", "TOPSUB,,X"]) {
+			const r = await send([bad, "hi", "--from", "CI"]);
+			expect(r.code, bad).toBe(2);
+			expect(r.stderr.trim().split("\n"), bad).toHaveLength(1);
+		}
+	});
+
+	it("too large, to itself, an ID someone else owns: exit 1, one sentence each", async () => {
 		const big = await send(["JULIET", "-", "--from", "CI"], { stdin: "x".repeat(70_000) });
 		expect(big.code).toBe(1);
 		expect(big.stderr).toMatch(/^claude-relay send: Message body of 70000 bytes is over the hub's 65536-byte limit; split it or send a file path\.\n$/);
@@ -164,9 +190,9 @@ describe("claude-relay send", () => {
 		expect(self.code).toBe(2);
 		expect(self.stderr).toMatch(/^claude-relay send: A session cannot send to itself\.\n$/);
 
-		const channel = await send(["#ops", "hi", "--from", "CI"]);
+		const channel = await send(["CI,JULIET", "hi", "--from", "CI"]);
 		expect(channel.code).toBe(2);
-		expect(channel.stderr).toMatch(/Named channels \(#ops\) are not supported/);
+		expect(channel.stderr).toMatch(/^claude-relay send: A session cannot send to itself\.\n$/);
 
 		const owner = await connectClient(hub.url, "KILO"); // its secret is not in this RELAY_HOME
 		await owner.close();

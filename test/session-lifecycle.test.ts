@@ -251,6 +251,23 @@ describe("ephemeral sessions", () => {
 		expect((await hub.store.stats()).pendingDeliveries).toBe(2); // C's two
 	});
 
+	it("take their topic subscriptions and file claims with them: nothing queues for them on a topic afterwards", async () => {
+		const { url, hub } = await hubWith();
+		const a = await client(url, "A");
+		const e = await raw(url);
+		await e.request({ type: "hello", session: "mbp-4243", ephemeral: true });
+		expect((await e.request({ type: "subscribe", topic: "build.ci" })).type).toBe("result");
+		expect((await e.request({ type: "claim", repo: "github.com/acme/api", paths: ["src/**"] })).type).toBe("result");
+		expect((await a.send("#build.ci", "while online")).live).toEqual(["mbp-4243"]);
+		expect((await e.request({ type: "bye" })).type).toBe("result");
+		await until(async () => (await hub.store.getSession("default", "mbp-4243")) === null, 1_000);
+		expect(await hub.store.topics.subscriptions("default", "mbp-4243")).toEqual([]);
+		expect(await hub.store.claims.list("default", { session: "mbp-4243", now: Date.now() })).toEqual([]);
+		const after = await a.send("#build.ci", "after it left");
+		expect([...after.live, ...after.queued]).toEqual([]);
+		expect(after.warnings.map((w) => w.code)).toContain(WarningCode.NO_SUBSCRIBERS);
+	});
+
 	it("a named session is kept at close, and a later hello cannot make it ephemeral (or the reverse)", async () => {
 		const { url, hub } = await hubWith();
 		const secrets = memorySecrets();

@@ -73,6 +73,20 @@ describe.skipIf(!hasRedis)(`RedisStore${redisSkipNote}`, () => {
 		await b.close();
 	});
 
+	it("keeps subscriptions and receipts across close and reopen (a pushed mark in memory is written at close)", async () => {
+		const prefix = uniquePrefix();
+		const a = await open(prefix);
+		await a.topics.subscribe("r", "shop:api", "bob", 5, 10);
+		const m = (await a.append(dm(1))).message;
+		await a.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 7);
+		await a.close();
+		const b = await open(prefix);
+		expect(await b.topics.subscriptions("r", "bob")).toEqual(["shop:api"]);
+		expect((await b.receipts("r", m.id))?.receipts[0]).toMatchObject({ state: "pushed", pushedAt: 7 });
+		expect((await b.append(dm(2, { to: "#shop:api", recipients: [], topic: "shop:api" }))).recipients).toEqual(["bob"]);
+		await b.close();
+	});
+
 	it("warns when Redis runs without AOF, and not when it has it", async () => {
 		const store = await open(uniquePrefix());
 		expect(store.warnings.join("\n")).toMatch(/appendonly no/);

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Hub } from "../server/hub.js";
-import type { StateChangedPush } from "../server/protocol.js";
+import type { Message, StateChangedPush } from "../server/protocol.js";
 import { connectClient } from "./fixtures/hub.js";
 import type {
 	AppendInput,
@@ -20,14 +20,19 @@ import type {
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
-/** A direct message by default (recipients = [to]); a broadcast with no recipients unless given. */
+/**
+ * A direct message by default (recipients = [to]); a list `a,b` goes to each; a broadcast has no recipients
+ * unless given; a topic (`#t`) is resolved by the store from its subscribers.
+ */
 function input(fields: Partial<AppendInput> & Pick<AppendInput, "room" | "from" | "to">): AppendInput {
+	const topic = fields.to.startsWith("#") ? fields.to.slice(1) : undefined;
 	return {
 		body: `${fields.from} to ${fields.to}`,
 		replyTo: null,
 		key: null,
-		recipients: fields.to === "*" ? [] : [fields.to],
+		recipients: fields.to === "*" || topic !== undefined ? [] : fields.to.split(","),
 		sentAt: 1_000,
+		...(topic !== undefined ? { topic } : {}),
 		...fields,
 	};
 }
@@ -336,6 +341,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 			});
 
 			it("stores the input fields and returns the recipients", async () => {
+				// (thread: a message that replies to nothing here is in the thread of what it names)
 				const r = await send({
 					room: "r",
 					from: "alice",
@@ -352,6 +358,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 					to: "bob",
 					body: "hello\nworld ✓",
 					replyTo: "m-1-abcdef",
+					thread: "m-1-abcdef",
 					sentAt: 1_234_567,
 				});
 				expect(r.recipients).toEqual(["bob"]);
@@ -1192,6 +1199,354 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => claim(`S${i}`, [i % 2 ? "src/**/*.ts" : "src/auth/**"])));
 				expect(outs.filter((o) => o.status === "granted")).toHaveLength(1);
 				expect(await list()).toHaveLength(1);
+			});
+		});
+
+		describe("topics: subscriptions", () => {
+			it("subscribe and unsubscribe say whether they changed anything; lists are sorted and per room", async () => {
+				expect(await store.topics.subscribe("r", "shop:api", "carol", 10, 100)).toEqual({ status: "ok", changed: true });
+				expect(await store.topics.subscribe("r", "shop:api", "alice", 11, 100)).toEqual({ status: "ok", changed: true });
+				expect(await store.topics.subscribe("r", "shop:api", "alice", 12, 100)).toEqual({ status: "ok", changed: false });
+				expect(await store.topics.subscribe("r", "build.ci", "alice", 13, 100)).toEqual({ status: "ok", changed: true });
+				expect(await store.topics.subscribe("other", "shop:api", "dave", 14, 100)).toEqual({ status: "ok", changed: true });
+				expect(await store.topics.subscribers("r", "shop:api")).toEqual(["alice", "carol"]);
+				expect(await store.topics.subscriptions("r", "alice")).toEqual(["build.ci", "shop:api"]);
+				expect(await store.topics.subscriptions("other", "alice")).toEqual([]);
+				expect(await store.topics.unsubscribe("r", "shop:api", "alice")).toBe(true);
+				expect(await store.topics.unsubscribe("r", "shop:api", "alice")).toBe(false);
+				expect(await store.topics.unsubscribe("r", "nothing", "alice")).toBe(false);
+				expect(await store.topics.subscribers("r", "shop:api")).toEqual(["carol"]);
+				expect(await store.topics.subscriptions("r", "alice")).toEqual(["build.ci"]);
+				expect(await store.topics.subscribers("other", "shop:api")).toEqual(["dave"]);
+			});
+
+			it("refuses a subscription past maxPerSession and changes nothing; renewing one held is fine", async () => {
+				for (const t of ["a", "b", "c"]) expect((await store.topics.subscribe("r", t, "alice", 1, 3)).status).toBe("ok");
+				expect(await store.topics.subscribe("r", "d", "alice", 1, 3)).toEqual({ status: "limit", limit: 3 });
+				expect(await store.topics.subscribe("r", "b", "alice", 1, 3)).toEqual({ status: "ok", changed: false });
+				expect(await store.topics.subscriptions("r", "alice")).toEqual(["a", "b", "c"]);
+				expect(await store.topics.subscribers("r", "d")).toEqual([]);
+				// The bound is per session and room.
+				expect((await store.topics.subscribe("r", "d", "bob", 1, 3)).status).toBe("ok");
+				expect((await store.topics.subscribe("other", "d", "alice", 1, 3)).status).toBe("ok");
+				await store.topics.unsubscribe("r", "a", "alice");
+				expect((await store.topics.subscribe("r", "d", "alice", 1, 3)).status).toBe("ok");
+			});
+
+			it("forgetSession drops every subscription of that session, and nobody else's", async () => {
+				await store.topics.subscribe("r", "a", "alice", 1, 10);
+				await store.topics.subscribe("r", "b", "alice", 1, 10);
+				await store.topics.subscribe("r", "a", "bob", 1, 10);
+				await store.topics.subscribe("other", "a", "alice", 1, 10);
+				expect(await store.topics.forgetSession("r", "alice")).toBe(2);
+				expect(await store.topics.forgetSession("r", "alice")).toBe(0);
+				expect(await store.topics.subscriptions("r", "alice")).toEqual([]);
+				expect(await store.topics.subscribers("r", "a")).toEqual(["bob"]);
+				expect(await store.topics.subscriptions("other", "alice")).toEqual(["a"]);
+				// A forgotten session's topic sends reach it no more.
+				await send({ room: "r", from: "bob", to: "#b" });
+				expect(await store.countPending("r", "alice")).toBe(0);
+			});
+
+			it("list: every topic with subscribers or messages, its subscribers with since, its log's size and newest time", async () => {
+				await store.topics.subscribe("r", "shop:api", "bob", 50, 10);
+				await store.topics.subscribe("r", "shop:api", "alice", 40, 10);
+				await store.topics.subscribe("r", "quiet", "carol", 60, 10);
+				await store.topics.subscribe("other", "elsewhere", "carol", 60, 10);
+				await send({ room: "r", from: "alice", to: "#shop:api", sentAt: 100 });
+				await send({ room: "r", from: "bob", to: "#shop:api", sentAt: 200 });
+				await send({ room: "r", from: "bob", to: "#nobody.here", sentAt: 300 });
+				await send({ room: "r", from: "bob", to: "*", sentAt: 400 });
+				expect(await store.topics.list("r")).toEqual([
+					{ topic: "nobody.here", subscribers: [], messages: 1, lastMessageAt: 300 },
+					{ topic: "quiet", subscribers: [{ session: "carol", since: 60 }], messages: 0, lastMessageAt: null },
+					{
+						topic: "shop:api",
+						subscribers: [
+							{ session: "alice", since: 40 },
+							{ session: "bob", since: 50 },
+						],
+						messages: 2,
+						lastMessageAt: 200,
+					},
+				]);
+				await store.topics.unsubscribe("r", "quiet", "carol");
+				await store.applyRetention({ olderThan: 250 });
+				expect((await store.topics.list("r")).map((t) => [t.topic, t.messages])).toEqual([
+					["nobody.here", 1],
+					["shop:api", 0],
+				]);
+				expect(await store.topics.list("empty")).toEqual([]);
+			});
+		});
+
+		describe("topic deliveries", () => {
+			it("a topic send is delivered to every subscriber at commit time but the sender, and to nobody else", async () => {
+				await store.topics.subscribe("r", "shop:api", "alice", 1, 10);
+				await store.topics.subscribe("r", "shop:api", "bob", 1, 10);
+				await store.topics.subscribe("r", "shop:api", "carol", 1, 10);
+				await store.topics.subscribe("r", "other", "dave", 1, 10);
+				await store.topics.subscribe("q", "shop:api", "erin", 1, 10);
+				const r = await send({ room: "r", from: "alice", to: "#shop:api", body: "deploying" });
+				expect(r.message).toMatchObject({ to: "#shop:api", from: "alice", body: "deploying" });
+				expect([...r.recipients].sort()).toEqual(["bob", "carol"]);
+				expect(await store.countPending("r", "bob")).toBe(1);
+				expect(await store.countPending("r", "carol")).toBe(1);
+				for (const who of ["alice", "dave"]) expect(await store.countPending("r", who), who).toBe(0);
+				expect(await store.countPending("q", "erin")).toBe(0);
+				// Subscribing later does not bring earlier topic messages into the inbox (the log has them).
+				await store.topics.subscribe("r", "shop:api", "frank", 1, 10);
+				expect(await store.countPending("r", "frank")).toBe(0);
+				expect((await store.pending("r", "bob", { limit: 5 })).messages).toEqual([r.message]);
+			});
+
+			it("a retried topic send answers with the audience it was stored with", async () => {
+				await store.topics.subscribe("r", "t", "bob", 1, 10);
+				const first = await send({ room: "r", from: "alice", to: "#t", key: "k" });
+				await store.topics.subscribe("r", "t", "carol", 1, 10);
+				const again = await send({ room: "r", from: "alice", to: "#t", key: "k" });
+				expect(again).toMatchObject({ duplicate: true, message: first.message, recipients: ["bob"] });
+				expect(await store.countPending("r", "carol")).toBe(0);
+			});
+
+			it("a topic with no subscribers stores the message and delivers it to no one", async () => {
+				const r = await send({ room: "r", from: "alice", to: "#empty" });
+				expect(r.recipients).toEqual([]);
+				expect(await store.stats()).toEqual({ messages: 1, sessions: 0, pendingDeliveries: 0 });
+			});
+
+			it("the topic's log is history {topic}: public in the room, paged like history, only that topic", async () => {
+				await store.topics.subscribe("r", "t", "bob", 1, 10);
+				const sent: number[] = [];
+				for (let i = 0; i < 5; i++) {
+					sent.push((await send({ room: "r", from: i % 2 ? "bob" : "alice", to: "#t", body: `t${i}` })).message.seq);
+					await send({ room: "r", from: "alice", to: "#u" });
+					await send({ room: "r", from: "alice", to: "bob" });
+				}
+				await send({ room: "q", from: "alice", to: "#t" });
+				// Anyone in the room reads it, subscribed or not.
+				const all = await store.history("r", { viewer: "stranger", topic: "t", limit: 10 });
+				expect(seqs(all)).toEqual(sent);
+				expect(all.messages.map((m) => m.body)).toEqual(["t0", "t1", "t2", "t3", "t4"]);
+				const newest = await store.history("r", { viewer: "stranger", topic: "t", limit: 2 });
+				expect(seqs(newest)).toEqual(sent.slice(3));
+				expect(newest.hasMore).toBe(true);
+				const back = await store.history("r", { viewer: "stranger", topic: "t", limit: 2, before: sent[3] });
+				expect(seqs(back)).toEqual(sent.slice(1, 3));
+				const fwd = await store.history("r", { viewer: "stranger", topic: "t", limit: 10, after: sent[3] });
+				expect(seqs(fwd)).toEqual(sent.slice(4));
+				expect(fwd.hasMore).toBe(false);
+			});
+
+			it("a topic message is readable by anyone in its room; the room's history shows others' topic messages only through topic", async () => {
+				await store.topics.subscribe("r", "t", "bob", 1, 10);
+				const m = (await send({ room: "r", from: "alice", to: "#t" })).message;
+				expect(await store.getMessage("r", m.id, "stranger")).toEqual(m);
+				expect(await store.getMessage("q", m.id, "stranger")).toBeNull();
+				expect((await store.history("r", { viewer: "stranger", limit: 10 })).messages).toEqual([]);
+				expect((await store.history("r", { viewer: "alice", limit: 10 })).messages).toEqual([m]);
+			});
+		});
+
+		describe("several recipients", () => {
+			it("one message, a delivery each; seen by its sender and each addressee only", async () => {
+				const r = await send({ room: "r", from: "alice", to: "bob,carol" });
+				expect(r.message.to).toBe("bob,carol");
+				expect([...r.recipients].sort()).toEqual(["bob", "carol"]);
+				expect((await store.stats()).messages).toBe(1);
+				for (const who of ["bob", "carol"]) {
+					expect((await store.pending("r", who, { limit: 5 })).messages, who).toEqual([r.message]);
+					expect(await store.getMessage("r", r.message.id, who), who).toEqual(r.message);
+					expect((await store.history("r", { viewer: who, limit: 5 })).messages, who).toEqual([r.message]);
+				}
+				expect(await store.getMessage("r", r.message.id, "alice")).toEqual(r.message);
+				// Names that merely contain an addressee's name do not count.
+				for (const who of ["dave", "bo", "ob", "carol2"]) {
+					expect(await store.getMessage("r", r.message.id, who), who).toBeNull();
+					expect((await store.history("r", { viewer: who, limit: 5 })).messages, who).toEqual([]);
+				}
+				expect(await store.ack("r", "bob", [r.message.id])).toBe(1);
+				expect(await store.countPending("r", "carol")).toBe(1);
+			});
+
+			it("a retried list send answers with its recipients", async () => {
+				const first = await send({ room: "r", from: "alice", to: "bob,carol", key: "k" });
+				const again = await send({ room: "r", from: "alice", to: "dave", recipients: ["dave"], key: "k" });
+				expect(again.duplicate).toBe(true);
+				expect([...again.recipients].sort()).toEqual(["bob", "carol"]);
+				expect(again.message).toEqual(first.message);
+			});
+		});
+
+		describe("threads", () => {
+			it("a new message is its own thread; replies, and replies to replies, are in the root's", async () => {
+				const root = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob"] })).message;
+				expect(root.thread).toBe(root.id);
+				const reply = (await send({ room: "r", from: "bob", to: "alice", replyTo: root.id })).message;
+				const deeper = (await send({ room: "r", from: "alice", to: "bob", replyTo: reply.id })).message;
+				expect(reply.thread).toBe(root.id);
+				expect(deeper.thread).toBe(root.id);
+				expect((await store.getMessage("r", deeper.id, "bob"))?.thread).toBe(root.id);
+				expect((await store.pending("r", "alice", { limit: 5 })).messages[0]?.thread).toBe(root.id);
+			});
+
+			it("a reply to a message that is not in the room is in the thread of the id it names", async () => {
+				const elsewhere = (await send({ room: "q", from: "alice", to: "bob" })).message;
+				const a = (await send({ room: "r", from: "alice", to: "bob", replyTo: elsewhere.id })).message;
+				const b = (await send({ room: "r", from: "alice", to: "bob", replyTo: "m-99999-abcdef" })).message;
+				expect(a.thread).toBe(elsewhere.id);
+				expect(b.thread).toBe("m-99999-abcdef");
+			});
+
+			it("thread {any id of it} is the whole thread, oldest first, paged", async () => {
+				const ids: string[] = [];
+				let parent: string | null = null;
+				for (let i = 0; i < 5; i++) {
+					const [from, to] = i % 2 ? ["bob", "alice"] : ["alice", "bob"];
+					const m: Message = (await send({ room: "r", from, to, replyTo: parent, body: `step ${i}` })).message;
+					ids.push(m.id);
+					parent = i === 2 ? ids[0] ?? null : m.id; // a branch: the fourth answers the root
+					await send({ room: "r", from: "alice", to: "bob" }); // not in the thread
+				}
+				for (const id of ids) {
+					const page = await store.thread("r", id, { viewer: "alice", limit: 50 });
+					expect(page?.thread, id).toBe(ids[0]);
+					expect(page?.messages.map((m) => m.id), id).toEqual(ids);
+					expect(page?.messages.map((m) => m.from), id).toEqual(["alice", "bob", "alice", "bob", "alice"]);
+					expect(page?.hasMore, id).toBe(false);
+				}
+				const first = await store.thread("r", ids[3] as string, { viewer: "bob", limit: 2 });
+				expect(first?.messages.map((m) => m.id)).toEqual(ids.slice(0, 2));
+				expect(first?.hasMore).toBe(true);
+				const next = await store.thread("r", ids[3] as string, { viewer: "bob", limit: 2, after: first?.messages[1]?.seq });
+				expect(next?.messages.map((m) => m.id)).toEqual(ids.slice(2, 4));
+				expect(next?.hasMore).toBe(true);
+			});
+
+			it("a thread shows only what the viewer may see, and nothing at all from a message it may not see", async () => {
+				const root = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"] })).message;
+				const dm = (await send({ room: "r", from: "bob", to: "alice", replyTo: root.id })).message;
+				const open = (await send({ room: "r", from: "carol", to: "*", recipients: ["alice", "bob"], replyTo: root.id })).message;
+				expect((await store.thread("r", root.id, { viewer: "carol", limit: 10 }))?.messages.map((m) => m.id)).toEqual([root.id, open.id]);
+				expect((await store.thread("r", open.id, { viewer: "bob", limit: 10 }))?.messages.map((m) => m.id)).toEqual([root.id, dm.id, open.id]);
+				expect(await store.thread("r", dm.id, { viewer: "carol", limit: 10 })).toBeNull();
+				expect(await store.thread("q", root.id, { viewer: "carol", limit: 10 })).toBeNull();
+				expect(await store.thread("r", "m-424242-abcdef", { viewer: "carol", limit: 10 })).toBeNull();
+			});
+
+			it("replies stay a thread when retention took the root", async () => {
+				const root = (await send({ room: "r", from: "alice", to: "bob", sentAt: 1 })).message;
+				const reply = (await send({ room: "r", from: "bob", to: "alice", replyTo: root.id, sentAt: 10 })).message;
+				await store.applyRetention({ olderThan: 5 });
+				for (const id of [root.id, reply.id]) {
+					const page = await store.thread("r", id, { viewer: "alice", limit: 10 });
+					expect(page?.thread, id).toBe(root.id);
+					expect(page?.messages.map((m) => m.id), id).toEqual([reply.id]);
+				}
+				const late = (await send({ room: "r", from: "alice", to: "bob", replyTo: reply.id, sentAt: 20 })).message;
+				expect(late.thread).toBe(root.id);
+			});
+		});
+
+		describe("receipts", () => {
+			it("queued, then pushed, then seen, each with its time; never back from seen", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "bob", sentAt: 100 })).message;
+				const at = async () => (await store.receipts("r", m.id))?.receipts;
+				expect(await at()).toEqual([{ recipient: "bob", state: "queued", at: 100, pushedAt: null, seenAt: null }]);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 200);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 250); // pushed again after a reconnect: the first time stays
+				expect(await at()).toEqual([{ recipient: "bob", state: "pushed", at: 200, pushedAt: 200, seenAt: null }]);
+				expect(await store.ackSeen("r", "bob", [m.id], 300)).toEqual([{ id: m.id, seq: m.seq, from: "alice", seenAt: 300 }]);
+				expect(await at()).toEqual([{ recipient: "bob", state: "seen", at: 300, pushedAt: 200, seenAt: 300 }]);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 400);
+				expect(await store.ackSeen("r", "bob", [m.id], 500)).toEqual([]);
+				expect(await at()).toEqual([{ recipient: "bob", state: "seen", at: 300, pushedAt: 200, seenAt: 300 }]);
+				expect((await store.receipts("r", m.id))?.message).toEqual(m);
+			});
+
+			it("a broadcast or topic send has a receipt per recipient; each recipient's ack moves only its own", async () => {
+				await store.topics.subscribe("r", "t", "carol", 1, 10);
+				await store.topics.subscribe("r", "t", "bob", 1, 10);
+				for (const m of [
+					(await send({ room: "r", from: "alice", to: "*", recipients: ["carol", "bob"], sentAt: 10 })).message,
+					(await send({ room: "r", from: "alice", to: "#t", sentAt: 10 })).message,
+					(await send({ room: "r", from: "alice", to: "carol,bob", sentAt: 10 })).message,
+				]) {
+					await store.markPushed("r", [{ seq: m.seq, recipients: ["carol"] }], 20);
+					await store.ack("r", "bob", [m.id]);
+					const receipts = (await store.receipts("r", m.id))?.receipts ?? [];
+					expect(receipts.map((r) => [r.recipient, r.state]), m.to).toEqual([
+						["bob", "seen"],
+						["carol", "pushed"],
+					]);
+				}
+			});
+
+			it("one push to several recipients and later ones: each recipient keeps the time of its first push", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol", "dave", "erin"], sentAt: 10 })).message;
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob", "carol"] }], 20);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["dave", "bob"] }], 30);
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob", "carol", "dave", "erin"].slice(0, 3), all: false }], 35);
+				await store.ack("r", "carol", [m.id]);
+				const got = (await store.receipts("r", m.id))?.receipts.map((r) => [r.recipient, r.state, r.pushedAt]);
+				expect(got).toEqual([
+					["bob", "pushed", 20],
+					["carol", "seen", 20],
+					["dave", "pushed", 30],
+					["erin", "queued", null],
+				]);
+			});
+
+			it("a push to all of a message's recipients at once marks each of them", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"], sentAt: 10 })).message;
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob", "carol"], all: true }], 20);
+				expect((await store.receipts("r", m.id))?.receipts.map((r) => [r.recipient, r.state, r.pushedAt])).toEqual([
+					["bob", "pushed", 20],
+					["carol", "pushed", 20],
+				]);
+			});
+
+			it("takePending records what it takes as seen, at seenAt", async () => {
+				const a = (await send({ room: "r", from: "alice", to: "bob" })).message;
+				const b = (await send({ room: "r", from: "carol", to: "bob" })).message;
+				await store.takePending("r", "bob", { limit: 1, seenAt: 777 });
+				expect((await store.receipts("r", a.id))?.receipts[0]).toMatchObject({ state: "seen", seenAt: 777, pushedAt: null });
+				expect((await store.receipts("r", b.id))?.receipts[0]?.state).toBe("queued");
+			});
+
+			it("ackSeen reports only deliveries it changed, with their senders", async () => {
+				const a = (await send({ room: "r", from: "alice", to: "bob" })).message;
+				const c = (await send({ room: "r", from: "carol", to: "bob" })).message;
+				const notBobs = (await send({ room: "r", from: "alice", to: "dave" })).message;
+				const got = await store.ackSeen("r", "bob", [a.id, notBobs.id, c.id, a.id, "m-9999-zzzzzz"], 50);
+				expect(got).toEqual([
+					{ id: a.id, seq: a.seq, from: "alice", seenAt: 50 },
+					{ id: c.id, seq: c.seq, from: "carol", seenAt: 50 },
+				]);
+				expect((await store.receipts("r", notBobs.id))?.receipts[0]?.state).toBe("queued");
+			});
+
+			it("no receipts for unknown messages, other rooms, or messages retention deleted", async () => {
+				const m = (await send({ room: "r", from: "alice", to: "bob", sentAt: 1 })).message;
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 2);
+				expect(await store.receipts("q", m.id)).toBeNull();
+				expect(await store.receipts("r", "m-31337-abcdef")).toBeNull();
+				await store.applyRetention({ olderThan: 5 });
+				expect(await store.receipts("r", m.id)).toBeNull();
+				// A mark for a message that is gone shows nowhere (seqs are never reused).
+				await store.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 3);
+				expect(await store.receipts("r", m.id)).toBeNull();
+			});
+
+			it("pending and takePending can take only the replies to one message", async () => {
+				const q = (await send({ room: "r", from: "alice", to: "bob" })).message;
+				await send({ room: "r", from: "bob", to: "alice", body: "unrelated" });
+				const answer = (await send({ room: "r", from: "bob", to: "alice", replyTo: q.id, body: "answer" })).message;
+				await send({ room: "r", from: "carol", to: "alice", body: "also unrelated" });
+				const page = await store.pending("r", "alice", { limit: 5, replyTo: q.id });
+				expect(page).toEqual({ messages: [answer], remaining: 0 });
+				expect((await store.takePending("r", "alice", { limit: 5, replyTo: q.id })).messages).toEqual([answer]);
+				expect(await store.countPending("r", "alice")).toBe(2);
 			});
 		});
 

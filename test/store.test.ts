@@ -11,6 +11,7 @@ import { createStore, MemoryStore, SCHEMA_VERSION, SqliteStore, StorageError } f
 import { newMessageId, seqOfMessageId } from "../server/store/ids.js";
 import { DamagedDatabaseError } from "../server/store/integrity.js";
 import { MIGRATIONS } from "../server/store/migrations.js";
+import { PushedBuffer, type PushedMark } from "../server/store/receipts.js";
 import type { AppendInput } from "../server/store/store.js";
 import { storeSuite } from "./store.suite.js";
 
@@ -55,6 +56,44 @@ describe("message ids", () => {
 		expect(counts.size).toBe(36);
 		// 120,000 letters over 36: about 3,333 each. A modulo bias (256 % 36) would put a-d near 3,750.
 		for (const count of counts.values()) expect(Math.abs(count - (n * 6) / 36)).toBeLessThan(300);
+	});
+});
+
+describe("the buffer of pushed marks", () => {
+	it("keeps a push as one mark, answers the earliest time per recipient, writes at its bound, and reports a failed write", async () => {
+		const written: PushedMark[][] = [];
+		const errors: unknown[] = [];
+		let fail = false;
+		const buf = new PushedBuffer(
+			(marks) => {
+				if (fail) throw new Error("disk full");
+				written.push(marks);
+			},
+			(err) => errors.push(err),
+			60_000,
+			5,
+		);
+		buf.add([{ seq: 1, recipients: ["a"] }], 20);
+		buf.add([{ seq: 1, recipients: ["a", "b"], all: true }], 10);
+		expect([buf.get(1, "a"), buf.get(1, "b"), buf.get(1, "c"), buf.get(2, "a"), buf.size]).toEqual([10, 10, undefined, undefined, 3]);
+		buf.add([{ seq: 2, recipients: ["a", "b"] }], 30); // 5 deliveries: the bound, written at once
+		await new Promise((r) => setTimeout(r, 0));
+		expect(written).toEqual([
+			[
+				{ seq: 1, at: 20, recipients: ["a"], all: false },
+				{ seq: 1, at: 10, recipients: ["a", "b"], all: true },
+				{ seq: 2, at: 30, recipients: ["a", "b"], all: false },
+			],
+		]);
+		expect(buf.size).toBe(0);
+		fail = true;
+		buf.add([{ seq: 3, recipients: ["a"] }], 40);
+		await buf.flush();
+		expect(errors.map((e) => (e as Error).message)).toEqual(["disk full"]);
+		expect(buf.size).toBe(0);
+		await buf.close();
+		buf.add([{ seq: 4, recipients: ["a"] }], 50);
+		expect(buf.size).toBe(0);
 	});
 });
 
@@ -263,7 +302,7 @@ describe("SqliteStore only", () => {
 		await store.close();
 		const raw = new Database(file);
 		expect(raw.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
-		expect(SCHEMA_VERSION).toBe(4);
+		expect(SCHEMA_VERSION).toBe(5);
 		expect(raw.prepare("SELECT count(*) FROM pending").pluck().get()).toBe(4);
 		raw.close();
 	});
@@ -299,6 +338,141 @@ describe("SqliteStore only", () => {
 		expect(appended).toBe(true); // the queued append was committed (and settled) first
 		expect(await store.countPending("r", "bob")).toBe(1);
 		await store.close();
+	});
+
+	it("migrates a version 2 file with a backlog: threads of stored replies, unacked deliveries, audiences, then topics and receipts", async () => {
+		// The file as version 2 left it: its schema, and rows as its append, ack and retention wrote them.
+		file = join(dir, "v2.db");
+		const v2 = new Database(file);
+		v2.exec(MIGRATIONS[0]?.sql ?? "");
+		v2.exec(MIGRATIONS[1]?.sql ?? "");
+		v2.pragma("user_version = 2");
+		const msg = v2.prepare(
+			`INSERT INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		);
+		const pending = v2.prepare("INSERT INTO pending (room, recipient, seq) VALUES (?, ?, ?)");
+		msg.run(1, "m-1-rootaa", "r", "alice", "*", "root", null, "k1", 10, '["bob","carol"]');
+		pending.run("r", "carol", 1);
+		msg.run(2, "m-2-replyb", "r", "bob", "alice", "reply", "m-1-rootaa", null, 20, null);
+		msg.run(3, "m-3-deeper", "r", "alice", "bob", "reply to the reply", "m-2-replyb", null, 30, null);
+		pending.run("r", "bob", 3);
+		// A reply to a message retention took (seq 4 is gone), and one naming a message of another room.
+		msg.run(5, "m-5-orphan", "r", "bob", "alice", "orphan", "m-4-gonexx", null, 50, null);
+		msg.run(6, "m-6-otherr", "q", "dave", "erin", "elsewhere", null, null, 60, null);
+		msg.run(7, "m-7-crossr", "r", "bob", "alice", "cross", "m-6-otherr", null, 70, null);
+		pending.run("r", "alice", 7);
+		v2.prepare("UPDATE seq_floor SET seq = 7").run();
+		v2.close();
+
+		const store = await open();
+		const raw = new Database(file, { readonly: true });
+		expect(raw.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+		raw.close();
+		// The backlog is intact: every unacked delivery, in order, now with its thread.
+		expect((await store.pending("r", "bob", { limit: 10 })).messages).toMatchObject([{ id: "m-3-deeper", thread: "m-1-rootaa" }]);
+		expect((await store.pending("r", "carol", { limit: 10 })).messages).toMatchObject([{ id: "m-1-rootaa", thread: "m-1-rootaa" }]);
+		expect((await store.pending("r", "alice", { limit: 10 })).messages).toMatchObject([{ id: "m-7-crossr", thread: "m-6-otherr" }]);
+		expect(await store.stats()).toEqual({ messages: 6, sessions: 0, pendingDeliveries: 3 });
+		// Threads of replies stored before the upgrade, whichever message is named.
+		for (const id of ["m-1-rootaa", "m-2-replyb", "m-3-deeper"]) {
+			expect((await store.thread("r", id, { viewer: "alice", limit: 10 }))?.messages.map((m) => m.seq), id).toEqual([1, 2, 3]);
+		}
+		expect((await store.getMessage("r", "m-5-orphan", "alice"))?.thread).toBe("m-4-gonexx");
+		// Receipts of a stored broadcast: each recipient of its audience, queued (no history was kept before).
+		expect((await store.receipts("r", "m-1-rootaa"))?.receipts.map((r) => [r.recipient, r.state])).toEqual([
+			["bob", "queued"],
+			["carol", "queued"],
+		]);
+		// A retried broadcast still answers with its stored audience; a new reply joins the migrated thread.
+		expect(await store.append({ ...dm(0), to: "*", recipients: ["dave"], key: "k1" })).toMatchObject({ duplicate: true, recipients: ["bob", "carol"] });
+		const late = await store.append({ ...dm(1), replyTo: "m-3-deeper" });
+		expect(late.message).toMatchObject({ seq: 8, thread: "m-1-rootaa" });
+		// And the new tables work.
+		expect(await store.topics.subscribe("r", "t", "bob", 1, 10)).toEqual({ status: "ok", changed: true });
+		expect((await store.append({ ...dm(2), to: "#t", recipients: [], topic: "t" })).recipients).toEqual(["bob"]);
+		await store.close();
+	});
+
+	it("keeps subscriptions and receipts across close and reopen", async () => {
+		const a = await open();
+		await a.topics.subscribe("r", "shop:api", "bob", 5, 10);
+		const m = (await a.append(dm(1))).message;
+		const all = (await a.append({ ...dm(2), to: "*", recipients: ["bob", "carol", "dave"] })).message;
+		await a.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 7);
+		await a.markPushed("r", [{ seq: all.seq, recipients: ["bob", "carol", "dave"], all: true }], 8);
+		await a.markPushed("r", [{ seq: all.seq, recipients: ["carol"] }], 9);
+		await a.ack("r", "dave", [all.id]);
+		await a.close(); // writes the pushed marks still in memory
+		const b = await open();
+		expect(await b.topics.subscriptions("r", "bob")).toEqual(["shop:api"]);
+		expect((await b.receipts("r", m.id))?.receipts[0]).toMatchObject({ state: "pushed", pushedAt: 7 });
+		expect((await b.receipts("r", all.id))?.receipts.map((r) => [r.recipient, r.state, r.pushedAt])).toEqual([
+			["bob", "pushed", 8],
+			["carol", "pushed", 8],
+			["dave", "seen", 8],
+		]);
+		// A mark in memory next to written ones: the earliest counts.
+		await b.markPushed("r", [{ seq: all.seq, recipients: ["bob"] }], 3);
+		expect((await b.receipts("r", all.id))?.receipts[0]).toMatchObject({ recipient: "bob", pushedAt: 3 });
+		expect((await b.append({ ...dm(2), to: "#shop:api", recipients: [], topic: "shop:api" })).recipients).toEqual(["bob"]);
+		await b.close();
+	});
+
+	it("a topic's audience is read at commit: a subscription written by another connection to the file counts at once", async () => {
+		const a = await open();
+		const b = await open();
+		const topicSend = (store: SqliteStore) => store.append({ ...dm(1), to: "#t", recipients: [], topic: "t" });
+		await a.topics.subscribe("r", "t", "bob", 1, 10);
+		expect((await topicSend(a)).recipients).toEqual(["bob"]); // a has read (and kept) the audience now
+		await b.topics.subscribe("r", "t", "carol", 1, 10);
+		expect((await topicSend(a)).recipients).toEqual(["bob", "carol"]);
+		await b.topics.unsubscribe("r", "t", "bob");
+		expect((await topicSend(a)).recipients).toEqual(["carol"]);
+		await b.topics.forgetSession("r", "carol");
+		expect((await topicSend(a)).recipients).toEqual([]);
+		// And its own writes, without another connection.
+		await a.topics.subscribe("r", "t", "dave", 1, 10);
+		expect((await topicSend(a)).recipients).toEqual(["dave"]);
+		await a.close();
+		await b.close();
+	});
+
+	it("writes many pushed marks in one flush, each message's recipients merged, and reads them back", async () => {
+		const a = await open();
+		const sent = [];
+		for (let i = 0; i < 100; i++) sent.push((await a.append({ ...dm(i), to: "*", recipients: ["bob", "carol", "dave"] })).message);
+		// Per message: bob and carol in one push, dave in another at the same time (merged into one row), bob again later.
+		for (const m of sent) await a.markPushed("r", [{ seq: m.seq, recipients: ["bob", "carol"] }, { seq: m.seq, recipients: ["dave"] }], 50);
+		for (const m of sent.slice(0, 40)) await a.markPushed("r", [{ seq: m.seq, recipients: ["bob"] }], 60);
+		await a.close();
+		const raw = new Database(file, { readonly: true });
+		expect(raw.prepare("SELECT count(*) FROM receipt_pushes").pluck().get()).toBe(140);
+		raw.close();
+		const b = await open();
+		for (const m of [sent[0], sent[39], sent[99]]) {
+			expect((await b.receipts("r", m?.id ?? ""))?.receipts.map((r) => [r.recipient, r.pushedAt]), m?.id).toEqual([
+				["bob", 50],
+				["carol", 50],
+				["dave", 50],
+			]);
+		}
+		await b.close();
+	});
+
+	it("retention takes the receipt rows of what it deletes, pushed marks still in memory included", async () => {
+		const store = await open();
+		const old = (await store.append({ ...dm(1), sentAt: 1 })).message;
+		const kept = (await store.append({ ...dm(2), sentAt: 100 })).message;
+		await store.markPushed("r", [{ seq: old.seq, recipients: ["bob"] }], 5);
+		await store.markPushed("r", [{ seq: kept.seq, recipients: ["bob"] }], 5);
+		await store.ack("r", "bob", [old.id]);
+		await store.applyRetention({ olderThan: 50 });
+		await store.close();
+		const raw = new Database(file, { readonly: true });
+		expect(raw.prepare("SELECT seq FROM receipt_pushes").pluck().all()).toEqual([kept.seq]);
+		expect(raw.prepare("SELECT count(*) FROM receipt_seen").pluck().get()).toBe(0);
+		raw.close();
 	});
 
 	it("continues seqs from the newest message even if the seq_floor row was deleted by hand", async () => {
@@ -441,6 +615,14 @@ describe("SqliteStore only", () => {
 		expect(err).toBeInstanceOf(StorageError);
 		expect(err).toMatchObject({ code: "SQLITE_FULL", message: expect.stringMatching(/^the database's disk is full \(SQLITE_FULL: /) });
 		expect(store.health.ok).toBe(false);
+		expect(store.health.lastError).toMatchObject({ code: "SQLITE_FULL" });
+		// The topic sub-store's writes are guarded too: the same StorageError, recorded in the same health.
+		let subErr: unknown;
+		for (let i = 0; i < 2000 && !subErr; i++) {
+			subErr = await store.topics.subscribe("r", `t${i}-${"x".repeat(200)}`.slice(0, 64), `s${i}`, 1, 10).then(() => undefined, (e: unknown) => e);
+		}
+		expect(subErr).toBeInstanceOf(StorageError);
+		expect(subErr).toMatchObject({ code: "SQLITE_FULL" });
 		expect(store.health.lastError).toMatchObject({ code: "SQLITE_FULL" });
 		// Reads and deletes still work on a full disk, and do not count as the storage working again.
 		expect(await store.ack("r", "bob", [kept[0]?.message.id ?? ""])).toBe(1);

@@ -42,7 +42,7 @@ describe("unread", () => {
 		const [mine, wrong, none, nobody, bad] = (answer.result as { sessions: Record<string, unknown>[] }).sessions;
 		expect(mine).toMatchObject({ session: "CC-1", online: true, pending: 2, meta: { host: "box", tmuxPane: "%3" } });
 		expect(mine?.messages).toEqual([
-			{ id: first.message.id, seq: first.message.seq, from: "Other", to: "CC-1", replyTo: null, sentAt: first.message.sentAt },
+			{ id: first.message.id, seq: first.message.seq, from: "Other", to: "CC-1", replyTo: null, thread: first.message.id, sentAt: first.message.sentAt },
 		]);
 		expect(JSON.stringify(answer)).not.toContain("the body stays at the hub");
 		expect(wrong).toMatchObject({ session: "Other", error: { code: "E_FORBIDDEN" } });

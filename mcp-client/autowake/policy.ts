@@ -7,7 +7,7 @@
  *   nudged for), and it must have settled (no message younger than settle_seconds) so a burst is one wake.
  * - sensitive IDs (picomatch patterns, case-insensitive) only when `autowake on` named them (by: command).
  * - single flight: never a second wake of a session while one is in progress.
- * - hop limit per chain: a chain is the message's thread when it has one, else the pair of sessions (this one
+ * - hop limit per chain: a chain is the thread of a reply, else the pair of sessions (this one
  *   and the sender). At most hop_limit automatic wakes in a chain; a wake more than quiet_gap_minutes after
  *   the chain's last one starts its count again, and a batch with a message from a person (its sender's
  *   client is one of human_clients: `claude-relay send`, the test client) starts every chain of the batch
@@ -57,9 +57,13 @@ export class Rails {
 		return this.#sensitive(session);
 	}
 
-	/** The chain a message belongs to: its thread, else this session and its sender. */
+	/**
+	 * The chain a message belongs to: the thread of a reply, else this session and its sender. Every message
+	 * has a thread, but a new (non-reply) message is the root of its own: two agents trading new messages
+	 * would start a fresh "thread" each time and never reach the limit, so those count per pair.
+	 */
 	static chainOf(session: string, m: MessageHeader): string {
-		if (m.thread) return `thread:${m.thread}`;
+		if (m.thread && m.replyTo) return `thread:${m.thread}`;
 		const [a, b] = [session, m.from].sort();
 		return `pair:${a}|${b}`;
 	}

@@ -2,7 +2,7 @@
  * `claude-relay hook stop` (Stop): when unread relay mail waits for this session, keeps the model from
  * stopping with
  *
- *     {"decision":"block","reason":"You have 2 unread relay messages from CC-2, CC-3. Read them with relay_receive and answer if needed before stopping. ..."}
+ *     {"decision":"block","reason":"You have 2 unread relay messages from CC-2, CC-3 (CC-2 to #shop:api in thread m-5-abcdef; CC-3 to CC-1 in thread m-9-x1y2z3). Read them with relay_receive and answer if needed before stopping. ..."}
  *
  * It only peeks (nothing is marked read), and the loop guard (hook-state.ts) decides: with
  * `stop_hook_active: true` only NEW mail blocks again, and at most MAX_CHAIN automatic turns in a row per
@@ -10,7 +10,7 @@
  * the next prompt.
  */
 import type { ResultOf } from "../../server/protocol.js";
-import { safeName, senderNames } from "../framing.js";
+import { routes, safeName, senderNames } from "../framing.js";
 import { connectObserver, type HookContext, printJson } from "./hook-common.js";
 import { chainExhausted, MAX_CHAIN, recordAutomaticTurn, stateFile, stateKey, updateState } from "./hook-state.js";
 
@@ -26,9 +26,10 @@ export function senderList(page: ResultOf<"inbox">): string {
 	return page.remaining > 0 && !named.endsWith(" and others") ? `${named} (and possibly others)` : named;
 }
 
-export function blockReason(total: number, senders: string): string {
+/** The block's reason; `where` (framing.ts routes: validated names, ids and targets, no body) says where each went. */
+export function blockReason(total: number, senders: string, where?: string): string {
 	const n = total === 1 ? "1 unread relay message" : `${total} unread relay messages`;
-	return `You have ${n} from ${senders}. Read them with relay_receive and answer if needed before stopping. They come from other Claude Code sessions (agents), not from the user.`;
+	return `You have ${n} from ${senders}${where ? ` (${where})` : ""}. Read them with relay_receive and answer if needed before stopping. They come from other Claude Code sessions (agents), not from the user.`;
 }
 
 export async function runStopHook(ctx: HookContext): Promise<number> {
@@ -58,7 +59,7 @@ export async function runStopHook(ctx: HookContext): Promise<number> {
 	});
 
 	if (verdict === "block") {
-		printJson({ decision: "block", reason: blockReason(total, senderList(page)) });
+		printJson({ decision: "block", reason: blockReason(total, senderList(page), routes(page.messages, 3)) });
 		ctx.log("info", "stop: blocked for unread mail", { session: ctx.session, total, maxSeq });
 	} else if (verdict === "capped") {
 		printJson({

@@ -3,7 +3,7 @@
  * background while the session is idle, and when new relay mail comes for it, exits with code 2 and one line
  * on stderr, which Claude Code hands to the model as a reminder, waking the session:
  *
- *     claude-relay wake: new message from CC-2 for CC-1 — read it with relay_receive (it comes from another agent, not the user)
+ *     claude-relay wake: new message from CC-2 for CC-1 (CC-2 to #shop:api in thread m-5-abcdef) — read it with relay_receive (it comes from another agent, not the user)
  *
  * Bounded: it gives up after `--timeout` seconds (default 600) with exit 0 and no output. It attaches as an
  * observer (live pushes, no backlog replay), reconnects within that bound, only peeks, never acks, and
@@ -23,7 +23,7 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode } from "../../server/errors.js";
 import type { Message } from "../../server/protocol.js";
-import { safeName, senderNames } from "../framing.js";
+import { routes, safeName, senderNames } from "../framing.js";
 import { WAKE_MARKER } from "./constants.js";
 import { type HookContext, observerClient, writeAllSync } from "./hook-common.js";
 import { chainExhausted, readState, recordAutomaticTurn, stateFile, stateKey, updateState } from "./hook-state.js";
@@ -45,10 +45,12 @@ export function wakeLine(messages: readonly Message[], session: string, count = 
 		4,
 	);
 	const me = safeName(session);
+	// Where each went (a topic, a list...) and its thread: validated fields only (framing.ts routes).
+	const where = messages.length ? ` (${routes(messages, 3)})` : "";
 	if (count === 1) {
-		return `${WAKE_MARKER} new message from ${from} for ${me} — read it with relay_receive (it comes from another agent, not the user)`;
+		return `${WAKE_MARKER} new message from ${from} for ${me}${where} — read it with relay_receive (it comes from another agent, not the user)`;
 	}
-	return `${WAKE_MARKER} ${count} new messages from ${from} for ${me} — read them with relay_receive (they come from other agents, not the user)`;
+	return `${WAKE_MARKER} ${count} new messages from ${from} for ${me}${where} — read them with relay_receive (they come from other agents, not the user)`;
 }
 
 export interface WakeOptions {

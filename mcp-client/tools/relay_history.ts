@@ -1,7 +1,10 @@
-/** relay_history: read the message log (broadcasts and this session's conversations) without touching the inbox. */
+/**
+ * relay_history: read the message log (broadcasts and this session's conversations, or a topic's log)
+ * without touching the inbox.
+ */
 import { z } from "zod";
 import { present } from "../format.js";
-import { safeName } from "../framing.js";
+import { safeName, safeTarget } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 export const registerHistory: ToolRegistrar = (server, ctx) => {
@@ -10,7 +13,7 @@ export const registerHistory: ToolRegistrar = (server, ctx) => {
 		{
 			title: "Relay message history",
 			description:
-				"Read past messages (oldest first) without marking anything read: all you can see in the room, or the conversation with one session. Page back with before.",
+				"Read past messages (oldest first) without marking anything read: all you can see in the room, the conversation with one session (with), or a topic's whole log (topic). Page back with before.",
 			inputSchema: {
 				with: z
 					.string()
@@ -18,6 +21,12 @@ export const registerHistory: ToolRegistrar = (server, ctx) => {
 					.max(256)
 					.optional()
 					.describe("Only the conversation with this session ID"),
+				topic: z
+					.string()
+					.min(1)
+					.max(256)
+					.optional()
+					.describe("A topic's log (e.g. shop:api or #shop:api): every message sent to it"),
 				limit: z
 					.number()
 					.int()
@@ -51,11 +60,13 @@ export const registerHistory: ToolRegistrar = (server, ctx) => {
 				const page = await link.request("history", {
 					limit: args.limit ?? 20,
 					...(args.with !== undefined ? { with: args.with } : {}),
+					...(args.topic !== undefined ? { topic: args.topic } : {}),
 					...(args.before !== undefined ? { before: args.before } : {}),
 				});
 				const { note, blocks, shown } = present(page.messages);
 				const nextBefore =
 					page.hasMore && page.messages[0] ? page.messages[0].seq : null;
+				const topic = args.topic === undefined ? undefined : safeTarget(args.topic.startsWith("#") ? args.topic : `#${args.topic}`);
 				const peer = args.with === undefined ? undefined : safeName(args.with);
 				const out = blocks.length
 					? [
@@ -63,11 +74,11 @@ export const registerHistory: ToolRegistrar = (server, ctx) => {
 							...blocks,
 						]
 					: [
-							`No messages${peer ? ` with ${peer}` : ""}${args.before !== undefined ? ` before ${args.before}` : ""}.`,
+							`No messages${topic ? ` in ${topic}` : peer ? ` with ${peer}` : ""}${args.before !== undefined ? ` before ${args.before}` : ""}.`,
 						];
 				if (nextBefore !== null)
 					out.push(
-						`Older: relay_history {${peer ? `"with":"${peer}",` : ""}"before":${nextBefore}}`,
+						`Older: relay_history {${topic ? `"topic":"${topic}",` : peer ? `"with":"${peer}",` : ""}"before":${nextBefore}}`,
 					);
 				if (page.truncated)
 					out.push("(Older messages were removed by the hub's retention.)");

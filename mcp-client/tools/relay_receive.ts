@@ -49,7 +49,8 @@ export const registerReceive: ToolRegistrar = (server, ctx) => {
 		({ limit, peek }, extra) =>
 			guard(async () => {
 				const link = await ctx.link();
-				const r = await link.receive(limit ?? 10, peek ?? false, extra.signal);
+				// Acked (seen, for their senders) once this result is written: ctx.afterReply.
+				const r = await link.receive(limit ?? 10, peek ?? false, extra.signal, ctx.afterReply(extra));
 				const { note, blocks, shown } = present(r.messages);
 				const out: string[] = [];
 				if (r.source === "local")

@@ -4,6 +4,7 @@ import { ErrorCode, RelayError } from "../../server/errors.js";
 import { plural } from "../format.js";
 import { safeText } from "../framing.js";
 import { guard, ok, type ToolRegistrar } from "./common.js";
+import { hashed } from "./relay_subscribe.js";
 
 /** How long status waits for a connection that is being made (a call right after start-up). */
 const STATUS_CONNECT_WAIT_MS = 2_000;
@@ -61,6 +62,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 				repo: z.string().nullable().describe("Repository identity of the session's directory (scopes file claims)"),
 				watching: z.array(z.string()).describe("Shared state prefixes watched (relay_wait statePrefix)"),
 				stateChangesWaiting: z.number().int().describe("Changes by others under watched prefixes, not yet taken by relay_wait"),
+				topics: z.array(z.string()).nullable().describe("Topics this session subscribes to (null: not connected)"),
+				topicsIgnored: z.array(z.string()).describe("Names in --topics / RELAY_TOPICS that are not topic names"),
 				channels: z
 					.object({
 						mode: z.enum(["on", "off", "auto"]),
@@ -92,7 +95,17 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					connected && link
 						? await link.client.ping(2_000).catch(() => link.client.rttMs)
 						: (link?.client.rttMs ?? null);
-				const waiting = link ? await link.waiting() : null;
+				// Side by side with the inbox count, so that status takes no longer than before on a dead link.
+				const [waiting, topics] = await Promise.all([
+					link ? link.waiting() : null,
+					// Asked only if still connected now (the ping may have found the link dead): never waits for a reconnect.
+					link?.client.ready
+						? link.client.request("topics", {}, { timeoutMs: 3_000 }).then(
+								(r) => r.topics.filter((t) => t.subscribed).map((t) => t.topic),
+								() => null,
+							)
+						: null,
+				]);
 				let lastError: RelayError | null =
 					c.problem ?? link?.fatal ?? link?.client.lastError ?? null;
 				if (!connected && !lastError && link)
@@ -140,6 +153,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 						`Watching shared state under ${watching.map((w) => JSON.stringify(w)).join(", ")}; ${plural(stateChangesWaiting, "change")} by others waiting for relay_wait${link?.stateDropped ? ` (${link.stateDropped} older dropped)` : ""}.`,
 					);
 				}
+				if (topics?.length) lines.push(`Subscribed to ${topics.map(hashed).join(", ")}.`);
+				if (c.topicsInvalid.length) lines.push(`Ignored in --topics / RELAY_TOPICS (not topic names): ${c.topicsInvalid.map((t) => JSON.stringify(safeText(t))).join(", ")}.`);
 				const channels = ctx.channelStatus;
 				lines.push(
 					`Channels ${channels.active ? "active" : "inactive"} (${channels.reason})${channels.pushed ? `; ${plural(channels.pushed, "message")} pushed` : ""}.`,
@@ -175,6 +190,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					repo: repo?.identity ?? null,
 					watching,
 					stateChangesWaiting,
+					topics,
+					topicsIgnored: c.topicsInvalid,
 					channels: {
 						mode: channels.mode,
 						active: channels.active,

@@ -4,7 +4,7 @@
  * targets of issue 6, and writes bench-results/<timestamp>-<shortsha>.json so runs can be compared.
  *
  *   node dist/bench.js                         every scenario
- *   node dist/bench.js latency throughput      only these (latency throughput fanout connections slowreaders flood coldstart watchdog state multihub)
+ *   node dist/bench.js latency throughput      only these (latency throughput fanout topics connections slowreaders flood coldstart watchdog state multihub)
  *   node dist/bench.js --quick                 smaller counts, for a quick look (not comparable)
  *   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench.js throughput    profile the hub
  *   BENCH_HUB_DB=:memory: node dist/bench.js latency    the same on another store (what durability costs)
@@ -17,7 +17,7 @@ import { cpus, platform, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "../../server/defaults.js";
 import { measureConnections } from "./connections.js";
-import { measureFanout } from "./fanout.js";
+import { measureFanout, measureTopicFanout } from "./fanout.js";
 import { measureFlood } from "./flood.js";
 import { runForwarder } from "./forwarder.js";
 import { measureLatency } from "./latency.js";
@@ -41,7 +41,7 @@ interface Row {
 	verdict: Verdict;
 }
 
-const SCENARIOS = ["latency", "throughput", "fanout", "connections", "slowreaders", "flood", "coldstart", "watchdog", "state", "multihub"] as const;
+const SCENARIOS = ["latency", "throughput", "fanout", "topics", "connections", "slowreaders", "flood", "coldstart", "watchdog", "state", "multihub"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -142,6 +142,30 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 					verdict: verdict(r.relay.rate >= 25_000),
 				},
 				cpuRow("fan-out", "server CPU/delivery", r.relay, r.forwarder),
+			];
+		}
+		case "topics": {
+			const r = await measureTopicFanout({ receivers: 50, broadcasts: quick ? 500 : 1_000, window: 64, bodyBytes: 256, rounds: quick ? 2 : 9 });
+			raw.topics = r;
+			return [
+				{
+					scenario: "topic fan-out",
+					metric: "deliveries/s, 50 subscribers (vs * on the same hub)",
+					relay: rate(r.topic.rate),
+					forwarder: `${rate(r.broadcast.rate)} (*)`,
+					ratio: `${r.pairedRatio.toFixed(2)}x`,
+					target: "≥ 0.9x broadcast (median of paired rounds)",
+					verdict: verdict(r.pairedRatio >= 0.9),
+				},
+				{
+					scenario: "topic fan-out",
+					metric: "server CPU/delivery, topic vs * (median of paired rounds)",
+					relay: `${r.topic.serverCpuUs.toFixed(2)} µs`,
+					forwarder: `${r.broadcast.serverCpuUs.toFixed(2)} µs`,
+					ratio: `${r.pairedCpuRatio.toFixed(2)}x`,
+					target: "",
+					verdict: "info",
+				},
 			];
 		}
 		case "connections": {

@@ -128,9 +128,10 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 		conn.bind({ room, session, meta, connectedAt: now, observer, ephemeral, touchedAt: now });
 		ctx.presence.register(conn);
 		if (!observer) await ctx.store.touchSession(room, session, meta, now);
-		const [pending, lost] = await Promise.all([
+		const [pending, lost, topics] = await Promise.all([
 			ctx.store.countPending(room, session),
 			observer ? Promise.resolve(0) : ctx.store.takeLost(room, session),
+			ctx.store.topics.subscriptions(room, session),
 		]);
 		ctx.log.info({ session, room, host: meta.host, pending, observer }, observer ? "observer attached" : "session online");
 		return {
@@ -141,6 +142,7 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 			pending,
 			lost,
 			ephemeral,
+			topics,
 			hub: {
 				version: VERSION,
 				protocol: PROTOCOL_VERSION,

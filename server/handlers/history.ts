@@ -1,12 +1,14 @@
 /**
  * history: read the log without touching anyone's inbox. A session sees broadcasts in its room and its own
- * direct messages, never a direct conversation between two others. Paged by seq; `truncated` says the page
- * reached back past what retention kept.
+ * direct messages, never a direct conversation between two others; with `topic`, a topic's whole log
+ * (topics are public in their room). Paged by seq; `truncated` says the page reached back past what
+ * retention kept.
  */
 import { ErrorCode, RelayError } from "../errors.js";
 import type { Connection } from "../connection.js";
 import { boundSession, type HandlerContext } from "./context.js";
 import { checkName, type RequestOf, type ResultOf } from "../protocol.js";
+import { topicName } from "./topics.js";
 
 export async function handleHistory(ctx: HandlerContext, conn: Connection, frame: RequestOf<"history">): Promise<ResultOf<"history">> {
 	const s = boundSession(conn);
@@ -14,11 +16,16 @@ export async function handleHistory(ctx: HandlerContext, conn: Connection, frame
 		const check = checkName(frame.with, "peer ID");
 		if (!check.ok) throw new RelayError(ErrorCode.BAD_TARGET, check.reason);
 	}
+	if (frame.topic !== undefined && frame.with !== undefined) {
+		throw new RelayError(ErrorCode.BAD_FRAME, "history takes `with` (a conversation) or `topic` (a topic's log), not both.");
+	}
+	const topic = frame.topic === undefined ? undefined : topicName(frame.topic);
 	const limit = frame.limit ?? 50;
 	const page = await ctx.store.history(s.room, {
 		viewer: s.session,
 		limit,
 		...(frame.with !== undefined ? { with: frame.with } : {}),
+		...(topic !== undefined ? { topic } : {}),
 		...(frame.before !== undefined ? { before: frame.before } : {}),
 		...(frame.after !== undefined ? { after: frame.after } : {}),
 	});

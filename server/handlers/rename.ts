@@ -3,7 +3,7 @@
  * returned once like a first claim's; the old ID is released (its record is gone, so anyone may claim it
  * afresh later); the session's unread mail and its `lost` count move with it, because the mail was for this
  * session, which goes on under the new name (renaming CC-1 to API-1 mid-task must not strand what CC-1 was
- * sent), and so do its live file claims. Peers see `peer_left {reason: "renamed", to}` and
+ * sent), and so do its live file claims and its topic subscriptions. Peers see `peer_left {reason: "renamed", to}` and
  * `peer_joined {reason: "renamed", from}`.
  *
  * Refused: for an invalid ID (E_BAD_ID), the same ID (E_BAD_TARGET), an ID a live connection holds
@@ -61,6 +61,7 @@ export async function handleRename(ctx: HandlerContext, conn: Connection, frame:
 			}
 			ctx.presence.commitRename(conn, from, oldClaim);
 			const claims = await moveClaims(ctx, room, from, to, now);
+			await moveSubscriptions(ctx, room, from, to, now);
 			s.touchedAt = now;
 			ctx.presence.renamed(conn, from, to);
 			if (claims.lost.length > 0) ctx.log.warn({ from, to, lost: claims.lost }, "rename: some file claims could not move (another session claimed them meanwhile)");
@@ -95,4 +96,11 @@ async function moveClaims(ctx: HandlerContext, room: string, from: string, to: s
 		else lost.push(...paths);
 	}
 	return { moved, lost };
+}
+
+/** Topic subscriptions go with the session as well: what it listened to under the old ID, it hears under the new one. */
+async function moveSubscriptions(ctx: HandlerContext, room: string, from: string, to: string, now: number): Promise<void> {
+	const topics = await ctx.store.topics.subscriptions(room, from);
+	for (const topic of topics) await ctx.store.topics.subscribe(room, topic, to, now, ctx.options.maxSubscriptionsPerSession);
+	if (topics.length > 0) await ctx.store.topics.forgetSession(room, from);
 }

@@ -1,6 +1,7 @@
 /**
  * send: commit a message, then push it to whoever is online. The reply goes out only after the store has
- * committed it, and it says who had it pushed live and who will get it on their next connect.
+ * committed it, and it says who had it pushed live and who will get it on their next connect. `to` is a
+ * session, `*`, a `#topic` (its subscribers, read by the store at commit) or a list of sessions.
  *
  * Order: nothing before `store.append` awaits, so appends reach the store in the order frames arrived on
  * this connection, and the store assigns seqs in that order (order per sender is kept).
@@ -40,26 +41,30 @@ export async function handleSend(ctx: HandlerContext, conn: Connection, frame: R
 	}
 	const parsed = parseTarget(frame.to);
 	if (!parsed.ok) throw new RelayError(ErrorCode.BAD_TARGET, parsed.reason);
-	const target = parsed.target;
-	if (target.kind === "channel") {
-		throw new RelayError(ErrorCode.BAD_TARGET, `Named channels (${frame.to}) are not supported by this hub yet; send to a session ID or '*'.`);
-	}
+	const { target, normalized } = parsed;
 
 	const known = ctx.presence.knownSessionsLoaded(s.room);
 	const warnings: Warning[] = [];
 	let recipients: string[];
+	let topic: string | undefined;
 	if (target.kind === "broadcast") {
 		recipients = [...known].filter((id) => id !== s.session);
 		if (recipients.length === 0) {
 			warnings.push({ code: WarningCode.NO_RECIPIENTS, message: `Nobody else has joined room ${s.room} yet; the message is stored but reaches no one.` });
 		}
+	} else if (target.kind === "topic") {
+		// The store reads the topic's subscribers in the append itself: the audience is who subscribed at commit.
+		recipients = [];
+		topic = target.topic;
 	} else {
-		if (target.session === s.session) throw new RelayError(ErrorCode.BAD_TARGET, "A session cannot send to itself.");
-		recipients = [target.session];
-		if (!known.has(target.session)) {
+		recipients = target.kind === "session" ? [target.session] : target.sessions;
+		if (recipients.includes(s.session)) throw new RelayError(ErrorCode.BAD_TARGET, "A session cannot send to itself.");
+		const unknown = recipients.length === 1 ? (known.has(recipients[0] as string) ? [] : recipients) : recipients.filter((r) => !known.has(r));
+		if (unknown.length > 0) {
+			const who = unknown.join(", ");
 			warnings.push({
 				code: WarningCode.UNKNOWN_RECIPIENT,
-				message: `${target.session} has never connected to room ${s.room}; the message is queued and will be delivered if it ever does. Known: ${[...known].slice(0, 20).join(", ") || "none"}.`,
+				message: `${who} ${unknown.length === 1 ? "has" : "have"} never connected to room ${s.room}; the message is queued and will be delivered if ${unknown.length === 1 ? "it ever does" : "they ever do"}. Known: ${[...known].slice(0, 20).join(", ") || "none"}.`,
 			});
 		}
 	}
@@ -77,14 +82,24 @@ export async function handleSend(ctx: HandlerContext, conn: Connection, frame: R
 	const result = await ctx.store.append({
 		room: s.room,
 		from: s.session,
-		to: frame.to,
+		to: normalized,
 		body: frame.body,
 		replyTo: frame.replyTo ?? null,
 		key: frame.key ?? null,
 		recipients,
+		...(topic !== undefined ? { topic } : {}),
 		sentAt: Date.now(),
 	});
 	if (!result.duplicate) await ctx.fanout.publish({ kind: "message", message: result.message, recipients: result.recipients });
+	// A topic's audience is known only once committed (the store reads it in the append, for order), so its
+	// deliveries are charged to the address's budget afterwards: past it, what this connection sends next
+	// waits, as a broadcast would.
+	if (topic !== undefined && !result.duplicate && result.recipients.length > 0 && !ctx.broadcasts.take(conn.remote, result.recipients.length)) {
+		conn.gate.throttle(ctx.broadcasts.waitMs(conn.remote, result.recipients.length));
+	}
+	if (topic !== undefined && result.recipients.length === 0) {
+		warnings.push({ code: WarningCode.NO_SUBSCRIBERS, message: `Nobody else subscribes to #${topic} in room ${s.room}; the message is in its log (history {topic}) but reaches no one.` });
+	}
 
 	const live: string[] = [];
 	const queued: string[] = [];

@@ -3,7 +3,7 @@
  * backend must share (test/store.suite.ts runs against it and SQLite alike), so it favours obviousness over
  * speed. Everything it hands out is a copy, as a database would do, so callers cannot mutate stored state.
  */
-import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
+import { BROADCAST, type Message, type SessionMeta, TOPIC_PREFIX, threadOf } from "../protocol.js";
 import {
 	type AppendInput,
 	type AppendResult,
@@ -11,12 +11,15 @@ import {
 	type ForgetResult,
 	type HistoryPage,
 	type HistoryQuery,
+	type MessageReceipts,
 	type PendingPage,
 	type PendingQuery,
+	type PushedDelivery,
 	type RenameInput,
 	type RenameOutcome,
 	type RetentionPolicy,
 	type RetentionResult,
+	type SeenDelivery,
 	type SessionPageQuery,
 	type SessionRecord,
 	type StaleQuery,
@@ -24,10 +27,14 @@ import {
 	StorageHealth,
 	type Store,
 	type StoreStats,
+	type ThreadPage,
+	type ThreadQuery,
 } from "./store.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
 import { MemoryClaimStore } from "./memory-claims.js";
 import { MemoryStateStore } from "./memory-state.js";
+import { MemoryTopicStore } from "./memory-topics.js";
+import { addressedTo, receiptOf, visibleTo } from "./receipts.js";
 
 /** Composite map key; JSON keeps it unambiguous whatever the parts contain. */
 const k = (...parts: string[]): string => JSON.stringify(parts);
@@ -37,6 +44,8 @@ interface StoredMessage {
 	key: string | null;
 	/** recipient → acked */
 	deliveries: Map<string, boolean>;
+	/** recipient → when its delivery was pushed and seen (absent: queued). */
+	receipts: Map<string, { pushedAt: number | null; seenAt: number | null }>;
 }
 
 const copyMessage = (m: Message): Message => ({ ...m });
@@ -65,6 +74,13 @@ export class MemoryStore implements Store {
 	private readonly lost = new Map<string, number>();
 	/** room → highest seq retention deleted there. */
 	private readonly pruned = new Map<string, number>();
+	/** k(room, thread) → the replies in that thread (roots are found by id), in seq order. */
+	private readonly threads = new Map<string, Set<StoredMessage>>();
+
+	readonly topics = new MemoryTopicStore(
+		() => this.check(),
+		(room) => this.topicLogs(room),
+	);
 
 	async open(): Promise<void> {
 		this.check();
@@ -170,24 +186,37 @@ export class MemoryStore implements Store {
 				};
 		}
 		const seq = ++this.lastSeq;
+		const id = newMessageId(seq);
+		// A reply joins its parent's thread; a parent that is not here (never was, or retention took it) is the root.
+		const parent = input.replyTo === null ? undefined : this.byId.get(input.replyTo);
+		const thread =
+			input.replyTo === null ? id : parent && parent.message.room === input.room ? threadOf(parent.message) : input.replyTo;
 		const message: Message = {
-			id: newMessageId(seq),
+			id,
 			seq,
 			room: input.room,
 			from: input.from,
 			to: input.to,
 			body: input.body,
 			replyTo: input.replyTo,
+			thread,
 			sentAt: input.sentAt,
 		};
-		const recipients = uniqueRecipients(input.recipients);
-		const stored: StoredMessage = { message, key: input.key, deliveries: new Map() };
+		const subscribers = input.topic ? this.topics.subscribersNow(input.room, input.topic).filter((s) => s !== input.from) : [];
+		const recipients = uniqueRecipients([...input.recipients, ...subscribers]);
+		const stored: StoredMessage = { message, key: input.key, deliveries: new Map(), receipts: new Map() };
 		for (const r of recipients) {
 			stored.deliveries.set(r, false);
 			this.inboxOf(input.room, r, true).add(stored);
 		}
 		this.roomOf(input.room, true).set(seq, stored);
 		this.byId.set(message.id, stored);
+		if (thread !== id) {
+			const key = k(input.room, thread);
+			const set = this.threads.get(key) ?? new Set();
+			this.threads.set(key, set);
+			set.add(stored);
+		}
 		if (input.key !== null) this.byKey.set(k(input.room, input.from, input.key), stored);
 		return { message: copyMessage(message), duplicate: false, recipients };
 	}
@@ -206,38 +235,86 @@ export class MemoryStore implements Store {
 	async takePending(room: string, recipient: string, query: PendingQuery): Promise<PendingPage> {
 		this.check();
 		const { page, remaining } = this.pendingPage(room, recipient, query);
-		for (const s of page) this.ackOne(s, recipient);
+		const seenAt = query.seenAt ?? Date.now();
+		for (const s of page) this.ackOne(s, recipient, seenAt);
 		return { messages: page.map((s) => copyMessage(s.message)), remaining };
 	}
 
 	async ack(room: string, recipient: string, messageIds: string[]): Promise<number> {
+		return (await this.ackSeen(room, recipient, messageIds, Date.now())).length;
+	}
+
+	async ackSeen(room: string, recipient: string, messageIds: string[], seenAt: number): Promise<SeenDelivery[]> {
 		this.check();
-		let changed = 0;
+		const seen: SeenDelivery[] = [];
 		for (const id of messageIds) {
 			const s = this.byId.get(id);
-			if (s && s.message.room === room && this.ackOne(s, recipient)) changed++;
+			if (s && s.message.room === room && this.ackOne(s, recipient, seenAt))
+				seen.push({ id: s.message.id, seq: s.message.seq, from: s.message.from, seenAt });
 		}
-		return changed;
+		return seen;
+	}
+
+	async markPushed(room: string, pushes: readonly PushedDelivery[], at: number): Promise<void> {
+		this.check();
+		const msgs = this.roomOf(room);
+		for (const { seq, recipients } of pushes) {
+			const s = msgs?.get(seq);
+			for (const recipient of recipients) {
+				if (!s?.deliveries.has(recipient)) continue;
+				const r = s.receipts.get(recipient) ?? { pushedAt: null, seenAt: null };
+				r.pushedAt ??= at;
+				s.receipts.set(recipient, r);
+			}
+		}
 	}
 
 	async getMessage(room: string, messageId: string, viewer: string): Promise<Message | null> {
 		this.check();
 		const s = this.byId.get(messageId);
 		if (!s || s.message.room !== room) return null;
-		const m = s.message;
 		// The addressee counts even without a delivery row, so that anything history shows can be fetched.
-		const visible = m.to === BROADCAST || m.from === viewer || m.to === viewer || s.deliveries.has(viewer);
-		return visible ? copyMessage(m) : null;
+		return visibleTo(s.message, viewer) || s.deliveries.has(viewer) ? copyMessage(s.message) : null;
+	}
+
+	async receipts(room: string, messageId: string): Promise<MessageReceipts | null> {
+		this.check();
+		const s = this.byId.get(messageId);
+		if (!s || s.message.room !== room) return null;
+		const receipts = [...s.deliveries.keys()].sort().map((r) => {
+			const t = s.receipts.get(r);
+			return receiptOf(r, s.message.sentAt, t?.pushedAt ?? null, t?.seenAt ?? null);
+		});
+		return { message: copyMessage(s.message), receipts };
+	}
+
+	async thread(room: string, messageId: string, query: ThreadQuery): Promise<ThreadPage | null> {
+		this.check();
+		// A message of another room names nothing here (its id may still be the thread of replies in this room).
+		const found = this.byId.get(messageId);
+		const named = found && found.message.room === room ? found : undefined;
+		if (named && !(visibleTo(named.message, query.viewer) || named.deliveries.has(query.viewer))) return null;
+		const thread = named ? threadOf(named.message) : messageId;
+		const root = this.byId.get(thread);
+		const members = [...(root && root.message.room === room ? [root] : []), ...(this.threads.get(k(room, thread)) ?? [])]
+			.filter((s) => query.after === undefined || s.message.seq > query.after)
+			.filter((s) => visibleTo(s.message, query.viewer) || s.deliveries.has(query.viewer))
+			.sort((a, b) => a.message.seq - b.message.seq);
+		if (!named && members.length === 0) return null;
+		const limit = Math.max(0, query.limit);
+		return { thread, messages: members.slice(0, limit).map((s) => copyMessage(s.message)), hasMore: members.length > limit };
 	}
 
 	async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
 		this.check();
-		const { viewer, with: peer, before, after } = query;
+		const { viewer, with: peer, topic, before, after } = query;
 		const limit = Math.max(0, query.limit);
 		const visible =
-			peer === undefined
-				? (m: Message) => m.to === BROADCAST || m.from === viewer || m.to === viewer
-				: (m: Message) => (m.from === viewer && m.to === peer) || (m.from === peer && m.to === viewer);
+			topic !== undefined
+				? (m: Message) => m.to === TOPIC_PREFIX + topic
+				: peer === undefined
+					? (m: Message) => m.to === BROADCAST || m.from === viewer || addressedTo(m.to, viewer)
+					: (m: Message) => (m.from === viewer && m.to === peer) || (m.from === peer && m.to === viewer);
 		const matches: Message[] = [];
 		for (const { message: m } of this.roomOf(room)?.values() ?? []) {
 			if (after !== undefined && m.seq <= after) continue;
@@ -331,6 +408,20 @@ export class MemoryStore implements Store {
 		return set;
 	}
 
+	/** Per topic of a room: how many messages its log holds and when the newest was sent. */
+	private topicLogs(room: string): Map<string, { messages: number; lastMessageAt: number }> {
+		const out = new Map<string, { messages: number; lastMessageAt: number }>();
+		for (const { message: m } of this.roomOf(room)?.values() ?? []) {
+			if (!m.to.startsWith(TOPIC_PREFIX)) continue;
+			const topic = m.to.slice(TOPIC_PREFIX.length);
+			const log = out.get(topic) ?? { messages: 0, lastMessageAt: m.sentAt };
+			log.messages++;
+			log.lastMessageAt = m.sentAt; // seq order: the last one is the newest
+			out.set(topic, log);
+		}
+		return out;
+	}
+
 	private pendingPage(
 		room: string,
 		recipient: string,
@@ -341,16 +432,20 @@ export class MemoryStore implements Store {
 		for (const s of this.inboxOf(room, recipient) ?? []) {
 			if (query.afterSeq !== undefined && s.message.seq <= query.afterSeq) continue;
 			if (query.from !== undefined && s.message.from !== query.from) continue;
+			if (query.replyTo !== undefined && s.message.replyTo !== query.replyTo) continue;
 			if (page.length < query.limit) page.push(s);
 			else remaining++;
 		}
 		return { page, remaining };
 	}
 
-	/** True if this recipient had an unacked delivery of the message. */
-	private ackOne(s: StoredMessage, recipient: string): boolean {
+	/** True if this recipient had an unacked delivery of the message; it is seen at `seenAt`. */
+	private ackOne(s: StoredMessage, recipient: string, seenAt: number): boolean {
 		if (s.deliveries.get(recipient) !== false) return false;
 		s.deliveries.set(recipient, true);
+		const r = s.receipts.get(recipient) ?? { pushedAt: null, seenAt: null };
+		r.seenAt ??= seenAt;
+		s.receipts.set(recipient, r);
 		this.inboxOf(s.message.room, recipient)?.delete(s);
 		return true;
 	}
@@ -369,6 +464,10 @@ export class MemoryStore implements Store {
 		msgs?.delete(seq);
 		if (msgs?.size === 0) this.rooms.delete(room);
 		this.byId.delete(id);
+		const thread = threadOf(s.message);
+		const replies = this.threads.get(k(room, thread));
+		replies?.delete(s);
+		if (replies?.size === 0) this.threads.delete(k(room, thread));
 		if (s.key !== null) this.byKey.delete(k(room, from, s.key));
 		result.deletedMessages++;
 	}

@@ -195,6 +195,71 @@ export const MIGRATIONS: readonly Migration[] = [
 			CREATE INDEX claims_expiry ON claims (expires_at);
 		`,
 	},
+	{
+		// Topics, threads and receipts (issue 11). Only ALTER TABLE ADD COLUMN and new tables and indexes, so
+		// this step and any other that only adds (issue 12's state and claims) apply in either order. A direct
+		// message that is not a reply touches nothing new: both new indexes are partial.
+		description: "topics (subscriptions), threads (messages.thread), read receipts (receipts)",
+		sql: `
+			-- A reply's thread: the id of the root of its reply_to chain (the first message up the chain that is
+			-- not itself a reply, or the id the chain names when that message is not in the room). NULL for a
+			-- message that is not a reply: it is its own thread's root.
+			ALTER TABLE messages ADD COLUMN thread TEXT;
+
+			-- Threads of the replies already stored, walked up their reply_to chains (bounded, in case of a cycle
+			-- no hub can write but a hand-edited file could hold). Ids are m-<seq>-<tail>: parents are found by seq.
+			CREATE TEMP TABLE v3_roots (seq INTEGER PRIMARY KEY, root TEXT NOT NULL);
+			WITH RECURSIVE up(seq, room, cur, depth) AS (
+				SELECT seq, room, reply_to, 0 FROM messages WHERE reply_to IS NOT NULL
+				UNION ALL
+				SELECT up.seq, up.room, p.reply_to, up.depth + 1
+				FROM up JOIN messages p
+				  ON p.seq = CAST(substr(up.cur, 3, instr(substr(up.cur, 3), '-') - 1) AS INTEGER)
+				 AND p.id = up.cur AND p.room = up.room
+				WHERE p.reply_to IS NOT NULL AND up.depth < 1000
+			)
+			INSERT OR REPLACE INTO v3_roots (seq, root) SELECT seq, cur FROM up ORDER BY depth;
+			UPDATE messages SET thread = (SELECT root FROM v3_roots r WHERE r.seq = messages.seq) WHERE reply_to IS NOT NULL;
+			DROP TABLE v3_roots;
+
+			-- A thread's replies (its root is found by id). Partial: messages that are not replies skip it.
+			CREATE INDEX messages_thread ON messages (room, thread, seq) WHERE thread IS NOT NULL;
+			-- A topic's log and its count (recipient '#name'). Partial: only topic messages are in it; queries
+			-- repeat the same GLOB term so that SQLite may use it.
+			CREATE INDEX messages_topic ON messages (room, recipient, seq) WHERE recipient GLOB '#*';
+
+			-- Who subscribes to which topic, since when. The primary key is a topic's audience (read inside the
+			-- append of a topic send); the index is a session's topics (its bound, forgetting it).
+			CREATE TABLE subscriptions (
+				room    TEXT    NOT NULL,
+				topic   TEXT    NOT NULL,
+				session TEXT    NOT NULL,
+				since   INTEGER NOT NULL,
+				PRIMARY KEY (room, topic, session)
+			) WITHOUT ROWID;
+			CREATE INDEX subscriptions_session ON subscriptions (room, session, topic);
+
+			-- Receipts: no row for a delivery means queued. Rows are never written at append, and are deleted with
+			-- their message.
+			-- A push: these recipients (comma-separated; '*': all of the message's) had the message written to their
+			-- connection at this time. One row per message and push, not per delivery: a broadcast pushed to its 50
+			-- sessions at once is one row, '*' (written in a batch after the push). A recipient's pushed time is the
+			-- earliest of its rows.
+			CREATE TABLE receipt_pushes (
+				seq        INTEGER NOT NULL,
+				at         INTEGER NOT NULL,
+				recipients TEXT    NOT NULL,
+				PRIMARY KEY (seq, at)
+			) WITHOUT ROWID;
+			-- Seen: written in the ack's transaction, one row per delivery acked.
+			CREATE TABLE receipt_seen (
+				seq       INTEGER NOT NULL,
+				recipient TEXT    NOT NULL,
+				at        INTEGER NOT NULL,
+				PRIMARY KEY (seq, recipient)
+			) WITHOUT ROWID;
+		`,
+	},
 ];
 
 /** The schema version this build writes. */

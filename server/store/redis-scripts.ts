@@ -5,7 +5,8 @@
  * Key layout (P = the prefix, every other part through `encodeKeyPart`/`enc`, so ':' stays a separator):
  *   P seq                       counter: the last seq handed out (never decreases, so seqs are never reused)
  *   P stats                     hash: sessions, pending (kept by the scripts, for O(1) stats)
- *   P msg:<seq>                 hash: json (the Message as returned), id, room, from, to, key (idempotency)
+ *   P msg:<seq>                 hash: json (the Message as returned), id, room, from, to, key (idempotency),
+ *                               replyTo and thread (replies only)
  *                               (an id is m-<seq>-<tail>, so it leads to its hash; the stored id must match)
  *   P rcpt:<seq>                set: the recipients of the message (acked or not; for get and duplicates)
  *   P idem:<room>               hash: enc(from) ":" key -> seq, while the message exists
@@ -22,6 +23,13 @@
  *   P seen-eph                  the same for ephemeral sessions (they have a cutoff of their own)
  *   P layout                    the version of this layout: "2" (version 1, before the session lifecycle, had
  *                               a set P sessions:<room> and no ids/seen; RedisStore.open upgrades it)
+ *   P thr:<room>:<thread>       zset of seqs: a thread's replies (its root is found by id)
+ *   P tlog:<room>:<topic>       zset of seqs: a topic's log (messages to #topic)
+ *   P tlogs:<room>              set of topics that have a log
+ *   P subs:<room>:<topic>       hash: session -> since (a topic's subscribers)
+ *   P subsof:<room>:<session>   set of topics (a session's subscriptions)
+ *   P subtopics:<room>          set of topics that have a subscriber
+ *   P rs:<seq>                  hash: "p:<recipient>" -> pushedAt, "s:<recipient>" -> seenAt (receipts; none: queued)
  *   P fanout                    pub/sub channel: every committed message (see server/fanout-redis.ts)
  *                               and every state change (redis-state.ts)
  *   P st:..., P cl:..., ...     shared state and file claims: see redis-state.ts and redis-claims.ts
@@ -72,13 +80,30 @@ local BROADCAST = ${JSON.stringify(BROADCAST)}
 -- A session as a member of the seen indexes, and the index of its kind.
 local function seenMember(room, session) return enc(room) .. ":" .. enc(session) end
 local function seenKey(ephemeral) if ephemeral then return P .. "seen-eph" end return P .. "seen" end
+local function isTopic(to) return string.sub(to, 1, 1) == "#" end
+-- Whether viewer is the addressee of to, alone or in a list "a,b" (names hold no commas).
+local function addressed(to, viewer)
+	return to == viewer or string.find("," .. to .. ",", "," .. viewer .. ",", 1, true) ~= nil
+end
+-- Who may read a message: broadcasts and topic messages are public in their room; else sender and addressees.
+local function visible(seq, viewer)
+	local f = redis.call("HMGET", msgKey(seq), "from", "to")
+	if not f[2] then return false end
+	return f[2] == BROADCAST or isTopic(f[2]) or f[1] == viewer or addressed(f[2], viewer)
+		or redis.call("SISMEMBER", P .. "rcpt:" .. seq, viewer) == 1
+end
+-- A JSON array of strings (cjson writes an empty table as {}).
+local function jsonArray(list)
+	if #list == 0 then return "[]" end
+	return cjson.encode(list)
+end
 `;
 
 /** Deletes one message and everything pointing at it; returns how many unacked deliveries it had. */
 const DROP = `
 local function drop(seq)
-	local f = redis.call("HMGET", msgKey(seq), "id", "room", "from", "to", "key")
-	local id, room, from, to, ikey = f[1], f[2], f[3], f[4], f[5]
+	local f = redis.call("HMGET", msgKey(seq), "id", "room", "from", "to", "key", "thread")
+	local id, room, from, to, ikey, thread = f[1], f[2], f[3], f[4], f[5], f[6]
 	if not id then
 		redis.call("ZREM", P .. "sent", seq) -- a stray index entry; nothing else to undo
 		return 0
@@ -90,8 +115,15 @@ local function drop(seq)
 			lost = lost + 1
 		end
 	end
-	redis.call("DEL", msgKey(seq), P .. "rcpt:" .. seq)
+	redis.call("DEL", msgKey(seq), P .. "rcpt:" .. seq, P .. "rs:" .. seq)
 	if ikey then redis.call("HDEL", key("idem", room), enc(from) .. ":" .. ikey) end
+	if thread then redis.call("ZREM", key("thr", room, thread), seq) end
+	if isTopic(to) then
+		local topic = string.sub(to, 2)
+		local log = key("tlog", room, topic)
+		redis.call("ZREM", log, seq)
+		if redis.call("ZCARD", log) == 0 then redis.call("SREM", key("tlogs", room), topic) end
+	end
 	local roomKey = key("room", room)
 	redis.call("ZREM", roomKey, seq)
 	if redis.call("ZCARD", roomKey) == 0 then redis.call("SREM", P .. "rooms", room) end
@@ -111,7 +143,7 @@ const BODIES = {
 	 */
 	relayAppend: `
 local room, from, to, ikey, hasKey = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] == "1"
-local tail, sentAt, rest, recipientsJson = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local tail, sentAt, rest, replyTo, topic = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local idemKey, idemField = key("idem", room), enc(from) .. ":" .. ikey
 if hasKey then
 	local earlier = redis.call("HGET", idemKey, idemField)
@@ -119,46 +151,82 @@ if hasKey then
 end
 local seq = string.format("%d", redis.call("INCR", P .. "seq"))
 local id = "m-" .. seq .. "-" .. tail
--- rest is the JSON of the other fields, serialized by the caller: splice id and seq in front of it.
-local message = '{"id":"' .. id .. '","seq":' .. seq .. "," .. string.sub(rest, 2)
+-- A reply joins its parent's thread; a parent not in the room (never was, or deleted) is the root itself.
+local thread = nil
+if replyTo ~= "" then
+	thread = replyTo
+	local parent = seqOf(replyTo)
+	if parent then
+		local f = redis.call("HMGET", msgKey(parent), "room", "thread")
+		if f[1] == room then thread = f[2] or replyTo end
+	end
+end
+-- The audience: the recipients given, then (a topic send) every subscriber now but the sender.
+local recipients, listed = {}, {}
+for i = 12, #ARGV do
+	if not listed[ARGV[i]] then listed[ARGV[i]] = true; recipients[#recipients + 1] = ARGV[i] end
+end
+if topic ~= "" then
+	local subs = redis.call("HKEYS", key("subs", room, topic))
+	table.sort(subs)
+	for _, s in ipairs(subs) do
+		if s ~= from and not listed[s] then listed[s] = true; recipients[#recipients + 1] = s end
+	end
+end
+-- rest is the JSON of the other fields, serialized by the caller: splice id, seq and thread in front of it.
+local message = '{"id":"' .. id .. '","seq":' .. seq .. ',"thread":' .. cjson.encode(thread or id) .. "," .. string.sub(rest, 2)
+local mk = msgKey(seq)
+redis.call("HSET", mk, "json", message, "id", id, "room", room, "from", from, "to", to)
 if hasKey then
-	redis.call("HSET", msgKey(seq), "json", message, "id", id, "room", room, "from", from, "to", to, "key", ikey)
+	redis.call("HSET", mk, "key", ikey)
 	redis.call("HSET", idemKey, idemField, seq)
-else
-	redis.call("HSET", msgKey(seq), "json", message, "id", id, "room", room, "from", from, "to", to)
+end
+if thread then
+	redis.call("HSET", mk, "replyTo", replyTo, "thread", thread)
+	redis.call("ZADD", key("thr", room, thread), seq, seq)
+elseif replyTo ~= "" then
+	redis.call("HSET", mk, "replyTo", replyTo)
 end
 redis.call("ZADD", key("room", room), seq, seq)
 redis.call("ZADD", key("dir", room, from, to), seq, seq)
+if isTopic(to) then
+	redis.call("ZADD", key("tlog", room, string.sub(to, 2)), seq, seq)
+	redis.call("SADD", key("tlogs", room), string.sub(to, 2))
+end
 redis.call("ZADD", P .. "sent", sentAt, seq)
 redis.call("SADD", P .. "rooms", room)
-for i = 11, #ARGV do
-	redis.call("SADD", P .. "rcpt:" .. seq, ARGV[i])
-	redis.call("ZADD", key("inbox", room, ARGV[i]), seq, seq)
+for _, r in ipairs(recipients) do
+	redis.call("SADD", P .. "rcpt:" .. seq, r)
+	redis.call("ZADD", key("inbox", room, r), seq, seq)
 end
-if #ARGV > 10 then redis.call("HINCRBY", P .. "stats", "pending", #ARGV - 10) end
+if #recipients > 0 then redis.call("HINCRBY", P .. "stats", "pending", #recipients) end
 -- Inside the script, so fan-out events leave in seq (= commit) order whichever hub committed them.
-redis.call("PUBLISH", P .. "fanout", '{"kind":"message","message":' .. message .. ',"recipients":' .. recipientsJson .. "}")
-return {0, message}
+redis.call("PUBLISH", P .. "fanout", '{"kind":"message","message":' .. message .. ',"recipients":' .. jsonArray(recipients) .. "}")
+return {0, message, recipients}
 `,
 
 	/**
-	 * ARGV: P, room, recipient, minScore ("-inf" or "(afterSeq"), limit, from, hasFrom, take.
-	 * Returns {remaining, json...}; with take=1 the returned deliveries are acked in the same step.
+	 * ARGV: P, room, recipient, minScore ("-inf" or "(afterSeq"), limit, from, hasFrom, take, replyTo,
+	 * hasReplyTo, seenAt. Returns {remaining, json...}; with take=1 the returned deliveries are acked (and
+	 * seen at seenAt) in the same step.
 	 */
 	relayPending: `
-local inbox = key("inbox", ARGV[2], ARGV[3])
+local room, recipient = ARGV[2], ARGV[3]
+local inbox = key("inbox", room, recipient)
 local min, limit, from, hasFrom, take = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7] == "1", ARGV[8] == "1"
+local replyTo, hasReplyTo, seenAt = ARGV[9], ARGV[10] == "1", ARGV[11]
 local page, remaining = {}, 0
-if not hasFrom then
+if not hasFrom and not hasReplyTo then
 	if limit > 0 then page = redis.call("ZRANGEBYSCORE", inbox, min, "+inf", "LIMIT", 0, limit) end
 	remaining = redis.call("ZCOUNT", inbox, min, "+inf") - #page
 else
-	-- Filtering by sender reads the inbox in chunks and checks each message, as SQLite's join does.
+	-- Filtering reads the inbox in chunks and checks each message, as SQLite's join does.
 	local cursor = min
 	while true do
 		local chunk = redis.call("ZRANGEBYSCORE", inbox, cursor, "+inf", "LIMIT", 0, 256)
 		for _, seq in ipairs(chunk) do
-			if redis.call("HGET", msgKey(seq), "from") == from then
+			local f = redis.call("HMGET", msgKey(seq), "from", "replyTo")
+			if (not hasFrom or f[1] == from) and (not hasReplyTo or f[2] == replyTo) then
 				if #page < limit then page[#page + 1] = seq else remaining = remaining + 1 end
 			end
 		end
@@ -169,23 +237,144 @@ end
 local out = {remaining}
 for i, seq in ipairs(page) do out[i + 1] = json(seq) end
 if take and #page > 0 then
-	for _, seq in ipairs(page) do redis.call("ZREM", inbox, seq) end
+	for _, seq in ipairs(page) do
+		redis.call("ZREM", inbox, seq)
+		redis.call("HSETNX", P .. "rs:" .. seq, "s:" .. recipient, seenAt)
+	end
 	redis.call("HINCRBY", P .. "stats", "pending", -#page)
 end
 return out
 `,
 
-	/** ARGV: P, room, recipient, ids... Returns how many deliveries went from unacked to acked. */
+	/**
+	 * ARGV: P, room, recipient, seenAt, ids... Acks (and marks seen) the deliveries that were unacked; returns
+	 * {id, seq, from, ...} for each of them.
+	 */
 	relayAck: `
-local inbox = key("inbox", ARGV[2], ARGV[3])
-local n = 0
-for i = 4, #ARGV do
+local recipient, seenAt = ARGV[3], ARGV[4]
+local inbox = key("inbox", ARGV[2], recipient)
+local out, n = {}, 0
+for i = 5, #ARGV do
 	-- Seqs are global, so a seq from another room or recipient is simply not in this inbox.
 	local seq = seqOf(ARGV[i])
-	if seq and redis.call("ZREM", inbox, seq) == 1 then n = n + 1 end
+	if seq and redis.call("ZREM", inbox, seq) == 1 then
+		n = n + 1
+		redis.call("HSETNX", P .. "rs:" .. seq, "s:" .. recipient, seenAt)
+		out[#out + 1] = ARGV[i]
+		out[#out + 1] = seq
+		out[#out + 1] = redis.call("HGET", msgKey(seq), "from") or ""
+	end
 end
 if n > 0 then redis.call("HINCRBY", P .. "stats", "pending", -n) end
+return out
+`,
+
+	/**
+	 * ARGV: P, then per push: seq, at, n, n recipients. Records pushed times (the first one stays) of messages
+	 * that still exist.
+	 */
+	relayMarkPushed: `
+local i = 2
+while i <= #ARGV do
+	local seq, at, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+	if redis.call("EXISTS", msgKey(seq)) == 1 then
+		for j = i + 3, i + 2 + n do redis.call("HSETNX", P .. "rs:" .. seq, "p:" .. ARGV[j], at) end
+	end
+	i = i + 3 + n
+end
+return 0
+`,
+
+	/** ARGV: P, room, id. {json, recipients, receipts (HGETALL rs)} or nil. */
+	relayReceipts: `
+local seq = seqOf(ARGV[3])
+if not seq or redis.call("HGET", msgKey(seq), "room") ~= ARGV[2] then return false end
+return {json(seq), redis.call("SMEMBERS", P .. "rcpt:" .. seq), redis.call("HGETALL", P .. "rs:" .. seq)}
+`,
+
+	/**
+	 * ARGV: P, room, id, viewer, minScore ("-inf" or "(after"), limit. {thread, json...} (up to limit + 1
+	 * messages the viewer may see, root first, replies by seq) or nil when the message is not the viewer's.
+	 */
+	relayThread: `
+local room, id, viewer, min, want = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]) + 1
+local thread, found = id, false
+local named = seqOf(id)
+if named then
+	local f = redis.call("HMGET", msgKey(named), "room", "thread")
+	if f[1] == room then
+		if not visible(named, viewer) then return false end
+		found = true
+		thread = f[2] or id
+	end
+end
+local out = {thread}
+local after = -math.huge
+if min ~= "-inf" then after = tonumber(string.sub(min, 2)) end
+local root = seqOf(thread)
+if root and tonumber(root) > after and redis.call("HGET", msgKey(root), "room") == room and visible(root, viewer) then
+	out[#out + 1] = json(root)
+end
+local cursor = min
+while #out - 1 < want do
+	local chunk = redis.call("ZRANGEBYSCORE", key("thr", room, thread), cursor, "+inf", "LIMIT", 0, 256)
+	for _, seq in ipairs(chunk) do
+		if visible(seq, viewer) then
+			out[#out + 1] = json(seq)
+			if #out - 1 == want then break end
+		end
+	end
+	if #chunk < 256 then break end
+	cursor = "(" .. chunk[#chunk]
+end
+if not found and #out == 1 then return false end
+return out
+`,
+
+	/** ARGV: P, room, topic, session, since, max. {1, changed} or {0, max} when at the bound. */
+	relaySubscribe: `
+local room, topic, session = ARGV[2], ARGV[3], ARGV[4]
+local subs = key("subs", room, topic)
+if redis.call("HEXISTS", subs, session) == 1 then return {1, 0} end
+local mine = key("subsof", room, session)
+if redis.call("SCARD", mine) >= tonumber(ARGV[6]) then return {0, tonumber(ARGV[6])} end
+redis.call("HSET", subs, session, ARGV[5])
+redis.call("SADD", mine, topic)
+redis.call("SADD", key("subtopics", room), topic)
+return {1, 1}
+`,
+
+	/** ARGV: P, room, session, topics... Removes these subscriptions (none named: all of them); returns how many. */
+	relayUnsubscribe: `
+local room, session = ARGV[2], ARGV[3]
+local mine = key("subsof", room, session)
+local topics = {}
+for i = 4, #ARGV do topics[#topics + 1] = ARGV[i] end
+if #topics == 0 then topics = redis.call("SMEMBERS", mine) end
+local n = 0
+for _, topic in ipairs(topics) do
+	local subs = key("subs", room, topic)
+	if redis.call("HDEL", subs, session) == 1 then
+		n = n + 1
+		if redis.call("HLEN", subs) == 0 then redis.call("SREM", key("subtopics", room), topic) end
+	end
+	redis.call("SREM", mine, topic)
+end
 return n
+`,
+
+	/** ARGV: P, room. {topic, {session, since, ...}, messages, newest sentAt or false}... unordered. */
+	relayTopics: `
+local room = ARGV[2]
+local out = {}
+for _, topic in ipairs(redis.call("SUNION", key("subtopics", room), key("tlogs", room))) do
+	local log = key("tlog", room, topic)
+	local newest = redis.call("ZRANGE", log, -1, -1)[1]
+	local at = false
+	if newest then at = redis.call("ZSCORE", P .. "sent", newest) or false end
+	out[#out + 1] = {topic, redis.call("HGETALL", key("subs", room, topic)), redis.call("ZCARD", log), at}
+end
+return out
 `,
 
 	/** ARGV: P, room, id, viewer. The message's json if the viewer may see it, else nil. */
@@ -196,25 +385,30 @@ local f = redis.call("HMGET", msgKey(seq), "room", "from", "to", "json")
 if f[1] ~= ARGV[2] then return false end
 local viewer = ARGV[4]
 -- The addressee counts even without a delivery, so that anything history shows can be fetched.
-if f[3] == BROADCAST or f[2] == viewer or f[3] == viewer or redis.call("SISMEMBER", P .. "rcpt:" .. seq, viewer) == 1 then
+if f[3] == BROADCAST or isTopic(f[3]) or f[2] == viewer or addressed(f[3], viewer)
+	or redis.call("SISMEMBER", P .. "rcpt:" .. seq, viewer) == 1 then
 	return f[4]
 end
 return false
 `,
 
 	/**
-	 * ARGV: P, room, viewer, peer, hasPeer, minScore, maxScore, limit, forward.
+	 * ARGV: P, room, viewer, peer, hasPeer, minScore, maxScore, limit, forward, topic, hasTopic.
 	 * Returns up to limit + 1 messages (one more tells whether there are more), in walking order.
 	 */
 	relayHistory: `
 local room, viewer, peer, hasPeer = ARGV[2], ARGV[3], ARGV[4], ARGV[5] == "1"
 local min, max, want, forward = ARGV[6], ARGV[7], tonumber(ARGV[8]) + 1, ARGV[9] == "1"
+local topic, hasTopic = ARGV[10], ARGV[11] == "1"
 local function range(k, offset, count)
 	if forward then return redis.call("ZRANGEBYSCORE", k, min, max, "LIMIT", offset, count) end
 	return redis.call("ZREVRANGEBYSCORE", k, max, min, "LIMIT", offset, count)
 end
 local seqs = {}
-if hasPeer then
+if hasTopic then
+	-- A topic's log is public in the room: its own index, nothing to filter.
+	seqs = range(key("tlog", room, topic), 0, want)
+elseif hasPeer then
 	-- A conversation is two directions, each cut at want and merged, as in SQLite.
 	local a = range(key("dir", room, viewer, peer), 0, want)
 	local b = {}
@@ -232,7 +426,7 @@ else
 		local chunk = range(key("room", room), offset, 256)
 		for _, seq in ipairs(chunk) do
 			local f = redis.call("HMGET", msgKey(seq), "from", "to")
-			if f[2] == BROADCAST or f[1] == viewer or f[2] == viewer then
+			if f[2] == BROADCAST or f[1] == viewer or addressed(f[2], viewer) then
 				seqs[#seqs + 1] = seq
 				if #seqs == want then break end
 			end

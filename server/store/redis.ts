@@ -27,6 +27,8 @@ import { newMessageId, uniqueRecipients } from "./ids.js";
 import { CLAIM_SCRIPTS, RedisClaimStore } from "./redis-claims.js";
 import { RedisStateStore, STATE_SCRIPTS } from "./redis-state.js";
 import { decodeKeyPart, encodeKeyPart, LAYOUT_VERSION, SCRIPTS, type ScriptName } from "./redis-scripts.js";
+import { PushedBuffer, type PushedMark, receiptOf } from "./receipts.js";
+import { RedisTopicStore } from "./redis-topics.js";
 import {
 	type AppendInput,
 	type AppendResult,
@@ -38,12 +40,15 @@ import {
 	STATE_METHODS,
 	type HistoryPage,
 	type HistoryQuery,
+	type MessageReceipts,
 	type PendingPage,
 	type PendingQuery,
+	type PushedDelivery,
 	type RenameInput,
 	type RenameOutcome,
 	type RetentionPolicy,
 	type RetentionResult,
+	type SeenDelivery,
 	type SessionPageQuery,
 	type SessionRecord,
 	type StaleQuery,
@@ -52,6 +57,8 @@ import {
 	StorageHealth,
 	type Store,
 	type StoreStats,
+	type ThreadPage,
+	type ThreadQuery,
 } from "./store.js";
 
 export interface RedisStoreOptions {
@@ -66,9 +73,9 @@ export const DEFAULT_REDIS_PREFIX = "relay:";
 /** Retention deletes this many messages per script call, so a big purge never blocks Redis for long. */
 const RETENTION_BATCH = 500;
 
-type ScriptArg = string | number;
+export type ScriptArg = string | number;
 /** The client with our scripts defined on it (ioredis adds one method per `defineCommand`). */
-type ScriptedRedis = Redis &
+export type ScriptedRedis = Redis &
 	Record<ScriptName | keyof typeof STATE_SCRIPTS | keyof typeof CLAIM_SCRIPTS, (...args: ScriptArg[]) => Promise<unknown>>;
 
 /** True for the `--db` values this backend handles. */
@@ -119,7 +126,7 @@ export async function quitRedis(client: Redis | null): Promise<void> {
 	await client.quit().catch(() => client.disconnect());
 }
 
-/** Parses a message as the scripts store it (JSON composed at commit, with id and seq filled in). */
+/** Parses a message as the scripts store it (JSON composed at commit, with id, seq and thread filled in). */
 const parseMessage = (json: unknown): Message => JSON.parse(String(json)) as Message;
 
 export class RedisStore implements Store {
@@ -131,6 +138,16 @@ export class RedisStore implements Store {
 
 	private client: ScriptedRedis | null = null;
 	private closed = false;
+	/** `pushed` marks waiting to be written (receipts.ts): a push never waits for Redis. */
+	private readonly pushed = new PushedBuffer(
+		(marks) => this.writePushed(marks),
+		(err) => {
+			const storage = err instanceof StorageError ? err : redisStorageError(err, this.url);
+			if (storage) this.health.failed("markPushed", storage);
+		},
+	);
+	readonly topics: RedisTopicStore;
+
 	/** On this store's connection and prefix; their scripts are defined in open(). */
 	readonly state: RedisStateStore;
 	readonly claims: RedisClaimStore;
@@ -140,6 +157,13 @@ export class RedisStore implements Store {
 		const translate = (err: unknown) => redisStorageError(err, this.url);
 		this.state = guardSubStore(new RedisStateStore(() => this.ready(), this.prefix), STATE_METHODS, this.health, translate);
 		this.claims = guardSubStore(new RedisClaimStore(() => this.ready(), this.prefix), CLAIM_METHODS, this.health, translate);
+		this.topics = new RedisTopicStore({
+			ready: () => this.ready(),
+			key: (kind, ...parts) => this.key(kind, ...parts),
+			args: (...rest) => this.args(...rest),
+			health: this.health,
+			url: () => this.url,
+		});
 	}
 
 	get url(): string {
@@ -167,6 +191,7 @@ export class RedisStore implements Store {
 
 	async close(): Promise<void> {
 		if (this.closed) return;
+		await this.pushed.close();
 		this.closed = true;
 		const client = this.client;
 		this.client = null;
@@ -253,15 +278,15 @@ export class RedisStore implements Store {
 		// The seq is only known inside the script: it puts `m-<seq>-` before newMessageId's random tail, so
 		// ids look the same whatever backend stores them.
 		const tail = newMessageId(0).slice("m-0-".length);
-		// Everything but id and seq, serialized here so the script only concatenates (Lua's JSON encoder
+		// Everything but id, seq and thread, serialized here so the script only concatenates (Lua's JSON encoder
 		// rounds numbers to 14 digits).
 		const rest = JSON.stringify({ room, from, to, body, replyTo, sentAt });
 		const reply = (await client.relayAppend(
-			...this.args(room, from, to, key ?? "", key === null ? 0 : 1, tail, sentAt, rest, JSON.stringify(recipients), ...recipients),
+			...this.args(room, from, to, key ?? "", key === null ? 0 : 1, tail, sentAt, rest, replyTo ?? "", input.topic ?? "", ...recipients),
 		)) as [number, string, string[]?];
-		const [duplicate, json, earlierRecipients] = reply;
-		if (duplicate === 1) return { message: parseMessage(json), duplicate: true, recipients: (earlierRecipients ?? []).sort() };
-		return { message: parseMessage(json), duplicate: false, recipients };
+		const [duplicate, json, stored] = reply;
+		if (duplicate === 1) return { message: parseMessage(json), duplicate: true, recipients: (stored ?? []).sort() };
+		return { message: parseMessage(json), duplicate: false, recipients: stored ?? recipients };
 	}
 
 	pending(room: string, recipient: string, query: PendingQuery): Promise<PendingPage> {
@@ -277,14 +302,51 @@ export class RedisStore implements Store {
 	}
 
 	async ack(room: string, recipient: string, messageIds: string[]): Promise<number> {
+		return (await this.ackSeen(room, recipient, messageIds, Date.now())).length;
+	}
+
+	async ackSeen(room: string, recipient: string, messageIds: string[], seenAt: number): Promise<SeenDelivery[]> {
 		const client = this.ready();
-		if (messageIds.length === 0) return 0;
-		return Number(await client.relayAck(...this.args(room, recipient, ...messageIds)));
+		if (messageIds.length === 0) return [];
+		const flat = (await client.relayAck(...this.args(room, recipient, seenAt, ...messageIds))) as string[];
+		const seen: SeenDelivery[] = [];
+		for (let i = 0; i < flat.length; i += 3) seen.push({ id: String(flat[i]), seq: Number(flat[i + 1]), from: String(flat[i + 2]), seenAt });
+		return seen;
+	}
+
+	async markPushed(_room: string, pushes: readonly PushedDelivery[], at: number): Promise<void> {
+		this.ready();
+		this.pushed.add(pushes, at);
 	}
 
 	async getMessage(room: string, messageId: string, viewer: string): Promise<Message | null> {
 		const json = await this.ready().relayGetMessage(...this.args(room, messageId, viewer));
 		return json == null ? null : parseMessage(json);
+	}
+
+	async receipts(room: string, messageId: string): Promise<MessageReceipts | null> {
+		const reply = (await this.ready().relayReceipts(...this.args(room, messageId))) as [string, string[], string[]] | null;
+		if (!reply) return null;
+		const [json, recipients, flat] = reply;
+		const message = parseMessage(json);
+		const times = new Map<string, number>();
+		for (let i = 0; i + 1 < flat.length; i += 2) times.set(String(flat[i]), Number(flat[i + 1]));
+		const waiting = this.pushed.of(message.seq);
+		const receipts = [...recipients].sort().map((r) => {
+			const pushedAt = times.get(`p:${r}`) ?? waiting.get(r) ?? null;
+			return receiptOf(r, message.sentAt, pushedAt, times.get(`s:${r}`) ?? null);
+		});
+		return { message, receipts };
+	}
+
+	async thread(room: string, messageId: string, query: ThreadQuery): Promise<ThreadPage | null> {
+		const limit = Math.max(0, query.limit);
+		const reply = (await this.ready().relayThread(
+			...this.args(room, messageId, query.viewer, query.after === undefined ? "-inf" : `(${query.after}`, limit),
+		)) as string[] | null;
+		if (!reply) return null;
+		const [thread = messageId, ...rows] = reply;
+		return { thread, messages: rows.slice(0, limit).map(parseMessage), hasMore: rows.length > limit };
 	}
 
 	async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -302,6 +364,8 @@ export class RedisStore implements Store {
 				query.before === undefined ? "+inf" : `(${query.before}`,
 				limit,
 				forward ? 1 : 0,
+				query.topic ?? "",
+				query.topic === undefined ? 0 : 1,
 			),
 		)) as string[];
 		const page = rows.slice(0, limit).map(parseMessage);
@@ -364,6 +428,14 @@ export class RedisStore implements Store {
 
 	// -----------------------------------------------------------------------------------------------------
 
+	/** Writes a batch of pushed marks in one script call (the buffer's flush). */
+	private async writePushed(marks: readonly PushedMark[]): Promise<void> {
+		if (!this.client) return;
+		const args: ScriptArg[] = [];
+		for (const m of marks) args.push(m.seq, m.at, m.recipients.length, ...m.recipients);
+		await this.client.relayMarkPushed(...this.args(...args));
+	}
+
 	private ready(): ScriptedRedis {
 		if (!this.client) throw new Error(this.closed ? "store is closed" : "store is not open");
 		return this.client;
@@ -390,6 +462,9 @@ export class RedisStore implements Store {
 				query.from ?? "",
 				query.from === undefined ? 0 : 1,
 				take ? 1 : 0,
+				query.replyTo ?? "",
+				query.replyTo === undefined ? 0 : 1,
+				query.seenAt ?? Date.now(),
 			),
 		)) as [number, ...string[]];
 		return { messages: rows.map(parseMessage), remaining };

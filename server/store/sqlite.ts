@@ -25,12 +25,14 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { DEFAULTS } from "../defaults.js";
-import { BROADCAST, type Message, type SessionMeta } from "../protocol.js";
+import { type Message, type SessionMeta, TOPIC_PREFIX } from "../protocol.js";
 import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { DamagedDatabaseError, integrityProblems, isCorruption } from "./integrity.js";
 import { migrate } from "./migrations.js";
 import { SqliteClaimStore } from "./sqlite-claims.js";
 import { SqliteStateStore } from "./sqlite-state.js";
+import { PushedBuffer, type PushedMark, receiptOf } from "./receipts.js";
+import { SqliteTopicStore } from "./sqlite-topics.js";
 import {
 	type AppendInput,
 	type AppendResult,
@@ -42,12 +44,15 @@ import {
 	STATE_METHODS,
 	type HistoryPage,
 	type HistoryQuery,
+	type MessageReceipts,
 	type PendingPage,
 	type PendingQuery,
+	type PushedDelivery,
 	type RenameInput,
 	type RenameOutcome,
 	type RetentionPolicy,
 	type RetentionResult,
+	type SeenDelivery,
 	type SessionPageQuery,
 	type SessionRecord,
 	type StaleQuery,
@@ -56,6 +61,8 @@ import {
 	StorageHealth,
 	type Store,
 	type StoreStats,
+	type ThreadPage,
+	type ThreadQuery,
 } from "./store.js";
 
 export interface SqliteStoreOptions {
@@ -90,7 +97,14 @@ const WAL_WAIT_MS = 5;
 
 /** Columns of `messages m` aliased to the fields of Message, so rows are Messages as they come. */
 const MESSAGE = `m.id, m.seq, m.room, m.sender AS "from", m.recipient AS "to", m.body,
-	m.reply_to AS replyTo, m.sent_at AS sentAt`;
+	m.reply_to AS replyTo, coalesce(m.thread, m.id) AS thread, m.sent_at AS sentAt`;
+
+/** Whether `@viewer` is the addressee of m, alone or in a list (`a,b`: names hold no commas). */
+const ADDRESSED = "instr(',' || m.recipient || ',', ',' || @viewer || ',') > 0";
+/** A topic message (recipient '#name'): the term of the partial index messages_topic, repeated so it is used. */
+const IS_TOPIC = "m.recipient GLOB '#*'";
+/** Who may read m (getMessage, thread): broadcasts and topic messages are public in the room. */
+const VISIBLE = `(m.recipient = '*' OR ${IS_TOPIC} OR m.sender = @viewer OR ${ADDRESSED})`;
 
 interface SessionRow {
 	room: string;
@@ -109,6 +123,7 @@ interface PendingParams {
 	recipient: string;
 	afterSeq: number;
 	from: string | null;
+	replyTo: string | null;
 	limit: number;
 }
 
@@ -116,6 +131,8 @@ interface HistoryParams {
 	room: string;
 	viewer: string;
 	with: string | null;
+	/** `#name`, for a topic's log. */
+	topic: string | null;
 	after: number;
 	before: number;
 	limit: number;
@@ -128,23 +145,48 @@ interface StaleRow {
 	lastSeen: number;
 }
 
+interface ThreadParams {
+	room: string;
+	viewer: string;
+	root: string;
+	rootSeq: number;
+	after: number;
+	limit: number;
+}
+
 interface LostRow {
 	room: string;
 	session: string;
 	n: number;
 }
 
+/** Push rows written per statement by a flush of the pushed marks. */
+const PUSH_ROWS = 32;
+
 /** Every statement, prepared once per connection. */
 function prepareStatements(db: Database.Database) {
+	// Later rows of one statement see earlier ones, so two pushes of one message at one time merge here too.
+	const pushRows = (n: number) =>
+		db.prepare<unknown[]>(
+			`INSERT INTO receipt_pushes (seq, at, recipients) VALUES ${Array.from({ length: n }, () => "(?, ?, ?)").join(", ")}
+			 ON CONFLICT (seq, at) DO UPDATE SET recipients = recipients || ',' || excluded.recipients`,
+		);
 	const pendingWhere = `p.room = @room AND p.recipient = @recipient AND p.seq > @afterSeq
-		AND (@from IS NULL OR m.sender = @from)`;
+		AND (@from IS NULL OR m.sender = @from) AND (@replyTo IS NULL OR m.reply_to = @replyTo)`;
 	const inRange = "m.seq > @after AND m.seq < @before";
 	// A room's history walks (room, seq) and filters: broadcasts are most of what a room holds.
 	const roomHistory = (order: "ASC" | "DESC") =>
 		db.prepare<HistoryParams, Message>(
 			`SELECT ${MESSAGE} FROM messages m
 			 WHERE m.room = @room AND ${inRange}
-			   AND (m.recipient = '${BROADCAST}' OR m.sender = @viewer OR m.recipient = @viewer)
+			   AND (m.recipient = '*' OR m.sender = @viewer OR ${ADDRESSED})
+			 ORDER BY m.seq ${order} LIMIT @limit`,
+		);
+	// A topic's log walks the partial index messages_topic.
+	const topicHistory = (order: "ASC" | "DESC") =>
+		db.prepare<HistoryParams, Message>(
+			`SELECT ${MESSAGE} FROM messages m
+			 WHERE m.room = @room AND m.recipient = @topic AND ${IS_TOPIC} AND ${inRange}
 			 ORDER BY m.seq ${order} LIMIT @limit`,
 		);
 	// A conversation is two (room, sender, recipient, seq) ranges, one per direction, each cut at `limit`
@@ -212,14 +254,18 @@ function prepareStatements(db: Database.Database) {
 		byKey: db.prepare<[string, string, string], Message>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.room = ? AND m.sender = ? AND m.idem_key = ?`,
 		),
-		// A broadcast's recipients, as stored with it (JSON); null for a direct message.
+		// The recipients stored with a broadcast, topic or list send (JSON); null for a direct message.
 		recipientsOf: db.prepare<[number], string | null>("SELECT recipients FROM messages WHERE seq = ?").pluck(),
 		insertMessage: db.prepare<
-			[number, string, string, string, string, string, string | null, string | null, number, string | null]
+			[number, string, string, string, string, string, string | null, string | null, number, string | null, string | null]
 		>(
-			`INSERT OR IGNORE INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT OR IGNORE INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients, thread)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		),
+		// A reply's parent, by its primary key (ids are m-<seq>-<tail>): the parent's thread is the reply's.
+		parentThread: db
+			.prepare<[number, string, string], string>("SELECT coalesce(thread, id) FROM messages WHERE seq = ? AND id = ? AND room = ?")
+			.pluck(),
 		insertPending: db.prepare<[string, string, number]>("INSERT INTO pending (room, recipient, seq) VALUES (?, ?, ?)"),
 
 		pendingPage: db.prepare<PendingParams, Message>(
@@ -243,16 +289,41 @@ function prepareStatements(db: Database.Database) {
 			`DELETE FROM pending WHERE room = @room AND recipient = @recipient AND seq = @seq
 			   AND (SELECT id FROM messages WHERE seq = @seq) = @id`,
 		),
+		senderOf: db.prepare<[number], string>("SELECT sender FROM messages WHERE seq = ?").pluck(),
+		// Seen is written with the ack that makes it so.
+		markSeen: db.prepare<[number, string, number]>("INSERT OR IGNORE INTO receipt_seen (seq, recipient, at) VALUES (?, ?, ?)"),
+		// A batch of pushes, one row per message and time. Every mark names a message that existed when it was
+		// pushed, and retention writes the waiting marks before it deletes (applyRetention), so no row outlives
+		// its message and none needs checking here.
+		markPushed: pushRows(1),
+		// The same, PUSH_ROWS rows per statement: one call into SQLite instead of PUSH_ROWS.
+		markPushedMany: pushRows(PUSH_ROWS),
+		pushesOf: db.prepare<[number], { at: number; recipients: string }>("SELECT at, recipients FROM receipt_pushes WHERE seq = ? ORDER BY at"),
+		seenOf: db.prepare<[number], { recipient: string; at: number }>("SELECT recipient, at FROM receipt_seen WHERE seq = ?"),
+		messageInRoom: db.prepare<{ seq: number; id: string; room: string }, Message & { recipients: string | null }>(
+			`SELECT ${MESSAGE}, m.recipients FROM messages m WHERE m.seq = @seq AND m.id = @id AND m.room = @room`,
+		),
+		// The root (by id) and its replies (messages_thread), each branch cut at the page, merged by seq.
+		threadPage: db.prepare<ThreadParams, Message>(
+			`SELECT * FROM (SELECT ${MESSAGE} FROM messages m
+			   WHERE m.seq = @rootSeq AND m.id = @root AND m.room = @room AND m.seq > @after AND ${VISIBLE})
+			 UNION ALL
+			 SELECT * FROM (SELECT ${MESSAGE} FROM messages m
+			   WHERE m.room = @room AND m.thread = @root AND m.seq > @after AND ${VISIBLE}
+			   ORDER BY m.seq LIMIT @limit)
+			 ORDER BY seq LIMIT @limit`,
+		),
 
 		// A session sees broadcasts and the direct messages it sent or was sent: every message it was a
 		// recipient of, and everything history shows it.
 		getMessage: db.prepare<{ seq: number; id: string; room: string; viewer: string }, Message>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.seq = @seq AND m.id = @id AND m.room = @room
-			 AND (m.recipient = '${BROADCAST}' OR m.sender = @viewer OR m.recipient = @viewer
-			      OR (m.recipients IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(m.recipients) WHERE value = @viewer)))`,
+			 AND (${VISIBLE} OR (m.recipients IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(m.recipients) WHERE value = @viewer)))`,
 		),
 		historyRoomAsc: roomHistory("ASC"),
 		historyRoomDesc: roomHistory("DESC"),
+		historyTopicAsc: topicHistory("ASC"),
+		historyTopicDesc: topicHistory("DESC"),
 		historyPairAsc: pairHistory("ASC"),
 		historyPairDesc: pairHistory("DESC"),
 		oldestSeq: db.prepare<[string], number | null>("SELECT min(seq) FROM messages WHERE room = ?").pluck(),
@@ -281,6 +352,10 @@ function prepareStatements(db: Database.Database) {
 		deletePendingByAge: db.prepare<[number]>(
 			"DELETE FROM pending WHERE seq IN (SELECT seq FROM messages WHERE sent_at < ?)",
 		),
+		deletePushesByAge: db.prepare<[number]>(
+			"DELETE FROM receipt_pushes WHERE seq IN (SELECT seq FROM messages WHERE sent_at < ?)",
+		),
+		deleteSeenByAge: db.prepare<[number]>("DELETE FROM receipt_seen WHERE seq IN (SELECT seq FROM messages WHERE sent_at < ?)"),
 		deleteByAge: db.prepare<[number]>("DELETE FROM messages WHERE sent_at < ?"),
 		// Distinct rooms by skipping through the (room, seq) index instead of reading every row.
 		rooms: db
@@ -299,6 +374,12 @@ function prepareStatements(db: Database.Database) {
 			"SELECT room, recipient AS session, count(*) AS n FROM pending WHERE room = ? AND seq <= ? GROUP BY recipient",
 		),
 		deletePendingBelow: db.prepare<[string, number]>("DELETE FROM pending WHERE room = ? AND seq <= ?"),
+		deletePushesBelow: db.prepare<[string, number]>(
+			"DELETE FROM receipt_pushes WHERE seq IN (SELECT seq FROM messages WHERE room = ? AND seq <= ?)",
+		),
+		deleteSeenBelow: db.prepare<[string, number]>(
+			"DELETE FROM receipt_seen WHERE seq IN (SELECT seq FROM messages WHERE room = ? AND seq <= ?)",
+		),
 		deleteBelow: db.prepare<[string, number]>("DELETE FROM messages WHERE room = ? AND seq <= ?"),
 
 		stats: db.prepare<[], StoreStats>(
@@ -343,6 +424,15 @@ export class SqliteStore implements Store {
 	 */
 	private walBlocked = false;
 	private readonly walMaxBytes: number;
+	/** `pushed` marks waiting to be written (receipts.ts): a push never waits for a commit of its own. */
+	private readonly pushed = new PushedBuffer(
+		(marks) => this.writePushed(marks),
+		(err) => {
+			const storage = err instanceof StorageError ? err : sqliteStorageError(err);
+			if (storage) this.health.failed("markPushed", storage);
+		},
+	);
+	readonly topics = new SqliteTopicStore(() => this.ready(), this.health);
 
 	constructor(private readonly options: SqliteStoreOptions) {
 		this.walMaxBytes = options.walMaxBytes ?? DEFAULTS.walMaxBytes;
@@ -386,6 +476,7 @@ export class SqliteStore implements Store {
 			});
 			migrate(db);
 			this.conn = { db, st: prepareStatements(db) };
+			this.topics.attach(db);
 		} catch (err) {
 			db.close();
 			await this.checkpointer?.terminate();
@@ -401,6 +492,7 @@ export class SqliteStore implements Store {
 		if (!conn) return;
 		if (this.walWait) clearTimeout(this.walWait);
 		this.flush(true);
+		await this.pushed.close();
 		this.conn = null;
 		await this.checkpointer?.terminate();
 		// Cheap, and what SQLite recommends before closing a long-lived connection.
@@ -492,27 +584,42 @@ export class SqliteStore implements Store {
 
 	async takePending(room: string, recipient: string, query: PendingQuery): Promise<PendingPage> {
 		const { db, st } = this.ready();
+		const seenAt = query.seenAt ?? Date.now();
 		return db
 			.transaction(() => {
 				const page = this.pendingPage(st, room, recipient, query);
-				for (const m of page.messages) st.ackSeq.run(room, recipient, m.seq);
+				for (const m of page.messages) {
+					st.ackSeq.run(room, recipient, m.seq);
+					st.markSeen.run(m.seq, recipient, seenAt);
+				}
 				return page;
 			})
 			.immediate();
 	}
 
 	async ack(room: string, recipient: string, messageIds: string[]): Promise<number> {
+		return (await this.ackSeen(room, recipient, messageIds, Date.now())).length;
+	}
+
+	async ackSeen(room: string, recipient: string, messageIds: string[], seenAt: number): Promise<SeenDelivery[]> {
 		const { db, st } = this.ready();
 		return db
 			.transaction(() => {
-				let changed = 0;
+				const seen: SeenDelivery[] = [];
 				for (const id of messageIds) {
 					const seq = seqOfMessageId(id);
-					if (seq !== null) changed += st.ackId.run({ seq, id, room, recipient }).changes;
+					if (seq === null || st.ackId.run({ seq, id, room, recipient }).changes === 0) continue;
+					st.markSeen.run(seq, recipient, seenAt);
+					seen.push({ id, seq, from: st.senderOf.get(seq) ?? "", seenAt });
 				}
-				return changed;
+				return seen;
 			})
 			.immediate();
+	}
+
+	async markPushed(_room: string, pushes: readonly PushedDelivery[], at: number): Promise<void> {
+		if (!this.conn) throw new Error(this.closed ? "store is closed" : "store is not open");
+		this.pushed.add(pushes, at);
 	}
 
 	async getMessage(room: string, messageId: string, viewer: string): Promise<Message | null> {
@@ -521,23 +628,77 @@ export class SqliteStore implements Store {
 		return this.ready().st.getMessage.get({ seq, id: messageId, room, viewer }) ?? null;
 	}
 
+	async receipts(room: string, messageId: string): Promise<MessageReceipts | null> {
+		const seq = seqOfMessageId(messageId);
+		if (seq === null) return null;
+		const { db, st } = this.ready();
+		return db.transaction(() => {
+			const row = st.messageInRoom.get({ seq, id: messageId, room });
+			if (!row) return null;
+			const { recipients: stored, ...message } = row;
+			// Each recipient's first push (rows come oldest first), then any still in memory; and its seen time.
+			const recipients = stored ? (JSON.parse(stored) as string[]) : [message.to];
+			const pushed = new Map<string, number>();
+			for (const row of st.pushesOf.all(seq)) {
+				for (const r of row.recipients.split(",")) {
+					for (const one of r === "*" ? recipients : [r]) if (!pushed.has(one)) pushed.set(one, row.at);
+				}
+			}
+			const seen = new Map(st.seenOf.all(seq).map((r) => [r.recipient, r.at]));
+			const waiting = this.pushed.of(seq);
+			const receipts = [...recipients].sort().map((r) => {
+				const memory = waiting.get(r);
+				const durable = pushed.get(r);
+				const pushedAt = durable === undefined ? (memory ?? null) : memory === undefined ? durable : Math.min(durable, memory);
+				return receiptOf(r, message.sentAt, pushedAt, seen.get(r) ?? null);
+			});
+			return { message, receipts };
+		})();
+	}
+
+	async thread(room: string, messageId: string, query: ThreadQuery): Promise<ThreadPage | null> {
+		const { db, st } = this.ready();
+		return db.transaction(() => {
+			const seq = seqOfMessageId(messageId);
+			const named = seq === null ? undefined : st.messageInRoom.get({ seq, id: messageId, room });
+			if (named && !st.getMessage.get({ seq: named.seq, id: named.id, room, viewer: query.viewer })) return null;
+			const root = named?.thread ?? messageId;
+			const limit = Math.max(0, query.limit);
+			const rows = st.threadPage.all({
+				room,
+				viewer: query.viewer,
+				root,
+				rootSeq: seqOfMessageId(root) ?? -1,
+				after: query.after ?? Number.MIN_SAFE_INTEGER,
+				limit: limit + 1,
+			});
+			if (!named && rows.length === 0) return null;
+			return { thread: root, messages: rows.slice(0, limit), hasMore: rows.length > limit };
+		})();
+	}
+
 	async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
 		const { st } = this.ready();
 		const limit = Math.max(0, query.limit);
 		// `after` pages forwards (oldest first); otherwise we take the newest page below `before`.
 		const forward = query.after !== undefined;
 		const stmt =
-			query.with === undefined
+			query.topic !== undefined
 				? forward
-					? st.historyRoomAsc
-					: st.historyRoomDesc
-				: forward
-					? st.historyPairAsc
-					: st.historyPairDesc;
+					? st.historyTopicAsc
+					: st.historyTopicDesc
+				: query.with === undefined
+					? forward
+						? st.historyRoomAsc
+						: st.historyRoomDesc
+					: forward
+						? st.historyPairAsc
+						: st.historyPairDesc;
 		const rows = stmt.all({
 			room,
 			viewer: query.viewer,
 			with: query.with ?? null,
+			topic: query.topic === undefined ? null : TOPIC_PREFIX + query.topic,
 			after: query.after ?? Number.MIN_SAFE_INTEGER,
 			before: query.before ?? Number.MAX_SAFE_INTEGER,
 			limit: limit + 1, // one more than asked tells whether there are more
@@ -570,6 +731,8 @@ export class SqliteStore implements Store {
 
 	async applyRetention(policy: RetentionPolicy): Promise<RetentionResult> {
 		const { db, st } = this.ready();
+		// Marks waiting in memory are written first, so that the deletes below take their rows too.
+		await this.pushed.flush();
 		const result: RetentionResult = { deletedMessages: 0, lostDeliveries: 0 };
 		// Counts unacked deliveries into `lost` before their rows are deleted.
 		const countLost = (rows: LostRow[]) => {
@@ -587,6 +750,8 @@ export class SqliteStore implements Store {
 				}
 				countLost(st.lostByAge.all(policy.olderThan));
 				st.deletePendingByAge.run(policy.olderThan);
+				st.deletePushesByAge.run(policy.olderThan);
+				st.deleteSeenByAge.run(policy.olderThan);
 				result.deletedMessages += st.deleteByAge.run(policy.olderThan).changes;
 			}
 			if (policy.maxPerRoom !== undefined) {
@@ -597,6 +762,8 @@ export class SqliteStore implements Store {
 					st.raiseSeqFloor.run(cap);
 					countLost(st.lostBelow.all(room, cap));
 					st.deletePendingBelow.run(room, cap);
+					st.deletePushesBelow.run(room, cap);
+					st.deleteSeenBelow.run(room, cap);
 					result.deletedMessages += st.deleteBelow.run(room, cap).changes;
 				}
 			}
@@ -680,6 +847,7 @@ export class SqliteStore implements Store {
 					// Seqs are taken inside the write transaction (so two processes on one file cannot collide),
 					// read once per batch and counted up here: one native call less per message.
 					const next = { seq: (st.lastSeq.get() ?? 0) + 1 };
+					if (batch.some((q) => q.input.topic)) this.topics.revalidate(db);
 					return batch.map((q) => this.insert(st, q.input, next));
 				})
 				.immediate();
@@ -700,10 +868,17 @@ export class SqliteStore implements Store {
 	private insert(st: Statements, input: AppendInput, next: { seq: number }): AppendResult {
 		const { room, from, to, body, replyTo, key, sentAt } = input;
 		const seq = next.seq;
-		const message: Message = { id: newMessageId(seq), seq, room, from, to, body, replyTo, sentAt };
-		const recipients = uniqueRecipients(input.recipients);
-		const stored = to === BROADCAST ? JSON.stringify(recipients) : null;
-		if (st.insertMessage.run(seq, message.id, room, from, to, body, replyTo, key, sentAt, stored).changes === 0) {
+		const id = newMessageId(seq);
+		// A reply: one primary-key read for its parent's thread (a parent not in the room is the root itself).
+		const parentSeq = replyTo === null ? null : seqOfMessageId(replyTo);
+		const thread = replyTo === null ? null : ((parentSeq === null ? undefined : st.parentThread.get(parentSeq, replyTo, room)) ?? replyTo);
+		const message: Message = { id, seq, room, from, to, body, replyTo, thread: thread ?? id, sentAt };
+		const recipients = input.topic
+			? uniqueRecipients([...input.recipients, ...this.topics.audience(room, input.topic).filter((s) => s !== from)])
+			: uniqueRecipients(input.recipients);
+		// A direct message's recipient is its `to`; every other audience is stored with the message.
+		const stored = recipients.length === 1 && recipients[0] === to ? null : JSON.stringify(recipients);
+		if (st.insertMessage.run(seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread).changes === 0) {
 			const earlier = key === null ? undefined : st.byKey.get(room, from, key);
 			if (!earlier) throw new Error(`append of seq ${seq} was ignored without an idempotency match`);
 			return { message: earlier, duplicate: true, recipients: this.recipientsOf(st, earlier) };
@@ -713,15 +888,33 @@ export class SqliteStore implements Store {
 		return { message, duplicate: false, recipients };
 	}
 
-	/** Whom a stored message was for: its addressee, or the audience stored with a broadcast. */
+	/** Whom a stored message was for: the audience stored with it, or its addressee. */
 	private recipientsOf(st: Statements, message: Message): string[] {
-		if (message.to !== BROADCAST) return [message.to];
 		const stored = st.recipientsOf.get(message.seq);
-		return stored ? (JSON.parse(stored) as string[]).sort() : [];
+		return stored ? (JSON.parse(stored) as string[]).sort() : [message.to];
+	}
+
+	/** Writes a batch of pushed marks in one transaction (the buffer's flush). */
+	private writePushed(marks: readonly PushedMark[]): void {
+		if (!this.conn) return;
+		const { db, st } = this.conn;
+		// `*`: every recipient of the message (a live fan-out that reached all of them), not 50 names.
+		const row = (m: PushedMark) => [m.seq, m.at, m.all ? "*" : m.recipients.length === 1 ? (m.recipients[0] as string) : m.recipients.join(",")];
+		db.transaction(() => {
+			let i = 0;
+			for (; i + PUSH_ROWS <= marks.length; i += PUSH_ROWS) st.markPushedMany.run(marks.slice(i, i + PUSH_ROWS).flatMap(row));
+			for (; i < marks.length; i++) st.markPushed.run(row(marks[i] as PushedMark));
+		}).immediate();
 	}
 
 	private pendingPage(st: Statements, room: string, recipient: string, query: PendingQuery): PendingPage {
-		const params = { room, recipient, afterSeq: query.afterSeq ?? Number.MIN_SAFE_INTEGER, from: query.from ?? null };
+		const params = {
+			room,
+			recipient,
+			afterSeq: query.afterSeq ?? Number.MIN_SAFE_INTEGER,
+			from: query.from ?? null,
+			replyTo: query.replyTo ?? null,
+		};
 		const messages = st.pendingPage.all({ ...params, limit: Math.max(0, query.limit) });
 		const total = st.pendingCount.get(params) ?? 0;
 		return { messages, remaining: total - messages.length };

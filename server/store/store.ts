@@ -5,9 +5,14 @@
  *
  * Model: a message is stored once; a *delivery* row per recipient records whether that recipient has acked
  * it. The inbox of a session is its unacked deliveries in `seq` order. Broadcasts get a delivery for every
- * session known in the room at send time (online or not), so a session away for days still gets them.
+ * session known in the room at send time (online or not), so a session away for days still gets them; a
+ * topic send, one for every subscriber at commit time.
+ *
+ * Threads and receipts are delivery state, so they extend the message core: a reply's thread is found
+ * from its replyTo at append (one primary-key read), and a recipient's receipt is `queued` until a row says
+ * it was pushed (recorded in memory and written later, never before a push) or seen (written with the ack).
  */
-import type { Message, SessionMeta } from "../protocol.js";
+import type { Message, Receipt, SessionMeta } from "../protocol.js";
 
 export interface SessionRecord {
 	room: string;
@@ -84,7 +89,7 @@ export interface StaleSession {
 export interface AppendInput {
 	room: string;
 	from: string;
-	/** A session ID or `*`. */
+	/** What was addressed, normalized (protocol.ts parseTarget): a session ID, `*`, `#topic`, or `A,B`. */
 	to: string;
 	body: string;
 	replyTo: string | null;
@@ -92,6 +97,11 @@ export interface AppendInput {
 	key: string | null;
 	/** Who gets a delivery row. Decided by the hub (for `*`: every known session in the room but the sender). */
 	recipients: string[];
+	/**
+	 * A topic (without `#`): the store adds every subscriber of it at commit time, except the sender, to
+	 * `recipients`, in the same atomic step (so the audience is exactly who subscribed when it was stored).
+	 */
+	topic?: string | null;
 	sentAt: number;
 }
 
@@ -109,6 +119,10 @@ export interface PendingQuery {
 	limit: number;
 	/** Only messages from this sender. */
 	from?: string;
+	/** Only replies to this message id. */
+	replyTo?: string;
+	/** takePending: when the taken messages were seen (their receipts); default now. */
+	seenAt?: number;
 }
 
 export interface PendingPage {
@@ -118,16 +132,60 @@ export interface PendingPage {
 }
 
 export interface HistoryQuery {
-	/** The session asking: it sees broadcasts in its room and direct messages from or to itself. */
+	/**
+	 * The session asking: it sees broadcasts in its room, what it sent, and what was addressed to it (alone or
+	 * in a list); topic messages of others only through `topic`.
+	 */
 	viewer: string;
 	/** Only the direct conversation between viewer and this peer. */
 	with?: string;
+	/** Only this topic's log (without `#`): every message sent to it (topics are public in their room). */
+	topic?: string;
 	before?: number;
 	after?: number;
 	limit: number;
 }
 
 export interface HistoryPage {
+	/** Oldest first. */
+	messages: Message[];
+	hasMore: boolean;
+}
+
+/** A delivery that an ack turned from unacked to seen: what the sender's receipt push needs. */
+export interface SeenDelivery {
+	id: string;
+	seq: number;
+	/** The message's sender: who gets the receipt. */
+	from: string;
+	seenAt: number;
+}
+
+/** One message written to these recipients' connections (one push: a live fan-out, or one of a backlog page). */
+export interface PushedDelivery {
+	seq: number;
+	recipients: readonly string[];
+	/** These are all of the message's recipients (a live fan-out that reached everyone): stored as such. */
+	all?: boolean;
+}
+
+/** Where a message is for each of its recipients (sorted by recipient). */
+export interface MessageReceipts {
+	message: Message;
+	receipts: Receipt[];
+}
+
+export interface ThreadQuery {
+	/** The session asking: the page holds only what it may see (as getMessage decides). */
+	viewer: string;
+	/** Only messages with seq above this. */
+	after?: number;
+	limit: number;
+}
+
+export interface ThreadPage {
+	/** The root's id. */
+	thread: string;
 	/** Oldest first. */
 	messages: Message[];
 	hasMore: boolean;
@@ -212,6 +270,8 @@ export class StorageHealth {
  * Which Store methods read, write, or add data (a write a full disk refuses), for guardStorage.
  * `satisfies` makes a method added to Store a compile error here until it is listed.
  */
+type StorageKind = "read" | "write" | "add";
+
 const STORAGE_METHODS = {
 	getSession: "read",
 	createSession: "add",
@@ -226,14 +286,18 @@ const STORAGE_METHODS = {
 	countPending: "read",
 	takePending: "write",
 	ack: "write",
+	ackSeen: "write",
+	markPushed: "write",
 	getMessage: "read",
+	receipts: "read",
+	thread: "read",
 	history: "read",
 	oldestSeq: "read",
 	prunedThrough: "read",
 	takeLost: "write",
 	applyRetention: "write",
 	stats: "read",
-} as const satisfies Record<Exclude<keyof Store, "kind" | "health" | "open" | "close" | "state" | "claims">, "read" | "write" | "add">;
+} as const satisfies Record<Exclude<keyof Store, "kind" | "health" | "open" | "close" | "state" | "claims" | "topics">, "read" | "write" | "add">;
 
 /** STORAGE_METHODS for the sub-stores (see guardSubStore). */
 export const STATE_METHODS = { get: "read", set: "add", append: "add", delete: "write", list: "read" } as const satisfies {
@@ -242,6 +306,16 @@ export const STATE_METHODS = { get: "read", set: "add", append: "add", delete: "
 export const CLAIM_METHODS = { claim: "add", release: "write", list: "read", sweep: "write" } as const satisfies {
 	readonly [K in keyof ClaimStore]: "read" | "write" | "add";
 };
+
+/** The storage methods of the topic sub-store (store.topics), for guardSubStorePrototype. */
+export const TOPIC_METHODS = {
+	subscribe: "add",
+	unsubscribe: "write",
+	subscriptions: "read",
+	subscribers: "read",
+	list: "read",
+	forgetSession: "write",
+} as const satisfies { readonly [K in keyof TopicStore]: "read" | "write" | "add" };
 
 /**
  * Wraps every storage method of a backend's prototype, once: a rejection that `translate` recognises as a
@@ -255,7 +329,6 @@ export function guardStorage<S extends Store>(proto: S, translate: (err: unknown
 	}
 }
 
-type StorageKind = "read" | "write" | "add";
 
 /**
  * The same for a sub-store (`store.state`, `store.claims`): its methods, wrapped on the instance, report to
@@ -272,6 +345,20 @@ export function guardSubStore<T extends object>(
 		guardMethod(sub as unknown as Record<string, unknown>, name, kind, () => health, (err) => translate(err));
 	}
 	return sub;
+}
+
+/**
+ * guardStorage for a sub-store class whose instances carry their Store's `health` (a backend's TopicStore):
+ * wraps its prototype once, like guardStorage.
+ */
+export function guardSubStorePrototype<S extends { readonly health: StorageHealth }>(
+	proto: S,
+	table: Readonly<Record<string, StorageKind>>,
+	translate: (err: unknown, store: S) => StorageError | null,
+): void {
+	for (const [name, kind] of Object.entries(table)) {
+		guardMethod(proto as unknown as Record<string, unknown>, name, kind, (self) => (self as S).health, (err, self) => translate(err, self as S));
+	}
 }
 
 function guardMethod(
@@ -346,10 +433,32 @@ export interface MessageStore {
 	countPending(room: string, recipient: string): Promise<number>;
 	/** Like `pending` then `ack` of exactly the returned messages, atomically. */
 	takePending(room: string, recipient: string, query: PendingQuery): Promise<PendingPage>;
-	/** Marks deliveries acked; unknown or already-acked ids are ignored. Returns how many changed. */
+	/** Marks deliveries acked (and seen); unknown or already-acked ids are ignored. Returns how many changed. */
 	ack(room: string, recipient: string, messageIds: string[]): Promise<number>;
-	/** One message by id, if `viewer` may see it (sender, recipient, or a broadcast in its room). */
+	/**
+	 * `ack`, returning the deliveries it changed, each recorded as seen at `seenAt` in the same atomic step
+	 * (so a `seen` receipt is as durable as the ack).
+	 */
+	ackSeen(room: string, recipient: string, messageIds: string[], seenAt: number): Promise<SeenDelivery[]>;
+	/**
+	 * These deliveries were written to their recipients' connections at `at`: their receipts become `pushed`
+	 * (never back from `seen`). Backends may keep this in memory and write it shortly after (it must never
+	 * delay a push); a hub that crashes before it is written reads those receipts as `queued`.
+	 */
+	markPushed(room: string, pushes: readonly PushedDelivery[], at: number): Promise<void>;
+	/**
+	 * One message by id, if `viewer` may see it: its sender, a recipient (alone or in a list), or anyone in the
+	 * room for a broadcast or a topic message.
+	 */
 	getMessage(room: string, messageId: string, viewer: string): Promise<Message | null>;
+	/** The message and each recipient's receipt, or null if there is no such message in the room. */
+	receipts(room: string, messageId: string): Promise<MessageReceipts | null>;
+	/**
+	 * The thread that `messageId` belongs to (root first, then replies by seq), only what `viewer` may see;
+	 * null when the message is not there or not the viewer's to see. A message that is gone (retention) still
+	 * names its thread when replies to it remain.
+	 */
+	thread(room: string, messageId: string, query: ThreadQuery): Promise<ThreadPage | null>;
 	history(room: string, query: HistoryQuery): Promise<HistoryPage>;
 	/** Oldest retained seq in the room, or null. */
 	oldestSeq(room: string): Promise<number | null>;
@@ -358,6 +467,41 @@ export interface MessageStore {
 	 * page or cursor at or below it reached into deleted history, which the hub reports as `truncated`.
 	 */
 	prunedThrough(room: string): Promise<number>;
+}
+
+/** A topic of a room: who subscribes to it, and what its log holds. */
+export interface TopicRecord {
+	topic: string;
+	/** By session ID. */
+	subscribers: { session: string; since: number }[];
+	/** Messages sent to it that the log still holds. */
+	messages: number;
+	/** sentAt of the newest of them; null when there is none. */
+	lastMessageAt: number | null;
+}
+
+export type SubscribeOutcome =
+	| { status: "ok"; changed: boolean }
+	/** The session already has `limit` subscriptions: nothing changed. */
+	| { status: "limit"; limit: number };
+
+/**
+ * Topic subscriptions (store.topics), per room and session, durable like sessions. The audience of a topic
+ * send is read by `append` itself (AppendInput.topic); this interface is the rest.
+ */
+export interface TopicStore {
+	/** Subscribes, unless the session already holds `maxPerSession` subscriptions (checked atomically). */
+	subscribe(room: string, topic: string, session: string, since: number, maxPerSession: number): Promise<SubscribeOutcome>;
+	/** True if a subscription was removed. */
+	unsubscribe(room: string, topic: string, session: string): Promise<boolean>;
+	/** This session's topics, sorted. */
+	subscriptions(room: string, session: string): Promise<string[]>;
+	/** This topic's subscribers, sorted. */
+	subscribers(room: string, topic: string): Promise<string[]>;
+	/** Every topic of the room that has a subscriber or a message, sorted by name. */
+	list(room: string): Promise<TopicRecord[]>;
+	/** Drops all of a session's subscriptions (when the session is forgotten); returns how many. */
+	forgetSession(room: string, session: string): Promise<number>;
 }
 
 /** What retention deletes, and the `lost` counters it leaves for the sessions whose unread mail it took. */
@@ -552,6 +696,8 @@ export interface Store extends SessionStore, MessageStore, RetentionStore {
 	readonly state: StateStore;
 	/** File claims (claim, release, claims requests). */
 	readonly claims: ClaimStore;
+	/** Topic subscriptions (subscribe, unsubscribe, topics requests). */
+	readonly topics: TopicStore;
 	/** Opens files, runs migrations. Called once before anything else. */
 	open(): Promise<void>;
 	/** Flushes and closes. Safe to call twice. */
