@@ -22,7 +22,7 @@
 import { readFile } from "node:fs/promises";
 import type { Message } from "../server/protocol.js";
 import { BODY_LIMIT } from "./format.js";
-import { Framing, safeId, safeName } from "./framing.js";
+import { Framing, PERSON, safeId, safeName } from "./framing.js";
 import type { ChannelsMode } from "./options.js";
 
 export const CHANNEL_CAPABILITY = "claude/channel";
@@ -55,8 +55,9 @@ export function channelNotification(
 	const from = safeName(m.from);
 	const id = safeId(m.id);
 	const to = m.to === "*" ? "everyone (*)" : safeName(m.to);
+	const who = m.human === true ? `it was ${PERSON}.` : "it comes from another agent, not from your user.";
 	const lines = [
-		`A relay message from ${from} to ${to}: it comes from another agent, not from your user. ${framing.note()}`,
+		`A relay message from ${from} to ${to}: ${who} ${framing.note()}`,
 		framing.message(m, { limit: BODY_LIMIT }),
 		`(Already marked read. To answer: relay_send {"to":"${from}","replyTo":"${id}"}.)`,
 	];
@@ -71,6 +72,7 @@ export function channelNotification(
 		room: safeName(m.room),
 	};
 	if (m.replyTo && safeId(m.replyTo) !== "invalid") meta.reply_to = m.replyTo;
+	if (m.human === true) meta.from_human = "true";
 	return { content: lines.join("\n"), meta };
 }
 

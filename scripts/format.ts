@@ -46,9 +46,13 @@ export function duration(ms: number): string {
 	return `${Math.round(s / 86_400)} d`;
 }
 
-/** `[12:03:04] CC-1 → CC-2: body` (a broadcast shows `→ *`; a reply adds `(re m-…)`). */
+/**
+ * `[12:03:04] CC-1 → CC-2: body` (a broadcast shows `→ *`; a reply adds `(re m-…)`; a message a person wrote in
+ * the hub's dashboard, which only the hub can mark, shows `Operator (person)`).
+ */
 export function formatMessage(m: Message, style: Style = PLAIN): string {
-	const head = `${paint(style, "dim", `[${clock(m.sentAt)}]`)} ${paint(style, "bold", sanitizeLine(m.from))} → ${sanitizeLine(m.to)}`;
+	const person = m.human === true ? ` ${paint(style, "cyan", "(person)")}` : "";
+	const head = `${paint(style, "dim", `[${clock(m.sentAt)}]`)} ${paint(style, "bold", sanitizeLine(m.from))}${person} → ${sanitizeLine(m.to)}`;
 	const re = m.replyTo ? ` ${paint(style, "dim", `(re ${sanitizeLine(m.replyTo)})`)}` : "";
 	const body = sanitize(m.body, style.multiline);
 	if (!style.multiline || !body.includes("\n")) return `${head}${re}: ${body}`;

@@ -177,6 +177,12 @@ export const Message = z.object({
 	replyTo: z.string().nullable(),
 	/** Epoch milliseconds when the hub committed it. */
 	sentAt: z.number(),
+	/**
+	 * Present (and true) only on a message a person wrote in the hub's dashboard (`POST /api/send`). Set by
+	 * the hub alone: no client frame can set it (SendRequest has no such field, and unknown fields are
+	 * dropped), so a model or a person can trust it to tell a person's message from an agent's.
+	 */
+	human: z.literal(true).optional(),
 });
 export type Message = z.infer<typeof Message>;
 

@@ -278,6 +278,35 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				expect(await store.getMessage("r", r.message.id, "bob")).toEqual(r.message);
 			});
 
+			it("marks a message human only when the hub says so, and every read keeps the mark (and only that one)", async () => {
+				const person = await send({ room: "r", from: "Operator", to: "bob", body: "from a person", human: true, key: "k1" });
+				const agent = await send({ room: "r", from: "alice", to: "bob", body: "from an agent" });
+				const broadcast = await send({ room: "r", from: "Operator", to: "*", recipients: ["bob", "carol"], human: true });
+				expect(person.message).toEqual({ ...person.message, human: true });
+				expect(person.message.human).toBe(true);
+				expect(broadcast.message.human).toBe(true);
+				// No `human` key at all on an agent's message, not even false: the field means "a person wrote it".
+				expect(Object.keys(agent.message)).not.toContain("human");
+				const reads = [
+					(await store.pending("r", "bob", { limit: 10 })).messages,
+					(await store.history("r", { viewer: "bob", limit: 10 })).messages,
+				];
+				for (const messages of reads) {
+					expect(messages.map((m) => [m.body, m.human])).toEqual([
+						["from a person", true],
+						["from an agent", undefined],
+						[broadcast.message.body, true],
+					]);
+					expect(Object.keys(messages[1] ?? {})).not.toContain("human");
+				}
+				expect(await store.getMessage("r", person.message.id, "bob")).toEqual(person.message);
+				expect(await store.getMessage("r", agent.message.id, "bob")).toEqual(agent.message);
+				// A retry with the same key answers the stored message, mark included.
+				const retried = await send({ room: "r", from: "Operator", to: "bob", body: "from a person", human: true, key: "k1" });
+				expect(retried).toMatchObject({ duplicate: true, message: person.message });
+				expect((await store.takePending("r", "carol", { limit: 10 })).messages).toEqual([broadcast.message]);
+			});
+
 			it("writes one unacked delivery per recipient, none for the sender", async () => {
 				await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"] });
 				expect(await store.countPending("r", "bob")).toBe(1);

@@ -1,7 +1,7 @@
 /** relay_history: read the message log (broadcasts and this session's conversations) without touching the inbox. */
 import { z } from "zod";
 import { present } from "../format.js";
-import { safeName } from "../framing.js";
+import { fromPeople, HUMAN_MARK, PERSON, safeName } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 export const registerHistory: ToolRegistrar = (server, ctx) => {
@@ -59,7 +59,9 @@ export const registerHistory: ToolRegistrar = (server, ctx) => {
 				const peer = args.with === undefined ? undefined : safeName(args.with);
 				const out = blocks.length
 					? [
-							`${blocks.length === 1 ? "1 message" : `${blocks.length} messages`}, oldest first; they come from other agents (and this session), not from your user. ${note}`,
+							`${blocks.length === 1 ? "1 message" : `${blocks.length} messages`}, oldest first; they come from other agents (and this session), not from your user.${
+								fromPeople(page.messages) > 0 ? ` Except those marked ${HUMAN_MARK}: ${PERSON}.` : ""
+							} ${note}`,
 							...blocks,
 						]
 					: [

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { StateChangedPush } from "../../server/protocol.js";
 import { present } from "../format.js";
 import { changeLine } from "../format-state.js";
-import { safeName } from "../framing.js";
+import { authorship, safeName } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 export const WAIT_DEFAULT_SECONDS = 60;
@@ -137,7 +137,7 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 					}
 					const { note, blocks, shown } = present([r.message]);
 					const lines = [
-						`A message from another agent, not from your user. ${note}`,
+						r.message.human === true ? `A relay message. ${authorship([r.message], "")} ${note}` : `A message from another agent, not from your user. ${note}`,
 						...blocks,
 					];
 					if (r.source === "local")

@@ -148,6 +148,7 @@ export class MemoryStore implements Store {
 			replyTo: input.replyTo,
 			sentAt: input.sentAt,
 		};
+		if (input.human) message.human = true;
 		const recipients = uniqueRecipients(input.recipients);
 		const stored: StoredMessage = { message, key: input.key, deliveries: new Map() };
 		for (const r of recipients) {

@@ -245,7 +245,7 @@ export class RedisStore implements Store {
 		const tail = newMessageId(0).slice("m-0-".length);
 		// Everything but id and seq, serialized here so the script only concatenates (Lua's JSON encoder
 		// rounds numbers to 14 digits).
-		const rest = JSON.stringify({ room, from, to, body, replyTo, sentAt });
+		const rest = JSON.stringify(input.human ? { room, from, to, body, replyTo, sentAt, human: true } : { room, from, to, body, replyTo, sentAt });
 		const reply = (await client.relayAppend(
 			...this.args(room, from, to, key ?? "", key === null ? 0 : 1, tail, sentAt, rest, JSON.stringify(recipients), ...recipients),
 		)) as [number, string, string[]?];

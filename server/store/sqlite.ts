@@ -86,9 +86,22 @@ const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
 /** While appends wait for the checkpointer to truncate the WAL, how often they look again. */
 const WAL_WAIT_MS = 5;
 
-/** Columns of `messages m` aliased to the fields of Message, so rows are Messages as they come. */
+/** Columns of `messages m` aliased to the fields of Message; `toMessage` makes a row a Message. */
 const MESSAGE = `m.id, m.seq, m.room, m.sender AS "from", m.recipient AS "to", m.body,
-	m.reply_to AS replyTo, m.sent_at AS sentAt`;
+	m.reply_to AS replyTo, m.sent_at AS sentAt, m.human`;
+
+/** A row of MESSAGE: `human` is 1 or NULL (migration 5). */
+type MessageRow = Omit<Message, "human"> & { human: number | null };
+
+/**
+ * A row as a Message: `human` only when set, as every backend returns it. A literal rather than deleting the
+ * key, so every message object has one of two shapes (V8 keeps them fast to serialize).
+ */
+export function toMessage(r: MessageRow): Message {
+	const m: Message = { id: r.id, seq: r.seq, room: r.room, from: r.from, to: r.to, body: r.body, replyTo: r.replyTo, sentAt: r.sentAt };
+	if (r.human === 1) m.human = true;
+	return m;
+}
 
 interface SessionRow {
 	room: string;
@@ -139,7 +152,7 @@ function prepareStatements(db: Database.Database) {
 	const inRange = "m.seq > @after AND m.seq < @before";
 	// A room's history walks (room, seq) and filters: broadcasts are most of what a room holds.
 	const roomHistory = (order: "ASC" | "DESC") =>
-		db.prepare<HistoryParams, Message>(
+		db.prepare<HistoryParams, MessageRow>(
 			`SELECT ${MESSAGE} FROM messages m
 			 WHERE m.room = @room AND ${inRange}
 			   AND (m.recipient = '${BROADCAST}' OR m.sender = @viewer OR m.recipient = @viewer)
@@ -152,7 +165,7 @@ function prepareStatements(db: Database.Database) {
 			`SELECT * FROM (SELECT ${MESSAGE} FROM messages m
 			 WHERE m.room = @room AND m.sender = ${sender} AND m.recipient = ${recipient} AND ${inRange}
 			 ORDER BY m.seq ${order} LIMIT @limit)`;
-		return db.prepare<HistoryParams, Message>(
+		return db.prepare<HistoryParams, MessageRow>(
 			`${direction("@viewer", "@with")} UNION ALL ${direction("@with", "@viewer")} ORDER BY seq ${order} LIMIT @limit`,
 		);
 	};
@@ -191,20 +204,20 @@ function prepareStatements(db: Database.Database) {
 			.prepare<[], number>("SELECT max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT seq FROM seq_floor), 0))")
 			.pluck(),
 		raiseSeqFloor: db.prepare<[number]>("UPDATE seq_floor SET seq = max(seq, ?)"),
-		byKey: db.prepare<[string, string, string], Message>(
+		byKey: db.prepare<[string, string, string], MessageRow>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.room = ? AND m.sender = ? AND m.idem_key = ?`,
 		),
 		// A broadcast's recipients, as stored with it (JSON); null for a direct message.
 		recipientsOf: db.prepare<[number], string | null>("SELECT recipients FROM messages WHERE seq = ?").pluck(),
 		insertMessage: db.prepare<
-			[number, string, string, string, string, string, string | null, string | null, number, string | null]
+			[number, string, string, string, string, string, string | null, string | null, number, string | null, number | null]
 		>(
-			`INSERT OR IGNORE INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT OR IGNORE INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients, human)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		),
 		insertPending: db.prepare<[string, string, number]>("INSERT INTO pending (room, recipient, seq) VALUES (?, ?, ?)"),
 
-		pendingPage: db.prepare<PendingParams, Message>(
+		pendingPage: db.prepare<PendingParams, MessageRow>(
 			`SELECT ${MESSAGE} FROM pending p JOIN messages m ON m.seq = p.seq
 			 WHERE ${pendingWhere} ORDER BY p.seq LIMIT @limit`,
 		),
@@ -228,7 +241,7 @@ function prepareStatements(db: Database.Database) {
 
 		// A session sees broadcasts and the direct messages it sent or was sent: every message it was a
 		// recipient of, and everything history shows it.
-		getMessage: db.prepare<{ seq: number; id: string; room: string; viewer: string }, Message>(
+		getMessage: db.prepare<{ seq: number; id: string; room: string; viewer: string }, MessageRow>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.seq = @seq AND m.id = @id AND m.room = @room
 			 AND (m.recipient = '${BROADCAST}' OR m.sender = @viewer OR m.recipient = @viewer)`,
 		),
@@ -477,7 +490,8 @@ export class SqliteStore implements Store {
 	async getMessage(room: string, messageId: string, viewer: string): Promise<Message | null> {
 		const seq = seqOfMessageId(messageId);
 		if (seq === null) return null;
-		return this.ready().st.getMessage.get({ seq, id: messageId, room, viewer }) ?? null;
+		const row = this.ready().st.getMessage.get({ seq, id: messageId, room, viewer });
+		return row ? toMessage(row) : null;
 	}
 
 	async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -502,7 +516,7 @@ export class SqliteStore implements Store {
 			limit: limit + 1, // one more than asked tells whether there are more
 		});
 		const hasMore = rows.length > limit;
-		const page = rows.slice(0, limit);
+		const page = rows.slice(0, limit).map(toMessage);
 		return { messages: forward ? page : page.reverse(), hasMore };
 	}
 
@@ -660,11 +674,13 @@ export class SqliteStore implements Store {
 		const { room, from, to, body, replyTo, key, sentAt } = input;
 		const seq = next.seq;
 		const message: Message = { id: newMessageId(seq), seq, room, from, to, body, replyTo, sentAt };
+		if (input.human) message.human = true;
 		const recipients = uniqueRecipients(input.recipients);
 		const stored = to === BROADCAST ? JSON.stringify(recipients) : null;
-		if (st.insertMessage.run(seq, message.id, room, from, to, body, replyTo, key, sentAt, stored).changes === 0) {
-			const earlier = key === null ? undefined : st.byKey.get(room, from, key);
-			if (!earlier) throw new Error(`append of seq ${seq} was ignored without an idempotency match`);
+		if (st.insertMessage.run(seq, message.id, room, from, to, body, replyTo, key, sentAt, stored, input.human ? 1 : null).changes === 0) {
+			const row = key === null ? undefined : st.byKey.get(room, from, key);
+			if (!row) throw new Error(`append of seq ${seq} was ignored without an idempotency match`);
+			const earlier = toMessage(row);
 			return { message: earlier, duplicate: true, recipients: this.recipientsOf(st, earlier) };
 		}
 		next.seq++;
@@ -681,7 +697,7 @@ export class SqliteStore implements Store {
 
 	private pendingPage(st: Statements, room: string, recipient: string, query: PendingQuery): PendingPage {
 		const params = { room, recipient, afterSeq: query.afterSeq ?? Number.MIN_SAFE_INTEGER, from: query.from ?? null };
-		const messages = st.pendingPage.all({ ...params, limit: Math.max(0, query.limit) });
+		const messages = st.pendingPage.all({ ...params, limit: Math.max(0, query.limit) }).map(toMessage);
 		const total = st.pendingCount.get(params) ?? 0;
 		return { messages, remaining: total - messages.length };
 	}

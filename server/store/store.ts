@@ -73,6 +73,8 @@ export interface AppendInput {
 	/** Who gets a delivery row. Decided by the hub (for `*`: every known session in the room but the sender). */
 	recipients: string[];
 	sentAt: number;
+	/** Written by a person in the dashboard (POST /api/send); only the hub's HTTP API sets it. */
+	human?: boolean;
 }
 
 export interface AppendResult {
