@@ -25,6 +25,7 @@ import {
 } from "./store.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
 import { MemoryClaimStore } from "./memory-claims.js";
+import { MemoryOperatorStore } from "./memory-operator.js";
 import { MemoryStateStore } from "./memory-state.js";
 
 /** Composite map key; JSON keeps it unambiguous whatever the parts contain. */
@@ -48,6 +49,12 @@ export class MemoryStore implements Store {
 	readonly health = new StorageHealth();
 	readonly state = new MemoryStateStore(() => this.check());
 	readonly claims = new MemoryClaimStore(() => this.check());
+	readonly operator = new MemoryOperatorStore({
+		check: () => this.check(),
+		rooms: () => [...[...this.sessions.values()].map((s) => s.room), ...this.rooms.keys()],
+		roomMessages: (room) => this.roomOf(room)?.values() ?? [],
+		byId: (id) => this.byId.get(id),
+	});
 
 	private closed = false;
 	private lastSeq = 0;

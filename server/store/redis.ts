@@ -25,6 +25,7 @@ import type { Redis, RedisOptions } from "ioredis";
 import type { Message, SessionMeta } from "../protocol.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
 import { CLAIM_SCRIPTS, RedisClaimStore } from "./redis-claims.js";
+import { OPERATOR_SCRIPTS, RedisOperatorStore } from "./redis-operator.js";
 import { RedisStateStore, STATE_SCRIPTS } from "./redis-state.js";
 import { decodeKeyPart, encodeKeyPart, LAYOUT_VERSION, SCRIPTS, type ScriptName } from "./redis-scripts.js";
 import {
@@ -34,6 +35,7 @@ import {
 	type ForgetResult,
 	CLAIM_METHODS,
 	guardStorage,
+	OPERATOR_METHODS,
 	guardSubStore,
 	STATE_METHODS,
 	type HistoryPage,
@@ -132,12 +134,14 @@ export class RedisStore implements Store {
 	/** On this store's connection and prefix; their scripts are defined in open(). */
 	readonly state: RedisStateStore;
 	readonly claims: RedisClaimStore;
+	readonly operator: RedisOperatorStore;
 
 	constructor(private readonly options: RedisStoreOptions) {
 		this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
 		const translate = (err: unknown) => redisStorageError(err, this.url);
 		this.state = guardSubStore(new RedisStateStore(() => this.ready(), this.prefix), STATE_METHODS, this.health, translate);
 		this.claims = guardSubStore(new RedisClaimStore(() => this.ready(), this.prefix), CLAIM_METHODS, this.health, translate);
+		this.operator = guardSubStore(new RedisOperatorStore(() => this.ready(), this.prefix), OPERATOR_METHODS, this.health, translate);
 	}
 
 	get url(): string {
@@ -157,7 +161,9 @@ export class RedisStore implements Store {
 			// its idempotency key) rather than let ioredis run it a second time after reconnecting.
 			autoResendUnfulfilledCommands: false,
 		});
-		for (const [name, lua] of Object.entries({ ...SCRIPTS, ...STATE_SCRIPTS, ...CLAIM_SCRIPTS })) client.defineCommand(name, { lua, numberOfKeys: 0 });
+		for (const [name, lua] of Object.entries({ ...SCRIPTS, ...STATE_SCRIPTS, ...CLAIM_SCRIPTS, ...OPERATOR_SCRIPTS })) {
+			client.defineCommand(name, { lua, numberOfKeys: 0 });
+		}
 		this.client = client as ScriptedRedis;
 		await this.upgradeLayout();
 		await this.checkPersistence(client);
@@ -386,9 +392,10 @@ export class RedisStore implements Store {
 	}
 
 	/**
-	 * Brings data written before the session lifecycle (layout 1: a set of IDs per room, no seen indexes) to
-	 * layout 2, once: every session hash is indexed (P ids:<room>, P seen), then the old sets go. Safe to run
-	 * twice or from two hubs at once (every step is idempotent); the version is written last.
+	 * Brings data written by an older layout to the current one (3), once: every session hash is indexed
+	 * (P ids:<room>, P seen, P session-rooms: layout 1 had none of them, layout 2 no P session-rooms), then
+	 * layout 1's sets go. Safe to run twice or from two hubs at once (every step is idempotent); the version
+	 * is written last.
 	 */
 	private async upgradeLayout(): Promise<void> {
 		const client = this.ready();

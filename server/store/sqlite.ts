@@ -30,6 +30,8 @@ import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { DamagedDatabaseError, integrityProblems, isCorruption } from "./integrity.js";
 import { migrate } from "./migrations.js";
 import { SqliteClaimStore } from "./sqlite-claims.js";
+import { SqliteOperatorStore } from "./sqlite-operator.js";
+import { MESSAGE, type MessageRow, toMessage } from "./sqlite-rows.js";
 import { SqliteStateStore } from "./sqlite-state.js";
 import {
 	type AppendInput,
@@ -38,6 +40,7 @@ import {
 	type ForgetResult,
 	CLAIM_METHODS,
 	guardStorage,
+	OPERATOR_METHODS,
 	guardSubStore,
 	STATE_METHODS,
 	type HistoryPage,
@@ -85,23 +88,6 @@ const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
 
 /** While appends wait for the checkpointer to truncate the WAL, how often they look again. */
 const WAL_WAIT_MS = 5;
-
-/** Columns of `messages m` aliased to the fields of Message; `toMessage` makes a row a Message. */
-const MESSAGE = `m.id, m.seq, m.room, m.sender AS "from", m.recipient AS "to", m.body,
-	m.reply_to AS replyTo, m.sent_at AS sentAt, m.human`;
-
-/** A row of MESSAGE: `human` is 1 or NULL (migration 5). */
-type MessageRow = Omit<Message, "human"> & { human: number | null };
-
-/**
- * A row as a Message: `human` only when set, as every backend returns it. A literal rather than deleting the
- * key, so every message object has one of two shapes (V8 keeps them fast to serialize).
- */
-export function toMessage(r: MessageRow): Message {
-	const m: Message = { id: r.id, seq: r.seq, room: r.room, from: r.from, to: r.to, body: r.body, replyTo: r.replyTo, sentAt: r.sentAt };
-	if (r.human === 1) m.human = true;
-	return m;
-}
 
 interface SessionRow {
 	room: string;
@@ -323,6 +309,12 @@ export class SqliteStore implements Store {
 	/** On this connection, after the queued appends (ready() flushes them): ordered with messages. */
 	readonly state = guardSubStore(new SqliteStateStore(() => this.ready().db), STATE_METHODS, this.health, sqliteStorageError);
 	readonly claims = guardSubStore(new SqliteClaimStore(() => this.ready().db), CLAIM_METHODS, this.health, sqliteStorageError);
+	readonly operator = guardSubStore(
+		new SqliteOperatorStore(() => this.ready().db, () => this.options.file),
+		OPERATOR_METHODS,
+		this.health,
+		sqliteStorageError,
+	);
 
 	private conn: Connection | null = null;
 	private checkpointer: Worker | null = null;
