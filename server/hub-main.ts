@@ -84,6 +84,9 @@ export async function runHub(args: HubArgs): Promise<void> {
 				claimMaxTtlSeconds: args.claimMaxTtl,
 				claimMaxPerSession: args.claimMaxPerSession,
 				claimMaxPerRepo: args.claimMaxPerRepo,
+				operatorName: args.operatorName,
+				metricsPublic: args.metricsPublic,
+				maxViewers: args.maxViewers,
 			},
 			{ store, fanout, log },
 		);
@@ -105,6 +108,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 	const lines = [
 		`claude-relay hub ${VERSION}`,
 		`  listening  ${address.url}   (health: http://${address.url.slice(5)}/healthz)`,
+		`  dashboard  http://${address.url.slice(5)}/   (metrics: /metrics${token ? (args.metricsPublic ? ", public" : ", token required") : ""})`,
 		`  data       ${dbSpec === ":memory:" ? "in memory (nothing is kept after exit)" : store instanceof RedisStore ? redactRedisUrl(dbSpec) : dbSpec} [${store.kind}]`,
 		...(store instanceof RedisStore ? store.warnings.map((w) => `  warning    ${w}`) : []),
 		`  token      ${token ? "required" : "none (loopback only)"}`,

@@ -12,6 +12,7 @@ import type { Connection, LeaveReason } from "./connection.js";
 import { sessionKey } from "./connection.js";
 import type { HubOptions } from "./defaults.js";
 import { CloseCode } from "./errors.js";
+import { HubEvents } from "./events.js";
 import type { Fanout } from "./fanout.js";
 import type { Logger } from "./logger.js";
 import type { Message } from "./protocol.js";
@@ -63,6 +64,8 @@ export class Presence {
 		private readonly fanout: Pick<Fanout, "publish">,
 		private readonly log: Logger,
 		private readonly options: Pick<HubOptions, "ephemeralGraceMs"> = { ephemeralGraceMs: 0 },
+		/** The dashboard's live stream hears joins and leaves here (server/events.ts). */
+		private readonly events: HubEvents = new HubEvents(),
 	) {}
 
 	/** Stops the pending ends of ephemeral sessions (the hub is stopping; retention of the next one covers them). */
@@ -178,6 +181,7 @@ export class Presence {
 		// Serialized once: in a room of N sessions every join writes N-1 frames.
 		const text = JSON.stringify({ type: "peer_joined", peer: conn.peerInfo() });
 		for (const other of this.online(s.room)) if (other !== conn) other.sendText(text);
+		this.events.sink?.({ kind: "joined", room: s.room, session: s.session, meta: s.meta, connectedAt: s.connectedAt });
 		conn.startCatchUp();
 	}
 
@@ -205,6 +209,7 @@ export class Presence {
 		this.log.info({ session: s.session, room: s.room, reason }, "session offline");
 		const text = JSON.stringify({ type: "peer_left", session: s.session, room: s.room, reason });
 		for (const other of this.online(s.room)) other.sendText(text);
+		this.events.sink?.({ kind: "left", room: s.room, session: s.session, reason });
 		if (reason === "bye") conn.close(CloseCode.NORMAL, "bye");
 	}
 

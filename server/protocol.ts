@@ -602,6 +602,23 @@ export type PeerLeftPush = z.infer<typeof PeerLeftPush>;
 export type ShutdownPush = z.infer<typeof ShutdownPush>;
 export type StateChangedPush = z.infer<typeof StateChangedPush>;
 
+// ---------------------------------------------------------------------------------------------------------
+// HTTP API bodies (docs/API.md): the dashboard's composer
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * POST /api/send: a person's message, sent as the hub's operator (`--operator-name`) and marked `human`.
+ * The same fields as SendRequest, plus the room (the API has no hello to name one).
+ */
+export const ApiSendBody = z.object({
+	room: z.string().max(256).optional(),
+	to: z.string().max(256),
+	body: z.string(),
+	replyTo: MessageId.optional(),
+	key: z.string().min(1).max(128).optional(),
+});
+export type ApiSendBody = z.infer<typeof ApiSendBody>;
+
 /**
  * A fresh idempotency key for one logical send: a UUIDv7, which starts with the time. The hub indexes keys
  * per sender, and time-ordered keys land at the end of that index, where the pages of the last commit
