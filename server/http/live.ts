@@ -62,7 +62,8 @@ function payload(e: HubEvent): [string, unknown] | null {
 		case "left":
 			return ["left", { room: e.room, session: e.session, reason: e.reason, at: Date.now() }];
 		case "acked":
-			return ["acked", { room: e.room, session: e.session, ids: e.ids }];
+			// Sent from #emit once the session's waiting count is read (see there).
+			return null;
 		case "claims":
 			return ["claims", { room: e.room, session: e.session, claimed: e.claimed, released: e.released }];
 		default:
@@ -140,13 +141,29 @@ export class LiveStream {
 	}
 
 	#emit(e: HubEvent): void {
+		if (e.kind === "acked") {
+			// With what still waits for the session, so the page shows the hub's count rather than its own guess.
+			if (!this.#watched(e.room)) return;
+			const send = (pending: number | null) => this.#send("acked", e.room, { room: e.room, session: e.session, ids: e.ids, pending });
+			this.sources.hub.store.countPending(e.room, e.session).then(send, () => send(null));
+			return;
+		}
 		const p = payload(e);
-		if (!p) return;
-		const room = roomOf(e);
+		if (p) this.#send(p[0], roomOf(e), p[1]);
+	}
+
+	/** Whether any viewer wants this room's events. */
+	#watched(room: string): boolean {
+		for (const v of this.#viewers) if (v.room === undefined || v.room === room) return true;
+		return false;
+	}
+
+	/** One event to every viewer of its room, serialized once. */
+	#send(event: string, room: string | undefined, data: unknown): void {
 		let text: string | undefined;
 		for (const v of this.#viewers) {
 			if (v.room !== undefined && v.room !== room) continue;
-			text ??= frame(p[0], p[1]);
+			text ??= frame(event, data);
 			this.#write(v, text);
 		}
 	}
