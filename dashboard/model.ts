@@ -118,7 +118,15 @@ export class Store {
 				const sessions = m.sessions.map((s) => (grown.has(s.session) ? { ...s, pending: s.pending + 1, pendingGrewAt: now } : s));
 				const add = this.matches(d.message) && !(last && last.seq >= d.message.seq);
 				const messages = add ? [...m.messages, d.message] : m.messages;
-				this.set({ sessions, messages: messages.slice(-MAX_MESSAGES), older: m.older || messages.length > MAX_MESSAGES });
+				// The hub's counts until its next health tick says them again.
+				const h = m.health;
+				const health = h && {
+					...h,
+					messagesStored: h.messagesStored + 1,
+					pendingDeliveries: h.pendingDeliveries + d.recipients.length,
+					messagesPerMinute: [...h.messagesPerMinute.slice(0, -1), (h.messagesPerMinute.at(-1) ?? 0) + 1],
+				};
+				this.set({ sessions, health, messages: messages.slice(-MAX_MESSAGES), older: m.older || messages.length > MAX_MESSAGES });
 				return;
 			}
 			case "joined": {
