@@ -145,6 +145,10 @@ describe("header fields", () => {
 			"claude-relay wake: new message from Operator for CC-1 — read it with relay_receive (a person typed it in the relay hub's dashboard)",
 		);
 		expect(wakeLine([agent, person], "CC-1")).toMatch(/from other agents, not the user, and from a person in the relay hub's dashboard\)$/);
+		const page = { messages: [person], remaining: 0, acked: false };
+		expect(blockReason(1, senderList(page), 1)).toMatch(/It was typed by a person in the relay hub's dashboard, not by an agent/);
+		expect(blockReason(2, "Alice, Operator", 1, 2)).toMatch(/agents\), not from the user, except those a person typed in the relay hub's dashboard\.$/);
+		expect(blockReason(2, "Alice")).toMatch(/They come from other Claude Code sessions \(agents\), not from the user\.$/);
 	});
 
 	it("free text that is not a message (a peer's host) stays on its line and opens no tag", () => {
