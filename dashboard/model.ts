@@ -12,8 +12,6 @@ export const STUCK_MS = 5 * 60_000;
 export interface SessionView extends SessionRow {
 	/** When idleMs was measured (epoch ms), so the idle time can go on counting. */
 	idleAt: number;
-	/** When its waiting count last grew (epoch ms), if it did since the page loaded it. */
-	pendingGrewAt: number | null;
 }
 
 export interface Model {
@@ -80,7 +78,7 @@ export class Store {
 	}
 
 	setSessions(rows: SessionRow[], at = Date.now()): void {
-		this.set({ sessions: rows.map((r) => ({ ...r, idleAt: at, pendingGrewAt: null })) });
+		this.set({ sessions: rows.map((r) => ({ ...r, idleAt: at })) });
 	}
 
 	setMessages(messages: MessagePreview[], older: boolean): void {
@@ -115,7 +113,7 @@ export class Store {
 				const d = data as LiveEvents["message"];
 				const last = m.messages.at(-1);
 				const grown = new Set(d.recipients);
-				const sessions = m.sessions.map((s) => (grown.has(s.session) ? { ...s, pending: s.pending + 1, pendingGrewAt: now } : s));
+				const sessions = m.sessions.map((s) => (grown.has(s.session) ? { ...s, pending: s.pending + 1 } : s));
 				const add = this.matches(d.message) && !(last && last.seq >= d.message.seq);
 				const messages = add ? [...m.messages, d.message] : m.messages;
 				// The hub's counts until its next health tick says them again.

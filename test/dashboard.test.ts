@@ -225,7 +225,6 @@ describe("the page's model (dashboard/model.ts)", () => {
 		pending: 0,
 		idleMs: 0,
 		idleAt: 0,
-		pendingGrewAt: null,
 		...over,
 	});
 
