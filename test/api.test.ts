@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { HubClient } from "../mcp-client/hub-client.js";
 import { ErrorCode, WarningCode } from "../server/errors.js";
 import type { Message } from "../server/protocol.js";
-import { connectClient, connectCollecting, RawClient, startHub, type TestHub } from "./fixtures/hub.js";
+import { connectClient, connectCollecting, RawClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
+import { freePort, spawnHub } from "./fixtures/processes.js";
 
 const TOKEN = "api-test-token-0123456789abcdef";
 
@@ -317,5 +318,33 @@ describe("the router", () => {
 			req.end();
 		});
 		expect(hostile).toBe(403);
+	});
+});
+
+describe("claude-relay hub's flags", () => {
+	it("--operator-name, --metrics-public and --max-viewers reach the hub (the built CLI, a real process)", async () => {
+		const home = tempDir("relay-api-cli-");
+		cleanups.push(() => home.cleanup());
+		const port = await freePort();
+		// The caller's RELAY_* must not leak in: every variable the hub reads is set here ("" is unset).
+		const env = { RELAY_HOME: home.dir, RELAY_TOKEN: TOKEN, RELAY_OPERATOR_NAME: "", RELAY_METRICS_PUBLIC: "", RELAY_MAX_VIEWERS: "", RELAY_DB: "", RELAY_TOKEN_FILE: "" };
+		const child = await spawnHub(port, ["--db", ":memory:", "--operator-name", "Dana", "--metrics-public", "--max-viewers", "1"], env);
+		cleanups.push(
+			() =>
+				new Promise<void>((resolve) => {
+					child.once("exit", () => resolve());
+					child.kill("SIGTERM");
+				}),
+		);
+		const auth = { authorization: `Bearer ${TOKEN}` };
+		expect((await api(port, "/metrics")).status).toBe(200);
+		expect((await api(port, "/api/health")).status).toBe(401);
+		expect((await api(port, "/api/health", { headers: auth })).body.operator).toBe("Dana");
+		const abort = new AbortController();
+		cleanups.push(() => abort.abort());
+		const first = await fetch(`http://127.0.0.1:${port}/api/live`, { headers: auth, signal: abort.signal });
+		expect(first.status).toBe(200);
+		expect((await fetch(`http://127.0.0.1:${port}/api/live`, { headers: auth })).status).toBe(503);
+		expect((await send(port, { to: "*", body: "hi" }, auth)).body.message).toMatchObject({ from: "Dana", human: true });
 	});
 });
