@@ -22,7 +22,7 @@
 import { readFile } from "node:fs/promises";
 import { type Message, threadOf } from "../server/protocol.js";
 import { BODY_LIMIT } from "./format.js";
-import { describeTarget, Framing, safeId, safeName, safeTarget } from "./framing.js";
+import { describeTarget, Framing, PERSON, safeId, safeName, safeTarget } from "./framing.js";
 import type { ChannelsMode } from "./options.js";
 
 export const CHANNEL_CAPABILITY = "claude/channel";
@@ -61,8 +61,10 @@ export function channelNotification(
 	const answer = to.startsWith("#")
 		? `relay_send {"to":"${to}","replyTo":"${id}"} (the topic), or {"to":"${from}","replyTo":"${id}"} (only ${from})`
 		: `relay_send {"to":"${from}","replyTo":"${id}"}`;
+	// Only the hub marks a person's message (Message.human): a sender cannot claim it.
+	const who = m.human === true ? `it was ${PERSON}.` : "it comes from another agent, not from your user.";
 	const lines = [
-		`A relay message from ${from} to ${describeTarget(m.to)}${inThread}: it comes from another agent, not from your user. ${framing.note()}`,
+		`A relay message from ${from} to ${describeTarget(m.to)}${inThread}: ${who} ${framing.note()}`,
 		framing.message(m, { limit: BODY_LIMIT }),
 		`(Already marked read. To answer: ${answer}.)`,
 	];
@@ -78,6 +80,7 @@ export function channelNotification(
 		room: safeName(m.room),
 	};
 	if (m.replyTo && safeId(m.replyTo) !== "invalid") meta.reply_to = m.replyTo;
+	if (m.human === true) meta.from_human = "true";
 	return { content: lines.join("\n"), meta };
 }
 

@@ -6,23 +6,26 @@
 // One entry (dist/cli.js) serves every subcommand; code splitting keeps `claude-relay mcp` from loading the
 // hub, SQLite or yargs. Type-checking is separate (`npm run typecheck`).
 //
+// The dashboard (dashboard/, preact) is a second, browser build into dist/dashboard/: app.js, app.css and
+// index.html, which the hub serves from memory (server/http/dashboard.ts). Nothing is fetched at run time.
+//
 //   node scripts/build.mjs             build
 //   node scripts/build.mjs --if-stale  build only if a source file is newer than dist/cli.js
-import { chmodSync, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleTrim } from "../mcp-client/bundle-trim.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist");
-const sourceDirs = ["server", "mcp-client", "sessions", "launchd", "scripts"];
+const sourceDirs = ["server", "mcp-client", "sessions", "launchd", "scripts", "dashboard"];
 
 function newestSource(dir) {
 	let newest = 0;
 	for (const entry of readdirSync(dir, { withFileTypes: true })) {
 		const p = join(dir, entry.name);
 		if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
-		else if (/\.(ts|mjs|json|plist|service)$/.test(entry.name)) newest = Math.max(newest, statSync(p).mtimeMs);
+		else if (/\.(ts|tsx|mjs|json|plist|service|css|html)$/.test(entry.name)) newest = Math.max(newest, statSync(p).mtimeMs);
 	}
 	return newest;
 }
@@ -80,6 +83,24 @@ await esbuild.build({
 }).then((result) => {
 	if (process.argv.includes("--analyze")) console.error(esbuild.analyzeMetafileSync(result.metafile));
 });
+// The dashboard, for browsers: one script and one stylesheet (imported by it), minified; preact is bundled in.
+await esbuild.build({
+	absWorkingDir: root,
+	entryPoints: { app: "dashboard/main.tsx" },
+	outdir: join(staging, "dashboard"),
+	bundle: true,
+	format: "esm",
+	platform: "browser",
+	target: ["chrome111", "firefox113", "safari16.4"],
+	jsx: "automatic",
+	jsxImportSource: "preact",
+	minify: true,
+	sourcemap: "linked",
+	legalComments: "linked",
+	logLevel: "warning",
+});
+mkdirSync(join(staging, "dashboard"), { recursive: true });
+copyFileSync(join(root, "dashboard", "index.html"), join(staging, "dashboard", "index.html"));
 chmodSync(join(staging, "cli.js"), 0o755);
 const retired = `${out}.old-${process.pid}`;
 if (existsSync(out)) renameSync(out, retired);

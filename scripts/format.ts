@@ -48,10 +48,12 @@ export function duration(ms: number): string {
 
 /**
  * `[12:03:04] CC-1 → CC-2: body`: a broadcast shows `→ *`, a topic `→ #shop:api`, a list `→ CC-2,CC-3`; a reply
- * adds `(re m-…)`, and its thread when that is not the message it answers (`(re m-7-…, thread m-5-…)`).
+ * adds `(re m-…)`, and its thread when that is not the message it answers (`(re m-7-…, thread m-5-…)`); a
+ * message a person wrote in the hub's dashboard, which only the hub can mark, shows `Operator (person)`.
  */
 export function formatMessage(m: Message, style: Style = PLAIN): string {
-	const head = `${paint(style, "dim", `[${clock(m.sentAt)}]`)} ${paint(style, "bold", sanitizeLine(m.from))} → ${sanitizeLine(m.to)}`;
+	const person = m.human === true ? ` ${paint(style, "cyan", "(person)")}` : "";
+	const head = `${paint(style, "dim", `[${clock(m.sentAt)}]`)} ${paint(style, "bold", sanitizeLine(m.from))}${person} → ${sanitizeLine(m.to)}`;
 	// (A hub that predates threads sends none: then nothing is said about it.)
 	const inThread = m.replyTo && m.thread !== undefined && m.thread !== m.replyTo ? `, thread ${sanitizeLine(m.thread)}` : "";
 	const re = m.replyTo ? ` ${paint(style, "dim", `(re ${sanitizeLine(m.replyTo)}${inThread})`)}` : "";

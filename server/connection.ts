@@ -78,7 +78,7 @@ export class Connection {
 
 	constructor(
 		readonly ws: WebSocket,
-		private readonly hub: Pick<HandlerContext, "options" | "store" | "log">,
+		private readonly hub: Pick<HandlerContext, "options" | "store" | "log" | "metrics">,
 		authenticated: boolean,
 		readonly remote: string,
 		/** How long it has to complete a hello: helloTimeoutMs, or preHelloTimeoutMs in the pre-hello pool. */
@@ -185,6 +185,7 @@ export class Connection {
 	}
 
 	error(id: RequestId | null, code: ErrorCode, message: string, details?: unknown): void {
+		this.hub.metrics.error(code);
 		this.send(details === undefined ? { type: "error", id, code, message } : { type: "error", id, code, message, details });
 	}
 

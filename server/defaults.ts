@@ -158,6 +158,25 @@ export interface HubOptions {
 	claimMaxPerRepo: number;
 	/** How often expired claims are deleted (they stop counting the moment they expire either way). */
 	claimSweepIntervalMs: number;
+	/**
+	 * The name a person writes as in the dashboard (POST /api/send), in every room; its messages are marked
+	 * `human: true`. Reserved on this hub: no session may claim it (E_BAD_ID), so it always means the operator.
+	 * Sessions reply to it like to any ID; what they send it waits, unread, in the dashboard's stream.
+	 */
+	operatorName: string;
+	/** GET /metrics without the hub token (a scraper on a token hub). The dashboard and /api always need it. */
+	metricsPublic: boolean;
+	/** Most dashboard live streams (GET /api/live) open at once; past it a new one gets HTTP 503. */
+	maxViewers: number;
+	/**
+	 * A live stream whose unsent output passes this many bytes is closed: a viewer that stopped reading
+	 * costs at most this (plus one event) and is dropped, never slowing the hub or the other viewers.
+	 */
+	viewerBufferBytes: number;
+	/** How often an open live stream gets the hub's health (its only timer, and only while someone watches). */
+	liveTickMs: number;
+	/** Most messages in one GET /api/messages page (and the page when it names no limit: 100). */
+	apiPageMax: number;
 }
 
 export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
@@ -204,6 +223,12 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	claimMaxPerSession: 256,
 	claimMaxPerRepo: 4096,
 	claimSweepIntervalMs: 60_000,
+	operatorName: "Operator",
+	metricsPublic: false,
+	maxViewers: 16,
+	viewerBufferBytes: 1024 * 1024,
+	liveTickMs: 5_000,
+	apiPageMax: 500,
 });
 
 /** Addresses that only this machine can reach; any other bind needs a token. */

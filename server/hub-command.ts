@@ -15,7 +15,7 @@ export function withEnv<T extends Options>(name: string, option: T): T {
 	const raw = process.env[name];
 	const describe = `${option.describe ?? ""} [env ${name}]`;
 	if (raw === undefined || raw === "") return { ...option, describe };
-	const value = option.type === "number" ? Number(raw) : raw;
+	const value = option.type === "number" ? Number(raw) : option.type === "boolean" ? /^(1|true|yes|on)$/i.test(raw) : raw;
 	return { ...option, describe, default: value };
 }
 
@@ -81,6 +81,9 @@ export interface HubArgs {
 	claimMaxTtl: number;
 	claimMaxPerSession: number;
 	claimMaxPerRepo: number;
+	operatorName: string;
+	metricsPublic: boolean;
+	maxViewers: number;
 }
 
 export const hubCommand: CommandModule<object, HubArgs> = {
@@ -133,12 +136,16 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 				"claim-max-ttl": withEnv("RELAY_CLAIM_MAX_TTL", { type: "number", default: DEFAULTS.claimMaxTtlSeconds, describe: "File claims: longest TTL a claim may ask for, seconds" }),
 				"claim-max-per-session": withEnv("RELAY_CLAIM_MAX_PER_SESSION", { type: "number", default: DEFAULTS.claimMaxPerSession, describe: "File claims: most live claimed patterns per session" }),
 				"claim-max-per-repo": withEnv("RELAY_CLAIM_MAX_PER_REPO", { type: "number", default: DEFAULTS.claimMaxPerRepo, describe: "File claims: most live claimed patterns per repository" }),
+				"operator-name": withEnv("RELAY_OPERATOR_NAME", { type: "string", default: DEFAULTS.operatorName, describe: "The name a person writes as in the dashboard (its messages are marked human); reserved: no session may claim it" }),
+				"metrics-public": withEnv("RELAY_METRICS_PUBLIC", { type: "boolean", default: DEFAULTS.metricsPublic, describe: "Serve GET /metrics without the hub token (the dashboard and /api still need it)" }),
+				"max-viewers": withEnv("RELAY_MAX_VIEWERS", { type: "number", default: DEFAULTS.maxViewers, describe: "Most dashboard live streams open at once" }),
 			})
 			.example("$0 hub", "Loopback, port 9999, database in ~/.claude-relay/relay.db")
 			.example("$0 hub 8888", "Another port (like `node server.js 8888` of the original)")
 			.example("RELAY_TOKEN=$(cat ~/.relay-token) $0 hub --host 0.0.0.0", "Reachable from the LAN: a token is then required")
 			.example("$0 hub --allow-origin http://localhost:5173", "Also accept a web page served from that origin (a dev server)")
 			.example("$0 hub --db :memory:", "Nothing kept on disk (demos, tests)")
+			.example("$0 hub --operator-name Dana", "Messages from the dashboard come from Dana (marked as a person's)")
 			.example("$0 hub --db redis://127.0.0.1:6379/1", "Store in Redis; several hubs can share it") as unknown as Argv<HubArgs>,
 	handler: async (argv: ArgumentsCamelCase<HubArgs>) => {
 		const { runHub } = await import("./hub-main.js");

@@ -137,6 +137,9 @@ export async function runHub(args: HubArgs): Promise<void> {
 				claimMaxPerSession: args.claimMaxPerSession,
 				claimMaxPerRepo: args.claimMaxPerRepo,
 				maxSubscriptionsPerSession: args.maxSubscriptions,
+				operatorName: args.operatorName,
+				metricsPublic: args.metricsPublic,
+				maxViewers: args.maxViewers,
 			},
 			{ store, fanout, directory, log },
 		);
@@ -158,6 +161,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 	const lines = [
 		`claude-relay hub ${VERSION}`,
 		`  listening  ${address.url}   (health: http://${address.url.slice(5)}/healthz)`,
+		`  dashboard  http://${address.url.slice(5)}/   (metrics: /metrics${token ? (args.metricsPublic ? ", public" : ", token required") : ""})`,
 		`  data       ${dbSpec === ":memory:" ? "in memory (nothing is kept after exit)" : store instanceof RedisStore ? redactRedisUrl(dbSpec) : dbSpec} [${store.kind}]`,
 		...(store instanceof RedisStore ? store.warnings.map((w) => `  warning    ${w}`) : []),
 		...(directory ? [`  hub id     ${directory.hubId} (presence shared with every hub on this Redis: ${hub.presence.directory.stats.hubs} now)`] : []),

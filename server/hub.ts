@@ -12,19 +12,25 @@ import { AddressLimiter } from "./address-limit.js";
 import { Connection } from "./connection.js";
 import { InboundGate } from "./inbound.js";
 import { DEFAULTS, type HubOptions, isLoopback } from "./defaults.js";
-import { CloseCode, ErrorCode } from "./errors.js";
-import { DEFAULT_ROOM } from "./handlers/hello.js";
+import { CloseCode } from "./errors.js";
 import type { HandlerContext } from "./handlers/context.js";
-import { MAX_SESSIONS_PAGE, sessionPage } from "./handlers/presence.js";
 import type { Directory } from "./directory.js";
+import { HubEvents, isRoomEvent } from "./events.js";
 import { type Fanout, type FanoutEvent, LocalFanout } from "./fanout.js";
+import type { Health, HttpContext } from "./http/context.js";
+import { DashboardFiles } from "./http/dashboard.js";
+import { LiveStream } from "./http/live.js";
+import { HttpRouter } from "./http/router.js";
+import { ROUTES } from "./http/routes.js";
+import { HubMetrics } from "./metrics.js";
+import { TokenBucket } from "./rate-limit.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
 import { normalizeAllowedHost, normalizeOrigin, type Refusal, RequestGuard } from "./origin.js";
 import { addressKey, PreHelloPool } from "./pre-hello.js";
-import { checkName, checkRepo, PROTOCOL_VERSION } from "./protocol.js";
+import { checkName, PROTOCOL_VERSION } from "./protocol.js";
 import { routeFrame } from "./router.js";
-import { StorageError, type Store } from "./store/store.js";
+import type { Store } from "./store/store.js";
 import { Watches } from "./watches.js";
 import { VERSION } from "./version.js";
 
@@ -64,6 +70,13 @@ export class Hub {
 	readonly watches: Watches;
 	/** What request handlers get (server/handlers/context.ts): not the Hub itself. */
 	readonly context: HandlerContext;
+	/** Counts for GET /metrics (server/metrics.ts). */
+	readonly metrics: HubMetrics;
+	/** The dashboard's live stream (GET /api/live), and the sink it sets while someone watches. */
+	readonly events = new HubEvents();
+	readonly live: LiveStream;
+	readonly #router = new HttpRouter(ROUTES);
+	readonly #httpContext: HttpContext;
 	/** Host and Origin checks (server/origin.ts); set once the port is known, before the first request. */
 	#guard: RequestGuard | undefined;
 	#timers: NodeJS.Timeout[] = [];
@@ -104,11 +117,31 @@ export class Hub {
 				}
 			}
 		}
+		const operator = checkName(this.options.operatorName, "--operator-name");
+		if (!operator.ok) throw new HubConfigError(`${operator.reason}: the dashboard writes under this name, which must be a valid session ID.`);
+		for (const [key, flag] of [
+			["maxViewers", "--max-viewers"],
+			["viewerBufferBytes", "viewerBufferBytes"],
+			["liveTickMs", "liveTickMs"],
+			["apiPageMax", "apiPageMax"],
+		] as const) {
+			const v = this.options[key];
+			if (!Number.isInteger(v) || v < 1) throw new HubConfigError(`${flag} must be a positive integer, not ${v}.`);
+		}
 		this.store = deps.store;
 		this.fanout = deps.fanout ?? new LocalFanout();
 		this.log = deps.log ?? silentLogger();
-		this.presence = new Presence(this.store, this.fanout, this.log, this.options, deps.directory);
+		this.presence = new Presence(this.store, this.fanout, this.log, this.options, deps.directory, this.events);
 		this.watches = new Watches(this.options.maxWatches);
+		this.metrics = new HubMetrics({
+			connections: () => this.#connections.size,
+			preHello: () => this.#preHello.size,
+			sessionsOnline: () => this.presence.size,
+			viewers: () => this.live.size,
+			storeStats: () => this.store.stats(),
+			storeBytes: () => this.store.operator.sizeBytes(),
+			storeKind: this.store.kind,
+		});
 		this.context = {
 			options: this.options,
 			store: this.store,
@@ -122,7 +155,20 @@ export class Hub {
 				Math.max(2 * this.options.broadcastDeliveriesPerSecond, this.options.maxSessionsPerRoom),
 			),
 			watches: this.watches,
+			metrics: this.metrics,
+			events: this.events,
 			log: this.log,
+		};
+		this.live = new LiveStream({ hub: this.context, health: () => this.health() });
+		this.#httpContext = {
+			hub: this.context,
+			health: () => this.health(),
+			startedAt: this.startedAt,
+			live: this.live,
+			dashboard: new DashboardFiles(),
+			// One operator: the frame rate of one connection.
+			apiSends: new TokenBucket(this.options.rateLimitPerSecond, this.options.rateLimitBurst),
+			closing: () => this.closing,
 		};
 		this.#preHello = new PreHelloPool<Connection>({
 			maxTotal: this.options.maxPreHello,
@@ -214,122 +260,12 @@ export class Hub {
 	#onHttp(req: IncomingMessage, res: ServerResponse): void {
 		const refusal = this.#checkRequest(req);
 		if (refusal) {
+			this.metrics.error(refusal.code);
 			res.writeHead(403, { "content-type": "application/json", "cache-control": "no-store" });
 			res.end(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }));
 			return;
 		}
-		const path = (req.url ?? "/").split("?")[0];
-		if (req.method === "GET" && path === "/healthz") {
-			this.health().then(
-				(body) => {
-					// 503 when not ok (stopping, or storage failing), so `curl -f` and service monitors notice.
-					res.writeHead(body.ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
-					res.end(JSON.stringify(body));
-				},
-				(err) => {
-					this.log.error({ err }, "health check failed");
-					res.writeHead(503, { "content-type": "application/json", "cache-control": "no-store" });
-					res.end(JSON.stringify({ ok: false, error: "store unavailable", store: this.store.kind, storage: this.#storage() }));
-				},
-			);
-			return;
-		}
-		if (req.method === "GET" && path === "/sessions") {
-			this.#sessionsOverHttp(req, res);
-			return;
-		}
-		if (req.method === "GET" && path === "/claims") {
-			this.#claimsOverHttp(req, res);
-			return;
-		}
-		res.writeHead(426, { "content-type": "text/plain" });
-		res.end("claude-relay hub: connect with a WebSocket client (see docs/PROTOCOL.md), or GET /healthz.\n");
-	}
-
-	/**
-	 * GET /sessions?room=NAME&limit=N&cursor=C: the `sessions` answer (one page) for tools that must not claim
-	 * an ID to ask (`claude-relay sessions`). Behind the hub token when there is one, like the WebSocket.
-	 */
-	#sessionsOverHttp(req: IncomingMessage, res: ServerResponse): void {
-		const send = (status: number, body: unknown) => {
-			res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
-			res.end(JSON.stringify(body));
-		};
-		if (this.options.token !== undefined) {
-			const offered = tokenFromUpgrade(req);
-			if (offered === undefined || !safeEqual(offered, this.options.token)) {
-				send(401, { error: { code: ErrorCode.AUTH, message: "This hub requires a token." } });
-				return;
-			}
-		}
-		const params = new URL(req.url ?? "/", "http://hub").searchParams;
-		const room = params.get("room") ?? DEFAULT_ROOM;
-		const check = checkName(room, "room name");
-		if (!check.ok) {
-			send(400, { error: { code: ErrorCode.BAD_ID, message: check.reason } });
-			return;
-		}
-		const rawLimit = params.get("limit");
-		const limit = rawLimit === null ? undefined : Number(rawLimit);
-		if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= MAX_SESSIONS_PAGE)) {
-			send(400, { error: { code: ErrorCode.BAD_FRAME, message: `limit must be an integer from 1 to ${MAX_SESSIONS_PAGE}.` } });
-			return;
-		}
-		const cursor = params.get("cursor") ?? undefined;
-		if (cursor !== undefined && cursor.length > 256) {
-			send(400, { error: { code: ErrorCode.BAD_FRAME, message: "cursor is longer than 256 characters." } });
-			return;
-		}
-		sessionPage(this.context, room, { limit, cursor }).then(
-			(page) => send(200, { room, ...page }),
-			(err) => {
-				this.log.error({ err }, "GET /sessions failed");
-				if (err instanceof StorageError) send(503, { error: { code: ErrorCode.STORAGE, message: `The hub's storage failed: ${err.message}.` } });
-				else send(500, { error: { code: ErrorCode.INTERNAL, message: "store unavailable" } });
-			},
-		);
-	}
-
-	/**
-	 * GET /claims?room=NAME[&repo=ID]: the live file claims, for the edit guards (the PreToolUse hook and the
-	 * git pre-commit hook), which must answer fast and must not need a session of their own. Behind the hub
-	 * token when there is one.
-	 */
-	#claimsOverHttp(req: IncomingMessage, res: ServerResponse): void {
-		const send = (status: number, body: unknown) => {
-			res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
-			res.end(JSON.stringify(body));
-		};
-		if (this.options.token !== undefined) {
-			const offered = tokenFromUpgrade(req);
-			if (offered === undefined || !safeEqual(offered, this.options.token)) {
-				send(401, { error: { code: ErrorCode.AUTH, message: "This hub requires a token." } });
-				return;
-			}
-		}
-		const params = new URL(req.url ?? "/", "http://hub").searchParams;
-		const room = params.get("room") ?? DEFAULT_ROOM;
-		const check = checkName(room, "room name");
-		if (!check.ok) {
-			send(400, { error: { code: ErrorCode.BAD_ID, message: check.reason } });
-			return;
-		}
-		const repo = params.get("repo") ?? undefined;
-		if (repo !== undefined) {
-			const r = checkRepo(repo);
-			if (!r.ok) {
-				send(400, { error: { code: ErrorCode.BAD_PATH, message: r.reason } });
-				return;
-			}
-		}
-		const now = Date.now();
-		this.store.claims.list(room, { ...(repo !== undefined ? { repo } : {}), now }).then(
-			(claims) => send(200, { room, claims: claims.map(({ room: _, ...c }) => c), now }),
-			(err) => {
-				this.log.error({ err }, "GET /claims failed");
-				send(500, { error: { code: ErrorCode.INTERNAL, message: "store unavailable" } });
-			},
-		);
+		this.#router.handle(this.#httpContext, req, res);
 	}
 
 	/** /healthz's `storage`: whether the store works, and its last failure (kept after it recovers). */
@@ -338,7 +274,7 @@ export class Hub {
 		return lastError ? { ok, lastError: { ...lastError } } : { ok };
 	}
 
-	async health() {
+	async health(): Promise<Health> {
 		const stats = await this.store.stats();
 		const storage = this.#storage();
 		return {
@@ -477,6 +413,8 @@ export class Hub {
 		else if (event.kind === "receipt") this.presence.deliverReceipt(event.room, event.to, event.receipt);
 		else if (event.kind === "message") this.presence.deliver(event.message, event.recipients);
 		else this.presence.receive(event);
+		// The dashboard's live stream, only while someone watches (server/events.ts).
+		if (this.events.sink && isRoomEvent(event)) this.events.sink(event);
 	}
 
 	// ----- timers ----------------------------------------------------------------------------------------
@@ -506,6 +444,7 @@ export class Hub {
 				for (const conn of this.#connections) {
 					if (conn.isStalled(now, o.slowConsumerMs)) {
 						this.log.warn({ cid: conn.cid, session: conn.session?.session, buffered: conn.ws.bufferedAmount }, "dropping slow consumer");
+						this.metrics.slowConsumerDrops++;
 						conn.leaving ??= "slow";
 						conn.ws.terminate();
 					}
@@ -569,6 +508,7 @@ export class Hub {
 		if (this.closing) return;
 		this.closing = true;
 		for (const t of this.#timers) clearInterval(t);
+		this.live.close();
 		const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
 		const conns = [...this.#connections];
 		for (const conn of conns) {

@@ -20,6 +20,7 @@ import type { HubOptions } from "./defaults.js";
 import { type ClaimRequest, type Directory, type DirectoryEntry, type DirectoryEvents, LocalDirectory, newClaimId } from "./directory.js";
 import { CloseCode, ErrorCode, RelayError } from "./errors.js";
 import type { Fanout, FanoutEvent } from "./fanout.js";
+import { HubEvents } from "./events.js";
 import type { Logger } from "./logger.js";
 import type { Message, PeerInfo, ReceiptPush, SessionMeta } from "./protocol.js";
 import type { ForgetResult, PushedDelivery, Store } from "./store/store.js";
@@ -77,6 +78,8 @@ export class Presence {
 		private readonly options: Pick<HubOptions, "ephemeralGraceMs" | "livenessProbeMs"> = { ephemeralGraceMs: 0, livenessProbeMs: 2_000 },
 		/** Who holds what on every hub (LocalDirectory: this hub is the only one). */
 		readonly directory: Directory = new LocalDirectory(),
+		/** The dashboard's live stream hears joins and leaves here (server/events.ts). */
+		private readonly events: HubEvents = new HubEvents(),
 	) {}
 
 	/** Registers this hub in the directory and learns what the others hold. */
@@ -250,6 +253,7 @@ export class Presence {
 	#announceLeft(room: string, session: string, reason: LeaveReason): void {
 		const text = JSON.stringify({ type: "peer_left", session, room, reason });
 		for (const other of this.online(room)) other.sendText(text);
+		this.events.sink?.({ kind: "left", room, session, reason });
 	}
 
 	/** What the directory tells this hub, and asks it. */
@@ -391,6 +395,7 @@ export class Presence {
 		// Serialized once: in a room of N sessions every join writes N-1 frames.
 		const text = JSON.stringify({ type: "peer_joined", peer: conn.peerInfo() });
 		for (const other of this.online(s.room)) if (other !== conn) other.sendText(text);
+		this.events.sink?.({ kind: "joined", room: s.room, session: s.session, meta: s.meta, connectedAt: s.connectedAt });
 		conn.startCatchUp();
 	}
 
@@ -465,6 +470,8 @@ export class Presence {
 			other.sendText(left);
 			other.sendText(joined);
 		}
+		this.events.sink?.({ kind: "left", room, session: from, reason: "renamed" });
+		this.events.sink?.({ kind: "joined", room, session: to, meta: s.meta, connectedAt: s.connectedAt });
 		this.log.info({ from, to, room }, "session renamed");
 		// The new ID's inbox may hold mail that waited for it, below this connection's push cursor.
 		conn.replayFromStart();

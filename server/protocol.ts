@@ -263,6 +263,12 @@ export const Message = z.object({
 	thread: z.string().optional(),
 	/** Epoch milliseconds when the hub committed it. */
 	sentAt: z.number(),
+	/**
+	 * Present (and true) only on a message a person wrote in the hub's dashboard (`POST /api/send`). Set by
+	 * the hub alone: no client frame can set it (SendRequest has no such field, and unknown fields are
+	 * dropped), so a model or a person can trust it to tell a person's message from an agent's.
+	 */
+	human: z.literal(true).optional(),
 });
 export type Message = z.infer<typeof Message>;
 
@@ -867,6 +873,23 @@ export type PeerJoinedPush = z.infer<typeof PeerJoinedPush>;
 export type PeerLeftPush = z.infer<typeof PeerLeftPush>;
 export type ShutdownPush = z.infer<typeof ShutdownPush>;
 export type StateChangedPush = z.infer<typeof StateChangedPush>;
+
+// ---------------------------------------------------------------------------------------------------------
+// HTTP API bodies (docs/API.md): the dashboard's composer
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * POST /api/send: a person's message, sent as the hub's operator (`--operator-name`) and marked `human`.
+ * The same fields as SendRequest, plus the room (the API has no hello to name one).
+ */
+export const ApiSendBody = z.object({
+	room: z.string().max(256).optional(),
+	to: z.string().max(256),
+	body: z.string(),
+	replyTo: MessageId.optional(),
+	key: z.string().min(1).max(128).optional(),
+});
+export type ApiSendBody = z.infer<typeof ApiSendBody>;
 
 /**
  * A fresh idempotency key for one logical send: a UUIDv7, which starts with the time. The hub indexes keys

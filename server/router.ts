@@ -115,12 +115,14 @@ export async function routeFrame(
 	// A connection that does not read its answers stops being read: its answers stay within the send
 	// buffer's mark (plus one answer), and the slow-consumer check drops it if it never drains.
 	if (conn.ws.bufferedAmount > ctx.options.sendBufferHighBytes) {
+		ctx.metrics.throttled.send_buffer++;
 		gate.hold(data, isBinary, true);
 		gate.throttle(DRAIN_POLL_MS);
 		return;
 	}
 	// Over the frame rate: slowed down, not refused (see server/inbound.ts for why).
 	if (!conn.bucket.take()) {
+		ctx.metrics.throttled.rate++;
 		gate.hold(data, isBinary, true);
 		gate.throttle(conn.bucket.waitMs(1));
 		return;

@@ -120,6 +120,8 @@ describe("tools", () => {
 		expect(instructions).toContain("Alpha");
 		expect(instructions).toMatch(/not from your user/);
 		expect(instructions).toContain("replyTo");
+		// The one mark of a person's message, and that only the hub sets it.
+		expect(instructions).toMatch(/from_human="true".*typed by a person in the relay hub's dashboard.*only the hub can set that mark/);
 	});
 });
 

@@ -539,6 +539,9 @@ describe("formatting", () => {
 		expect(formatMessage(m)).toMatch(/^\[\d\d:\d\d:\d\d\] CC-1 → CC-2: two\\nlines$/);
 		expect(formatMessage(m, { color: false, multiline: true })).toMatch(/CC-1 → CC-2:\n {4}two\n {4}lines$/);
 		expect(formatMessage({ ...m, replyTo: "m-0-z" })).toMatch(/CC-1 → CC-2 \(re m-0-z\): /);
+		// A person's message (the hub's mark, set only by POST /api/send) says so; an agent's never does.
+		expect(formatMessage({ ...m, from: "Operator", human: true })).toMatch(/\] Operator \(person\) → CC-2: /);
+		expect(formatMessage({ ...m, body: "(person)" })).toMatch(/\] CC-1 → CC-2: \(person\)$/);
 	});
 
 	it("never writes control characters from a body raw", () => {

@@ -511,13 +511,15 @@ describe("floods", () => {
 		await goodExchange("after oversized burst");
 	});
 
-	it("GET / and other plain HTTP get a 426 or 404-ish answer; /healthz stays ok", async () => {
-		const root = await fetch(`http://127.0.0.1:${h.port}/`);
-		expect(root.status).toBe(426);
+	it("plain HTTP that is not an endpoint gets a JSON 404 or 405 with a code; /healthz stays ok", async () => {
 		const post = await fetch(`http://127.0.0.1:${h.port}/healthz`, { method: "POST", body: "x" });
-		expect(post.status).toBe(426);
-		const bad = await fetch(`http://127.0.0.1:${h.port}/../../etc/passwd`);
-		expect(bad.status).toBe(426);
+		expect(post.status).toBe(405);
+		expect(((await post.json()) as { error: { code: string } }).error.code).toBe(ErrorCode.BAD_FRAME);
+		for (const path of ["/../../etc/passwd", "/dashboard/../../package.json", "/dashboard/.env", "/api/nothing", "/api/messages/"]) {
+			const bad = await fetch(`http://127.0.0.1:${h.port}${path}`);
+			expect(bad.status, path).toBe(404);
+			expect(((await bad.json()) as { error: { code: string } }).error.code, path).toBe(ErrorCode.NOT_FOUND);
+		}
 		expect((await healthz()).ok).toBe(true);
 		await sleep(0);
 	});

@@ -201,12 +201,30 @@ describe.skipIf(!hasRedis)(`RedisStore${redisSkipNote}`, () => {
 		expect((await store.staleSessions({ namedBefore: 400, limit: 10 })).map((r) => r.session)).toEqual(["host-77", "über"]);
 		expect(await store.stats()).toEqual({ messages: 1, sessions: 3, pendingDeliveries: 1 });
 		expect(await raw.exists(`${prefix}sessions:default`)).toBe(0);
-		expect(await raw.get(`${prefix}layout`)).toBe("2");
+		expect(await raw.get(`${prefix}layout`)).toBe("3");
+		expect(await store.operator.rooms({ limit: 10 })).toEqual(["default", "r:x"]);
 		await store.close();
 		// A second open does nothing more (and a session created meanwhile is not indexed twice).
 		const again = await open(prefix);
 		expect(await again.countSessions("default")).toBe(2);
 		await again.close();
+		raw.disconnect();
+	});
+
+	it("upgrades layout 2 (no set of rooms with sessions) once: the operator's room list has them", async () => {
+		const prefix = uniquePrefix();
+		const { Redis } = await import("ioredis");
+		const raw = new Redis(server.url);
+		const before = await open(prefix);
+		await before.createSession({ room: "quiet", session: "CC-1", secretHash: "h", meta: {}, firstSeen: 1, lastSeen: 1, ephemeral: false });
+		await before.close();
+		// What a layout 2 hub left: the session indexed, no P session-rooms.
+		await raw.del(`${prefix}session-rooms`);
+		await raw.set(`${prefix}layout`, "2");
+		const store = await open(prefix);
+		expect(await store.operator.rooms({ limit: 10 })).toEqual(["quiet"]);
+		expect(await raw.get(`${prefix}layout`)).toBe("3");
+		await store.close();
 		raw.disconnect();
 	});
 

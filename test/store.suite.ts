@@ -365,6 +365,35 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				expect(await store.getMessage("r", r.message.id, "bob")).toEqual(r.message);
 			});
 
+			it("marks a message human only when the hub says so, and every read keeps the mark (and only that one)", async () => {
+				const person = await send({ room: "r", from: "Operator", to: "bob", body: "from a person", human: true, key: "k1" });
+				const agent = await send({ room: "r", from: "alice", to: "bob", body: "from an agent" });
+				const broadcast = await send({ room: "r", from: "Operator", to: "*", recipients: ["bob", "carol"], human: true });
+				expect(person.message).toEqual({ ...person.message, human: true });
+				expect(person.message.human).toBe(true);
+				expect(broadcast.message.human).toBe(true);
+				// No `human` key at all on an agent's message, not even false: the field means "a person wrote it".
+				expect(Object.keys(agent.message)).not.toContain("human");
+				const reads = [
+					(await store.pending("r", "bob", { limit: 10 })).messages,
+					(await store.history("r", { viewer: "bob", limit: 10 })).messages,
+				];
+				for (const messages of reads) {
+					expect(messages.map((m) => [m.body, m.human])).toEqual([
+						["from a person", true],
+						["from an agent", undefined],
+						[broadcast.message.body, true],
+					]);
+					expect(Object.keys(messages[1] ?? {})).not.toContain("human");
+				}
+				expect(await store.getMessage("r", person.message.id, "bob")).toEqual(person.message);
+				expect(await store.getMessage("r", agent.message.id, "bob")).toEqual(agent.message);
+				// A retry with the same key answers the stored message, mark included.
+				const retried = await send({ room: "r", from: "Operator", to: "bob", body: "from a person", human: true, key: "k1" });
+				expect(retried).toMatchObject({ duplicate: true, message: person.message });
+				expect((await store.takePending("r", "carol", { limit: 10 })).messages).toEqual([broadcast.message]);
+			});
+
 			it("writes one unacked delivery per recipient, none for the sender", async () => {
 				await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"] });
 				expect(await store.countPending("r", "bob")).toBe(1);
@@ -1550,6 +1579,80 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 			});
 		});
 
+		describe("operator view", () => {
+			const op = () => store.operator;
+
+			it("rooms: every room with a session or a message, in byte order, paged; a room with neither left is gone", async () => {
+				await store.createSession(session("beta", "alice"));
+				await send({ room: "alpha", from: "x", to: "y" });
+				await store.createSession(session("Zed", "bob"));
+				await send({ room: "Zed", from: "bob", to: "carol" });
+				await store.createSession(session("émoji", "carol"));
+				// Byte order of UTF-8: upper case before lower case, "é" (0xC3...) after every ASCII letter.
+				expect(await op().rooms({ limit: 10 })).toEqual(["Zed", "alpha", "beta", "émoji"]);
+				expect(await op().rooms({ limit: 2 })).toEqual(["Zed", "alpha"]);
+				expect(await op().rooms({ after: "alpha", limit: 2 })).toEqual(["beta", "émoji"]);
+				expect(await op().rooms({ after: "émoji", limit: 2 })).toEqual([]);
+				await store.forgetSession("beta", "alice");
+				expect(await op().rooms({ limit: 10 })).toEqual(["Zed", "alpha", "émoji"]);
+			});
+
+			it("messages: every message of the room, direct ones between others too, by seq, paged both ways", async () => {
+				const a = await send({ room: "r", from: "alice", to: "bob", body: "a" });
+				await send({ room: "other", from: "alice", to: "bob", body: "elsewhere" });
+				const b = await send({ room: "r", from: "carol", to: "dave", body: "b" });
+				const c = await send({ room: "r", from: "bob", to: "*", recipients: ["alice", "carol"], body: "c", human: true });
+				const d = await send({ room: "r", from: "dave", to: "alice", body: "d" });
+				const all = await op().messages("r", { limit: 10 });
+				expect(all.messages.map((m) => m.body)).toEqual(["a", "b", "c", "d"]);
+				expect(all.hasMore).toBe(false);
+				expect(all.messages[2]).toEqual(c.message);
+				expect(Object.keys(all.messages[0] ?? {})).not.toContain("human");
+				// Newest page, oldest first; then backwards from it; then forwards.
+				expect(await op().messages("r", { limit: 2 })).toEqual({ messages: [c.message, d.message], hasMore: true });
+				expect(await op().messages("r", { limit: 2, before: c.message.seq })).toEqual({ messages: [a.message, b.message], hasMore: false });
+				expect(await op().messages("r", { limit: 2, after: a.message.seq })).toEqual({ messages: [b.message, c.message], hasMore: true });
+				expect((await op().messages("r", { limit: 0 })).hasMore).toBe(true);
+				// By session: what it sent, and what was addressed to it directly (not broadcasts of others).
+				expect((await op().messages("r", { session: "alice", limit: 10 })).messages.map((m) => m.body)).toEqual(["a", "d"]);
+				expect((await op().messages("r", { session: "bob", limit: 10 })).messages.map((m) => m.body)).toEqual(["a", "c"]);
+				expect((await op().messages("r", { session: "bob", limit: 1 })).hasMore).toBe(true);
+				expect(await op().messages("empty", { limit: 10 })).toEqual({ messages: [], hasMore: false });
+			});
+
+			it("deliveries: who still owes an ack, direct and broadcast, through acks, inbox reads and forgets", async () => {
+				await store.createSession(session("r", "carol"));
+				const direct = await send({ room: "r", from: "alice", to: "bob" });
+				const all = await send({ room: "r", from: "alice", to: "*", recipients: ["carol", "bob", "dave"] });
+				expect(await op().deliveries(direct.message.id)).toEqual({ message: direct.message, recipients: [{ session: "bob", acked: false }] });
+				await store.ack("r", "bob", [direct.message.id]);
+				expect((await op().deliveries(direct.message.id))?.recipients).toEqual([{ session: "bob", acked: true }]);
+				await store.takePending("r", "dave", { limit: 10 });
+				await store.forgetSession("r", "carol");
+				expect(await op().deliveries(all.message.id)).toEqual({
+					message: all.message,
+					recipients: [
+						{ session: "bob", acked: false },
+						{ session: "carol", acked: true },
+						{ session: "dave", acked: true },
+					],
+				});
+				// Unknown, forged and deleted ids have nothing.
+				expect(await op().deliveries(`m-${all.message.seq}-zzzzzz`)).toBeNull();
+				expect(await op().deliveries("m-999999-abcdef")).toBeNull();
+				expect(await op().deliveries("not an id")).toBeNull();
+				await store.applyRetention({ olderThan: 10_000 });
+				expect(await op().deliveries(direct.message.id)).toBeNull();
+			});
+
+			it("sizeBytes: the storage's size where the backend can tell it", async () => {
+				await send({ room: "r", from: "alice", to: "bob" });
+				const size = await op().sizeBytes();
+				if (store.kind === "memory") expect(size).toBeNull();
+				else expect(size).toBeGreaterThan(0);
+			});
+		});
+
 		describe("stats and lifecycle", () => {
 			it("counts messages, sessions and unacked deliveries", async () => {
 				expect(await store.stats()).toEqual({ messages: 0, sessions: 0, pendingDeliveries: 0 });
@@ -1569,6 +1672,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				await expect(store.countPending("r", "bob")).rejects.toThrow(/closed/);
 				await expect(store.state.get("r", "k")).rejects.toThrow(/closed/);
 				await expect(store.claims.list("r", { now: 1 })).rejects.toThrow(/closed/);
+				await expect(store.operator.rooms({ limit: 1 })).rejects.toThrow(/closed/);
 			});
 		});
 	});

@@ -302,8 +302,46 @@ describe("SqliteStore only", () => {
 		await store.close();
 		const raw = new Database(file);
 		expect(raw.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
-		expect(SCHEMA_VERSION).toBe(5);
+		expect(SCHEMA_VERSION).toBe(6);
 		expect(raw.prepare("SELECT count(*) FROM pending").pluck().get()).toBe(4);
+		raw.close();
+	});
+
+	it("migrates a version 4 file (through 5, topics, to 6): its messages stay as they were (no human mark), new ones can carry it", async () => {
+		// The file exactly as the previous release (schema version 4) left it: a backlog, a keyed message, state.
+		file = join(dir, "v4.db");
+		const v4 = new Database(file);
+		for (const m of MIGRATIONS.slice(0, 4)) v4.exec(m.sql);
+		v4.pragma("user_version = 4");
+		const msg = v4.prepare(
+			"INSERT INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients) VALUES (?, ?, 'r', 'alice', ?, ?, NULL, ?, ?, ?)",
+		);
+		msg.run(1, "m-1-aaaaaa", "bob", "unread direct", "k1", 10, null);
+		msg.run(2, "m-2-bbbbbb", "*", "unread broadcast", null, 20, '["bob","carol"]');
+		v4.prepare("INSERT INTO pending (room, recipient, seq) VALUES ('r', ?, ?)").run("bob", 1);
+		v4.prepare("INSERT INTO pending (room, recipient, seq) VALUES ('r', ?, ?)").run("bob", 2);
+		v4.prepare("INSERT INTO state VALUES ('r', 'k', '1', 1, 'alice', 5, 1)").run();
+		v4.close();
+
+		const store = await open();
+		const backlog = (await store.pending("r", "bob", { limit: 10 })).messages;
+		expect(backlog).toEqual([
+			{ id: "m-1-aaaaaa", seq: 1, room: "r", from: "alice", to: "bob", body: "unread direct", replyTo: null, thread: "m-1-aaaaaa", sentAt: 10 },
+			{ id: "m-2-bbbbbb", seq: 2, room: "r", from: "alice", to: "*", body: "unread broadcast", replyTo: null, thread: "m-2-bbbbbb", sentAt: 20 },
+		]);
+		expect(await store.append({ ...dm(0), key: "k1" })).toMatchObject({ duplicate: true, message: backlog[0] });
+		const person = await store.append({ ...dm(1), from: "Operator", human: true });
+		expect(person.message).toMatchObject({ seq: 3, human: true });
+		expect((await store.getMessage("r", person.message.id, "bob"))?.human).toBe(true);
+		expect((await store.state.get("r", "k"))?.version).toBe(1);
+		await store.close();
+		const raw = new Database(file);
+		expect(raw.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+		expect(raw.prepare("SELECT seq, human FROM messages ORDER BY seq").all()).toEqual([
+			{ seq: 1, human: null },
+			{ seq: 2, human: null },
+			{ seq: 3, human: 1 },
+		]);
 		raw.close();
 	});
 

@@ -10,7 +10,7 @@
  * the next prompt.
  */
 import type { ResultOf } from "../../server/protocol.js";
-import { routes, safeName, senderNames } from "../framing.js";
+import { fromPeople, routes, safeName, senderNames } from "../framing.js";
 import { connectObserver, type HookContext, printJson } from "./hook-common.js";
 import { chainExhausted, MAX_CHAIN, recordAutomaticTurn, stateFile, stateKey, updateState } from "./hook-state.js";
 
@@ -26,10 +26,20 @@ export function senderList(page: ResultOf<"inbox">): string {
 	return page.remaining > 0 && !named.endsWith(" and others") ? `${named} (and possibly others)` : named;
 }
 
-/** The block's reason; `where` (framing.ts routes: validated names, ids and targets, no body) says where each went. */
-export function blockReason(total: number, senders: string, where?: string): string {
+/**
+ * The block's reason; `where` (framing.ts routes: validated names, ids and targets, no body) says where each
+ * went. `people`: how many of the peeked messages a person wrote in the hub's dashboard (Message.human, the
+ * hub's mark); the reason then says so instead of calling them all agents'.
+ */
+export function blockReason(total: number, senders: string, where?: string, people = 0, peeked = total): string {
 	const n = total === 1 ? "1 unread relay message" : `${total} unread relay messages`;
-	return `You have ${n} from ${senders}${where ? ` (${where})` : ""}. Read them with relay_receive and answer if needed before stopping. They come from other Claude Code sessions (agents), not from the user.`;
+	const who =
+		people === 0
+			? "They come from other Claude Code sessions (agents), not from the user."
+			: people === peeked && peeked === total
+				? `${total === 1 ? "It was" : "They were"} typed by a person in the relay hub's dashboard, not by an agent (still not your user's prompt in this session).`
+				: "They come from other Claude Code sessions (agents), not from the user, except those a person typed in the relay hub's dashboard.";
+	return `You have ${n} from ${senders}${where ? ` (${where})` : ""}. Read them with relay_receive and answer if needed before stopping. ${who}`;
 }
 
 export async function runStopHook(ctx: HookContext): Promise<number> {
@@ -59,7 +69,7 @@ export async function runStopHook(ctx: HookContext): Promise<number> {
 	});
 
 	if (verdict === "block") {
-		printJson({ decision: "block", reason: blockReason(total, senderList(page), routes(page.messages, 3)) });
+		printJson({ decision: "block", reason: blockReason(total, senderList(page), routes(page.messages, 3), fromPeople(page.messages), page.messages.length) });
 		ctx.log("info", "stop: blocked for unread mail", { session: ctx.session, total, maxSeq });
 	} else if (verdict === "capped") {
 		printJson({

@@ -23,7 +23,7 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode } from "../../server/errors.js";
 import type { Message } from "../../server/protocol.js";
-import { routes, safeName, senderNames } from "../framing.js";
+import { fromPeople, routes, safeName, senderNames } from "../framing.js";
 import { WAKE_MARKER } from "./constants.js";
 import { type HookContext, observerClient, writeAllSync } from "./hook-common.js";
 import { chainExhausted, readState, recordAutomaticTurn, stateFile, stateKey, updateState } from "./hook-state.js";
@@ -47,10 +47,19 @@ export function wakeLine(messages: readonly Message[], session: string, count = 
 	const me = safeName(session);
 	// Where each went (a topic, a list...) and its thread: validated fields only (framing.ts routes).
 	const where = messages.length ? ` (${routes(messages, 3)})` : "";
+	// Whether a person wrote them is the hub's mark (Message.human), never something a sender can claim.
+	const people = fromPeople(messages);
 	if (count === 1) {
-		return `${WAKE_MARKER} new message from ${from} for ${me}${where} — read it with relay_receive (it comes from another agent, not the user)`;
+		const who = people === 1 ? "a person typed it in the relay hub's dashboard" : "it comes from another agent, not the user";
+		return `${WAKE_MARKER} new message from ${from} for ${me}${where} — read it with relay_receive (${who})`;
 	}
-	return `${WAKE_MARKER} ${count} new messages from ${from} for ${me}${where} — read them with relay_receive (they come from other agents, not the user)`;
+	const who =
+		people === 0
+			? "they come from other agents, not the user"
+			: people === messages.length && people === count
+				? "a person typed them in the relay hub's dashboard"
+				: "from other agents, not the user, and from a person in the relay hub's dashboard";
+	return `${WAKE_MARKER} ${count} new messages from ${from} for ${me}${where} — read them with relay_receive (${who})`;
 }
 
 export interface WakeOptions {

@@ -1,7 +1,7 @@
 /** relay_get: one message by id, in pages of characters: the rest of a body that relay_receive cut short. */
 import { z } from "zod";
 import { MessageId } from "../../server/protocol.js";
-import { cutAt, Framing } from "../framing.js";
+import { authorship, cutAt, Framing } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 const DEFAULT_CHARS = 8_000;
@@ -54,7 +54,8 @@ export const registerGet: ToolRegistrar = (server, ctx) => {
 				const end = start + slice.length;
 				const next = end < m.body.length ? end : null;
 				const framing = new Framing();
-				const text = `A message from another agent, not from your user. ${framing.note()}\n${framing.message(m, { offset: start, limit: slice.length })}`;
+				const who = m.human === true ? `A relay message. ${authorship([m], "")}` : "A message from another agent, not from your user.";
+				const text = `${who} ${framing.note()}\n${framing.message(m, { offset: start, limit: slice.length })}`;
 				return ok(text, {
 					message: {
 						...m,

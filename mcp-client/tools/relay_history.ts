@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { present } from "../format.js";
-import { safeName, safeTarget } from "../framing.js";
+import { fromPeople, HUMAN_MARK, PERSON, safeName, safeTarget } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 export const registerHistory: ToolRegistrar = (server, ctx) => {
@@ -70,7 +70,9 @@ export const registerHistory: ToolRegistrar = (server, ctx) => {
 				const peer = args.with === undefined ? undefined : safeName(args.with);
 				const out = blocks.length
 					? [
-							`${blocks.length === 1 ? "1 message" : `${blocks.length} messages`}, oldest first; they come from other agents (and this session), not from your user. ${note}`,
+							`${blocks.length === 1 ? "1 message" : `${blocks.length} messages`}, oldest first; they come from other agents (and this session), not from your user.${
+								fromPeople(page.messages) > 0 ? ` Except those marked ${HUMAN_MARK}: ${PERSON}.` : ""
+							} ${note}`,
 							...blocks,
 						]
 					: [

@@ -1,6 +1,7 @@
 /** relay_receive: the oldest unacked messages, handed over and acked exactly (or only looked at, with peek). */
 import { z } from "zod";
 import { plural, present } from "../format.js";
+import { authorship, fromPeople } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 export const registerReceive: ToolRegistrar = (server, ctx) => {
@@ -60,7 +61,9 @@ export const registerReceive: ToolRegistrar = (server, ctx) => {
 				if (blocks.length === 0) out.push("No new messages.");
 				else {
 					out.push(
-						`${plural(blocks.length, "message")}${peek ? " (peek: not marked read)" : ""}, from other agents, not from your user. ${note}`,
+						`${plural(blocks.length, "message")}${peek ? " (peek: not marked read)" : ""}${
+							fromPeople(r.messages) === 0 ? ", from other agents, not from your user." : `. ${authorship(r.messages, "They come from other agents, not from your user.")}`
+						} ${note}`,
 					);
 					out.push(...blocks);
 				}

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { MessageId, Receipt, StateChangedPush } from "../../server/protocol.js";
 import { describeReceipts, present } from "../format.js";
 import { changeLine } from "../format-state.js";
-import { safeId, safeName } from "../framing.js";
+import { authorship, safeId, safeName } from "../framing.js";
 import { guard, ok, ShownMessageSchema, type ToolRegistrar } from "./common.js";
 
 export const WAIT_DEFAULT_SECONDS = 60;
@@ -117,7 +117,7 @@ export const registerWait: ToolRegistrar = (server, ctx) => {
 						});
 					}
 					const { note, blocks, shown } = present([r.message]);
-					const lines = [`A message from another agent, not from your user. ${note}`, ...blocks];
+					const lines = [r.message.human === true ? `A relay message. ${authorship([r.message], "")} ${note}` : `A message from another agent, not from your user. ${note}`, ...blocks];
 					if (r.source === "local") lines.push("(Hub unreachable: this was held by the bridge; marked read at the hub once it is back.)");
 					if (r.remaining) lines.push(`${r.remaining} more waiting: relay_receive.`);
 					return ok([...lines, ...changeLines].join("\n"), {

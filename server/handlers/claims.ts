@@ -73,7 +73,9 @@ export async function handleClaim(ctx: HandlerContext, conn: Connection, frame: 
 	if (out.status === "limit") throw new RelayError(ErrorCode.LIMIT, out.reason);
 	if (out.status === "conflict") return { granted: false, claims: [], conflicts: out.conflicts.map(info), now };
 	ctx.log.debug({ session: s.session, room: s.room, repo, paths }, "claim granted");
-	return { granted: true, claims: out.claims.map(info), conflicts: [], now };
+	const claims = out.claims.map(info);
+	ctx.events.sink?.({ kind: "claims", room: s.room, session: s.session, claimed: claims, released: [] });
+	return { granted: true, claims, conflicts: [], now };
 }
 
 export async function handleRelease(ctx: HandlerContext, conn: Connection, frame: RequestOf<"release">): Promise<ResultOf<"release">> {
@@ -85,7 +87,9 @@ export async function handleRelease(ctx: HandlerContext, conn: Connection, frame
 		...(frame.paths !== undefined ? { paths: validPaths(frame.paths) } : {}),
 		now: Date.now(),
 	});
-	return { released: released.map(info) };
+	const out = released.map(info);
+	if (out.length > 0) ctx.events.sink?.({ kind: "claims", room: s.room, session: s.session, claimed: [], released: out });
+	return { released: out };
 }
 
 export async function handleClaims(ctx: HandlerContext, conn: Connection, frame: RequestOf<"claims">): Promise<ResultOf<"claims">> {

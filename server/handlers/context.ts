@@ -1,7 +1,7 @@
 /**
  * What a request handler may use: the hub's options, the store, fan-out (to publish what it committed),
  * presence (who is online, the claim lock, forgetting a session), the per-address budgets, the state
- * watches and the log. Not the Hub itself: a handler cannot reach the HTTP server, the timers or other
+ * watches, the metrics, the dashboard's event sink and the log. Not the Hub itself: a handler cannot reach the HTTP server, the timers or other
  * connections except through presence, which keeps each handler testable and its reach obvious from its
  * signature.
  */
@@ -9,8 +9,10 @@ import type { AddressLimiter } from "../address-limit.js";
 import type { Connection } from "../connection.js";
 import { ErrorCode, RelayError } from "../errors.js";
 import type { HubOptions } from "../defaults.js";
+import type { HubEvents } from "../events.js";
 import type { Fanout } from "../fanout.js";
 import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
 import type { Presence } from "../presence.js";
 import type { RequestOf, RequestType, ResultOf } from "../protocol.js";
 import type { Store } from "../store/store.js";
@@ -19,7 +21,8 @@ import type { Watches } from "../watches.js";
 export interface HandlerContext {
 	readonly options: Readonly<HubOptions>;
 	readonly store: Store;
-	readonly fanout: Pick<Fanout, "publish">;
+	/** `kind` "local": publish pushes to this hub's connections before it returns (what commit→push times). */
+	readonly fanout: Pick<Fanout, "publish" | "kind">;
 	readonly presence: Presence;
 	/** How many new IDs each peer address may still mint (hello's first claims). */
 	readonly newIds: AddressLimiter;
@@ -27,6 +30,10 @@ export interface HandlerContext {
 	readonly broadcasts: AddressLimiter;
 	/** Which connections watch which state prefixes (watch / unwatch). */
 	readonly watches: Watches;
+	/** Counts for GET /metrics: plain numbers, bumped on the hot path (server/metrics.ts). */
+	readonly metrics: HubMetrics;
+	/** The dashboard's live stream, while someone watches (server/events.ts). */
+	readonly events: HubEvents;
 	readonly log: Logger;
 }
 

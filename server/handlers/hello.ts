@@ -55,6 +55,13 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 	if (!roomCheck.ok) throw new RelayError(ErrorCode.BAD_ID, roomCheck.reason);
 	const idCheck = checkName(frame.session, "session ID");
 	if (!idCheck.ok) throw new RelayError(ErrorCode.BAD_ID, idCheck.reason);
+	// The dashboard writes as the operator: a session with that name could pass for the person.
+	if (frame.session.toLowerCase() === ctx.options.operatorName.toLowerCase()) {
+		throw new RelayError(
+			ErrorCode.BAD_ID,
+			`session ID '${frame.session}' is reserved on this hub for the person at its dashboard (--operator-name); choose another ID.`,
+		);
+	}
 	const session = frame.session;
 	const meta = frame.meta ?? {};
 

@@ -26,6 +26,7 @@ export async function handleInbox(ctx: HandlerContext, conn: Connection, frame: 
 	const seenAt = Date.now();
 	const page = await ctx.store.takePending(s.room, s.session, { ...query, seenAt });
 	publishSeen(ctx, s.room, s.session, page.messages.map((m) => ({ id: m.id, seq: m.seq, from: m.from, seenAt })));
+	acked(ctx, s.room, s.session, page.messages.length, () => page.messages.map((m) => m.id));
 	return { messages: page.messages, remaining: page.remaining, acked: true };
 }
 
@@ -33,7 +34,15 @@ export async function handleAck(ctx: HandlerContext, conn: Connection, frame: Re
 	const s = boundSession(conn);
 	const seen = await ctx.store.ackSeen(s.room, s.session, frame.ids, Date.now());
 	publishSeen(ctx, s.room, s.session, seen);
+	acked(ctx, s.room, s.session, seen.length, () => seen.map((d) => d.id));
 	return { acked: seen.length };
+}
+
+/** Counts acks for /metrics and tells the dashboard (if anyone watches) which ids this session acked. */
+function acked(ctx: HandlerContext, room: string, session: string, n: number, ids: () => string[]): void {
+	if (n === 0) return;
+	ctx.metrics.acked(room, n);
+	ctx.events.sink?.({ kind: "acked", room, session, ids: ids() });
 }
 
 export async function handleGet(ctx: HandlerContext, conn: Connection, frame: RequestOf<"get">): Promise<ResultOf<"get">> {

@@ -32,6 +32,7 @@ import {
 } from "./store.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
 import { MemoryClaimStore } from "./memory-claims.js";
+import { MemoryOperatorStore } from "./memory-operator.js";
 import { MemoryStateStore } from "./memory-state.js";
 import { MemoryTopicStore } from "./memory-topics.js";
 import { addressedTo, receiptOf, visibleTo } from "./receipts.js";
@@ -59,6 +60,12 @@ export class MemoryStore implements Store {
 	readonly health = new StorageHealth();
 	readonly state = new MemoryStateStore(() => this.check());
 	readonly claims = new MemoryClaimStore(() => this.check());
+	readonly operator = new MemoryOperatorStore({
+		check: () => this.check(),
+		rooms: () => [...[...this.sessions.values()].map((s) => s.room), ...this.rooms.keys()],
+		roomMessages: (room) => this.roomOf(room)?.values() ?? [],
+		byId: (id) => this.byId.get(id),
+	});
 
 	private closed = false;
 	private lastSeq = 0;
@@ -202,6 +209,7 @@ export class MemoryStore implements Store {
 			thread,
 			sentAt: input.sentAt,
 		};
+		if (input.human) message.human = true;
 		const subscribers = input.topic ? this.topics.subscribersNow(input.room, input.topic).filter((s) => s !== input.from) : [];
 		const recipients = uniqueRecipients([...input.recipients, ...subscribers]);
 		const stored: StoredMessage = { message, key: input.key, deliveries: new Map(), receipts: new Map() };

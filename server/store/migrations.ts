@@ -260,6 +260,16 @@ export const MIGRATIONS: readonly Migration[] = [
 			) WITHOUT ROWID;
 		`,
 	},
+	{
+		// The dashboard (issue 13): a message a person wrote there is marked, so that every view an agent gets
+		// can say so. NULL for every other message: adding a nullable column rewrites nothing, and an append
+		// writes the same pages as before.
+		description: "messages.human: written by a person in the hub's dashboard",
+		sql: `
+			-- 1: sent through the hub's HTTP API (POST /api/send) by a person; NULL: sent by a session.
+			ALTER TABLE messages ADD COLUMN human INTEGER;
+		`,
+	},
 ];
 
 /** The schema version this build writes. */

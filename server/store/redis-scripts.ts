@@ -19,10 +19,12 @@
  *   P pruned                    hash: room -> highest seq retention deleted there
  *   P session:<room>:<session>  hash: secretHash, meta (JSON), firstSeen, lastSeen, ephemeral ("1"; absent: named)
  *   P ids:<room>                zset, every score 0, of the room's session IDs: pages in ID order (ZRANGEBYLEX)
+ *   P session-rooms             set of rooms that have a session (with P rooms: the operator's list of rooms)
  *   P seen                      zset lastSeen by enc(room):enc(session), named sessions: stale-session retention
  *   P seen-eph                  the same for ephemeral sessions (they have a cutoff of their own)
- *   P layout                    the version of this layout: "2" (version 1, before the session lifecycle, had
- *                               a set P sessions:<room> and no ids/seen; RedisStore.open upgrades it)
+ *   P layout                    the version of this layout: "3" (version 1, before the session lifecycle, had
+ *                               a set P sessions:<room> and no ids/seen; version 2 had no P session-rooms;
+ *                               RedisStore.open upgrades both)
  *   P thr:<room>:<thread>       zset of seqs: a thread's replies (its root is found by id)
  *   P tlog:<room>:<topic>       zset of seqs: a topic's log (messages to #topic)
  *   P tlogs:<room>              set of topics that have a log
@@ -40,7 +42,7 @@
 import { BROADCAST } from "../protocol.js";
 
 /** The key layout these scripts write; RedisStore.open brings older data to it. */
-export const LAYOUT_VERSION = "2";
+export const LAYOUT_VERSION = "3";
 
 /** The inverse of encodeKeyPart (for members of P seen, which name a session as enc(room):enc(session)). */
 export function decodeKeyPart(part: string): string {
@@ -448,6 +450,7 @@ if redis.call("EXISTS", sk) == 1 then return 0 end
 redis.call("HSET", sk, "secretHash", ARGV[4], "meta", ARGV[5], "firstSeen", ARGV[6], "lastSeen", ARGV[7])
 if ephemeral then redis.call("HSET", sk, "ephemeral", "1") end
 redis.call("ZADD", key("ids", room), 0, session)
+redis.call("SADD", P .. "session-rooms", room)
 redis.call("ZADD", seenKey(ephemeral), ARGV[7], seenMember(room, session))
 redis.call("HINCRBY", P .. "stats", "sessions", 1)
 return 1
@@ -497,6 +500,7 @@ redis.call("DEL", key("lost", room, session))
 if not lastSeen then return {0, pending} end
 redis.call("DEL", sk)
 redis.call("ZREM", key("ids", room), session)
+if redis.call("ZCARD", key("ids", room)) == 0 then redis.call("SREM", P .. "session-rooms", room) end
 redis.call("ZREM", P .. "seen", seenMember(room, session))
 redis.call("ZREM", P .. "seen-eph", seenMember(room, session))
 redis.call("HINCRBY", P .. "stats", "sessions", -1)
@@ -564,14 +568,15 @@ return out
 `,
 
 	/**
-	 * ARGV: P, room, session. Puts an existing session into P ids:<room> and its seen index: the upgrade from
-	 * layout 1, which had neither.
+	 * ARGV: P, room, session. Puts an existing session into P ids:<room>, its seen index and P session-rooms:
+	 * the upgrade from layout 1, which had none of them, and from layout 2, which had no P session-rooms.
 	 */
 	relayIndexSession: `
 local room, session = ARGV[2], ARGV[3]
 local f = redis.call("HMGET", key("session", room, session), "lastSeen", "ephemeral")
 if not f[1] then return 0 end
 redis.call("ZADD", key("ids", room), 0, session)
+redis.call("SADD", P .. "session-rooms", room)
 redis.call("ZADD", seenKey(f[2] == "1"), f[1], seenMember(room, session))
 return 1
 `,

@@ -25,6 +25,7 @@ import type { Redis, RedisOptions } from "ioredis";
 import type { Message, SessionMeta } from "../protocol.js";
 import { newMessageId, uniqueRecipients } from "./ids.js";
 import { CLAIM_SCRIPTS, RedisClaimStore } from "./redis-claims.js";
+import { OPERATOR_SCRIPTS, RedisOperatorStore } from "./redis-operator.js";
 import { RedisStateStore, STATE_SCRIPTS } from "./redis-state.js";
 import { decodeKeyPart, encodeKeyPart, LAYOUT_VERSION, SCRIPTS, type ScriptName } from "./redis-scripts.js";
 import { PushedBuffer, type PushedMark, receiptOf } from "./receipts.js";
@@ -36,6 +37,7 @@ import {
 	type ForgetResult,
 	CLAIM_METHODS,
 	guardStorage,
+	OPERATOR_METHODS,
 	guardSubStore,
 	STATE_METHODS,
 	type HistoryPage,
@@ -151,6 +153,7 @@ export class RedisStore implements Store {
 	/** On this store's connection and prefix; their scripts are defined in open(). */
 	readonly state: RedisStateStore;
 	readonly claims: RedisClaimStore;
+	readonly operator: RedisOperatorStore;
 
 	constructor(private readonly options: RedisStoreOptions) {
 		this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
@@ -164,6 +167,7 @@ export class RedisStore implements Store {
 			health: this.health,
 			url: () => this.url,
 		});
+		this.operator = guardSubStore(new RedisOperatorStore(() => this.ready(), this.prefix), OPERATOR_METHODS, this.health, translate);
 	}
 
 	get url(): string {
@@ -183,7 +187,9 @@ export class RedisStore implements Store {
 			// its idempotency key) rather than let ioredis run it a second time after reconnecting.
 			autoResendUnfulfilledCommands: false,
 		});
-		for (const [name, lua] of Object.entries({ ...SCRIPTS, ...STATE_SCRIPTS, ...CLAIM_SCRIPTS })) client.defineCommand(name, { lua, numberOfKeys: 0 });
+		for (const [name, lua] of Object.entries({ ...SCRIPTS, ...STATE_SCRIPTS, ...CLAIM_SCRIPTS, ...OPERATOR_SCRIPTS })) {
+			client.defineCommand(name, { lua, numberOfKeys: 0 });
+		}
 		this.client = client as ScriptedRedis;
 		await this.upgradeLayout();
 		await this.checkPersistence(client);
@@ -280,7 +286,7 @@ export class RedisStore implements Store {
 		const tail = newMessageId(0).slice("m-0-".length);
 		// Everything but id, seq and thread, serialized here so the script only concatenates (Lua's JSON encoder
 		// rounds numbers to 14 digits).
-		const rest = JSON.stringify({ room, from, to, body, replyTo, sentAt });
+		const rest = JSON.stringify(input.human ? { room, from, to, body, replyTo, sentAt, human: true } : { room, from, to, body, replyTo, sentAt });
 		const reply = (await client.relayAppend(
 			...this.args(room, from, to, key ?? "", key === null ? 0 : 1, tail, sentAt, rest, replyTo ?? "", input.topic ?? "", ...recipients),
 		)) as [number, string, string[]?];
@@ -471,9 +477,10 @@ export class RedisStore implements Store {
 	}
 
 	/**
-	 * Brings data written before the session lifecycle (layout 1: a set of IDs per room, no seen indexes) to
-	 * layout 2, once: every session hash is indexed (P ids:<room>, P seen), then the old sets go. Safe to run
-	 * twice or from two hubs at once (every step is idempotent); the version is written last.
+	 * Brings data written by an older layout to the current one (3), once: every session hash is indexed
+	 * (P ids:<room>, P seen, P session-rooms: layout 1 had none of them, layout 2 no P session-rooms), then
+	 * layout 1's sets go. Safe to run twice or from two hubs at once (every step is idempotent); the version
+	 * is written last.
 	 */
 	private async upgradeLayout(): Promise<void> {
 		const client = this.ready();

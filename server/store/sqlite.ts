@@ -30,6 +30,8 @@ import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { DamagedDatabaseError, integrityProblems, isCorruption } from "./integrity.js";
 import { migrate } from "./migrations.js";
 import { SqliteClaimStore } from "./sqlite-claims.js";
+import { SqliteOperatorStore } from "./sqlite-operator.js";
+import { MESSAGE, type MessageRow, toMessage } from "./sqlite-rows.js";
 import { SqliteStateStore } from "./sqlite-state.js";
 import { PushedBuffer, type PushedMark, receiptOf } from "./receipts.js";
 import { SqliteTopicStore } from "./sqlite-topics.js";
@@ -40,6 +42,7 @@ import {
 	type ForgetResult,
 	CLAIM_METHODS,
 	guardStorage,
+	OPERATOR_METHODS,
 	guardSubStore,
 	STATE_METHODS,
 	type HistoryPage,
@@ -94,10 +97,6 @@ const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
 
 /** While appends wait for the checkpointer to truncate the WAL, how often they look again. */
 const WAL_WAIT_MS = 5;
-
-/** Columns of `messages m` aliased to the fields of Message, so rows are Messages as they come. */
-const MESSAGE = `m.id, m.seq, m.room, m.sender AS "from", m.recipient AS "to", m.body,
-	m.reply_to AS replyTo, coalesce(m.thread, m.id) AS thread, m.sent_at AS sentAt`;
 
 /** Whether `@viewer` is the addressee of m, alone or in a list (`a,b`: names hold no commas). */
 const ADDRESSED = "instr(',' || m.recipient || ',', ',' || @viewer || ',') > 0";
@@ -176,7 +175,7 @@ function prepareStatements(db: Database.Database) {
 	const inRange = "m.seq > @after AND m.seq < @before";
 	// A room's history walks (room, seq) and filters: broadcasts are most of what a room holds.
 	const roomHistory = (order: "ASC" | "DESC") =>
-		db.prepare<HistoryParams, Message>(
+		db.prepare<HistoryParams, MessageRow>(
 			`SELECT ${MESSAGE} FROM messages m
 			 WHERE m.room = @room AND ${inRange}
 			   AND (m.recipient = '*' OR m.sender = @viewer OR ${ADDRESSED})
@@ -184,7 +183,7 @@ function prepareStatements(db: Database.Database) {
 		);
 	// A topic's log walks the partial index messages_topic.
 	const topicHistory = (order: "ASC" | "DESC") =>
-		db.prepare<HistoryParams, Message>(
+		db.prepare<HistoryParams, MessageRow>(
 			`SELECT ${MESSAGE} FROM messages m
 			 WHERE m.room = @room AND m.recipient = @topic AND ${IS_TOPIC} AND ${inRange}
 			 ORDER BY m.seq ${order} LIMIT @limit`,
@@ -196,7 +195,7 @@ function prepareStatements(db: Database.Database) {
 			`SELECT * FROM (SELECT ${MESSAGE} FROM messages m
 			 WHERE m.room = @room AND m.sender = ${sender} AND m.recipient = ${recipient} AND ${inRange}
 			 ORDER BY m.seq ${order} LIMIT @limit)`;
-		return db.prepare<HistoryParams, Message>(
+		return db.prepare<HistoryParams, MessageRow>(
 			`${direction("@viewer", "@with")} UNION ALL ${direction("@with", "@viewer")} ORDER BY seq ${order} LIMIT @limit`,
 		);
 	};
@@ -251,16 +250,16 @@ function prepareStatements(db: Database.Database) {
 			.prepare<[], number>("SELECT max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT seq FROM seq_floor), 0))")
 			.pluck(),
 		raiseSeqFloor: db.prepare<[number]>("UPDATE seq_floor SET seq = max(seq, ?)"),
-		byKey: db.prepare<[string, string, string], Message>(
+		byKey: db.prepare<[string, string, string], MessageRow>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.room = ? AND m.sender = ? AND m.idem_key = ?`,
 		),
 		// The recipients stored with a broadcast, topic or list send (JSON); null for a direct message.
 		recipientsOf: db.prepare<[number], string | null>("SELECT recipients FROM messages WHERE seq = ?").pluck(),
 		insertMessage: db.prepare<
-			[number, string, string, string, string, string, string | null, string | null, number, string | null, string | null]
+			[number, string, string, string, string, string, string | null, string | null, number, string | null, string | null, number | null]
 		>(
-			`INSERT OR IGNORE INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients, thread)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT OR IGNORE INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients, thread, human)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		),
 		// A reply's parent, by its primary key (ids are m-<seq>-<tail>): the parent's thread is the reply's.
 		parentThread: db
@@ -268,7 +267,7 @@ function prepareStatements(db: Database.Database) {
 			.pluck(),
 		insertPending: db.prepare<[string, string, number]>("INSERT INTO pending (room, recipient, seq) VALUES (?, ?, ?)"),
 
-		pendingPage: db.prepare<PendingParams, Message>(
+		pendingPage: db.prepare<PendingParams, MessageRow>(
 			`SELECT ${MESSAGE} FROM pending p JOIN messages m ON m.seq = p.seq
 			 WHERE ${pendingWhere} ORDER BY p.seq LIMIT @limit`,
 		),
@@ -300,11 +299,11 @@ function prepareStatements(db: Database.Database) {
 		markPushedMany: pushRows(PUSH_ROWS),
 		pushesOf: db.prepare<[number], { at: number; recipients: string }>("SELECT at, recipients FROM receipt_pushes WHERE seq = ? ORDER BY at"),
 		seenOf: db.prepare<[number], { recipient: string; at: number }>("SELECT recipient, at FROM receipt_seen WHERE seq = ?"),
-		messageInRoom: db.prepare<{ seq: number; id: string; room: string }, Message & { recipients: string | null }>(
+		messageInRoom: db.prepare<{ seq: number; id: string; room: string }, MessageRow & { recipients: string | null }>(
 			`SELECT ${MESSAGE}, m.recipients FROM messages m WHERE m.seq = @seq AND m.id = @id AND m.room = @room`,
 		),
 		// The root (by id) and its replies (messages_thread), each branch cut at the page, merged by seq.
-		threadPage: db.prepare<ThreadParams, Message>(
+		threadPage: db.prepare<ThreadParams, MessageRow>(
 			`SELECT * FROM (SELECT ${MESSAGE} FROM messages m
 			   WHERE m.seq = @rootSeq AND m.id = @root AND m.room = @room AND m.seq > @after AND ${VISIBLE})
 			 UNION ALL
@@ -316,7 +315,7 @@ function prepareStatements(db: Database.Database) {
 
 		// A session sees broadcasts and the direct messages it sent or was sent: every message it was a
 		// recipient of, and everything history shows it.
-		getMessage: db.prepare<{ seq: number; id: string; room: string; viewer: string }, Message>(
+		getMessage: db.prepare<{ seq: number; id: string; room: string; viewer: string }, MessageRow>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.seq = @seq AND m.id = @id AND m.room = @room
 			 AND (${VISIBLE} OR (m.recipients IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(m.recipients) WHERE value = @viewer)))`,
 		),
@@ -410,6 +409,12 @@ export class SqliteStore implements Store {
 	/** On this connection, after the queued appends (ready() flushes them): ordered with messages. */
 	readonly state = guardSubStore(new SqliteStateStore(() => this.ready().db), STATE_METHODS, this.health, sqliteStorageError);
 	readonly claims = guardSubStore(new SqliteClaimStore(() => this.ready().db), CLAIM_METHODS, this.health, sqliteStorageError);
+	readonly operator = guardSubStore(
+		new SqliteOperatorStore(() => this.ready().db, () => this.options.file),
+		OPERATOR_METHODS,
+		this.health,
+		sqliteStorageError,
+	);
 
 	private conn: Connection | null = null;
 	private checkpointer: Worker | null = null;
@@ -625,7 +630,8 @@ export class SqliteStore implements Store {
 	async getMessage(room: string, messageId: string, viewer: string): Promise<Message | null> {
 		const seq = seqOfMessageId(messageId);
 		if (seq === null) return null;
-		return this.ready().st.getMessage.get({ seq, id: messageId, room, viewer }) ?? null;
+		const row = this.ready().st.getMessage.get({ seq, id: messageId, room, viewer });
+		return row ? toMessage(row) : null;
 	}
 
 	async receipts(room: string, messageId: string): Promise<MessageReceipts | null> {
@@ -635,7 +641,8 @@ export class SqliteStore implements Store {
 		return db.transaction(() => {
 			const row = st.messageInRoom.get({ seq, id: messageId, room });
 			if (!row) return null;
-			const { recipients: stored, ...message } = row;
+			const { recipients: stored, ...rest } = row;
+			const message = toMessage(rest);
 			// Each recipient's first push (rows come oldest first), then any still in memory; and its seen time.
 			const recipients = stored ? (JSON.parse(stored) as string[]) : [message.to];
 			const pushed = new Map<string, number>();
@@ -673,7 +680,7 @@ export class SqliteStore implements Store {
 				limit: limit + 1,
 			});
 			if (!named && rows.length === 0) return null;
-			return { thread: root, messages: rows.slice(0, limit), hasMore: rows.length > limit };
+			return { thread: root, messages: rows.slice(0, limit).map(toMessage), hasMore: rows.length > limit };
 		})();
 	}
 
@@ -704,7 +711,7 @@ export class SqliteStore implements Store {
 			limit: limit + 1, // one more than asked tells whether there are more
 		});
 		const hasMore = rows.length > limit;
-		const page = rows.slice(0, limit);
+		const page = rows.slice(0, limit).map(toMessage);
 		return { messages: forward ? page : page.reverse(), hasMore };
 	}
 
@@ -873,14 +880,16 @@ export class SqliteStore implements Store {
 		const parentSeq = replyTo === null ? null : seqOfMessageId(replyTo);
 		const thread = replyTo === null ? null : ((parentSeq === null ? undefined : st.parentThread.get(parentSeq, replyTo, room)) ?? replyTo);
 		const message: Message = { id, seq, room, from, to, body, replyTo, thread: thread ?? id, sentAt };
+		if (input.human) message.human = true;
 		const recipients = input.topic
 			? uniqueRecipients([...input.recipients, ...this.topics.audience(room, input.topic).filter((s) => s !== from)])
 			: uniqueRecipients(input.recipients);
 		// A direct message's recipient is its `to`; every other audience is stored with the message.
 		const stored = recipients.length === 1 && recipients[0] === to ? null : JSON.stringify(recipients);
-		if (st.insertMessage.run(seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread).changes === 0) {
-			const earlier = key === null ? undefined : st.byKey.get(room, from, key);
-			if (!earlier) throw new Error(`append of seq ${seq} was ignored without an idempotency match`);
+		if (st.insertMessage.run(seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, input.human ? 1 : null).changes === 0) {
+			const row = key === null ? undefined : st.byKey.get(room, from, key);
+			if (!row) throw new Error(`append of seq ${seq} was ignored without an idempotency match`);
+			const earlier = toMessage(row);
 			return { message: earlier, duplicate: true, recipients: this.recipientsOf(st, earlier) };
 		}
 		next.seq++;
@@ -915,7 +924,7 @@ export class SqliteStore implements Store {
 			from: query.from ?? null,
 			replyTo: query.replyTo ?? null,
 		};
-		const messages = st.pendingPage.all({ ...params, limit: Math.max(0, query.limit) });
+		const messages = st.pendingPage.all({ ...params, limit: Math.max(0, query.limit) }).map(toMessage);
 		const total = st.pendingCount.get(params) ?? 0;
 		return { messages, remaining: total - messages.length };
 	}

@@ -103,6 +103,8 @@ export interface AppendInput {
 	 */
 	topic?: string | null;
 	sentAt: number;
+	/** Written by a person in the dashboard (POST /api/send); only the hub's HTTP API sets it. */
+	human?: boolean;
 }
 
 export interface AppendResult {
@@ -297,7 +299,7 @@ const STORAGE_METHODS = {
 	takeLost: "write",
 	applyRetention: "write",
 	stats: "read",
-} as const satisfies Record<Exclude<keyof Store, "kind" | "health" | "open" | "close" | "state" | "claims" | "topics">, "read" | "write" | "add">;
+} as const satisfies Record<Exclude<keyof Store, "kind" | "health" | "open" | "close" | "state" | "claims" | "topics" | "operator">, "read" | "write" | "add">;
 
 /** STORAGE_METHODS for the sub-stores (see guardSubStore). */
 export const STATE_METHODS = { get: "read", set: "add", append: "add", delete: "write", list: "read" } as const satisfies {
@@ -305,6 +307,9 @@ export const STATE_METHODS = { get: "read", set: "add", append: "add", delete: "
 };
 export const CLAIM_METHODS = { claim: "add", release: "write", list: "read", sweep: "write" } as const satisfies {
 	readonly [K in keyof ClaimStore]: "read" | "write" | "add";
+};
+export const OPERATOR_METHODS = { rooms: "read", messages: "read", deliveries: "read", sizeBytes: "read" } as const satisfies {
+	readonly [K in keyof OperatorStore]: "read" | "write" | "add";
 };
 
 /** The storage methods of the topic sub-store (store.topics), for guardSubStorePrototype. */
@@ -682,6 +687,62 @@ export interface ClaimStore {
 	sweep(now: number): Promise<number>;
 }
 
+// ----- the operator's view (store.operator) ---------------------------------------------------------------
+
+export interface RoomsQuery {
+	/** Only rooms after this one (byte order): the last room of the previous page. */
+	after?: string;
+	limit: number;
+}
+
+export interface RoomMessagesQuery {
+	/** Only messages this session sent, or that were addressed to it directly. */
+	session?: string;
+	/** Page backwards: only seqs below this. */
+	before?: number;
+	/** Page forwards: only seqs above this. */
+	after?: number;
+	limit: number;
+}
+
+/** One recipient of a message and whether it still owes an ack. */
+export interface DeliveryState {
+	session: string;
+	/**
+	 * False while the recipient has not acked it; true once it has (or once its session was forgotten, which
+	 * drops what it owed: the store keeps what is owed, not how it ended).
+	 */
+	acked: boolean;
+}
+
+export interface MessageDeliveries {
+	message: Message;
+	/** Every recipient the message was stored for, in ID order (byte order of the UTF-8 form). */
+	recipients: DeliveryState[];
+}
+
+/**
+ * What the hub's dashboard and JSON API read, for a person who runs the hub: every room, every message of a
+ * room (direct messages between two other sessions too: the operator sees everything), and who still owes an
+ * ack for a message. Read-only; each call is bounded by its `limit`.
+ */
+export interface OperatorStore {
+	/** Rooms that have a session or a message, in byte order, after `after`, at most `limit`. */
+	rooms(query: RoomsQuery): Promise<string[]>;
+	/**
+	 * A room's messages by seq, oldest first: `after` pages forwards, otherwise the newest `limit` below
+	 * `before` (or of all). `hasMore`: more match beyond the page in the direction of paging.
+	 */
+	messages(room: string, query: RoomMessagesQuery): Promise<HistoryPage>;
+	/** A message, whatever its room, with its recipients' delivery state; null if there is none (or it was deleted). */
+	deliveries(messageId: string): Promise<MessageDeliveries | null>;
+	/**
+	 * How big the storage is, in bytes: SQLite, its files (database, WAL, shared memory); Redis, the server's
+	 * `used_memory` (every database and prefix on it); null where it cannot be told (memory).
+	 */
+	sizeBytes(): Promise<number | null>;
+}
+
 /**
  * The whole durable state of a hub. The core (sessions, messages, retention) is flat on the Store; each
  * further kind of state is a sub-store property of its own (e.g. `store.state`), with its own interface,
@@ -698,6 +759,8 @@ export interface Store extends SessionStore, MessageStore, RetentionStore {
 	readonly claims: ClaimStore;
 	/** Topic subscriptions (subscribe, unsubscribe, topics requests). */
 	readonly topics: TopicStore;
+	/** The operator's read-only view: rooms, every message of a room, delivery state (the dashboard, /api). */
+	readonly operator: OperatorStore;
 	/** Opens files, runs migrations. Called once before anything else. */
 	open(): Promise<void>;
 	/** Flushes and closes. Safe to call twice. */

@@ -1,0 +1,35 @@
+/**
+ * What the hub tells the dashboard's live stream (server/http/live.ts) as it happens: presence, acks, claims,
+ * and (from the fan-out) messages, state changes and forgotten sessions. One sink, set only while someone
+ * watches: until then each place that could emit pays one property read, and nothing is built, serialized or
+ * kept. The stream decides what to send and to whom.
+ */
+import type { LeaveReason } from "./connection.js";
+import type { FanoutEvent } from "./fanout.js";
+
+/** The fan-out events the stream hears: those about one room (not the directory's own between hubs). */
+export type RoomFanoutEvent = Extract<FanoutEvent, { kind: "message" | "state" | "session" | "forget" | "receipt" }>;
+const ROOM_KINDS: ReadonlySet<string> = new Set(["message", "state", "session", "forget", "receipt"]);
+
+/** Whether a fan-out event is one of a room's (the stream's) rather than the directory's. */
+export function isRoomEvent(e: FanoutEvent): e is RoomFanoutEvent {
+	return ROOM_KINDS.has(e.kind);
+}
+import type { ClaimInfo, SessionMeta } from "./protocol.js";
+
+export type HubEvent =
+	/** A fan-out event (a committed message, a state change, a session first claimed or forgotten), from any hub. */
+	| RoomFanoutEvent
+	/** A session came online on this hub (after its hello). */
+	| { kind: "joined"; room: string; session: string; meta: SessionMeta; connectedAt: number }
+	/** A session held on this hub went offline. */
+	| { kind: "left"; room: string; session: string; reason: LeaveReason }
+	/** A session acked deliveries (an ack, or a consuming inbox read) on this hub. */
+	| { kind: "acked"; room: string; session: string; ids: string[] }
+	/** A session claimed (or renewed) or released file claims on this hub. */
+	| { kind: "claims"; room: string; session: string; claimed: ClaimInfo[]; released: ClaimInfo[] };
+
+export class HubEvents {
+	/** The live stream's handler while it has viewers; null otherwise. */
+	sink: ((event: HubEvent) => void) | null = null;
+}
