@@ -16,7 +16,7 @@ export const registerSend: ToolRegistrar = (server, ctx) => {
 		{
 			title: "Send a relay message",
 			description:
-				"Send a message to another Claude session (its ID, e.g. CC-2) or to everyone in the room (*). Waits for the hub and says whether it was delivered live or queued for an offline session.",
+				"Send a message to another agent session through the relay (its relay ID, e.g. CC-2, as relay_peers and relay_sessions list them, in any harness: Claude Code, Codex, Gemini CLI, …; on this machine or another) or to everyone in the room (*). Waits for the hub and says whether it was delivered live or queued for an offline session.",
 			inputSchema: {
 				to: z
 					.string()

@@ -21,7 +21,7 @@ import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename } from "node:path";
 import { ancestors, parentOf } from "../../nested.js";
-import { type AutowakeConfig, DEFAULT_PROMPT } from "../config.js";
+import { type AutowakeConfig, DEFAULT_PROMPT, perClient } from "../config.js";
 
 export interface TmuxTarget {
 	session: string;
@@ -71,7 +71,7 @@ export class TmuxDriver {
 	) {}
 
 	#prompt(client: string | undefined): RegExp {
-		const p = (client !== undefined ? this.cfg.prompts[client] : undefined) ?? this.cfg.prompts.default ?? DEFAULT_PROMPT;
+		const p = perClient(this.cfg.prompts, client) ?? DEFAULT_PROMPT;
 		return new RegExp(p);
 	}
 
