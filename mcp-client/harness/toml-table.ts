@@ -154,8 +154,15 @@ export function setTable(text: string, path: readonly string[], value: Table | u
 	}
 	const next = out.join("\n");
 
-	const after = parseToml(next, `${file} (as it would be written)`);
-	const ok = isDeepStrictEqual(without(after, path), without(before, path)) && isDeepStrictEqual(tableAt(after, path), value === undefined ? undefined : tableAt(parseToml(tableText(path, value).join("\n"), file), path));
+	let after: Table | undefined;
+	try {
+		after = parse(next) as Table;
+	} catch {
+		after = undefined; // e.g. a table added to one defined inline: refused below
+	}
+	const ok =
+		after !== undefined &&
+		isDeepStrictEqual(without(after, path), without(before, path)) && isDeepStrictEqual(tableAt(after, path), value === undefined ? undefined : tableAt(parseToml(tableText(path, value).join("\n"), file), path));
 	if (!ok) {
 		throw new TomlEditError(
 			`cannot ${value === undefined ? "remove" : "write"} [${path.join(".")}] in ${file} without touching the rest of the file (is it written as an inline table or with dotted keys?); edit that part by hand${value === undefined ? "" : ", or remove it and run this again"}. Nothing was changed.`,
