@@ -194,6 +194,8 @@ export interface RegisterOptions {
 	id: string;
 	pid?: number;
 	cwd?: string;
+	/** The harness the terminal will run (`claude-session --harness`): checked to have the bridge registered. */
+	harness?: "claude" | "codex" | "gemini" | undefined;
 }
 
 /** Exit codes of `register`: 2 for an invalid ID (the shell function relies on a non-zero code). */
@@ -225,5 +227,12 @@ export async function runRegister(opts: RegisterOptions): Promise<number> {
 	process.stdout.write(
 		`Registered ${entry.id} (pid ${entry.pid}, ${entry.cwd})\n`,
 	);
+	if (opts.harness && opts.harness !== "claude") {
+		// Codex and Gemini keep the bridge in one config file: a quick, local check (Claude Code's needs `claude`).
+		const { HARNESSES } = await import("../mcp-client/harness/index.js");
+		const harness = HARNESSES[opts.harness];
+		if (harness.installed?.(process.env) === false)
+			process.stderr.write(`claude-relay register: note: ${harness.title} has no relay server yet: run \`claude-relay install --for ${harness.name}\` once\n`);
+	}
 	return 0;
 }

@@ -35,6 +35,8 @@ export interface Harness {
 	readonly title: string;
 	install(opts: HarnessOptions): Promise<number>;
 	uninstall(opts: HarnessOptions): Promise<number>;
+	/** Whether the bridge is registered with it (a quick local check; undefined: cannot tell without more). */
+	installed?(env: NodeJS.ProcessEnv): boolean | undefined;
 	/** The environment the registration gives the bridge (for doctor's hub URL and room). */
 	registeredEnv(env: NodeJS.ProcessEnv): Record<string, string>;
 	/** Doctor's lines about this harness (after the hub, token, ID and registry checks they all share). */
@@ -164,6 +166,16 @@ export function configFileHarness<Entry extends Record<string, unknown>>(spec: {
 			const backup = await writeWithBackup(target(file), next, env);
 			print(`✓ Bridge removed from ${describe(file)}${backup ? ` (backup: ${backup})` : ""}`);
 			return 0;
+		},
+
+		installed(env) {
+			try {
+				const text = readConfig(format.file(env));
+				const entry = text === undefined ? undefined : format.read(text, format.file(env));
+				return entry !== undefined && isRelayServer(entry);
+			} catch {
+				return undefined;
+			}
 		},
 
 		registeredEnv(env) {
