@@ -8,8 +8,11 @@
  *   pointed at a local stand-in for the model API (no account, no network), starts the bridge, which reaches
  *   the test's hub as the session named in the shell (CLAUDE_RELAY_SESSION_ID, forwarded only because
  *   env_vars lists it) and says client "codex".
+ *   In a tmux pane, the autowake daemon's tmux driver accepts npm's `codex` (a node script in front of the
+ *   native binary that runs the bridge) as the harness's own program.
  * - Gemini: `gemini mcp list` starts the bridge and reports it Connected; the bridge knew it ran under
- *   gemini (from its parent process: `gemini mcp list` names itself mcp-test-client).
+ *   gemini (from its parent process or the GEMINI_CLI=1 Gemini sets: `gemini mcp list` names itself
+ *   mcp-test-client).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
@@ -18,6 +21,7 @@ import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { viaLauncher } from "../mcp-client/autowake/drivers/tmux.js";
 import type { HubClient } from "../mcp-client/hub-client.js";
 import { minimalEnv } from "./fixtures/env.js";
 import { until } from "./fixtures/faults.js";
@@ -27,6 +31,7 @@ import { CLI } from "./fixtures/processes.js";
 const AGENTS_BIN = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "claude-relay-ci", "agents", "node_modules", ".bin");
 const binOf = (name: string) => (existsSync(join(AGENTS_BIN, name)) ? join(AGENTS_BIN, name) : undefined);
 const CODEX = binOf("codex");
+const HAS_TMUX = spawnSync("tmux", ["-V"]).status === 0;
 const GEMINI = binOf("gemini");
 const why = (name: string, pkg: string) => `: skipped, ${name} is not in ${AGENTS_BIN} (.ci/run installs it: npm install --prefix ${dirname(dirname(AGENTS_BIN))} ${pkg})`;
 
@@ -112,6 +117,26 @@ describe.skipIf(!CODEX)(`Codex CLI${CODEX ? "" : why("codex", "@openai/codex")}`
 		}
 		expect((await sessionMeta("CX-1"))?.client).toBe("codex");
 	}, 120_000);
+
+	it.skipIf(!HAS_TMUX)(`in a tmux pane, the autowake tmux driver sees npm's node launcher in front as Codex's own${HAS_TMUX ? "" : " (skipped: no tmux)"}`, async () => {
+		const socket = `relay-agents-${process.pid}`;
+		const tmux = (...args: string[]) => spawnSync("tmux", ["-L", socket, "-f", "/dev/null", ...args], { encoding: "utf8" }).stdout.trim();
+		try {
+			tmux("new-session", "-d", "-x", "120", "-y", "30", `CODEX_HOME='${join(tmp, "codex")}' exec '${CODEX}'`);
+			let native: number | undefined;
+			await until(() => {
+				const pane = Number(tmux("display-message", "-p", "-t", "0", "#{pane_pid}"));
+				native = Number(spawnSync("ps", ["-o", "pid=", "--ppid", String(pane)], { encoding: "utf8" }).stdout.trim().split("\n")[0]) || undefined;
+				return native !== undefined;
+			}, 15_000, "codex's native process");
+			const shown = tmux("display-message", "-p", "-t", "0", "#{pane_current_command}");
+			expect(shown).toBe("node"); // tmux names the launcher, not the binary the bridge runs under
+			expect(viaLauncher(native as number, shown)).toBe(true);
+			expect(viaLauncher(native as number, "bash")).toBe(false);
+		} finally {
+			tmux("kill-server");
+		}
+	}, 60_000);
 });
 
 describe.skipIf(!GEMINI)(`Gemini CLI${GEMINI ? "" : why("gemini", "@google/gemini-cli")}`, () => {
@@ -130,6 +155,7 @@ describe.skipIf(!GEMINI)(`Gemini CLI${GEMINI ? "" : why("gemini", "@google/gemin
 		// The bridge it started took GM-1 (Gemini passes the environment on) and found its harness.
 		const log = join(tmp, "relay", "logs", "bridge-GM-1.log");
 		await until(() => existsSync(log) && /"harness detected"/.test(readFileSync(log, "utf8")), 10_000, "the bridge's log");
-		expect(readFileSync(log, "utf8")).toMatch(/"client":"gemini","from":"parent"/);
+		// From its parent (`node …/gemini`), or, when gemini has already ended it and gone, from GEMINI_CLI=1.
+		expect(readFileSync(log, "utf8")).toMatch(/"client":"gemini","from":"(parent|env)"/);
 	}, 120_000);
 });

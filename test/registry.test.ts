@@ -450,7 +450,7 @@ describe("register and sessions commands", () => {
 
 		const table = cli(["sessions"]);
 		expect(table.status).toBe(0);
-		expect(table.stdout).toMatch(/^CC-1\s+offline\s+\S+\s+\/some where\s+/m);
+		expect(table.stdout).toMatch(/^CC-1\s+offline\s+-\s+\S+\s+\/some where\s+/m);
 	});
 
 	it("register refuses an invalid ID with its reason on one line and exit code 2", () => {
