@@ -23,6 +23,7 @@ import { readFile } from "node:fs/promises";
 import { type Message, threadOf } from "../server/protocol.js";
 import { BODY_LIMIT } from "./format.js";
 import { describeTarget, Framing, PERSON, safeId, safeName, safeTarget } from "./framing.js";
+import { harnessFromClientName } from "./harness/clients.js";
 import type { ChannelsMode } from "./options.js";
 
 export const CHANNEL_CAPABILITY = "claude/channel";
@@ -285,6 +286,14 @@ export class ChannelGate {
 				true,
 				true,
 				`auto: the MCP client${h.clientName ? ` (${h.clientName})` : ""} declared experimental ${CHANNEL_CAPABILITY}`,
+			);
+		// Codex and Gemini CLI have no channels: say so rather than suggest a claude flag.
+		const other = harnessFromClientName(h.clientName);
+		if (other === "codex" || other === "gemini")
+			return s(
+				false,
+				true,
+				`auto: off, ${h.clientName} (${other}) does not take Claude Code channel pushes; messages wait for relay_receive and relay_wait (or the autowake daemon)`,
 			);
 		const p = this.#parent;
 		if (p.state === "pending")

@@ -5,9 +5,11 @@
  */
 import { ErrorCode, RelayError } from "../server/errors.js";
 import { paths } from "../server/paths.js";
-import { ChannelGate, type ChannelState } from "./channel.js";
+import { ChannelGate, type ChannelState, parentArgv } from "./channel.js";
+import { detectHarness, type HarnessClient } from "./harness/clients.js";
 import type { ChannelPusher, ChannelSink } from "./channel-push.js";
 import type { HubLink } from "./hub-link.js";
+import type { SessionMeta } from "../server/protocol.js";
 import { sessionMeta } from "./identity.js";
 import type { BridgeLog } from "./log.js";
 import type { BridgeConfig } from "./options.js";
@@ -15,6 +17,16 @@ import type { RepoInfo } from "./repo.js";
 
 /** How long the first hello waits for the repository identity (git) before going without it. */
 const REPO_WAIT_MS = 300;
+/** How long the first hello waits for the parent's command line (the harness) before going without it. */
+const PARENT_WAIT_MS = 1_000;
+
+/** Which harness runs this bridge, and what said so (harness/clients.ts). */
+export interface HarnessInfo {
+	client: HarnessClient;
+	from: "clientInfo" | "parent" | "env" | "none";
+	/** The MCP client's clientInfo.name, when the handshake gave one. */
+	clientName: string | undefined;
+}
 
 export class BridgeContext {
 	/** Whether messages are pushed into the session as channel notifications, and why (channel.ts). */
@@ -26,6 +38,10 @@ export class BridgeContext {
 	#pusher: ChannelPusher | undefined;
 	#repo: Promise<RepoInfo | null> | undefined;
 	#owns: Promise<string[]> | undefined;
+	#parent: Promise<string[]> | undefined;
+	#clientName: string | undefined;
+	#harness: HarnessInfo | undefined;
+	#meta: SessionMeta | undefined;
 
 	constructor(
 		readonly config: BridgeConfig,
@@ -117,6 +133,44 @@ export class BridgeContext {
 		return this.#loaded?.session ?? this.config.identity.id;
 	}
 
+	/**
+	 * The parent process's command line, read once (after the handshake: never on the `initialize` path) and
+	 * shared by the channel gate and the harness detection; rejects with why it cannot be read.
+	 */
+	parentArgv(read: () => Promise<string[]> = () => parentArgv()): Promise<string[]> {
+		if (!this.#parent) {
+			this.#parent = read();
+			this.#parent.catch(() => undefined); // handled here; each caller handles it again
+		}
+		return this.#parent;
+	}
+
+	/** The handshake said who the MCP client is (clientInfo.name): the strongest evidence of the harness. */
+	setClientName(name: string | undefined): void {
+		if (name === undefined || this.#clientName !== undefined) return;
+		this.#clientName = name;
+		// Detected before the handshake finished (a client slower than the start fallback): the next hello says it.
+		if (this.#harness) void this.#detect();
+	}
+
+	/** The harness as detected so far (relay_status); undefined until the first detection. */
+	get harnessInfo(): HarnessInfo | undefined {
+		return this.#harness;
+	}
+
+	async #detect(): Promise<HarnessInfo> {
+		const argv = await Promise.race([
+			this.parentArgv().catch(() => undefined),
+			new Promise<undefined>((r) => setTimeout(() => r(undefined), PARENT_WAIT_MS).unref()),
+		]);
+		const found = detectHarness({ clientName: this.#clientName, parentArgv: argv, env: process.env });
+		const info: HarnessInfo = { ...found, clientName: this.#clientName };
+		if (this.#harness?.client !== info.client) this.log.info({ client: info.client, from: info.from, clientName: info.clientName }, "harness detected");
+		this.#harness = info;
+		if (this.#meta) this.#meta.client = info.client;
+		return info;
+	}
+
 	/** The link if it has been created (for status and shutdown); never starts it. */
 	get loaded(): HubLink | undefined {
 		return this.#loaded;
@@ -176,19 +230,23 @@ export class BridgeContext {
 			);
 		this.#link ??= (async () => {
 			const repo = this.repo();
-			const [{ HubLink }, { FileSecretStore, MemorySecretStore }, { ChannelPusher }, owns] =
+			const [{ HubLink }, { FileSecretStore, MemorySecretStore }, { ChannelPusher }, owns, harness] =
 				await Promise.all([
 					import("./hub-link.js"),
 					import("./secrets.js"),
 					import("./channel-push.js"),
 					this.owns(),
+					this.#detect(),
 				]);
 			const c = this.config;
 			// `<host>-<pid>` is never claimed again once this process is gone: the hub forgets it at the end of
 			// the connection, and its secret is kept in memory only (for reconnects of this process), so
 			// neither the hub nor $RELAY_HOME/secrets keeps one per start of Claude Code.
 			const ephemeral = c.identity.source === "hostname-pid";
-			const meta = sessionMeta(c.claudeSessionId);
+			// meta is read at each connect: a harness detected again later (setClientName) reaches the next hello.
+			const meta = sessionMeta(c.claudeSessionId, process.cwd(), harness.client);
+			this.#meta = meta;
+			if (this.#harness) meta.client = this.#harness.client;
 			if (owns.length > 0) meta.owns = owns;
 			// The first hello says which repository this session is in when git answers quickly; otherwise the
 			// next hello (meta is read at each connect) does.

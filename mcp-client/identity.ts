@@ -1,6 +1,6 @@
 /**
  * Who this bridge is: the session ID it claims at the hub (and where that ID came from), and what it tells
- * the hub about itself (host, cwd, pid, git branch, Claude's own session id).
+ * the hub about itself (host, cwd, pid, git branch, the harness, Claude's own session id).
  *
  * Session ID order, most specific first:
  *   1. CLAUDE_RELAY_SESSION_ID: set per terminal by `claude-session CC-1` just before `claude` starts, so it
@@ -93,17 +93,21 @@ export function fallbackId(host: string, pid: number): string {
 const clip = (s: string | undefined, max: number) =>
 	s === undefined ? undefined : s.length > max ? s.slice(0, max) : s;
 
-/** What this session tells the hub at hello (shown to peers); cut to the protocol's limits. */
+/**
+ * What this session tells the hub at hello (shown to peers); cut to the protocol's limits. `client` is the
+ * harness that runs the bridge (harness/clients.ts), or the name of one of claude-relay's own programs.
+ */
 export function sessionMeta(
 	claudeSessionId: string | undefined,
 	cwd = process.cwd(),
+	client = "other",
 ): SessionMeta {
 	const meta: SessionMeta = {
 		host: clip(hostname(), 256),
 		cwd: clip(cwd, 4096),
 		pid: process.pid,
 		ppid: process.ppid,
-		client: "claude-relay-bridge",
+		client: client.slice(0, 64),
 		version: clip(VERSION, 64),
 	};
 	const tmux = tmuxLocation();

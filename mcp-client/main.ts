@@ -5,6 +5,10 @@
  *
  * stdout carries MCP frames only. Logs go to stderr and $RELAY_HOME/logs/bridge-<ID>.log.
  *
+ * The server instructions are written into the `initialize` answer as it leaves, for the harness named by
+ * the request's clientInfo (server.ts). Which harness runs the bridge (its `client` meta) is decided after
+ * the handshake, from that name and the parent's command line (harness/clients.ts).
+ *
  * Channels (channel.ts): the capability is declared in the initialize answer, but whether messages are pushed
  * is decided only after the client's `initialized` (what it declared, the protocol answered, and the parent's
  * command line, read then), so none of it delays the answer.
@@ -19,7 +23,7 @@ import {
 import { BridgeContext } from "./context.js";
 import { createBridgeLog } from "./log.js";
 import { resolveConfig, UsageError } from "./options.js";
-import { createBridgeServer } from "./server.js";
+import { createBridgeServer, instructionsFor } from "./server.js";
 import { startWatchdog } from "./watchdog.js";
 
 /** Connect anyway if the client has not finished the handshake by then (e.g. a slow or silent client). */
@@ -76,8 +80,16 @@ export async function runBridgeCli(argv: string[]): Promise<void> {
 	let protocolVersion: string | undefined;
 	const send = transport.send.bind(transport);
 	transport.send = async (message: JSONRPCMessage) => {
-		if (protocolVersion === undefined)
+		if (protocolVersion === undefined) {
 			protocolVersion = answeredVersion(message);
+			// The initialize answer: its instructions are written for the harness that asked, whose name the SDK
+			// has just read from the request (clientInfo), so that no other model reads Claude-only advice.
+			if (protocolVersion !== undefined) {
+				const clientName = server.server.getClientVersion()?.name;
+				ctx.setClientName(clientName);
+				(message as { result: { instructions?: string } }).result.instructions = instructionsFor(ctx, clientName);
+			}
+		}
 		await send(message);
 		// A tool result has left the process: the messages it handed to the model may now be acked (seen).
 		if ("id" in message && message.id !== undefined && ("result" in message || "error" in message)) {
@@ -99,7 +111,7 @@ export async function runBridgeCli(argv: string[]): Promise<void> {
 		if (started || exiting) return;
 		started = true;
 		ctx.start();
-		ctx.channels.probeParent();
+		ctx.channels.probeParent(() => ctx.parentArgv());
 		void log.attach();
 	};
 	server.server.oninitialized = () => {

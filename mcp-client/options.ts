@@ -84,6 +84,16 @@ export const BRIDGE_OPTIONS = {
 
 export type BridgeFlag = keyof typeof BRIDGE_OPTIONS;
 
+/**
+ * Every environment variable the bridge reads: its options' twins, the session ID's sources, RELAY_HOME,
+ * RELAY_TOKEN, and tmux's (the pane the autowake daemon types into). A harness that passes its MCP servers
+ * only the variables it is told to (Codex: `env_vars`) gets this list.
+ */
+export function bridgeEnvNames(): string[] {
+	const twins = Object.values(BRIDGE_OPTIONS as Record<string, BridgeOption>).flatMap((o) => (o.env ? [o.env] : []));
+	return [...new Set(["CLAUDE_RELAY_SESSION_ID", "RELAY_CLIENT_ID", ...twins, "RELAY_HOME", "RELAY_TOKEN", "TMUX", "TMUX_PANE"])];
+}
+
 export type ChannelsMode = "on" | "off" | "auto";
 const CHANNELS_MODES: readonly ChannelsMode[] = ["on", "off", "auto"];
 

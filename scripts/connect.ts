@@ -85,7 +85,7 @@ export function resolveSetup(
 		warn: (_obj, msg) => process.stderr.write(`claude-relay: ${msg}\n`),
 		error: (_obj, msg) => process.stderr.write(`claude-relay: ${msg}\n`),
 	});
-	return { url, room, token, home, id, idSource, secrets, meta: { ...sessionMeta(undefined), client: opts.client } };
+	return { url, room, token, home, id, idSource, secrets, meta: sessionMeta(undefined, process.cwd(), opts.client) };
 }
 
 /** `<host>-cli`: a valid ID that stays the same across runs on this machine. */

@@ -7,6 +7,7 @@
  * never written raw, and single-line fields cannot break their line.
  */
 import type { Message, PeerInfo, Receipt, ReceiptPush, ResultOf, SessionInfo, TopicInfo } from "../server/protocol.js";
+import { clientLabel } from "../mcp-client/harness/clients.js";
 import { sanitize, sanitizeLine } from "../server/sanitize.js";
 
 export { sanitize, sanitizeLine };
@@ -81,7 +82,8 @@ export function formatWarnings(r: ResultOf<"send">, style: Style = PLAIN): strin
 }
 
 function where(meta: PeerInfo["meta"]): string {
-	return [meta.host, meta.cwd, meta.branch && `(${meta.branch})`].filter(Boolean).join(" ");
+	const harness = clientLabel(meta.client);
+	return [harness && `[${harness}]`, meta.host, meta.cwd, meta.branch && `(${meta.branch})`].filter(Boolean).join(" ");
 }
 
 export function formatPeers(peers: PeerInfo[], room: string, style: Style = PLAIN): string[] {

@@ -225,6 +225,15 @@ export const SessionMeta = z.object({
 	cwd: z.string().max(4096).optional(),
 	pid: z.number().int().nonnegative().optional(),
 	branch: shortText.optional(),
+	/**
+	 * Who is talking. A bridge: the agent harness that runs it, `claude-code`, `codex`, `gemini` or `other`
+	 * (any other MCP client), from the MCP client's name and the bridge's parent process
+	 * (mcp-client/harness/clients.ts, which everything that reads it imports; the autowake daemon keys its
+	 * prompt patterns and spawn commands by it). claude-relay's own programs: `claude-relay-send`,
+	 * `claude-relay-client`, `claude-relay-hook`, `claude-relay-autowake`. Bridges before harness detection
+	 * sent `claude-relay-bridge` (read as a bridge of an unknown harness). Free text up to 64 characters: the
+	 * hub stores and shows it, never acts on it.
+	 */
 	client: z.string().max(64).optional(),
 	version: z.string().max(64).optional(),
 	claudeSessionId: z.string().max(128).optional(),

@@ -121,7 +121,11 @@ interface RegisterArgs {
 	id: string | undefined;
 	pid: number | undefined;
 	cwd: string | undefined;
+	harness: string | undefined;
 }
+
+/** The harnesses `claude-session --harness` knows (mcp-client/claude/install-command.ts HARNESS_NAMES). */
+const HARNESSES = ["claude", "codex", "gemini"];
 
 export const registerCommand: CommandModule<object, RegisterArgs> = {
 	command: "register [id]",
@@ -143,6 +147,10 @@ export const registerCommand: CommandModule<object, RegisterArgs> = {
 				type: "string",
 				describe: "Working directory to record [default: the current one]",
 			})
+			.option("harness", {
+				type: "string",
+				describe: "The agent CLI this terminal will run: claude (default), codex or gemini; a note says when its config has no relay server yet",
+			})
 			.example(
 				'$0 register CC-1 --pid $$ --cwd "$PWD"',
 				"What `claude-session CC-1` runs",
@@ -158,6 +166,11 @@ export const registerCommand: CommandModule<object, RegisterArgs> = {
 		try {
 			const { runRegister } = await import("./sessions.js");
 			const pid = argv.pid;
+			if (argv.harness !== undefined && !HARNESSES.includes(argv.harness)) {
+				process.stderr.write(`claude-relay register: --harness must be one of ${HARNESSES.join(", ")} (got ${JSON.stringify(argv.harness)})\n`);
+				process.exitCode = 2;
+				return;
+			}
 			if (pid !== undefined && (!Number.isInteger(pid) || pid < 0)) {
 				process.stderr.write(
 					`claude-relay register: --pid must be a process ID (got ${String(pid)})\n`,
@@ -179,6 +192,7 @@ export const registerCommand: CommandModule<object, RegisterArgs> = {
 				id: String(given[0]),
 				pid,
 				cwd: argv.cwd,
+				harness: argv.harness as "claude" | "codex" | "gemini" | undefined,
 			});
 		} catch (err) {
 			reportFailure("register", err);

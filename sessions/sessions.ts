@@ -1,6 +1,7 @@
 /**
  * `claude-relay sessions` and `claude-relay register`: the implementation behind sessions/sessions-command.ts.
  */
+import { clientLabel } from "../mcp-client/harness/clients.js";
 import { checkName } from "../server/protocol.js";
 import { sanitizeLine, terminalSafeJson } from "../server/sanitize.js";
 import {
@@ -16,7 +17,7 @@ import {
 export interface HubSessionState {
 	session: string;
 	online: boolean;
-	meta?: { host?: string; cwd?: string };
+	meta?: { host?: string; cwd?: string; client?: string };
 	firstSeen?: number;
 }
 
@@ -92,6 +93,8 @@ export type SessionRow = Partial<Omit<SessionEntry, "id" | "status">> & {
 	status: SessionStatus;
 	/** Where the status comes from: the local registry, or the hub's answer. */
 	source: "registry" | "hub";
+	/** The harness it runs in (claude-code, codex, gemini, other; bridge: older), from the hub's answer. */
+	client?: string;
 };
 
 /**
@@ -106,13 +109,18 @@ export function mergeSessions(
 	hubSessions?: HubSessionState[],
 ): SessionRow[] {
 	const hub = new Map((hubSessions ?? []).map((s) => [s.session, s.online]));
+	const clients = new Map((hubSessions ?? []).flatMap((s) => {
+		const label = clientLabel(typeof s.meta?.client === "string" ? s.meta.client : undefined);
+		return label ? [[s.session, label] as const] : [];
+	}));
 	const rows: SessionRow[] = entries.map((e) => {
 		let status = e.status;
 		if (hubSessions) {
 			if (hub.get(e.id) === true) status = "online";
 			else if (status === "online") status = "offline";
 		}
-		return { ...e, status, source: hub.has(e.id) ? "hub" : "registry" };
+		const client = clients.get(e.id);
+		return { ...e, status, source: hub.has(e.id) ? "hub" : "registry", ...(client ? { client } : {}) };
 	});
 	const known = new Set(entries.map((e) => e.id));
 	for (const s of hubSessions ?? [])
@@ -121,6 +129,7 @@ export function mergeSessions(
 				id: s.session,
 				status: s.online ? "online" : "offline",
 				source: "hub",
+				...(clients.has(s.session) ? { client: clients.get(s.session) } : {}),
 				...(s.meta?.host ? { host: s.meta.host } : {}),
 				...(s.meta?.cwd ? { cwd: s.meta.cwd } : {}),
 				...(s.firstSeen ? { started: new Date(s.firstSeen).toISOString() } : {}),
@@ -136,7 +145,7 @@ function formatStarted(iso: string | undefined): string {
 	return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-/** The table `claude-relay sessions` prints: ID, STATUS, HOST, CWD, STARTED (local time). */
+/** The table `claude-relay sessions` prints: ID, STATUS, HARNESS, HOST, CWD, STARTED (local time). */
 export function renderSessionsTable(
 	entries: SessionEntry[],
 	hubSessions?: HubSessionState[],
@@ -144,11 +153,12 @@ export function renderSessionsTable(
 	const rows = mergeSessions(entries, hubSessions);
 	if (rows.length === 0)
 		return "No sessions registered. Register one with: claude-session <ID>\n";
-	const header = ["ID", "STATUS", "HOST", "CWD", "STARTED"];
+	const header = ["ID", "STATUS", "HARNESS", "HOST", "CWD", "STARTED"];
 	// Hosts and directories come from the hub (any peer's hello) and the registry file: never raw.
 	const cells = rows.map((r) => [
 		sanitizeLine(r.id),
 		r.status,
+		sanitizeLine(r.client || "-"),
 		sanitizeLine(r.host || "-"),
 		sanitizeLine(r.cwd || "-"),
 		sanitizeLine(formatStarted(r.started)),
@@ -198,6 +208,8 @@ export interface RegisterOptions {
 	id: string;
 	pid?: number;
 	cwd?: string;
+	/** The harness the terminal will run (`claude-session --harness`): checked to have the bridge registered. */
+	harness?: "claude" | "codex" | "gemini" | undefined;
 }
 
 /** Exit codes of `register`: 2 for an invalid ID (the shell function relies on a non-zero code). */
@@ -229,5 +241,12 @@ export async function runRegister(opts: RegisterOptions): Promise<number> {
 	process.stdout.write(
 		`Registered ${entry.id} (pid ${entry.pid}, ${entry.cwd})\n`,
 	);
+	if (opts.harness && opts.harness !== "claude") {
+		// Codex and Gemini keep the bridge in one config file: a quick, local check (Claude Code's needs `claude`).
+		const { HARNESSES } = await import("../mcp-client/harness/index.js");
+		const harness = HARNESSES[opts.harness];
+		if (harness.installed?.(process.env) === false)
+			process.stderr.write(`claude-relay register: note: ${harness.title} has no relay server yet: run \`claude-relay install --for ${harness.name}\` once\n`);
+	}
 	return 0;
 }

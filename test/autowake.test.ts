@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../mcp-client/autowake/audit.js";
-import { ConfigError, parseConfig } from "../mcp-client/autowake/config.js";
+import { ConfigError, parseConfig, perClient } from "../mcp-client/autowake/config.js";
 import { AutowakeDaemon } from "../mcp-client/autowake/daemon.js";
 import { isNudge, nudgeText } from "../mcp-client/autowake/nudge.js";
 import { setOptIn, setPaused } from "../mcp-client/autowake/state.js";
@@ -78,8 +78,21 @@ describe("the nudge and the config", () => {
 		expect(bad("[tmux.prompts]\ndefault = '(['")).toBe("aw.toml: tmux.prompts.default: not a valid regular expression");
 		expect(bad('[spawn.commands]\ncodex = ["codex", "{body}"]')).toMatch(/^aw\.toml: spawn\.commands\.codex\.1: unknown placeholder \{body\}/);
 		expect(bad('sensitive = "prod*"')).toMatch(/^aw\.toml: sensitive: /);
+		// Per-harness tables take the client meta values only: "claude" would never match a session.
+		expect(bad('[spawn.commands]\nclaude = ["claude", "-p", "{nudge}"]')).toMatch(/^aw\.toml: spawn\.commands\.claude: not a harness: the keys are claude-code, codex, gemini, other, default/);
+		expect(bad("[tmux.prompts]\nfakecli = '^> $'")).toMatch(/^aw\.toml: tmux\.prompts\.fakecli: not a harness/);
 		const defaults = parseConfig("", "x");
 		expect(defaults).toMatchObject({ hop_limit: 6, wakes_per_minute: 12, sensitive: ["infra*", "prod*", "deploy*", "qa*"] });
+	});
+
+	it("per-harness entries apply by client meta; an older bridge counts as other; the rest get default", () => {
+		const config = parseConfig('[spawn.commands]\ncodex = ["codex", "exec", "{nudge}"]\nother = ["x"]\ndefault = ["d"]', "x");
+		expect(perClient(config.spawn.commands, "codex")).toEqual(["codex", "exec", "{nudge}"]);
+		expect(perClient(config.spawn.commands, "claude-relay-bridge")).toEqual(["x"]);
+		expect(perClient(config.spawn.commands, "gemini")).toEqual(["d"]);
+		expect(perClient(config.spawn.commands, "claude-relay-send")).toEqual(["d"]);
+		expect(perClient(config.spawn.commands, undefined)).toEqual(["d"]);
+		expect(perClient(parseConfig("", "x").spawn.commands, "codex")).toBeUndefined();
 	});
 
 	it("the command prints a bad config's problem and exits 2", () => {
@@ -264,12 +277,12 @@ describe("the spawn driver (a fake headless command)", () => {
 	/** SP-1 claimed once (its secret stored in `home`) and now offline, opted in; Peer online. */
 	async function offlineSession(home: string, id: string) {
 		const secrets = new FileSecretStore(join(home, "secrets"));
-		const s = await connectClient(h.url, id, { secrets, meta: { host: hostname(), cwd: home, client: "fakecli" } });
+		const s = await connectClient(h.url, id, { secrets, meta: { host: hostname(), cwd: home, client: "codex" } });
 		await s.close({ bye: true });
 		await setOptIn(home, "default", id, true, "command");
 	}
 	const commands = (trace: string, mode: string, timeout = 30) =>
-		`[spawn]\ntimeout_seconds = ${timeout}\n[spawn.commands]\nfakecli = ["${process.execPath}", "${FAKE_RUN}", "${CLI}", "${trace}", "{session}", "{nudge}", "${mode}"]`;
+		`[spawn]\ntimeout_seconds = ${timeout}\n[spawn.commands]\ncodex = ["${process.execPath}", "${FAKE_RUN}", "${CLI}", "${trace}", "{session}", "{nudge}", "${mode}"]`;
 	const traceOf = (trace: string) => (existsSync(trace) ? readFileSync(trace, "utf8").split("\n").filter(Boolean) : []);
 
 	it("runs one at a time per session, logs its output, and checks what it sent against the hub's record", async () => {

@@ -138,7 +138,14 @@ describe.skipIf(!hasRedis)(`three hub processes on one Redis, one SIGKILLed unde
 			((await (await fetch(`${url.replace("ws", "http")}/healthz`)).json()) as { presence: { hubs: number; sessionsOnline: number } }).presence;
 		// The clients that were on it moved: online elsewhere, and every surviving hub counts them.
 		await until(() => clients.every((c) => c.ready && c.url !== doomedUrl), 10_000, "the killed hub's clients to move");
-		await until(async () => (await peers(urls[1] as string)).sessionsOnline === CLIENTS + 1, 10_000, "hub 2 to count every session but Stuck");
+		// Each surviving hub counts the live hubs at its own next beat (every quarter heartbeat): wait for each,
+		// rather than read the second right after the first (under load it may not have beaten yet).
+		for (const [i, url] of [urls[1], urls[2]].entries()) {
+			await until(async () => {
+				const p = await peers(url as string);
+				return p.sessionsOnline === CLIENTS + 1 && p.hubs === 2;
+			}, 10_000, `hub ${i + 2} to count two hubs and every session but Stuck`);
+		}
 		expect(await peers(urls[1] as string)).toMatchObject({ hubs: 2, sessionsOnline: CLIENTS + 1 });
 		expect(await peers(urls[2] as string)).toMatchObject({ hubs: 2, sessionsOnline: CLIENTS + 1 });
 		expect((await watcher.request("peers", {})).peers.map((p) => p.session).sort()).toEqual(ids);

@@ -411,16 +411,16 @@ describe("sessions view", () => {
 		).toEqual(["online", "ended"]);
 	});
 
-	it("renders a table with ID, status, host, cwd and start time", () => {
+	it("renders a table with ID, status, harness, host, cwd and start time", () => {
 		const table = renderSessionsTable([
 			e("CC-1", "online"),
 			e("CODEX", "ended"),
 		]);
 		const lines = table.trimEnd().split("\n");
-		expect(lines[0]).toMatch(/^ID\s+STATUS\s+HOST\s+CWD\s+STARTED$/);
+		expect(lines[0]).toMatch(/^ID\s+STATUS\s+HARNESS\s+HOST\s+CWD\s+STARTED$/);
 		expect(lines[1]).toMatch(
 			new RegExp(
-				`^CC-1\\s+online\\s+${hostname()}\\s+/w/CC-1\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d$`,
+				`^CC-1\\s+online\\s+-\\s+${hostname()}\\s+/w/CC-1\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d$`,
 			),
 		);
 		expect(lines[2]).toMatch(/^CODEX\s+ended\s+/);
@@ -450,7 +450,7 @@ describe("register and sessions commands", () => {
 
 		const table = cli(["sessions"]);
 		expect(table.status).toBe(0);
-		expect(table.stdout).toMatch(/^CC-1\s+offline\s+\S+\s+\/some where\s+/m);
+		expect(table.stdout).toMatch(/^CC-1\s+offline\s+-\s+\S+\s+\/some where\s+/m);
 	});
 
 	it("register refuses an invalid ID with its reason on one line and exit code 2", () => {

@@ -36,20 +36,25 @@ describe("claude-relay sessions", () => {
 		cleanups.push(hub.stop);
 		const env = { RELAY_HOME: dir, RELAY_URL: hub.url };
 		expect((await cli(["register", "Local-1", "--pid", String(process.pid), "--cwd", "/tmp/l1"], env)).code).toBe(0);
-		const online = await connectClient(hub.url, "Remote-1", { meta: { host: "far", cwd: "/srv/r1" } });
+		const online = await connectClient(hub.url, "Remote-1", { meta: { host: "far", cwd: "/srv/r1", client: "codex" } });
+		// A bridge from before harness detection: still shown, as a bridge.
+		const old = await connectClient(hub.url, "Old-1", { meta: { host: "far", cwd: "/srv/o1", client: "claude-relay-bridge" } });
+		cleanups.push(() => old.close({ bye: false }));
 		cleanups.push(() => online.close({ bye: false }));
 
 		const res = await cli(["sessions", "--json"], env);
 		expect(res.code).toBe(0);
 		const rows = JSON.parse(res.stdout) as Array<{ id: string; status: string; host?: string; source: string }>;
 		const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
-		expect(byId["Remote-1"]).toMatchObject({ status: "online", host: "far", source: "hub" });
+		expect(byId["Remote-1"]).toMatchObject({ status: "online", host: "far", source: "hub", client: "codex" });
+		expect(byId["Old-1"]).toMatchObject({ status: "online", client: "bridge" });
 		expect(byId["Local-1"]).toMatchObject({ status: "offline", source: "registry" });
 		expect(res.stderr).toBe("");
 
 		const table = await cli(["sessions"], env);
-		expect(table.stdout).toMatch(/^ID\s+STATUS\s+HOST\s+CWD\s+STARTED/);
-		expect(table.stdout).toMatch(/Remote-1\s+online\s+far\s+\/srv\/r1/);
+		expect(table.stdout).toMatch(/^ID\s+STATUS\s+HARNESS\s+HOST\s+CWD\s+STARTED/);
+		expect(table.stdout).toMatch(/Remote-1\s+online\s+codex\s+far\s+\/srv\/r1/);
+		expect(table.stdout).toMatch(/Old-1\s+online\s+bridge\s+far\s+\/srv\/o1/);
 	});
 
 	it("falls back to the registry with a note when the hub is down", async () => {

@@ -152,7 +152,40 @@ describe.each(shells)("claude-session in %s", (shell) => {
 			[SCRIPT],
 		);
 		expect(r.stdout).toBe("rc=2\nrc=2\n");
-		expect(r.stderr).toMatch(/usage: claude-session <ID>/);
+		expect(r.stderr).toMatch(/usage: claude-session <ID> \[--harness claude\|codex\|gemini\]/);
+	});
+
+	it("--harness codex|gemini: the same ID export for that CLI, with a note while its config has no bridge", () => {
+		// No bridge in ~/.codex/config.toml yet: registered and exported all the same, with a note.
+		const bare = run(shell, `source "$1"; claude-session CX-1 --harness codex; ${REPORT}`, [SCRIPT]);
+		expect(bare.stdout).toContain("✓ Registered: CLAUDE_RELAY_SESSION_ID=CX-1 (start codex in this terminal)");
+		expect(bare.stdout).toContain("rc=0\nID=CX-1\n");
+		expect(bare.stderr).toContain("note: Codex CLI has no relay server yet: run `claude-relay install --for codex` once");
+		expect(registry()["CX-1"]).toMatchObject({ id: "CX-1", cwd: work });
+
+		const install = spawnSync(process.execPath, [CLI, "install", "--for", "codex"], { env: minimalEnv({ HOME: tmp, RELAY_HOME: relayHome }), encoding: "utf8" });
+		expect(install.status).toBe(0);
+		const r = run(shell, `source "$1"; claude-session --harness=codex CX-2; ${REPORT}`, [SCRIPT]);
+		expect(r.stderr).toBe("");
+		expect(r.stdout).toContain("rc=0\nID=CX-2\n");
+
+		const g = run(shell, `source "$1"; claude-session GM-1 --harness gemini; ${REPORT}`, [SCRIPT]);
+		expect(g.stdout).toContain("(start gemini in this terminal)");
+		expect(g.stdout).toContain("ID=GM-1\n");
+		expect(g.stderr).toMatch(/Gemini CLI has no relay server yet/);
+		const c = run(shell, `source "$1"; claude-session CC-4 --harness claude; ${REPORT}`, [SCRIPT]);
+		expect(c.stdout).toContain("✓ Registered: CLAUDE_RELAY_SESSION_ID=CC-4\nrc=0\nID=CC-4\n");
+	});
+
+	it("--harness: an unknown or missing value is refused, nothing exported or registered, the value never run", () => {
+		const marker = join(tmp, "pwned");
+		for (const args of [["CX-1", "--harness", "cursor"], ["CX-1", "--harness"], ["CX-1", "--harness", `$(touch ${marker})`], ["CX-1", "--harness=;touch", marker]]) {
+			const r = run(shell, `source "$1"; shift; export CLAUDE_RELAY_SESSION_ID=OLD; claude-session "$@"; ${REPORT}`, [SCRIPT, ...args]);
+			expect(r.stdout).toContain("rc=2\n");
+			expect(r.stdout).toContain("ID=OLD\n");
+		}
+		expect(existsSync(marker)).toBe(false);
+		expect(registry()).toEqual({});
 	});
 
 	it("claude-sessions lists what was registered", () => {

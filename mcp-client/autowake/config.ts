@@ -14,17 +14,20 @@
  *     [tmux]
  *     quiet_ms = 2000             # the pane's screen must not change for this long
  *     lines = 12                  # the bottom lines searched for the prompt
- *     [tmux.prompts]              # per `client` meta; "default" for the rest (regex, one line, nothing typed)
+ *     [tmux.prompts]              # per harness (`client` meta: claude-code, codex, gemini, other); "default"
+ *                                 # for the rest (regex, one line, nothing typed)
  *     default = '^\s*[│|]?\s*[>›❯]\s*[│|]?\s*$'
  *     [spawn]
  *     timeout_seconds = 600
- *     [spawn.commands]            # per `client` meta: argv, no shell; {session} {claudeSessionId} {nudge} {cwd}
+ *     [spawn.commands]            # per harness, "default" for the rest: argv, no shell; {session}
+ *                                 # {claudeSessionId} {nudge} {cwd}
  *     codex = ["codex", "exec", "{nudge}"]
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { z } from "zod";
+import { HARNESS_CLIENTS, harnessOf } from "../harness/clients.js";
 
 export const DEFAULT_PROMPT = String.raw`^\s*[│|]?\s*[>›❯]\s*[│|]?\s*$`;
 /** The placeholders a spawn command may use; anything else in braces is refused. */
@@ -40,6 +43,26 @@ const regex = z.string().max(500).refine((s) => {
 }, "not a valid regular expression");
 const word = z.string().min(1).max(4096);
 
+/**
+ * The keys of the per-harness tables ([tmux.prompts], [spawn.commands]): the `client` meta values a bridge
+ * sends (harness/clients.ts) and "default". Anything else is refused: a key no session can ever have (say
+ * "claude" for "claude-code") would silently never apply.
+ */
+export const CLIENT_KEYS = [...HARNESS_CLIENTS, "default"] as const;
+const knownClients = (table: Record<string, unknown>, ctx: z.RefinementCtx) => {
+	for (const key of Object.keys(table))
+		if (!(CLIENT_KEYS as readonly string[]).includes(key)) ctx.addIssue({ code: "custom", path: [key], message: `not a harness: the keys are ${CLIENT_KEYS.join(", ")}` });
+};
+
+/**
+ * A per-harness table's entry for a session's `client` meta: its harness's (an older bridge, which sent
+ * "claude-relay-bridge", counts as "other"), else "default".
+ */
+export function perClient<T>(table: Readonly<Record<string, T>>, client: string | undefined): T | undefined {
+	const harness = harnessOf(client);
+	return (harness !== undefined ? table[harness] : undefined) ?? table.default;
+}
+
 const Schema = z
 	.object({
 		poll_seconds: z.number().min(0.05).max(3600).default(2),
@@ -53,7 +76,7 @@ const Schema = z
 			.object({
 				quiet_ms: z.number().int().min(0).max(600_000).default(2000),
 				lines: z.number().int().min(1).max(200).default(12),
-				prompts: z.record(z.string().max(64), regex).default({}),
+				prompts: z.record(z.string().max(64), regex).superRefine(knownClients).default({}),
 			})
 			.strict()
 			.default({ quiet_ms: 2000, lines: 12, prompts: {} }),
@@ -63,6 +86,7 @@ const Schema = z
 				commands: z
 					.record(z.string().max(64), z.array(word).min(1).max(64))
 					.default({})
+					.superRefine(knownClients)
 					.superRefine((commands, ctx) => {
 						for (const [client, argv] of Object.entries(commands))
 							for (const [i, arg] of argv.entries())

@@ -22,10 +22,11 @@ import { hostname } from "node:os";
 import WebSocket from "ws";
 import { paths } from "../../server/paths.js";
 import { MESSAGE_ID_PATTERN, type ResultOf, type SessionMeta, UNREAD_MAX_SESSIONS } from "../../server/protocol.js";
+import { harnessOf } from "../harness/clients.js";
 import { HubClient, unreachableHint } from "../hub-client.js";
 import { FileSecretStore } from "../secrets.js";
 import { AuditLog } from "./audit.js";
-import type { AutowakeConfig } from "./config.js";
+import { type AutowakeConfig, perClient } from "./config.js";
 import { SpawnDriver } from "./drivers/spawn.js";
 import { TmuxDriver, type TmuxTarget } from "./drivers/tmux.js";
 import { nudgeText } from "./nudge.js";
@@ -196,7 +197,7 @@ export class AutowakeDaemon {
 			await this.#wakeTmux(session, meta, decision, why, batchKey);
 			return;
 		}
-		const argv = !entry.online ? (this.#o.config.spawn.commands[meta.client ?? ""] ?? this.#o.config.spawn.commands.default) : undefined;
+		const argv = !entry.online ? perClient(this.#o.config.spawn.commands, meta.client) : undefined;
 		if (argv) {
 			this.#wakeSpawn(session, meta, argv, decision, why, batchKey);
 			return;
@@ -207,7 +208,7 @@ export class AutowakeDaemon {
 			reason: "no-driver",
 			detail: entry.online
 				? "online but not in a tmux pane of this machine: its hooks or channels bring the mail in"
-				: `offline, and no [spawn.commands] entry for client ${JSON.stringify(meta.client ?? null)} (nor "default")`,
+				: `offline, and no [spawn.commands] entry for harness ${JSON.stringify(harnessOf(meta.client) ?? meta.client ?? null)} (nor "default")`,
 			...why,
 		});
 	}

@@ -22,6 +22,7 @@ import { FileSecretStore } from "../secrets.js";
 import { observerClient, readSmallFile } from "./hook-common.js";
 import { OLD_PLUGIN_NAMES, PLUGIN_NAME } from "./constants.js";
 import { cliLocation, SERVER_NAME } from "./install.js";
+import type { Harness } from "../harness/harness.js";
 import { runProgram } from "./run.js";
 import { claudePaths, findRelayHooks, parseSettings } from "./settings.js";
 
@@ -40,7 +41,17 @@ export interface DoctorOptions {
 	id?: string;
 	env?: NodeJS.ProcessEnv;
 	print?: (line: string) => void;
+	/** The harness whose registration is checked (--for; harness/index.ts): Claude Code when absent. */
+	harness?: Pick<Harness, "name" | "title" | "registeredEnv" | "doctor">;
 }
+
+/** Claude Code's part of doctor (harness/claude.ts): the bridge registration, the hooks, the version. */
+export const claudeDoctor: Pick<Harness, "name" | "title" | "registeredEnv" | "doctor"> = {
+	name: "claude",
+	title: "Claude Code",
+	registeredEnv: (env) => registeredEnv(env),
+	doctor: async (env) => [...(await claudeChecks(env)), hooksCheck(env)],
+};
 
 export const MIN_NODE = "20.17.0";
 export const MIN_CLAUDE_FOR_CHANNELS = "2.1.80";
@@ -300,10 +311,11 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 		checks.push(c);
 		print(renderCheck(c));
 	};
-	print("claude-relay doctor");
+	const harness = opts.harness ?? claudeDoctor;
+	print(`claude-relay doctor${harness.name === "claude" ? "" : ` --for ${harness.name} (${harness.title})`}`);
 	emit(nodeCheck());
 
-	const registered = registeredEnv(env);
+	const registered = harness.registeredEnv(env);
 	const urlText = opts.url?.trim() || env.RELAY_URL?.trim() || registered.RELAY_URL || DEFAULT_RELAY_URL;
 	const room = opts.room?.trim() || env.RELAY_ROOM?.trim() || registered.RELAY_ROOM || DEFAULT_ROOM;
 	// Several hubs (sharing one Redis): each is checked; one that answers is enough, the others are warnings.
@@ -339,7 +351,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 
 	// Session ID: the hooks' rule (the bridge's, minus its hostname-pid fallback).
 	const forced = opts.id?.trim() || registered.CLAUDE_RELAY_SESSION_ID;
-	const identity = forced ? { id: forced, source: opts.id ? "--id" : "the bridge registration (-e CLAUDE_RELAY_SESSION_ID)", problem: checkName(forced).ok ? undefined : new Error(`invalid ID ${forced}`) } : resolveIdentity({ env });
+	const identity = forced ? { id: forced, source: opts.id ? "--id" : "the bridge registration (CLAUDE_RELAY_SESSION_ID in its env)", problem: checkName(forced).ok ? undefined : new Error(`invalid ID ${forced}`) } : resolveIdentity({ env });
 	let session: string | undefined;
 	if (identity.problem) {
 		emit({ status: "fail", essential: false, text: identity.problem.message, fix: "`claude-session <ID>` with a valid ID (a letter, then letters, digits, _ or -)" });
@@ -347,8 +359,8 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 		emit({
 			status: "warn",
 			essential: false,
-			text: "No session ID in this shell (CLAUDE_RELAY_SESSION_ID, RELAY_CLIENT_ID): the bridge would use <hostname>-<pid> and the hooks stay silent",
-			fix: "`claude-session CC-1` in the terminal, then start `claude` there",
+			text: `No session ID in this shell (CLAUDE_RELAY_SESSION_ID, RELAY_CLIENT_ID): the bridge would use <hostname>-<pid>${harness.name === "claude" ? " and the hooks stay silent" : ""}`,
+			fix: harness.name === "claude" ? "`claude-session CC-1` in the terminal, then start `claude` there" : `\`claude-session ID --harness ${harness.name}\` in the terminal, then start \`${harness.name}\` there`,
 		});
 	} else {
 		session = identity.id;
@@ -405,8 +417,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 		emit({ status: "fail", essential: true, text: `Sessions registry unreadable: ${(err as Error).message}`, fix: `check the permissions of ${paths.registry(home)}` });
 	}
 
-	for (const c of await claudeChecks(env)) emit(c);
-	emit(hooksCheck(env));
+	for (const c of await harness.doctor(env)) emit(c);
 
 	const failed = checks.filter((c) => c.essential && c.status === "fail");
 	print("");

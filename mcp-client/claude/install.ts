@@ -175,7 +175,7 @@ export function backupFile(file: string, env: NodeJS.ProcessEnv): string {
 }
 
 /** Backs `file` up (when it exists) and replaces it atomically with `text`; returns the backup's path. */
-async function writeWithBackup(file: string, text: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+export async function writeWithBackup(file: string, text: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
 	let backup: string | undefined;
 	let mode = 0o644;
 	if (existsSync(file)) {
@@ -187,7 +187,8 @@ async function writeWithBackup(file: string, text: string, env: NodeJS.ProcessEn
 	return backup;
 }
 
-function validate(opts: InstallOptions): void {
+/** Checks --id, --room, --url and --guard; a bad one is a UserError with exit code 2. */
+export function validate(opts: Pick<InstallOptions, "id" | "room" | "url" | "guard">): void {
 	if (opts.id !== undefined) {
 		const check = checkName(opts.id);
 		if (!check.ok) throw new UserError(`--id: ${check.reason}`, 2);

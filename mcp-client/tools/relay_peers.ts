@@ -7,6 +7,7 @@ import { z } from "zod";
 import { type ClaimInfo, PeerInfo } from "../../server/protocol.js";
 import { formatDuration, plural } from "../format.js";
 import { safeName, safeText } from "../framing.js";
+import { clientLabel } from "../harness/clients.js";
 import { guard, ok, type ToolRegistrar } from "./common.js";
 
 const Overlap = z.object({ theirs: z.string(), yours: z.string() });
@@ -17,7 +18,7 @@ export const registerPeers: ToolRegistrar = (server, ctx) => {
 		{
 			title: "List online relay peers",
 			description:
-				"List the other sessions online in this room: ID, host, directory, git branch, idle time, and, in this repository, their claims and whether their claimed or owned paths overlap yours.",
+				"List the other sessions online in this room: ID, the harness it runs in (claude-code, codex, gemini, other), host, directory, git branch, idle time, and, in this repository, their claims and whether their claimed or owned paths overlap yours.",
 			inputSchema: {},
 			outputSchema: {
 				self: z.string(),
@@ -58,7 +59,8 @@ export const registerPeers: ToolRegistrar = (server, ctx) => {
 				const lines = marked.map((p) => {
 					const where = [p.meta.host, p.meta.cwd].filter(Boolean).join(":");
 					// Host, cwd, branch and paths are whatever each peer said: one line each, never a tag.
-					const base = `${safeName(p.session)}  ${where ? safeText(where) : "-"}${p.meta.branch ? ` (${safeText(p.meta.branch)})` : ""}  idle ${formatDuration(p.idleMs)}`;
+					const harness = clientLabel(p.meta.client);
+					const base = `${safeName(p.session)}${harness ? ` [${safeText(harness)}]` : ""}  ${where ? safeText(where) : "-"}${p.meta.branch ? ` (${safeText(p.meta.branch)})` : ""}  idle ${formatDuration(p.idleMs)}`;
 					const held = p.claims.length ? `  claims ${safeText(p.claims.join(", "))}` : "";
 					const clash = p.overlaps.length
 						? `  OVERLAPS YOUR WORK: ${safeText(p.overlaps.map((o) => `their ${o.theirs} / your ${o.yours}`).join("; "))} (coordinate with relay_send)`

@@ -33,7 +33,7 @@ export const registerSend: ToolRegistrar = (server, ctx) => {
 		{
 			title: "Send a relay message",
 			description:
-				"Send a message to another Claude session (its ID, e.g. CC-2), to everyone in the room (*), to a topic's subscribers (#shop:api), or to several sessions (an array or \"CC-2,CC-3\"). Waits for the hub and says whether it was delivered live or queued for an offline session.",
+				"Send a message to another agent session through the relay (its relay ID, e.g. CC-2, as relay_peers and relay_sessions list them, in any harness: Claude Code, Codex, Gemini CLI, …; on this machine or another), to everyone in the room (*), to a topic's subscribers (#shop:api), or to several sessions (an array or \"CC-2,CC-3\"). Waits for the hub and says whether it was delivered live or queued for an offline session.",
 			inputSchema: {
 				to: ToSchema,
 				message: z.string().min(1, "message is empty").describe("The text to send"),

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { paths } from "../../server/paths.js";
 import type { SessionInfo } from "../../server/protocol.js";
 import { formatDuration } from "../format.js";
+import { clientLabel } from "../harness/clients.js";
 import { safeName, safeText } from "../framing.js";
 import { guard, ok, type ToolRegistrar } from "./common.js";
 
@@ -14,6 +15,7 @@ const Row = z.object({
 	status: z
 		.enum(["online", "offline", "ended"])
 		.describe("ended: its process is gone from this machine"),
+	client: z.string().nullable().describe("The harness it runs in (claude-code, codex, gemini, other; bridge: an older bridge), or the claude-relay program"),
 	host: z.string(),
 	cwd: z.string(),
 	branch: z.string().nullable(),
@@ -109,6 +111,7 @@ export const registerSessions: ToolRegistrar = (server, ctx) => {
 					return {
 						id: r.id,
 						status: r.status,
+						client: clientLabel(h?.meta.client) ?? null,
 						host: r.host || h?.meta.host || "",
 						cwd: r.cwd || h?.meta.cwd || "",
 						branch: h?.meta.branch ?? null,
@@ -126,7 +129,7 @@ export const registerSessions: ToolRegistrar = (server, ctx) => {
 							? ` seen ${formatDuration(now - r.lastSeen)} ago`
 							: "";
 					const waiting = r.pending ? ` ${r.pending} waiting` : "";
-					return `${safeName(r.id)}${r.id === ctx.session ? " (you)" : ""}  ${r.status}${seen}  ${where ? safeText(where) : "-"}${r.branch ? ` (${safeText(r.branch)})` : ""}${waiting}`;
+					return `${safeName(r.id)}${r.id === ctx.session ? " (you)" : ""}  ${r.status}${seen}${r.client ? `  [${safeText(r.client)}]` : ""}  ${where ? safeText(where) : "-"}${r.branch ? ` (${safeText(r.branch)})` : ""}${waiting}`;
 				});
 				const head = rows.length
 					? `${rows.length} sessions:`

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { ErrorCode, RelayError } from "../../server/errors.js";
 import { plural } from "../format.js";
+import { HARNESS_CLIENTS } from "../harness/clients.js";
 import { safeText } from "../framing.js";
 import { guard, ok, type ToolRegistrar } from "./common.js";
 import { hashed } from "./relay_subscribe.js";
@@ -28,6 +29,14 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 						"Where the ID came from: CLAUDE_RELAY_SESSION_ID, --client-id, RELAY_CLIENT_ID or hostname-pid",
 					),
 				room: z.string(),
+				harness: z
+					.object({
+						client: z.enum(HARNESS_CLIENTS).describe("The client meta peers see: claude-code, codex, gemini or other"),
+						from: z.enum(["clientInfo", "parent", "env", "none"]).describe("What said so: the MCP client's name, the parent process, its environment, or nothing"),
+						clientName: z.string().nullable().describe("The MCP client's clientInfo.name"),
+					})
+					.nullable()
+					.describe("Which agent harness runs this bridge (null until the handshake is done)"),
 				renamedFrom: z.string().nullable().describe("The ID this session had before relay_rename"),
 				nested: z
 					.object({
@@ -36,7 +45,7 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 						via: z.enum(["background", "--client-id"]),
 					})
 					.nullable()
-					.describe("A nested run (claude -p from a session's shell, a subagent): the ID it claimed instead of contesting"),
+					.describe("A nested run (a headless run such as claude -p or codex exec started from a session's shell, a subagent): the ID it claimed instead of contesting"),
 				waiting: z
 					.number()
 					.int()
@@ -112,7 +121,8 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					lastError = new RelayError(ErrorCode.UNREACHABLE, link.unreachable);
 				const hubVersion = link?.client.hello?.hub.version ?? null;
 				const source = link?.nested ? `nested run of ${link.nested.base}` : link?.renamedFrom ? `renamed from ${link.renamedFrom}` : c.identity.source;
-				const who = `${ctx.session} (from ${source}), room ${c.room}`;
+				const harness = ctx.harnessInfo;
+				const who = `${ctx.session} (from ${source}), room ${c.room}${harness ? `, harness ${harness.client}` : ""}`;
 				const hubUrl = link?.client.url ?? c.urls[0] ?? c.url;
 				const others = c.urls.length > 1 ? ` (of ${c.urls.join(", ")})` : "";
 				const lines = [
@@ -174,6 +184,7 @@ export const registerStatus: ToolRegistrar = (server, ctx) => {
 					session: ctx.session,
 					sessionSource: c.identity.source,
 					room: c.room,
+					harness: harness ? { client: harness.client, from: harness.from, clientName: harness.clientName ?? null } : null,
 					renamedFrom: link?.renamedFrom ?? null,
 					nested: link?.nested ? { base: link.nested.base, holderPid: link.nested.holder.pid ?? null, via: link.nested.via } : null,
 					waiting: waiting?.count ?? null,

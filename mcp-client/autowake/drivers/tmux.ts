@@ -20,8 +20,9 @@ import { execFile } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename } from "node:path";
+import { harnessFromArgv } from "../../harness/clients.js";
 import { ancestors, parentOf } from "../../nested.js";
-import { type AutowakeConfig, DEFAULT_PROMPT } from "../config.js";
+import { type AutowakeConfig, DEFAULT_PROMPT, perClient } from "../config.js";
 
 export interface TmuxTarget {
 	session: string;
@@ -64,6 +65,39 @@ export function programName(pid: number): string | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function argvOf(pid: number): string[] | undefined {
+	try {
+		return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+	} catch {
+		return undefined;
+	}
+}
+
+/**
+ * Whether the pane's foreground program (`command`) is the harness's own launcher: npm's `codex` is a node
+ * script that runs Codex's native binary (the bridge's parent), so tmux names `node`, the leader of the
+ * terminal's foreground process group. True only when that leader is an ancestor of the harness, its name
+ * is `command`, and its command line names the same harness as the harness's (harness/clients.ts); a shell,
+ * an editor or a `sleep` in front of the harness is none of that. Linux only (/proc), like programName.
+ */
+export function viaLauncher(harness: number, command: string): boolean {
+	if (process.platform !== "linux") return false;
+	let stat: string;
+	try {
+		stat = readFileSync(`/proc/${harness}/stat`, "utf8");
+	} catch {
+		return false;
+	}
+	// After "(comm) ": state ppid pgrp session tty_nr tpgid …
+	const tpgid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[5]);
+	if (!Number.isInteger(tpgid) || tpgid <= 1 || !ancestors(harness).includes(tpgid)) return false;
+	const leader = argvOf(tpgid);
+	const own = argvOf(harness);
+	if (!leader || !own || basename(leader[0] ?? "").replace(/^-/, "") !== command) return false;
+	const name = harnessFromArgv(leader);
+	return name !== undefined && name === harnessFromArgv(own);
+}
+
 export class TmuxDriver {
 	constructor(
 		private readonly cfg: AutowakeConfig["tmux"],
@@ -71,7 +105,7 @@ export class TmuxDriver {
 	) {}
 
 	#prompt(client: string | undefined): RegExp {
-		const p = (client !== undefined ? this.cfg.prompts[client] : undefined) ?? this.cfg.prompts.default ?? DEFAULT_PROMPT;
+		const p = perClient(this.cfg.prompts, client) ?? DEFAULT_PROMPT;
 		return new RegExp(p);
 	}
 
@@ -102,7 +136,7 @@ export class TmuxDriver {
 		const pid = Number(panePid);
 		if (!(harness === pid || ancestors(harness).includes(pid))) return { ok: false, reason: "not-harness", detail: { panePid: pid, harnessPid: harness } };
 		const program = programName(harness);
-		if (program === undefined || command !== program) return { ok: false, reason: "other-program", detail: { runs: command, harness: program ?? null } };
+		if ((program === undefined || command !== program) && !viaLauncher(harness, command)) return { ok: false, reason: "other-program", detail: { runs: command, harness: program ?? null } };
 		if (inMode !== "0") return { ok: false, reason: "in-mode", detail: {} };
 		const prompt = this.#prompt(t.client);
 		const first = await this.#screen(t);
@@ -114,7 +148,7 @@ export class TmuxDriver {
 		if (!bottom.some((l) => prompt.test(l))) return { ok: false, reason: "no-prompt", detail: { prompt: prompt.source }, transient: true };
 		await sleep(this.cfg.quiet_ms);
 		if ((await this.#screen(t)) !== first) return { ok: false, reason: "busy", detail: { quietMs: this.cfg.quiet_ms }, transient: true };
-		return { ok: true, harnessPid: harness, program };
+		return { ok: true, harnessPid: harness, program: program ?? command };
 	}
 
 	/** Types `text` literally, then Enter. */
