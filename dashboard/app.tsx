@@ -127,6 +127,9 @@ export function App() {
 			while (!abort.signal.aborted) {
 				try {
 					await loadRoom(room);
+					// What changed while the stream was down (receipts, the thread) is read again too: events are not replayed.
+					const open = store.model.selected;
+					if (open && store.model.detail) await loadDetail(open).catch(() => undefined);
 					store.set({ live: "live" });
 					delay = 500;
 					await live(
@@ -159,18 +162,20 @@ export function App() {
 		return () => abort.abort();
 	}, [store, model.room, attempt]);
 
-	// The inspector reads the selected message in full, with its receipts, then its whole thread.
+	/** The inspector's message in full, with its receipts, then its whole thread. */
+	const loadDetail = async (id: string) => {
+		const detail = await get<MessageDetail>(`api/messages/${encodeURIComponent(id)}`);
+		if (store.model.selected !== id) return;
+		const same = store.model.thread?.thread === detail.thread;
+		store.set({ detail, ...(same ? {} : { thread: null }) });
+		const thread = await get<ThreadView>(`api/threads/${encodeURIComponent(detail.thread)}`, { room: detail.message.room, limit: PAGE });
+		if (store.model.selected === id) store.set({ thread });
+	};
+
 	useEffect(() => {
 		const id = model.selected;
 		if (!id) return;
-		(async () => {
-			const detail = await get<MessageDetail>(`api/messages/${encodeURIComponent(id)}`);
-			if (store.model.selected !== id) return;
-			const same = store.model.thread?.thread === detail.thread;
-			store.set({ detail, ...(same ? {} : { thread: null }) });
-			const thread = await get<ThreadView>(`api/threads/${encodeURIComponent(detail.thread)}`, { room: detail.message.room, limit: PAGE });
-			if (store.model.selected === id) store.set({ thread });
-		})().catch((err) => {
+		loadDetail(id).catch((err) => {
 			if (store.model.selected === id) store.set({ selected: null, error: (err as Error).message });
 		});
 	}, [store, model.selected]);
