@@ -5,9 +5,9 @@
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, AuthError, get, live, post, setToken, token } from "./api.js";
-import { Store } from "./model.js";
+import { type Filter, MAX_MESSAGES, replyTarget, Store } from "./model.js";
 import { type Actions, PANELS, type Panel } from "./panels/index.js";
-import type { ClaimInfo, Health, MessageDetail, MessagePreview, SendAnswer, SessionRow, StateInfo } from "./types.js";
+import type { ClaimInfo, Health, MessageDetail, MessagePreview, SendAnswer, SessionRow, StateInfo, ThreadView, TopicRow } from "./types.js";
 
 /** Messages read per page. */
 const PAGE = 200;
@@ -63,7 +63,8 @@ export function App() {
 	}, []);
 
 	useEffect(() => {
-		const onHash = () => store.set({ room: roomFromHash(), selected: null, detail: null, filter: null, replyTo: null });
+		const onHash = () =>
+			store.set({ room: roomFromHash(), selected: null, detail: null, thread: null, filter: null, replyTo: null, composeTo: "", topics: [], messages: [], older: false, newer: false });
 		store.set({ room: roomFromHash() });
 		addEventListener("hashchange", onHash);
 		return () => removeEventListener("hashchange", onHash);
@@ -74,10 +75,26 @@ export function App() {
 		if (store.model.room === room) store.setSessions(page.sessions);
 	};
 
+	const loadTopics = async (room: string) => {
+		const page = await get<{ topics: TopicRow[] }>("api/topics", { room });
+		if (store.model.room === room) store.setTopics(page.topics);
+	};
+
+	/** One page of the stream as filtered: the room's messages (of a session), a topic's log, or a thread. */
+	const readPage = (room: string, filter: Filter | null, at: { before?: number; after?: number } = {}) => {
+		type Page = { messages: MessagePreview[]; hasMore: boolean };
+		if (filter?.kind === "topic") return get<Page>(`api/topics/${encodeURIComponent(filter.value)}`, { room, limit: PAGE, ...at });
+		if (filter?.kind === "thread") return get<Page>(`api/threads/${encodeURIComponent(filter.value)}`, { room, limit: PAGE, after: at.after });
+		return get<Page>("api/messages", { room, limit: PAGE, session: filter?.value, ...at });
+	};
+
 	const loadMessages = async (room: string) => {
 		const filter = store.model.filter;
-		const page = await get<{ messages: MessagePreview[]; hasMore: boolean }>("api/messages", { room, limit: PAGE, session: filter ?? undefined });
-		if (store.model.room === room && store.model.filter === filter) store.setMessages(page.messages, page.hasMore);
+		const page = await readPage(room, filter);
+		if (store.model.room !== room || store.model.filter !== filter) return;
+		// A thread is read forwards (root first): what it has beyond the page is newer, not older.
+		if (filter?.kind === "thread") store.setMessages(page.messages, false, page.hasMore);
+		else store.setMessages(page.messages, page.hasMore);
 	};
 
 	const loadRoom = async (room: string) => {
@@ -87,6 +104,7 @@ export function App() {
 			get<{ claims: ClaimInfo[] }>("api/claims", { room }),
 			loadSessions(room),
 			loadMessages(room),
+			loadTopics(room),
 		]);
 		if (store.model.room !== room) return;
 		store.set({ rooms: rooms.rooms, state: state.entries, claims: claims.claims });
@@ -109,6 +127,9 @@ export function App() {
 			while (!abort.signal.aborted) {
 				try {
 					await loadRoom(room);
+					// What changed while the stream was down (receipts, the thread) is read again too: events are not replayed.
+					const open = store.model.selected;
+					if (open && store.model.detail) await loadDetail(open).catch(() => undefined);
 					store.set({ live: "live" });
 					delay = 500;
 					await live(
@@ -119,6 +140,8 @@ export function App() {
 							if (event === "session" || (event === "joined" && !store.model.sessions.some((s) => s.session === (data as { session: string }).session))) {
 								void loadSessions(room).catch(() => undefined);
 							}
+							// A rename moves the session's subscriptions to its new ID: read the topics again.
+							if (event === "left" && (data as { reason: string }).reason === "renamed") void loadTopics(room).catch(() => undefined);
 						},
 						abort.signal,
 					);
@@ -139,37 +162,50 @@ export function App() {
 		return () => abort.abort();
 	}, [store, model.room, attempt]);
 
-	// The inspector reads the selected message in full, with its recipients' state.
+	/** The inspector's message in full, with its receipts, then its whole thread. */
+	const loadDetail = async (id: string) => {
+		const detail = await get<MessageDetail>(`api/messages/${encodeURIComponent(id)}`);
+		if (store.model.selected !== id) return;
+		const same = store.model.thread?.thread === detail.thread;
+		store.set({ detail, ...(same ? {} : { thread: null }) });
+		const thread = await get<ThreadView>(`api/threads/${encodeURIComponent(detail.thread)}`, { room: detail.message.room, limit: PAGE });
+		if (store.model.selected === id) store.set({ thread });
+	};
+
 	useEffect(() => {
 		const id = model.selected;
 		if (!id) return;
-		get<MessageDetail>(`api/messages/${encodeURIComponent(id)}`).then(
-			(detail) => {
-				if (store.model.selected === id) store.set({ detail });
-			},
-			(err) => {
-				if (store.model.selected === id) store.set({ selected: null, error: (err as Error).message });
-			},
-		);
+		loadDetail(id).catch((err) => {
+			if (store.model.selected === id) store.set({ selected: null, error: (err as Error).message });
+		});
 	}, [store, model.selected]);
 
 	const actions: Actions = {
 		select: (id) => store.set({ selected: id, detail: null }),
-		filter: (session) => {
-			store.set({ filter: session, messages: [], older: false });
+		filter: (filter) => {
+			store.set({ filter, messages: [], older: false, newer: false });
 			void loadMessages(store.model.room).catch((err) => store.set({ error: (err as Error).message }));
 		},
 		loadOlder: async () => {
-			const first = store.model.messages[0];
-			const page = await get<{ messages: MessagePreview[]; hasMore: boolean }>("api/messages", {
-				room: store.model.room,
-				limit: PAGE,
-				before: first?.seq,
-				session: store.model.filter ?? undefined,
-			});
-			store.prependMessages(page.messages, page.hasMore);
+			const { room, filter, messages } = store.model;
+			const page = await readPage(room, filter, { before: messages[0]?.seq });
+			if (store.model.room === room && store.model.filter === filter) store.prependMessages(page.messages, page.hasMore);
 		},
-		reply: (m) => store.set({ replyTo: m }),
+		loadNewer: async () => {
+			const { room, filter, messages } = store.model;
+			const page = await readPage(room, filter, { after: messages.at(-1)?.seq });
+			if (store.model.room === room && store.model.filter === filter) store.appendMessages(page.messages, page.hasMore);
+		},
+		loadMoreThread: async () => {
+			const t = store.model.thread;
+			if (!t) return;
+			const page = await get<ThreadView>(`api/threads/${encodeURIComponent(t.thread)}`, { room: store.model.room, limit: PAGE, after: t.messages.at(-1)?.seq });
+			if (store.model.thread?.thread !== t.thread) return;
+			const seen = new Set(t.messages.map((m) => m.id));
+			store.set({ thread: { ...t, messages: [...t.messages, ...page.messages.filter((m) => !seen.has(m.id))].slice(-MAX_MESSAGES), hasMore: page.hasMore } });
+		},
+		reply: (m) => store.set(m ? { replyTo: m, composeTo: replyTarget(m) } : { replyTo: null }),
+		target: (to) => store.set({ composeTo: to }),
 		send: async (input) => {
 			// One key per logical send: a retried request is stored once.
 			const key = crypto.randomUUID();

@@ -78,7 +78,7 @@ export class Connection {
 
 	constructor(
 		readonly ws: WebSocket,
-		private readonly hub: Pick<HandlerContext, "options" | "store" | "log" | "metrics">,
+		private readonly hub: Pick<HandlerContext, "options" | "store" | "log" | "metrics" | "events">,
 		authenticated: boolean,
 		readonly remote: string,
 		/** How long it has to complete a hello: helloTimeoutMs, or preHelloTimeoutMs in the pre-hello pool. */
@@ -297,7 +297,9 @@ export class Connection {
 		if (frames > 0) this.#meanFrameBytes = Math.max(64, bytes / frames);
 		// An observer's pushes are not the session's: only the holder's connection makes a receipt `pushed`.
 		if (pushed.length > 0 && !s.observer) {
-			this.hub.store.markPushed(s.room, pushed, Date.now()).catch((err) => this.hub.log.debug({ err }, "could not mark deliveries pushed"));
+			const at = Date.now();
+			this.hub.store.markPushed(s.room, pushed, at).catch((err) => this.hub.log.debug({ err }, "could not mark deliveries pushed"));
+			this.hub.events.sink?.({ kind: "pushed", room: s.room, pushes: pushed, at });
 		}
 		return !stopped && page.remaining === 0 && !this.#dirty && !this.#overHighWater();
 	}

@@ -1,6 +1,6 @@
 /**
  * What the hub tells the dashboard's live stream (server/http/live.ts) as it happens: presence, acks, claims,
- * and (from the fan-out) messages, state changes and forgotten sessions. One sink, set only while someone
+ * subscriptions, pushes, and (from the fan-out) messages, seen receipts, state changes and forgotten sessions. One sink, set only while someone
  * watches: until then each place that could emit pays one property read, and nothing is built, serialized or
  * kept. The stream decides what to send and to whom.
  */
@@ -16,9 +16,13 @@ export function isRoomEvent(e: FanoutEvent): e is RoomFanoutEvent {
 	return ROOM_KINDS.has(e.kind);
 }
 import type { ClaimInfo, SessionMeta } from "./protocol.js";
+import type { PushedDelivery } from "./store/store.js";
 
 export type HubEvent =
-	/** A fan-out event (a committed message, a state change, a session first claimed or forgotten), from any hub. */
+	/**
+	 * A fan-out event (a committed message, a seen receipt, a state change, a session first claimed or
+	 * forgotten), from any hub.
+	 */
 	| RoomFanoutEvent
 	/** A session came online on this hub (after its hello). */
 	| { kind: "joined"; room: string; session: string; meta: SessionMeta; connectedAt: number }
@@ -27,7 +31,14 @@ export type HubEvent =
 	/** A session acked deliveries (an ack, or a consuming inbox read) on this hub. */
 	| { kind: "acked"; room: string; session: string; ids: string[] }
 	/** A session claimed (or renewed) or released file claims on this hub. */
-	| { kind: "claims"; room: string; session: string; claimed: ClaimInfo[]; released: ClaimInfo[] };
+	| { kind: "claims"; room: string; session: string; claimed: ClaimInfo[]; released: ClaimInfo[] }
+	/** A session subscribed to a topic or unsubscribed from one on this hub (only when that changed something). */
+	| { kind: "subscription"; room: string; session: string; topic: string; subscribed: boolean; at: number }
+	/**
+	 * Messages were written to their recipients' connections on this hub (their receipts are `pushed` now):
+	 * one event per room per event-loop turn, as the store is told (the arrays are the store's: never change them).
+	 */
+	| { kind: "pushed"; room: string; pushes: readonly PushedDelivery[]; at: number };
 
 export class HubEvents {
 	/** The live stream's handler while it has viewers; null otherwise. */

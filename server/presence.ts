@@ -78,7 +78,7 @@ export class Presence {
 		private readonly options: Pick<HubOptions, "ephemeralGraceMs" | "livenessProbeMs"> = { ephemeralGraceMs: 0, livenessProbeMs: 2_000 },
 		/** Who holds what on every hub (LocalDirectory: this hub is the only one). */
 		readonly directory: Directory = new LocalDirectory(),
-		/** The dashboard's live stream hears joins and leaves here (server/events.ts). */
+		/** The dashboard's live stream hears joins, leaves and live pushes here (server/events.ts). */
 		private readonly events: HubEvents = new HubEvents(),
 	) {}
 
@@ -642,6 +642,7 @@ export class Presence {
 				const at = this.#pushedAt;
 				for (const [r, pushes] of this.#pushed) {
 					this.store.markPushed(r, pushes, at).catch((err) => this.log.debug({ err }, "could not mark deliveries pushed"));
+					this.events.sink?.({ kind: "pushed", room: r, pushes, at });
 				}
 				this.#pushed.clear();
 			});

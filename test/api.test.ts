@@ -59,7 +59,21 @@ async function until(pred: () => boolean, ms = 5_000, what = "condition"): Promi
 describe("the token", () => {
 	it("with a token, every API call needs it (401), the page itself holds no data, and a bearer header opens everything", async () => {
 		const h = await hub({ token: TOKEN });
-		const paths = ["/api/health", "/api/rooms", "/api/sessions", "/api/messages", "/api/messages/m-1-abcdef", "/api/state", "/api/claims", "/api/live", "/metrics"];
+		const paths = [
+			"/api/health",
+			"/api/rooms",
+			"/api/sessions",
+			"/api/messages",
+			"/api/messages/m-1-abcdef",
+			"/api/threads/m-1-abcdef",
+			"/api/receipts/m-1-abcdef",
+			"/api/topics",
+			"/api/topics/shop:api",
+			"/api/state",
+			"/api/claims",
+			"/api/live",
+			"/metrics",
+		];
 		for (const path of paths) {
 			const r = await api(h.port, path);
 			expect(r.status, path).toBe(401);
@@ -175,6 +189,126 @@ describe("reading the hub", () => {
 		const health = (await api(h.port, "/api/health")).body;
 		expect(health).toMatchObject({ ok: true, store: "memory", storeBytes: null, connections: 1, sessionsOnline: 1, operator: "Operator", viewers: 0 });
 		expect(health.messagesPerMinute).toHaveLength(60);
+	});
+});
+
+describe("topics, threads and receipts", () => {
+	it("topics: every subscriber online or not (with since), message counts, last activity, paged by name", async () => {
+		const h = await hub();
+		const a = await client(h, "Alpha");
+		const b = await client(h, "Beta");
+		const g = await client(h, "Gamma");
+		await b.request("subscribe", { topic: "shop:api" });
+		await g.request("subscribe", { topic: "#shop:api" });
+		await g.request("subscribe", { topic: "zeta" });
+		await g.close();
+		await until(() => !h.hub.presence.isOnline("default", "Gamma"), 5_000, "Gamma offline");
+		const first = await a.request("send", { to: "#shop:api", body: "deploying" });
+		const second = await a.request("send", { to: "#shop:api", body: "done" });
+		await a.request("send", { to: "#nobody", body: "into the void" });
+		await a.request("send", { to: "Beta", body: "not a topic message" });
+
+		const topics = (await api(h.port, "/api/topics?room=default")).body;
+		expect(topics.room).toBe("default");
+		expect(topics.hasMore).toBe(false);
+		expect(topics.topics.map((t: Json) => t.topic)).toEqual(["nobody", "shop:api", "zeta"]);
+		const [nobody, shop, zeta] = topics.topics;
+		expect(nobody).toMatchObject({ subscribers: [], messages: 1 });
+		expect(shop.subscribers).toEqual([
+			{ session: "Beta", since: expect.any(Number), online: true },
+			{ session: "Gamma", since: expect.any(Number), online: false },
+		]);
+		expect(shop).toMatchObject({ messages: 2, lastMessageAt: second.message.sentAt, lastActivity: second.message.sentAt });
+		expect(zeta).toMatchObject({ messages: 0, lastMessageAt: null, subscribers: [{ session: "Gamma", online: false }] });
+		expect(zeta.lastActivity).toBe(zeta.subscribers[0].since);
+		expect((await api(h.port, "/api/topics?limit=1")).body).toMatchObject({ topics: [{ topic: "nobody" }], hasMore: true });
+		expect((await api(h.port, "/api/topics?after=nobody&limit=1")).body).toMatchObject({ topics: [{ topic: "shop:api" }], hasMore: true });
+		expect((await api(h.port, "/api/topics?after=shop:api")).body).toMatchObject({ topics: [{ topic: "zeta" }], hasMore: false });
+		expect((await api(h.port, "/api/topics?room=ops")).body).toEqual({ room: "ops", topics: [], hasMore: false });
+		expect((await api(h.port, "/api/topics?after=a..b")).body.error.code).toBe(ErrorCode.BAD_TARGET);
+		expect((await api(h.port, "/api/topics?limit=1001")).body.error.code).toBe(ErrorCode.BAD_FRAME);
+
+		// A topic's log: only its messages, oldest first, with or without the #, paged by seq.
+		const log = (await api(h.port, "/api/topics/shop:api")).body;
+		expect(log).toMatchObject({ room: "default", topic: "shop:api", hasMore: false });
+		expect(log.messages.map((m: Json) => [m.id, m.body, m.to])).toEqual([
+			[first.message.id, "deploying", "#shop:api"],
+			[second.message.id, "done", "#shop:api"],
+		]);
+		expect(log.messages[0]).toMatchObject({ bodyChars: 9, truncated: false });
+		expect((await api(h.port, "/api/topics/%23shop:api?limit=1")).body).toMatchObject({ messages: [{ id: second.message.id }], hasMore: true });
+		expect((await api(h.port, `/api/topics/shop:api?before=${second.message.seq}`)).body.messages.map((m: Json) => m.id)).toEqual([first.message.id]);
+		expect((await api(h.port, `/api/topics/shop:api?after=${first.message.seq}`)).body.messages.map((m: Json) => m.id)).toEqual([second.message.id]);
+		expect((await api(h.port, "/api/topics/shop:api?room=ops")).body.messages).toEqual([]);
+		for (const bad of ["a..b", "%3Cscript%3E", "x%2Fy", "%E0%A4%A"]) {
+			const r = await api(h.port, `/api/topics/${bad}`);
+			expect([r.status, r.body.error.code], bad).toEqual([400, ErrorCode.BAD_TARGET]);
+		}
+	});
+
+	it("a thread from any of its ids: the whole of it, oldest first, direct messages between others too, paged", async () => {
+		const h = await hub();
+		const a = await client(h, "Alpha");
+		const b = await client(h, "Beta");
+		const g = await client(h, "Gamma");
+		const root = await a.request("send", { to: "*", body: "who owns auth.ts?" });
+		const dm = await b.request("send", { to: "Alpha", body: "I do", replyTo: root.message.id });
+		await a.request("send", { to: "Beta", body: "unrelated" });
+		const last = await a.request("send", { to: "Beta", body: "then fix line 42", replyTo: dm.message.id });
+		const ids = [root.message.id, dm.message.id, last.message.id];
+		for (const id of ids) {
+			const t = (await api(h.port, `/api/threads/${id}`)).body;
+			expect(t, id).toMatchObject({ room: "default", thread: root.message.id, hasMore: false });
+			expect(t.messages.map((m: Json) => m.id), id).toEqual(ids);
+		}
+		// Gamma's own thread view holds only the root: the operator's holds the direct messages too.
+		expect((await g.request("thread", { message: root.message.id })).messages.map((m) => m.id)).toEqual([root.message.id]);
+		const page = (await api(h.port, `/api/threads/${last.message.id}?limit=2`)).body;
+		expect(page.messages.map((m: Json) => m.id)).toEqual(ids.slice(0, 2));
+		expect(page.hasMore).toBe(true);
+		expect((await api(h.port, `/api/threads/${last.message.id}?after=${dm.message.seq}`)).body.messages.map((m: Json) => m.id)).toEqual([last.message.id]);
+		// The message detail names its thread.
+		expect((await api(h.port, `/api/messages/${last.message.id}`)).body.thread).toBe(root.message.id);
+		expect((await api(h.port, `/api/messages/${root.message.id}`)).body.thread).toBe(root.message.id);
+		expect((await api(h.port, "/api/threads/m-999-abcdef")).status).toBe(404);
+		expect((await api(h.port, `/api/threads/${root.message.id}?room=ops`)).status).toBe(404);
+		const bad = await api(h.port, "/api/threads/not-an-id");
+		expect([bad.status, bad.body.error.code]).toEqual([400, ErrorCode.BAD_FRAME]);
+		expect((await api(h.port, "/api/messages/%E0%A4%A")).status).toBe(400);
+		expect((await api(h.port, `/api/threads/${root.message.id}?limit=0`)).body.error.code).toBe(ErrorCode.BAD_FRAME);
+	});
+
+	it("receipts: queued for an offline recipient, pushed for an online one, seen once it acks; with times, in the message detail too", async () => {
+		const h = await hub();
+		const a = await client(h, "Alpha");
+		const b = await client(h, "Beta");
+		const g = await client(h, "Gamma");
+		await g.close();
+		await until(() => !h.hub.presence.isOnline("default", "Gamma"), 5_000, "Gamma offline");
+		const sent = await a.request("send", { to: "Beta,Gamma", body: "review my PR" });
+		const id = sent.message.id;
+		const read = async () => (await api(h.port, `/api/receipts/${id}`)).body;
+		let r = await read();
+		expect(r.message).toMatchObject({ id, from: "Alpha", to: "Beta,Gamma", bodyChars: 12 });
+		expect(r.receipts).toEqual([
+			{ recipient: "Beta", state: "pushed", at: expect.any(Number), pushedAt: expect.any(Number), seenAt: null, online: true },
+			{ recipient: "Gamma", state: "queued", at: sent.message.sentAt, pushedAt: null, seenAt: null, online: false },
+		]);
+		const pushedAt = r.receipts[0].pushedAt;
+		expect(pushedAt).toBeGreaterThanOrEqual(sent.message.sentAt);
+		await b.request("ack", { ids: [id] });
+		r = await read();
+		expect(r.receipts[0]).toMatchObject({ recipient: "Beta", state: "seen", pushedAt, seenAt: expect.any(Number) });
+		expect(r.receipts[0].at).toBe(r.receipts[0].seenAt);
+		// The message detail carries the same receipts, next to the delivery state.
+		const detail = (await api(h.port, `/api/messages/${id}`)).body;
+		expect(detail.receipts).toEqual(r.receipts);
+		expect(detail.recipients).toEqual([
+			{ session: "Beta", acked: true, online: true },
+			{ session: "Gamma", acked: false, online: false },
+		]);
+		expect((await api(h.port, "/api/receipts/m-999-abcdef")).status).toBe(404);
+		expect((await api(h.port, "/api/receipts/%3Cscript%3E")).body.error.code).toBe(ErrorCode.BAD_FRAME);
 	});
 });
 

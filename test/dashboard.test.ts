@@ -2,8 +2,11 @@
  * The dashboard in a real browser: Debian's headless Chromium driven by playwright-core loads the page of a
  * real hub (SQLite file, port 0) with two real bridges (the built CLI, spawned, driven by the MCP SDK's
  * Client), and a person uses it: sees both sessions online, sees a message between them arrive without a
- * reload, opens it and watches its recipient's delivery turn acked, writes from the composer and the bridge
- * receives it marked as a person's, and a `<script>`, ANSI escapes and a 64 KiB line stay text. With a token,
+ * reload, opens it and watches its receipt go from pushed to seen, writes from the composer and the bridge
+ * receives it marked as a person's; sees a topic a bridge subscribed to with its subscriber online, filters
+ * the stream by topic and by thread, opens a thread of three whole from its last message, writes to the topic
+ * and as a reply (the bridge receives both from a person, the reply with its replyTo); and a `<script>`, ANSI
+ * escapes and a 64 KiB line stay text. With a token,
  * the page without it shows the login and no data, and the API answers 401. Screenshots go to test-results/.
  *
  * New kinds of things on the page (a panel, dashboard/panels/) get a case here in the same shape: make the hub
@@ -18,7 +21,8 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HUMAN_MARK } from "../mcp-client/framing.js";
-import { idleFor, isStuck, STUCK_MS, type SessionView, Store } from "../dashboard/model.js";
+import { idleFor, isStuck, MAX_TOPICS, replyTarget, STUCK_MS, type SessionView, Store } from "../dashboard/model.js";
+import type { MessagePreview, ReceiptRow } from "../dashboard/types.js";
 import { startBridge, type TestBridge } from "./fixtures/bridge.js";
 import { until } from "./fixtures/faults.js";
 import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
@@ -105,13 +109,23 @@ async function bridge(h: TestHub, id: string): Promise<TestBridge> {
 
 const visible = (page: Page, selector: string, timeout = 15_000) => page.locator(selector).first().waitFor({ state: "visible", timeout });
 
+/** A page expression: the data-id of every element matching (this file is not type-checked for the DOM). */
+const idsOf = (selector: string) => `[...document.querySelectorAll(${JSON.stringify(selector)})].map((e) => e.dataset.id)`;
+
+/**
+ * Waits until the stream shows exactly these messages, in this order. Polled from here: waitForFunction with
+ * a string would evaluate it in the page, which the dashboard's Content-Security-Policy (rightly) refuses.
+ */
+const streamIs = (page: Page, ids: string[]) =>
+	until(async () => JSON.stringify(await page.evaluate(idsOf("#stream li.message"))) === JSON.stringify(ids), 15_000, `the stream to show ${ids.join(", ")}`);
+
 beforeAll(() => {
 	assertBuilt();
 	mkdirSync(RESULTS, { recursive: true });
 });
 
 describe.skipIf(!CHROMIUM)(`the dashboard in headless Chromium${CHROMIUM ? "" : ` (skipped: ${"reason" in chromiumFound ? chromiumFound.reason : ""})`}`, () => {
-	it("shows both sessions online, a message arriving live, its delivery turning acked, and sends as a person to a bridge", async () => {
+	it("shows sessions online, messages live, receipts turning seen, topics, threads, and sends as a person to a session, a topic and as a reply", async () => {
 		const h = await hub();
 		const alpha = await bridge(h, "Alpha");
 		const beta = await bridge(h, "Beta");
@@ -133,12 +147,13 @@ describe.skipIf(!CHROMIUM)(`the dashboard in headless Chromium${CHROMIUM ? "" : 
 		expect(await page.locator(`${row} .text`).textContent()).toBe("Found it: auth.ts line 42");
 		await visible(page, '[data-session="Beta"] [data-field="pending"]:text("1 waiting")');
 
-		// Opened: Beta still owes its ack; once Beta's model reads it (relay_receive acks it), it turns acked.
+		// Opened: pushed to Beta, not read yet; once Beta's model reads it (relay_receive acks it), seen, without a reload.
 		await page.click(`${row} button.head`);
-		await visible(page, `#inspector[data-id="${id}"] [data-recipient="Beta"][data-state="pending"]`);
+		await visible(page, `#inspector[data-id="${id}"] #receipts [data-recipient="Beta"][data-state="pushed"]`);
 		const received = await beta.call("relay_receive", {});
 		expect(received.data.messages.map((m: { id: string }) => m.id)).toEqual([id]);
-		await visible(page, `#inspector[data-id="${id}"] [data-recipient="Beta"][data-state="acked"]`);
+		await visible(page, `#inspector[data-id="${id}"] #receipts [data-recipient="Beta"][data-state="seen"]`);
+		expect(await page.locator(`#inspector [data-recipient="Beta"] .times`).textContent()).toMatch(/^queued \d\d:\d\d:\d\d · pushed \d\d:\d\d:\d\d · seen \d\d:\d\d:\d\d$/);
 		await visible(page, '[data-session="Beta"] [data-field="pending"]:text("0 waiting")');
 
 		// The composer: to Beta, as the operator; the bridge receives it marked as a person's.
@@ -152,6 +167,77 @@ describe.skipIf(!CHROMIUM)(`the dashboard in headless Chromium${CHROMIUM ? "" : 
 		expect(fromPerson.data.messages[0]).toMatchObject({ from: "Operator", body: "Please rebase on main before you push.", human: true });
 		expect(fromPerson.text).toContain(`from="Operator" ${HUMAN_MARK}`);
 		expect(fromPerson.text).toContain("typed by a person in the relay hub's dashboard");
+
+		// Topics: Beta subscribes, and the panel shows it (online) without a reload.
+		expect((await beta.call("relay_subscribe", { topic: "shop:api" })).isError).toBe(false);
+		const topicRow = '#topics [data-topic="shop:api"]';
+		await visible(page, `${topicRow} [data-subscriber="Beta"][data-online="true"]`);
+		await visible(page, `${topicRow} [data-field="messages"]:text("0 messages")`);
+		// A thread of three: Alpha to the topic, Beta answers Alpha directly, Alpha answers Beta.
+		const root = (await alpha.call("relay_send", { to: "#shop:api", message: "Deploying the API at noon" })).data;
+		await visible(page, `li.message[data-id="${root.id}"][data-to="#shop:api"]`);
+		await visible(page, `${topicRow} [data-field="messages"]:text("1 message")`);
+		const answer = (await beta.call("relay_send", { to: "Alpha", message: "Wait for my migration", replyTo: root.id })).data;
+		const last = (await alpha.call("relay_send", { to: "Beta", message: "OK, 13:00 then", replyTo: answer.id })).data;
+		await visible(page, `li.message[data-id="${last.id}"]`);
+		// Filtered by topic: only the topic's messages, read from the hub.
+		await page.click(`${topicRow} button.row`);
+		await streamIs(page, [root.id]);
+		expect(await page.inputValue("#stream-filter")).toBe("topic:shop:api");
+		// The thread shown whole from its last message, oldest first; a click opens another message of it.
+		await page.click("#stream-filter-clear");
+		await visible(page, `li.message[data-id="${last.id}"]`);
+		await page.click(`li.message[data-id="${last.id}"] button.head`);
+		await visible(page, `#inspector[data-id="${last.id}"][data-thread="${root.id}"] #thread li.thread-item >> nth=2`);
+		expect(await page.evaluate(idsOf("#thread li.thread-item"))).toEqual([root.id, answer.id, last.id]);
+		expect(await page.getAttribute('#thread li[aria-current="true"]', "data-id")).toBe(last.id);
+		// The root, opened from the thread before Beta read it: pushed to Beta (its topic's subscriber); seen once read.
+		await page.click(`#thread li.thread-item[data-id="${root.id}"] button`);
+		await visible(page, `#inspector[data-id="${root.id}"] #receipts [data-recipient="Beta"][data-state="pushed"]`);
+		expect(await page.locator("#inspector #receipts li").count()).toBe(1);
+		const rootRead = await beta.call("relay_receive", {});
+		expect(rootRead.data.messages.map((m: { id: string }) => m.id)).toEqual([root.id, last.id]);
+		await visible(page, `#inspector[data-id="${root.id}"] #receipts [data-recipient="Beta"][data-state="seen"]`);
+		// The stream filtered to the thread: its three messages, the direct ones between the two bridges too.
+		await page.click("#thread-filter");
+		await streamIs(page, [root.id, answer.id, last.id]);
+
+		// The composer to the topic (a select of the room's topics): Beta, its subscriber, gets it from a person.
+		await page.click(`${topicRow} button.row`);
+		await page.selectOption("#composer-to", "#shop:api");
+		await page.fill("#composer-body", "Freeze merges to main until the deploy is done.");
+		await page.click('#composer button[type="submit"]');
+		await visible(page, '#composer-result:text("delivered live to Beta")');
+		await visible(page, 'li.message[data-human="true"][data-to="#shop:api"]');
+		await visible(page, `${topicRow} [data-field="messages"]:text("2 messages")`);
+		const toTopic = await beta.call("relay_receive", {});
+		expect(toTopic.data.messages).toHaveLength(1);
+		expect(toTopic.data.messages[0]).toMatchObject({ from: "Operator", to: "#shop:api", human: true, body: "Freeze merges to main until the deploy is done." });
+		// A reply (the root is still open): the button fills replyTo and the target (a topic message's topic); the
+		// open thread grows live.
+		await visible(page, `#inspector[data-id="${root.id}"] #thread li.thread-item >> nth=2`);
+		await page.click("#reply");
+		await visible(page, `#composer-reply[data-reply-to="${root.id}"]`);
+		expect(await page.inputValue("#composer-to")).toBe("#shop:api");
+		await page.fill("#composer-body", "Noon is fine by me.");
+		await page.click('#composer button[type="submit"]');
+		await visible(page, '#composer-result:text("delivered live to Beta")');
+		await visible(page, `#inspector[data-id="${root.id}"] #thread li.thread-item.human`);
+		expect(await page.locator("#composer-reply").count()).toBe(0);
+		const reply = await beta.call("relay_receive", {});
+		expect(reply.data.messages).toHaveLength(1);
+		expect(reply.data.messages[0]).toMatchObject({ from: "Operator", to: "#shop:api", human: true, replyTo: root.id, thread: root.id });
+		expect(reply.text).toContain(`from="Operator" ${HUMAN_MARK}`);
+		expect(reply.text).toContain(`reply_to="${root.id}"`);
+		expect(await page.locator("#thread li.thread-item").count()).toBe(4);
+		// A typed target the hub refuses says why.
+		await page.selectOption("#composer-to", "(typed)");
+		await page.fill("#composer-to-typed", "#a..b");
+		await page.fill("#composer-body", "x");
+		await page.click('#composer button[type="submit"]');
+		await visible(page, '#composer-result.error:text("E_BAD_TARGET")');
+		await page.screenshot({ path: join(RESULTS, "dashboard-topics.png"), fullPage: true });
+		await page.click("#stream-filter-clear");
 
 		// Hostile bodies are text: a script tag (no dialog, no element), ANSI escapes shown as ^[, 64 KiB of one line cut.
 		const script = "<script>alert(1)</script><img src=x onerror=alert(2)>";
@@ -255,6 +341,97 @@ describe("the page's model (dashboard/model.ts)", () => {
 		expect(store.model.sessions[0]).toMatchObject({ online: false, lastSeen: 5 });
 		store.apply("forgotten", { room: "default", session: "Beta" });
 		expect(store.model.sessions).toEqual([]);
+	});
+
+	it("topics, receipts and the open thread follow the live stream; the stream filters by session, topic and thread; bounded", () => {
+		const store = new Store();
+		const msg = (seq: number, over: Partial<MessagePreview> = {}): MessagePreview => ({
+			id: `m-${seq}-abcdef`,
+			seq,
+			room: "default",
+			from: "Alpha",
+			to: "#t",
+			body: "x",
+			replyTo: null,
+			thread: `m-${seq}-abcdef`,
+			sentAt: seq * 1_000,
+			bodyChars: 1,
+			truncated: false,
+			...over,
+		});
+		// Subscriptions and topic messages.
+		store.apply("subscription", { room: "default", session: "Beta", topic: "t", subscribed: true, at: 500 });
+		expect(store.model.topics).toEqual([{ topic: "t", subscribers: [{ session: "Beta", since: 500, online: true }], messages: 0, lastMessageAt: null, lastActivity: 500 }]);
+		store.apply("message", { message: msg(1), recipients: ["Beta"] });
+		store.apply("message", { message: msg(2, { to: "#new" }), recipients: [] });
+		expect(store.model.topics.map((t) => [t.topic, t.messages, t.lastActivity])).toEqual([
+			["new", 1, 2_000],
+			["t", 1, 1_000],
+		]);
+		store.apply("left", { room: "default", session: "Beta", reason: "bye", at: 3_000 });
+		expect(store.model.topics[1]?.subscribers[0]?.online).toBe(false);
+		store.apply("joined", { room: "default", session: "Beta", meta: {}, connectedAt: 3_500 });
+		expect(store.model.topics[1]?.subscribers[0]?.online).toBe(true);
+		store.apply("subscription", { room: "default", session: "Gamma", topic: "solo", subscribed: true, at: 4_000 });
+		store.apply("subscription", { room: "default", session: "Gamma", topic: "solo", subscribed: false, at: 4_100 });
+		store.apply("subscription", { room: "default", session: "Beta", topic: "t", subscribed: false, at: 4_200 });
+		// A topic with neither subscribers nor messages is gone; one with messages stays, its activity its newest message.
+		expect(store.model.topics.map((t) => [t.topic, t.subscribers.length, t.lastActivity])).toEqual([
+			["new", 0, 2_000],
+			["t", 0, 1_000],
+		]);
+		store.apply("subscription", { room: "default", session: "Beta", topic: "t", subscribed: true, at: 5_000 });
+		store.apply("forgotten", { room: "default", session: "Beta" });
+		expect(store.model.topics.find((t) => t.topic === "t")?.subscribers).toEqual([]);
+		// At most MAX_TOPICS.
+		for (let i = 0; i < MAX_TOPICS + 10; i++) store.apply("subscription", { room: "default", session: "Beta", topic: `x${i}`, subscribed: true, at: 1 });
+		expect(store.model.topics).toHaveLength(MAX_TOPICS);
+
+		// The open message's receipts: queued → pushed → seen, never back; other messages' events change nothing.
+		const root = msg(10, { to: "Beta,Gamma" });
+		const receipt = (recipient: string): ReceiptRow => ({ recipient, state: "queued", at: 10_000, pushedAt: null, seenAt: null, online: false });
+		store.set({ selected: root.id, detail: { message: root, thread: root.id, recipients: [], receipts: [receipt("Beta"), receipt("Gamma")] } });
+		store.apply("pushed", { room: "default", at: 11_000, pushes: [{ seq: 9, recipients: ["Beta"] }] });
+		expect(store.model.detail?.receipts.map((r) => r.state)).toEqual(["queued", "queued"]);
+		store.apply("pushed", { room: "default", at: 11_000, pushes: [{ seq: 10, recipients: ["Beta"] }] });
+		store.apply("receipt", { room: "default", sender: "Alpha", message: "m-9-abcdef", recipient: "Gamma", state: "seen", at: 11_500 });
+		expect(store.model.detail?.receipts.map((r) => [r.state, r.pushedAt, r.seenAt])).toEqual([
+			["pushed", 11_000, null],
+			["queued", null, null],
+		]);
+		store.apply("receipt", { room: "default", sender: "Alpha", message: root.id, recipient: "Beta", state: "seen", at: 12_000 });
+		store.apply("pushed", { room: "default", at: 13_000, pushes: [{ seq: 10, recipients: ["Beta", "Gamma"] }] });
+		expect(store.model.detail?.receipts.map((r) => [r.state, r.at])).toEqual([
+			["seen", 12_000],
+			["pushed", 13_000],
+		]);
+
+		// The open thread: a message of it joins in seq order, others do not.
+		store.set({ thread: { thread: root.id, messages: [root], hasMore: false } });
+		store.apply("message", { message: msg(12, { to: "Beta", thread: root.id, replyTo: root.id }), recipients: ["Beta"] });
+		store.apply("message", { message: msg(13, { to: "Beta" }), recipients: ["Beta"] });
+		expect(store.model.thread?.messages.map((m) => m.seq)).toEqual([10, 12]);
+
+		// Filters.
+		const a = msg(20, { to: "Beta" });
+		const b = msg(21, { thread: root.id, replyTo: root.id });
+		store.set({ filter: { kind: "session", value: "Beta" } });
+		expect([store.matches(a), store.matches(b)]).toEqual([true, false]);
+		store.set({ filter: { kind: "topic", value: "t" } });
+		expect([store.matches(a), store.matches(b)]).toEqual([false, true]);
+		store.set({ filter: { kind: "thread", value: root.id } });
+		expect([store.matches(a), store.matches(b), store.matches(root)]).toEqual([false, true, true]);
+		// A thread read page by page takes its newest messages with the next page, not from the stream.
+		store.set({ messages: [root], newer: true });
+		store.apply("message", { message: b, recipients: [] });
+		expect(store.model.messages.map((m) => m.id)).toEqual([root.id]);
+	});
+
+	it("a reply goes to a topic message's topic, to the operator's own message's addressee, or to the sender", () => {
+		expect(replyTarget({ from: "Alpha", to: "#shop:api" })).toBe("#shop:api");
+		expect(replyTarget({ from: "Operator", to: "Beta", human: true })).toBe("Beta");
+		expect(replyTarget({ from: "Alpha", to: "*" })).toBe("Alpha");
+		expect(replyTarget({ from: "Alpha", to: "Operator" })).toBe("Alpha");
 	});
 });
 

@@ -8,7 +8,7 @@ import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HubClient } from "../mcp-client/hub-client.js";
 import { ErrorCode } from "../server/errors.js";
-import { connectClient, startHub, type TestHub } from "./fixtures/hub.js";
+import { connectClient, memorySecrets, startHub, type TestHub } from "./fixtures/hub.js";
 import { openLive } from "./fixtures/live.js";
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -75,6 +75,52 @@ describe("GET /api/live", () => {
 		expect((await stream.next((e) => e.event === "message")).data.message).toMatchObject({ from: "Operator", human: true });
 		// And the health ticks go on.
 		await stream.next((e) => e.event === "health");
+	});
+
+	it("streams receipts (pushed live, pushed from the backlog, seen) and subscription changes", async () => {
+		const h = await hub();
+		const a = await client(h, "Alpha");
+		// Beta's secret is kept, so that it can come back below.
+		const secrets = memorySecrets();
+		const b = await client(h, "Beta", { secrets });
+		const stream = await live(h, { room: "default" });
+		await stream.next((e) => e.event === "hello");
+
+		// Pushed live: one event for the turn's pushes, naming the message by seq.
+		const sent = await a.request("send", { to: "Beta", body: "look" });
+		const pushed = await stream.next((e) => e.event === "pushed");
+		expect(pushed.data).toEqual({ room: "default", at: expect.any(Number), pushes: [{ seq: sent.message.seq, recipients: ["Beta"] }] });
+		// Seen: the recipient acked it (the receipt its sender gets, from any hub).
+		await b.request("ack", { ids: [sent.message.id] });
+		const seen = await stream.next((e) => e.event === "receipt");
+		expect(seen.data).toEqual({ room: "default", sender: "Alpha", message: sent.message.id, recipient: "Beta", state: "seen", at: expect.any(Number) });
+
+		// Pushed from the backlog: a recipient that was offline connects and is sent what waited.
+		await b.close();
+		await stream.next((e) => e.event === "left");
+		const waiting = await a.request("send", { to: "Beta", body: "while you were away" });
+		expect(stream.events.filter((e) => e.event === "pushed")).toEqual([]);
+		await client(h, "Beta", { secrets });
+		const backlog = await stream.next((e) => e.event === "pushed");
+		expect(backlog.data.pushes).toEqual([{ seq: waiting.message.seq, recipients: ["Beta"] }]);
+
+		// Subscriptions: one event per change, none for a subscribe that changes nothing.
+		await a.request("subscribe", { topic: "#shop:api" });
+		expect((await stream.next((e) => e.event === "subscription")).data).toEqual({
+			room: "default",
+			session: "Alpha",
+			topic: "shop:api",
+			subscribed: true,
+			at: expect.any(Number),
+		});
+		await a.request("subscribe", { topic: "shop:api" });
+		await a.request("unsubscribe", { topic: "shop:api" });
+		expect((await stream.next((e) => e.event === "subscription")).data).toMatchObject({ session: "Alpha", topic: "shop:api", subscribed: false });
+		await a.request("unsubscribe", { topic: "shop:api" });
+		// A marker after the no-op calls: nothing else about subscriptions came before it.
+		await a.request("state_set", { key: "marker", value: 1 });
+		await stream.next((e) => e.event === "state");
+		expect(stream.events.filter((e) => e.event === "subscription")).toEqual([]);
 	});
 
 	it("costs nothing while nobody watches: no sink and no timer before the first viewer or after the last", async () => {

@@ -1645,6 +1645,47 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				expect(await op().deliveries(direct.message.id)).toBeNull();
 			});
 
+			it("deliveries: a topic's and a list's recipients are their audience, not their `to`", async () => {
+				await store.topics.subscribe("r", "shop:api", "bob", 1, 10);
+				await store.topics.subscribe("r", "shop:api", "carol", 1, 10);
+				const topic = await send({ room: "r", from: "alice", to: "#shop:api" });
+				const list = await send({ room: "r", from: "alice", to: "dave,bob" });
+				await store.ack("r", "carol", [topic.message.id]);
+				expect((await op().deliveries(topic.message.id))?.recipients).toEqual([
+					{ session: "bob", acked: false },
+					{ session: "carol", acked: true },
+				]);
+				expect((await op().deliveries(list.message.id))?.recipients).toEqual([
+					{ session: "bob", acked: false },
+					{ session: "dave", acked: false },
+				]);
+				const nobody = await send({ room: "r", from: "alice", to: "#empty" });
+				expect((await op().deliveries(nobody.message.id))?.recipients).toEqual([]);
+			});
+
+			it("thread: the whole thread from any of its ids, direct messages between others too, paged; what retention left", async () => {
+				const root = (await send({ room: "r", from: "alice", to: "*", recipients: ["bob", "carol"], sentAt: 1 })).message;
+				const dm = (await send({ room: "r", from: "bob", to: "alice", replyTo: root.id, sentAt: 10 })).message;
+				await send({ room: "r", from: "alice", to: "bob", sentAt: 10 }); // not in the thread
+				const deeper = (await send({ room: "r", from: "alice", to: "bob", replyTo: dm.id, sentAt: 10 })).message;
+				const topic = (await send({ room: "r", from: "carol", to: "#t", replyTo: root.id, sentAt: 10 })).message;
+				const all = [root, dm, deeper, topic];
+				for (const m of all) {
+					expect(await op().thread("r", m.id, { limit: 10 }), m.id).toEqual({ thread: root.id, messages: all, hasMore: false });
+				}
+				// Nobody's view holds both direct messages: carol's thread has neither.
+				expect((await store.thread("r", topic.id, { viewer: "carol", limit: 10 }))?.messages).toEqual([root, topic]);
+				expect(await op().thread("r", deeper.id, { limit: 2 })).toEqual({ thread: root.id, messages: [root, dm], hasMore: true });
+				expect(await op().thread("r", deeper.id, { limit: 2, after: dm.seq })).toEqual({ thread: root.id, messages: [deeper, topic], hasMore: false });
+				// Another room's id, an unknown one and a forged one name nothing.
+				expect(await op().thread("q", root.id, { limit: 10 })).toBeNull();
+				expect(await op().thread("r", "m-424242-abcdef", { limit: 10 })).toBeNull();
+				expect(await op().thread("r", `m-${root.seq}-zzzzzz`, { limit: 10 })).toBeNull();
+				// Retention took the root: its id still names the thread of the replies left.
+				await store.applyRetention({ olderThan: 5 });
+				expect(await op().thread("r", root.id, { limit: 10 })).toEqual({ thread: root.id, messages: [dm, deeper, topic], hasMore: false });
+			});
+
 			it("sizeBytes: the storage's size where the backend can tell it", async () => {
 				await send({ room: "r", from: "alice", to: "bob" });
 				const size = await op().sizeBytes();

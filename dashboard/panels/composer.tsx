@@ -1,11 +1,16 @@
 /**
  * The composer: a message from the person at the dashboard, sent as the hub's operator to a session, to
- * everyone (*), optionally as a reply. The hub marks it as a person's (human), in every view the agents get.
+ * everyone (*), to a topic (#name: its subscribers), or to several sessions (typed as A,B), optionally as a
+ * reply (the inspector's reply button fills the message it answers and the target). The hub marks it as a
+ * person's (human), in every view the agents get; the hub checks the target, and says why when it refuses.
  */
 import { useState } from "preact/hooks";
-import type { SendAnswer } from "../types.js";
 import { Line } from "../text.js";
+import type { SendAnswer } from "../types.js";
 import type { Panel, PanelProps } from "./index.js";
+
+/** The select's value for "type the target" (no session ID, `*` or `#topic` looks like it). */
+const TYPED = "(typed)";
 
 function outcome(r: SendAnswer): string {
 	const parts: string[] = [];
@@ -16,12 +21,15 @@ function outcome(r: SendAnswer): string {
 }
 
 function Composer({ model, actions }: PanelProps) {
-	const [to, setTo] = useState("");
 	const [body, setBody] = useState("");
 	const [busy, setBusy] = useState(false);
+	const [typing, setTyping] = useState(false);
 	const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
 	const reply = model.replyTo;
-	const target = reply ? reply.from : to;
+	const target = model.composeTo.trim();
+	const listed = new Set(["", "*", ...model.sessions.map((s) => s.session), ...model.topics.map((t) => `#${t.topic}`)]);
+	// A target the select has no option for (typed, or filled by a reply) shows in the text field.
+	const typed = typing || !listed.has(model.composeTo);
 	const submit = async (e: Event) => {
 		e.preventDefault();
 		if (!target || !body) return;
@@ -44,27 +52,61 @@ function Composer({ model, actions }: PanelProps) {
 				<span>
 					as <strong>{model.operator}</strong> <span class="badge person">person</span>
 				</span>
-				{reply ? (
-					<span id="composer-reply">
-						replying to <strong>{reply.from}</strong> (<Line text={reply.id} />){" "}
-						<button type="button" onClick={() => actions.reply(null)}>
-							cancel reply
-						</button>
-					</span>
-				) : (
-					<label>
-						to{" "}
-						<select id="composer-to" value={to} onChange={(e) => setTo((e.currentTarget as HTMLSelectElement).value)}>
-							<option value="">choose…</option>
-							<option value="*">everyone (*)</option>
+				<label>
+					to{" "}
+					<select
+						id="composer-to"
+						value={typed ? TYPED : model.composeTo}
+						onChange={(e) => {
+							const v = (e.currentTarget as HTMLSelectElement).value;
+							setTyping(v === TYPED);
+							if (v !== TYPED) actions.target(v);
+						}}
+					>
+						<option value="">choose…</option>
+						<option value="*">everyone (*)</option>
+						<optgroup label="sessions">
 							{model.sessions.map((s) => (
 								<option key={s.session} value={s.session}>
 									{s.session}
 									{s.online ? "" : " (offline)"}
 								</option>
 							))}
-						</select>
-					</label>
+						</optgroup>
+						<optgroup label="topics">
+							{model.topics.map((t) => (
+								<option key={t.topic} value={`#${t.topic}`}>
+									#{t.topic} ({t.subscribers.length} subscribed)
+								</option>
+							))}
+						</optgroup>
+						<option value={TYPED}>type it (ID, #topic, or A,B)…</option>
+					</select>
+				</label>
+				{typed && (
+					<input
+						id="composer-to-typed"
+						type="text"
+						size={24}
+						maxLength={256}
+						spellcheck={false}
+						autocomplete="off"
+						placeholder="CC-2, #shop:api, or CC-2,CC-3"
+						value={model.composeTo}
+						onInput={(e) => actions.target((e.currentTarget as HTMLInputElement).value)}
+					/>
+				)}
+				{reply && (
+					<span id="composer-reply" data-reply-to={reply.id}>
+						replying to{" "}
+						<strong>
+							<Line text={reply.from} max={64} />
+						</strong>{" "}
+						(<Line text={reply.id} />){" "}
+						<button type="button" onClick={() => actions.reply(null)}>
+							cancel reply
+						</button>
+					</span>
 				)}
 			</div>
 			<textarea
@@ -76,7 +118,7 @@ function Composer({ model, actions }: PanelProps) {
 			/>
 			<div class="toolbar">
 				<button type="submit" disabled={busy || !target || !body}>
-					{busy ? "sending…" : "send"}
+					{busy ? "sending…" : reply ? "send reply" : "send"}
 				</button>
 				{result && (
 					<output id="composer-result" class={result.ok ? "ok" : "error"}>

@@ -3,7 +3,7 @@
  * hub holds gets a panel file here and one line below (and an API route: server/http/routes.ts).
  */
 import type { JSX } from "preact";
-import type { Model } from "../model.js";
+import type { Filter, Model } from "../model.js";
 import type { MessagePreview, SendAnswer } from "../types.js";
 import { claimsPanel } from "./claims.js";
 import { composerPanel } from "./composer.js";
@@ -12,13 +12,22 @@ import { inspectorPanel } from "./inspector.js";
 import { sessionsPanel } from "./sessions.js";
 import { statePanel } from "./state.js";
 import { streamPanel } from "./stream.js";
+import { topicsPanel } from "./topics.js";
 
 /** What a panel may do: everything goes through the app, which talks to the hub and updates the model. */
 export interface Actions {
 	select(id: string | null): void;
-	filter(session: string | null): void;
+	/** What the stream shows: a session's messages, a topic's log, a thread; null for the whole room. */
+	filter(filter: Filter | null): void;
 	loadOlder(): Promise<void>;
+	/** The next page of a thread shown in the stream. */
+	loadNewer(): Promise<void>;
+	/** The next page of the open message's thread. */
+	loadMoreThread(): Promise<void>;
+	/** Answer this message from the composer: its replyTo and its target (model.ts, replyTarget). */
 	reply(to: MessagePreview | null): void;
+	/** The composer's target: a session ID, `*`, `#topic` or a list. */
+	target(to: string): void;
 	send(input: { to: string; body: string; replyTo?: string }): Promise<SendAnswer>;
 	stateValue(key: string): Promise<unknown>;
 }
@@ -41,6 +50,7 @@ export interface Panel {
 export const PANELS: readonly Panel[] = [
 	healthPanel,
 	sessionsPanel,
+	topicsPanel,
 	claimsPanel,
 	statePanel,
 	streamPanel,

@@ -12,6 +12,7 @@ function Sessions({ model, actions, now }: PanelProps) {
 	if (model.sessions.length === 0) return <p class="muted">No sessions in room {model.room} yet.</p>;
 	const claims = new Map<string, number>();
 	for (const c of model.claims) if (c.expiresAt > now) claims.set(c.session, (claims.get(c.session) ?? 0) + 1);
+	const pressed = (name: string) => model.filter?.kind === "session" && model.filter.value === name;
 	const sorted = [...model.sessions].sort((a, b) => Number(b.online) - Number(a.online) || (a.session < b.session ? -1 : 1));
 	return (
 		<ul id="sessions" class="rows">
@@ -21,7 +22,7 @@ function Sessions({ model, actions, now }: PanelProps) {
 				const held = claims.get(s.session) ?? 0;
 				return (
 					<li key={s.session} class={`session${s.online ? " online" : ""}${stuck ? " stuck" : ""}`} data-session={s.session} data-online={String(s.online)} data-stuck={String(stuck)}>
-						<button type="button" class="row" aria-pressed={model.filter === s.session} onClick={() => actions.filter(model.filter === s.session ? null : s.session)}>
+						<button type="button" class="row" aria-pressed={pressed(s.session)} onClick={() => actions.filter(pressed(s.session) ? null : { kind: "session", value: s.session })}>
 							<span class="dot" title={s.online ? "online" : "offline"} />
 							<strong class="name">
 								<Line text={s.session} />

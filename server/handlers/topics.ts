@@ -6,6 +6,7 @@
 import { ErrorCode, RelayError } from "../errors.js";
 import type { Connection } from "../connection.js";
 import { checkTopic, type RequestOf, type ResultOf, TOPIC_PREFIX } from "../protocol.js";
+import type { TopicRecord } from "../store/store.js";
 import { boundSession, type HandlerContext } from "./context.js";
 
 /** A topic as a request names it, with or without its `#`; E_BAD_TARGET for a malformed one. */
@@ -16,14 +17,23 @@ export function topicName(raw: string): string {
 	return topic;
 }
 
+/** A topic's last activity: its newest message or subscription (epoch ms), null for neither. */
+export function lastActivity(t: TopicRecord): number | null {
+	const since = t.subscribers.reduce((max, sub) => Math.max(max, sub.since), Number.NEGATIVE_INFINITY);
+	const last = Math.max(t.lastMessageAt ?? Number.NEGATIVE_INFINITY, since);
+	return Number.isFinite(last) ? last : null;
+}
+
 export async function handleSubscribe(ctx: HandlerContext, conn: Connection, frame: RequestOf<"subscribe">): Promise<ResultOf<"subscribe">> {
 	const s = boundSession(conn);
 	const topic = topicName(frame.topic);
 	const max = ctx.options.maxSubscriptionsPerSession;
-	const outcome = await ctx.store.topics.subscribe(s.room, topic, s.session, Date.now(), max);
+	const at = Date.now();
+	const outcome = await ctx.store.topics.subscribe(s.room, topic, s.session, at, max);
 	if (outcome.status === "limit") {
 		throw new RelayError(ErrorCode.LIMIT, `${s.session} already subscribes to ${max} topics, the most this hub allows (--max-subscriptions); unsubscribe from one first.`);
 	}
+	if (outcome.changed) ctx.events.sink?.({ kind: "subscription", room: s.room, session: s.session, topic, subscribed: true, at });
 	return { topic, subscribed: true, changed: outcome.changed, topics: await ctx.store.topics.subscriptions(s.room, s.session) };
 }
 
@@ -31,6 +41,7 @@ export async function handleUnsubscribe(ctx: HandlerContext, conn: Connection, f
 	const s = boundSession(conn);
 	const topic = topicName(frame.topic);
 	const changed = await ctx.store.topics.unsubscribe(s.room, topic, s.session);
+	if (changed) ctx.events.sink?.({ kind: "subscription", room: s.room, session: s.session, topic, subscribed: false, at: Date.now() });
 	return { topic, subscribed: false, changed, topics: await ctx.store.topics.subscriptions(s.room, s.session) };
 }
 
@@ -38,16 +49,12 @@ export async function handleTopics(ctx: HandlerContext, conn: Connection, _frame
 	const s = boundSession(conn);
 	const records = await ctx.store.topics.list(s.room);
 	return {
-		topics: records.map((t) => {
-			const since = t.subscribers.reduce((max, sub) => Math.max(max, sub.since), Number.NEGATIVE_INFINITY);
-			const last = Math.max(t.lastMessageAt ?? Number.NEGATIVE_INFINITY, since);
-			return {
-				topic: t.topic,
-				subscribers: t.subscribers.map((sub) => ({ session: sub.session, online: Boolean(ctx.presence.holder(s.room, sub.session)?.open) })),
-				subscribed: t.subscribers.some((sub) => sub.session === s.session),
-				messages: t.messages,
-				lastActivity: Number.isFinite(last) ? last : null,
-			};
-		}),
+		topics: records.map((t) => ({
+			topic: t.topic,
+			subscribers: t.subscribers.map((sub) => ({ session: sub.session, online: Boolean(ctx.presence.holder(s.room, sub.session)?.open) })),
+			subscribed: t.subscribers.some((sub) => sub.session === s.session),
+			messages: t.messages,
+			lastActivity: lastActivity(t),
+		})),
 	};
 }

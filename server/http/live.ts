@@ -3,9 +3,9 @@
  * response. The page reads it with fetch(), not EventSource, because EventSource cannot send the
  * Authorization header a token hub needs (and a token in the URL would end up in logs and history).
  *
- * Events: `hello` once, then `message`, `joined`, `left`, `acked`, `state`, `claims`, `session`, `forgotten`
- * as they happen, and `health` every liveTickMs (docs/API.md has each one's fields). `?room=NAME` keeps to one
- * room's events.
+ * Events: `hello` once, then `message`, `pushed`, `receipt`, `joined`, `left`, `acked`, `state`, `claims`,
+ * `subscription`, `session`, `forgotten` as they happen, and `health` every liveTickMs (docs/API.md has each
+ * one's fields). `?room=NAME` keeps to one room's events.
  *
  * Cost while nobody watches: none. The hub's event sink (server/events.ts) is set when the first viewer
  * connects and cleared when the last one leaves, and the health timer runs only in between; until then each
@@ -66,6 +66,13 @@ function payload(e: HubEvent): [string, unknown] | null {
 			return null;
 		case "claims":
 			return ["claims", { room: e.room, session: e.session, claimed: e.claimed, released: e.released }];
+		case "receipt":
+			// `to` is the message's sender (who the receipt push is for).
+			return ["receipt", { room: e.room, sender: e.to, ...e.receipt }];
+		case "pushed":
+			return ["pushed", { room: e.room, at: e.at, pushes: e.pushes.map((p) => ({ seq: p.seq, recipients: p.recipients })) }];
+		case "subscription":
+			return ["subscription", { room: e.room, session: e.session, topic: e.topic, subscribed: e.subscribed, at: e.at }];
 		default:
 			return null;
 	}

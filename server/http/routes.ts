@@ -7,10 +7,14 @@ import { apiHealthRoute } from "./api/health.js";
 import { liveRoute } from "./api/live.js";
 import { messageRoute } from "./api/message.js";
 import { messagesRoute } from "./api/messages.js";
+import { receiptsRoute } from "./api/receipts.js";
 import { roomsRoute } from "./api/rooms.js";
 import { sendRoute } from "./api/send.js";
 import { apiSessionsRoute } from "./api/sessions.js";
 import { stateRoute } from "./api/state.js";
+import { threadRoute } from "./api/thread.js";
+import { topicLogRoute } from "./api/topic.js";
+import { topicsRoute } from "./api/topics.js";
 import { claimsRoute } from "./claims.js";
 import { healthzRoute } from "./healthz.js";
 import { metricsRoute } from "./metrics.js";
@@ -32,6 +36,10 @@ export const ROUTES: readonly Route[] = [
 	apiSessionsRoute,
 	messagesRoute,
 	messageRoute,
+	threadRoute,
+	receiptsRoute,
+	topicsRoute,
+	topicLogRoute,
 	stateRoute,
 	apiClaimsRoute,
 	sendRoute,

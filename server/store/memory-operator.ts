@@ -1,6 +1,7 @@
 /** OperatorStore over MemoryStore's Maps (MemoryStore's `operator`): the reference semantics. */
-import { BROADCAST, type Message } from "../protocol.js";
-import type { HistoryPage, MessageDeliveries, OperatorStore, RoomMessagesQuery, RoomsQuery } from "./store.js";
+import { BROADCAST, type Message, threadOf } from "../protocol.js";
+import { isTopicTo } from "./receipts.js";
+import type { HistoryPage, MessageDeliveries, OperatorStore, OperatorThreadQuery, RoomMessagesQuery, RoomsQuery, ThreadPage } from "./store.js";
 
 /** What the view reads of MemoryStore (its Maps are private to it). */
 export interface MemoryView {
@@ -10,6 +11,8 @@ export interface MemoryView {
 	/** A room's messages in seq order, each with recipient → acked. */
 	roomMessages(room: string): Iterable<{ message: Message; deliveries: ReadonlyMap<string, boolean> }>;
 	byId(id: string): { message: Message; deliveries: ReadonlyMap<string, boolean> } | undefined;
+	/** The replies of a thread of a room (not its root), in seq order. */
+	replies(room: string, thread: string): Iterable<{ message: Message }>;
 }
 
 /** Byte order of the UTF-8 form, as SQLite and Redis compare names. */
@@ -48,10 +51,26 @@ export class MemoryOperatorStore implements OperatorStore {
 		const stored = this.view.byId(messageId);
 		if (!stored) return null;
 		const { message, deliveries } = stored;
-		// A direct message to an ID without a delivery row cannot happen here, but keep the addressee listed.
-		const names = message.to === BROADCAST ? [...deliveries.keys()] : [message.to];
+		// A direct message is for its addressee; every other audience (a list's, a broadcast's, a topic's) is its
+		// delivery entries, acked or not.
+		const direct = message.to !== BROADCAST && !isTopicTo(message.to) && !message.to.includes(",");
+		const names = direct ? [message.to] : [...deliveries.keys()];
 		const recipients = names.sort(byBytes).map((session) => ({ session, acked: deliveries.get(session) !== false }));
 		return { message: { ...message }, recipients };
+	}
+
+	async thread(room: string, messageId: string, query: OperatorThreadQuery): Promise<ThreadPage | null> {
+		this.view.check();
+		const found = this.view.byId(messageId);
+		const named = found && found.message.room === room ? found.message : undefined;
+		const thread = named ? threadOf(named) : messageId;
+		const root = this.view.byId(thread);
+		const members = [...(root && root.message.room === room ? [root.message] : []), ...[...this.view.replies(room, thread)].map((s) => s.message)]
+			.filter((m) => query.after === undefined || m.seq > query.after)
+			.sort((a, b) => a.seq - b.seq);
+		if (!named && members.length === 0) return null;
+		const limit = Math.max(0, query.limit);
+		return { thread, messages: members.slice(0, limit).map((m) => ({ ...m })), hasMore: members.length > limit };
 	}
 
 	async sizeBytes(): Promise<number | null> {

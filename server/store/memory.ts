@@ -65,6 +65,7 @@ export class MemoryStore implements Store {
 		rooms: () => [...[...this.sessions.values()].map((s) => s.room), ...this.rooms.keys()],
 		roomMessages: (room) => this.roomOf(room)?.values() ?? [],
 		byId: (id) => this.byId.get(id),
+		replies: (room, thread) => this.threads.get(k(room, thread)) ?? [],
 	});
 
 	private closed = false;

@@ -5,7 +5,7 @@
 import type { Redis } from "ioredis";
 import { PRELUDE } from "./redis-scripts.js";
 import type { Message } from "../protocol.js";
-import type { HistoryPage, MessageDeliveries, OperatorStore, RoomMessagesQuery, RoomsQuery } from "./store.js";
+import type { HistoryPage, MessageDeliveries, OperatorStore, OperatorThreadQuery, RoomMessagesQuery, RoomsQuery, ThreadPage } from "./store.js";
 
 const BODIES = {
 	/**
@@ -44,6 +44,45 @@ for _, r in ipairs(redis.call("SMEMBERS", P .. "rcpt:" .. seq)) do
 	out[#out + 1] = r
 	out[#out + 1] = redis.call("ZSCORE", key("inbox", f[1], r), seq) and 1 or 0
 end
+return out
+`,
+
+	/**
+	 * ARGV: P, room, id, min ("-inf" or "(<seq>"), limit. relayThread without the viewer: {thread, json...} with
+	 * up to limit + 1 messages (root first if it is in the page, then replies by seq), or nil for nothing.
+	 */
+	relayOpThread: `
+local room, id, min, want = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]) + 1
+local thread, found = id, false
+local named = seqOf(id)
+if named then
+	local f = redis.call("HMGET", msgKey(named), "room", "thread")
+	if f[1] == room then
+		found = true
+		thread = f[2] or id
+	end
+end
+local out = {thread}
+local after = -math.huge
+if min ~= "-inf" then after = tonumber(string.sub(min, 2)) end
+local root = seqOf(thread)
+if root and tonumber(root) > after and redis.call("HGET", msgKey(root), "room") == room then
+	out[#out + 1] = json(root)
+end
+local cursor = min
+while #out - 1 < want do
+	local chunk = redis.call("ZRANGEBYSCORE", key("thr", room, thread), cursor, "+inf", "LIMIT", 0, want)
+	for _, seq in ipairs(chunk) do
+		local m = json(seq)
+		if m then
+			out[#out + 1] = m
+			if #out - 1 == want then break end
+		end
+	end
+	if #chunk < want then break end
+	cursor = "(" .. chunk[#chunk]
+end
+if not found and #out == 1 then return false end
 return out
 `,
 } as const;
@@ -98,6 +137,20 @@ export class RedisOperatorStore implements OperatorStore {
 		const recipients: MessageDeliveries["recipients"] = [];
 		for (let i = 0; i + 1 < pairs.length; i += 2) recipients.push({ session: String(pairs[i]), acked: Number(pairs[i + 1]) === 0 });
 		return { message: JSON.parse(json) as Message, recipients: recipients.sort((a, b) => byBytes(a.session, b.session)) };
+	}
+
+	async thread(room: string, messageId: string, query: OperatorThreadQuery): Promise<ThreadPage | null> {
+		const limit = Math.max(0, query.limit);
+		const reply = (await (this.client() as Scripted).relayOpThread(
+			this.prefix,
+			room,
+			messageId,
+			query.after === undefined ? "-inf" : `(${query.after}`,
+			limit,
+		)) as string[] | null;
+		if (!reply) return null;
+		const [thread = messageId, ...rows] = reply;
+		return { thread, messages: rows.slice(0, limit).map((json) => JSON.parse(json) as Message), hasMore: rows.length > limit };
 	}
 
 	/** The server's used_memory: every database and prefix on it, not only this hub's keys. */

@@ -6,10 +6,18 @@
  */
 import { statSync } from "node:fs";
 import type Database from "better-sqlite3";
-import { BROADCAST, type Message } from "../protocol.js";
+import type { Message } from "../protocol.js";
 import { seqOfMessageId } from "./ids.js";
 import { MESSAGE, type MessageRow, toMessage } from "./sqlite-rows.js";
-import type { HistoryPage, MessageDeliveries, OperatorStore, RoomMessagesQuery, RoomsQuery } from "./store.js";
+import type { HistoryPage, MessageDeliveries, OperatorStore, OperatorThreadQuery, RoomMessagesQuery, RoomsQuery, ThreadPage } from "./store.js";
+
+interface ThreadParams {
+	room: string;
+	root: string;
+	rootSeq: number;
+	after: number;
+	limit: number;
+}
 
 interface PageParams {
 	room: string;
@@ -46,6 +54,19 @@ function prepare(db: Database.Database) {
 		message: db.prepare<[number, string], MessageRow>(`SELECT ${MESSAGE} FROM messages m WHERE m.seq = ? AND m.id = ?`),
 		audience: db.prepare<[number], string | null>("SELECT recipients FROM messages WHERE seq = ?").pluck(),
 		owes: db.prepare<[string, string, number], number>("SELECT 1 FROM pending WHERE room = ? AND recipient = ? AND seq = ?").pluck(),
+		threadOf: db
+			.prepare<[number, string, string], string>("SELECT coalesce(thread, id) FROM messages WHERE seq = ? AND id = ? AND room = ?")
+			.pluck(),
+		// The store's threadPage without the viewer: the root (by id) and its replies (messages_thread), merged by seq.
+		threadPage: db.prepare<ThreadParams, MessageRow>(
+			`SELECT * FROM (SELECT ${MESSAGE} FROM messages m
+			   WHERE m.seq = @rootSeq AND m.id = @root AND m.room = @room AND m.seq > @after)
+			 UNION ALL
+			 SELECT * FROM (SELECT ${MESSAGE} FROM messages m
+			   WHERE m.room = @room AND m.thread = @root AND m.seq > @after
+			   ORDER BY m.seq LIMIT @limit)
+			 ORDER BY seq LIMIT @limit`,
+		),
 	};
 }
 
@@ -99,12 +120,27 @@ export class SqliteOperatorStore implements OperatorStore {
 		const row = st.message.get(seq, messageId);
 		if (!row) return null;
 		const message: Message = toMessage(row);
-		const stored = message.to === BROADCAST ? st.audience.get(seq) : null;
-		const audience = message.to === BROADCAST ? (stored ? (JSON.parse(stored) as string[]) : []) : [message.to];
+		// A direct message's recipient is its `to`; every other audience (a list, a broadcast, a topic's
+		// subscribers) is stored with the message.
+		const stored = st.audience.get(seq);
+		const audience = stored ? (JSON.parse(stored) as string[]) : [message.to];
 		const recipients = [...new Set(audience)]
 			.sort(byBytes)
 			.map((session) => ({ session, acked: st.owes.get(message.room, session, seq) === undefined }));
 		return { message, recipients };
+	}
+
+	async thread(room: string, messageId: string, query: OperatorThreadQuery): Promise<ThreadPage | null> {
+		const st = this.#st();
+		return this.db().transaction(() => {
+			const seq = seqOfMessageId(messageId);
+			const named = seq === null ? undefined : st.threadOf.get(seq, messageId, room);
+			const root = named ?? messageId;
+			const limit = Math.max(0, query.limit);
+			const rows = st.threadPage.all({ room, root, rootSeq: seqOfMessageId(root) ?? -1, after: query.after ?? Number.MIN_SAFE_INTEGER, limit: limit + 1 });
+			if (named === undefined && rows.length === 0) return null;
+			return { thread: root, messages: rows.slice(0, limit).map(toMessage), hasMore: rows.length > limit };
+		})();
 	}
 
 	async sizeBytes(): Promise<number | null> {

@@ -308,7 +308,7 @@ export const STATE_METHODS = { get: "read", set: "add", append: "add", delete: "
 export const CLAIM_METHODS = { claim: "add", release: "write", list: "read", sweep: "write" } as const satisfies {
 	readonly [K in keyof ClaimStore]: "read" | "write" | "add";
 };
-export const OPERATOR_METHODS = { rooms: "read", messages: "read", deliveries: "read", sizeBytes: "read" } as const satisfies {
+export const OPERATOR_METHODS = { rooms: "read", messages: "read", deliveries: "read", thread: "read", sizeBytes: "read" } as const satisfies {
 	readonly [K in keyof OperatorStore]: "read" | "write" | "add";
 };
 
@@ -717,8 +717,18 @@ export interface DeliveryState {
 
 export interface MessageDeliveries {
 	message: Message;
-	/** Every recipient the message was stored for, in ID order (byte order of the UTF-8 form). */
+	/**
+	 * Every recipient the message was stored for (a direct message's addressee, a list's, a broadcast's or a
+	 * topic's audience at commit), in ID order (byte order of the UTF-8 form).
+	 */
 	recipients: DeliveryState[];
+}
+
+/** A page of a thread as the operator reads it: every message, whoever it was between. */
+export interface OperatorThreadQuery {
+	/** Only messages with seq above this. */
+	after?: number;
+	limit: number;
 }
 
 /**
@@ -736,6 +746,12 @@ export interface OperatorStore {
 	messages(room: string, query: RoomMessagesQuery): Promise<HistoryPage>;
 	/** A message, whatever its room, with its recipients' delivery state; null if there is none (or it was deleted). */
 	deliveries(messageId: string): Promise<MessageDeliveries | null>;
+	/**
+	 * MessageStore.thread without a viewer: the whole thread `messageId` belongs to (root first, then replies
+	 * by seq), direct messages between others too. Null when the room has no such message and no replies name
+	 * it as their thread.
+	 */
+	thread(room: string, messageId: string, query: OperatorThreadQuery): Promise<ThreadPage | null>;
 	/**
 	 * How big the storage is, in bytes: SQLite, its files (database, WAL, shared memory); Redis, the server's
 	 * `used_memory` (every database and prefix on it); null where it cannot be told (memory).
