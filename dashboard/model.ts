@@ -120,7 +120,7 @@ export class Store {
 	matches(m: { id: string; from: string; to: string; thread?: string | undefined }): boolean {
 		const f = this.model.filter;
 		if (f === null) return true;
-		if (f.kind === "session") return m.from === f.value || m.to === f.value;
+		if (f.kind === "session") return m.from === f.value || m.to === f.value || m.to.split(",").includes(f.value);
 		if (f.kind === "topic") return m.to === `#${f.value}`;
 		return threadOf(m) === f.value;
 	}

@@ -1617,6 +1617,10 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				expect((await op().messages("r", { session: "alice", limit: 10 })).messages.map((m) => m.body)).toEqual(["a", "d"]);
 				expect((await op().messages("r", { session: "bob", limit: 10 })).messages.map((m) => m.body)).toEqual(["a", "c"]);
 				expect((await op().messages("r", { session: "bob", limit: 1 })).hasMore).toBe(true);
+				// A message to several sessions is each one's, and only whole names match (not "ali" in "alice").
+				await send({ room: "r", from: "carol", to: "alice,dave", recipients: ["alice", "dave"], body: "list" });
+				expect((await op().messages("r", { session: "dave", limit: 10 })).messages.map((m) => m.body)).toEqual(["b", "d", "list"]);
+				expect((await op().messages("r", { session: "ali", limit: 10 })).messages).toEqual([]);
 				expect(await op().messages("empty", { limit: 10 })).toEqual({ messages: [], hasMore: false });
 			});
 

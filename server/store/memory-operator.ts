@@ -38,7 +38,7 @@ export class MemoryOperatorStore implements OperatorStore {
 		for (const { message: m } of this.view.roomMessages(room)) {
 			if (after !== undefined && m.seq <= after) continue;
 			if (before !== undefined && m.seq >= before) continue;
-			if (session !== undefined && m.from !== session && m.to !== session) continue;
+			if (session !== undefined && m.from !== session && !m.to.split(",").includes(session)) continue;
 			matches.push(m);
 		}
 		// `after` pages forwards (oldest first); otherwise we take the newest page below `before`.

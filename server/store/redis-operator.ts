@@ -10,7 +10,7 @@ import type { HistoryPage, MessageDeliveries, OperatorStore, OperatorThreadQuery
 const BODIES = {
 	/**
 	 * ARGV: P, room, session, hasSession, minScore, maxScore, limit, forward. Up to limit + 1 messages of the
-	 * room (only those from or directly to `session`, with hasSession), in walking order.
+	 * room (only those from or to `session`, alone or in a list, with hasSession), in walking order.
 	 */
 	relayOpMessages: `
 local room, session, hasSession = ARGV[2], ARGV[3], ARGV[4] == "1"
@@ -23,7 +23,7 @@ while #out < want do
 	else chunk = redis.call("ZREVRANGEBYSCORE", roomKey, max, min, "LIMIT", offset, 256) end
 	for _, seq in ipairs(chunk) do
 		local f = redis.call("HMGET", msgKey(seq), "from", "to", "json")
-		if f[3] and (not hasSession or f[1] == session or f[2] == session) then
+		if f[3] and (not hasSession or f[1] == session or string.find("," .. f[2] .. ",", "," .. session .. ",", 1, true) ~= nil) then
 			out[#out + 1] = f[3]
 			if #out == want then break end
 		end

@@ -32,7 +32,7 @@ function prepare(db: Database.Database) {
 		db.prepare<PageParams, MessageRow>(
 			`SELECT ${MESSAGE} FROM messages m
 			 WHERE m.room = @room AND m.seq > @after AND m.seq < @before
-			   AND (@session IS NULL OR m.sender = @session OR m.recipient = @session)
+			   AND (@session IS NULL OR m.sender = @session OR instr(',' || m.recipient || ',', ',' || @session || ',') > 0)
 			 ORDER BY m.seq ${order} LIMIT @limit`,
 		);
 	// Distinct rooms by skipping through each index (one probe per room, at most `limit` of them per table),
