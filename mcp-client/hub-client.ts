@@ -52,6 +52,14 @@ export interface HubClientOptions {
 	observer?: boolean;
 	/** The ID is this process's own (`<host>-<pid>`): the hub forgets it when the connection ends; see HelloRequest.ephemeral. */
 	ephemeral?: boolean;
+	/**
+	 * Ask the hub for peer_joined / peer_left frames (HelloRequest.presence). Off unless set: only a client
+	 * that shows joins live (the interactive test client) wants them; each listener costs the hub a frame per
+	 * join and leave in its room.
+	 */
+	presence?: boolean;
+	/** How many online peers the hello answer lists (HelloRequest.peers); absent: the hub's default. */
+	helloPeers?: number;
 	secrets?: SecretStore;
 	/** Keep reconnecting (the bridge); false: one attempt per listed hub until one answers, then fail (CLI one-shots, hooks). */
 	reconnect?: boolean;
@@ -152,7 +160,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 	rttMs: number | null = null;
 	connectedSince: number | null = null;
 
-	readonly #opts: Required<Omit<HubClientOptions, "token" | "meta" | "secrets" | "room" | "home">> & HubClientOptions;
+	readonly #opts: Required<Omit<HubClientOptions, "token" | "meta" | "secrets" | "room" | "home" | "presence" | "helloPeers">> & HubClientOptions;
 	readonly #socket: ReconnectingWebSocket;
 	readonly #pending = new Map<string, Pending>();
 	readonly #seen = new Set<string>();
@@ -439,6 +447,8 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 		if (o.meta) hello.meta = o.meta;
 		if (o.observer) hello.observer = true;
 		if (o.ephemeral) hello.ephemeral = true;
+		hello.presence = o.presence === true;
+		if (o.helloPeers !== undefined) hello.peers = o.helloPeers;
 		const timer = setTimeout(() => {
 			this.#pending.delete(hello.id as string);
 			this.lastError = new RelayError(ErrorCode.TIMEOUT, "The hub accepted the connection but did not answer hello.");

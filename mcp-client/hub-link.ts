@@ -164,7 +164,7 @@ export class HubLink {
 					room: hello.room,
 					pending: hello.pending,
 					lost: hello.lost,
-					peers: hello.peers.length,
+					peers: hello.peersTotal ?? hello.peers.length,
 				},
 				"connected to the hub",
 			);

@@ -294,6 +294,9 @@ class ClientSession {
 			// not worth a file.
 			secrets: setup.idSource === "hostname-pid" ? new MemorySecretStore() : setup.secrets,
 			ephemeral: setup.idSource === "hostname-pid",
+			// A person watching: joins and leaves are shown live, and the peer list feeds tab completion.
+			presence: true,
+			helloPeers: 500,
 			reconnect: true,
 			requestTimeoutMs: args.timeout * 1000,
 			connectTimeoutMs: Math.min(args.timeout * 1000, 5_000),

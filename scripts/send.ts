@@ -46,6 +46,8 @@ export async function sendOnce(
 	opts: { replyTo?: string | undefined; timeoutMs: number; observer: boolean },
 ): Promise<ResultOf<"send">> {
 	const client = new HubClient({
+		// A one-shot: it needs no list of peers in its hello answer.
+		helloPeers: 0,
 		url: setup.url,
 		session: setup.id,
 		room: setup.room,

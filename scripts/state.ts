@@ -54,6 +54,8 @@ async function once<T extends RequestType>(args: StateArgs, type: T, params: Par
 	const timeoutMs = Math.max(1, args.timeout) * 1000;
 	const attempt = async (observer: boolean) => {
 		const client = new HubClient({
+			// A one-shot: it needs no list of peers in its hello answer.
+			helloPeers: 0,
 			url: setup.url,
 			session: setup.id,
 			room: setup.room,

@@ -29,6 +29,8 @@ export interface BoundSession {
 	connectedAt: number;
 	/** Attached beside the holder (see HelloRequest.observer): no presence, no contest, no replay. */
 	observer: boolean;
+	/** Writes this connection peer_joined / peer_left frames (HelloRequest.presence). */
+	presence: boolean;
 	/** Forgotten when this connection ends (see HelloRequest.ephemeral). */
 	ephemeral: boolean;
 	/** When this hub last wrote the session's lastSeen for this connection (hello, then each retention run). */

@@ -138,6 +138,12 @@ export interface HubOptions {
 	staleEphemeralMs: number;
 	/** Sessions in a `sessions` page (and GET /sessions) when the request sets no limit; at most 500. */
 	sessionsPageLimit: number;
+	/**
+	 * Online peers a hello answer lists when the hello does not say (HelloRequest.peers); at most 500. The
+	 * answer's `peersTotal` counts them all. Bounds what one hello costs in a crowded room: listing 10,000
+	 * peers made each hello O(room) and its answer megabytes.
+	 */
+	helloPeers: number;
 	/** How long shutdown waits for clients to close after telling them, before closing the rest. */
 	shutdownGraceMs: number;
 	/** Milliseconds clients are told to wait before reconnecting after a shutdown. */
@@ -213,6 +219,7 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	ephemeralGraceMs: 60_000,
 	staleEphemeralMs: 30 * 60_000,
 	sessionsPageLimit: 100,
+	helloPeers: 100,
 	shutdownGraceMs: 1_000,
 	shutdownRetryAfterMs: 1_000,
 	stateMaxKeys: 10_000,

@@ -52,6 +52,14 @@ const DAY_MS = 86_400_000;
 export class Presence {
 	/** room\0session → the connection holding it. */
 	readonly #online = new Map<string, Connection>();
+	/**
+	 * room → its holders on this hub, in the order they connected; and the subset that asked for presence
+	 * frames (HelloRequest.presence). Kept beside #online so that a hello, a leave and a page of peers cost
+	 * the same in a room of 10,000 as in a room of 2: nothing walks every connection of the hub, and a join
+	 * is written only to those who listen.
+	 */
+	readonly #rooms = new Map<string, Set<Connection>>();
+	readonly #listeners = new Map<string, Set<Connection>>();
 	/** room\0session → observer connections attached to it (hooks). */
 	readonly #observers = new Map<string, Set<Connection>>();
 	/** Sessions ever seen per room (the broadcast audience), loaded from the store on first use of a room. */
@@ -117,13 +125,48 @@ export class Presence {
 		return this.directory.remote(room, session)?.meta;
 	}
 
-	/** Who is online in a room, on every hub, but `except` (the asker). */
-	peers(room: string, except?: Connection, now = Date.now()): PeerInfo[] {
-		const out = this.online(room)
-			.filter((c) => c !== except)
-			.map((c) => c.peerInfo(now));
-		for (const e of this.directory.remoteIn(room)) if (!this.holder(room, e.session)) out.push(remotePeerInfo(e, now));
-		return out;
+	/**
+	 * Who is online in a room, on every hub, but `except` (the asker): at most `limit` of them (in the order
+	 * they connected, this hub's first), and how many there are in all. Costs O(limit), not O(room).
+	 */
+	peers(room: string, except?: Connection, now = Date.now(), limit = Number.POSITIVE_INFINITY): { peers: PeerInfo[]; total: number } {
+		const out: PeerInfo[] = [];
+		const here = this.#rooms.get(room);
+		let total = 0;
+		let full = false;
+		for (const c of here ?? []) {
+			if (c === except || !c.open) continue;
+			if (out.length >= limit) {
+				full = true;
+				break;
+			}
+			out.push(c.peerInfo(now));
+			total++;
+		}
+		// Past the page the rest is counted, not walked: every connection in the set holds its ID until leave()
+		// takes it out (one on its way out may be counted a moment too long).
+		if (full && here) total = here.size - (except && here.has(except) ? 1 : 0);
+		for (const e of this.directory.remoteIn(room)) {
+			if (this.holder(room, e.session)) continue;
+			total++;
+			if (out.length < limit) out.push(remotePeerInfo(e, now));
+		}
+		return { peers: out, total };
+	}
+
+	/**
+	 * One page of who is online in a room, on every hub, but `except`, in session ID order after `cursor`.
+	 * Sorting is O(n log n) in the room's online count: it serves an explicit `peers` request, never a hello.
+	 */
+	peerPage(room: string, except: Connection | undefined, limit: number, cursor?: string, now = Date.now()): { peers: PeerInfo[]; total: number; hasMore: boolean } {
+		const all: PeerInfo[] = [];
+		for (const c of this.#rooms.get(room) ?? []) if (c !== except && c.open) all.push(c.peerInfo(now));
+		for (const e of this.directory.remoteIn(room)) if (!this.holder(room, e.session)) all.push(remotePeerInfo(e, now));
+		all.sort((a, b) => (a.session < b.session ? -1 : a.session > b.session ? 1 : 0));
+		let start = 0;
+		if (cursor !== undefined) while (start < all.length && (all[start] as PeerInfo).session <= cursor) start++;
+		const peers = all.slice(start, start + limit);
+		return { peers, total: all.length, hasMore: start + limit < all.length };
 	}
 
 	/**
@@ -251,8 +294,11 @@ export class Presence {
 	}
 
 	#announceLeft(room: string, session: string, reason: LeaveReason): void {
-		const text = JSON.stringify({ type: "peer_left", session, room, reason });
-		for (const other of this.online(room)) other.sendText(text);
+		const listeners = this.#listeners.get(room);
+		if (listeners && listeners.size > 0) {
+			const text = JSON.stringify({ type: "peer_left", session, room, reason });
+			for (const other of listeners) if (other.open) other.sendText(text);
+		}
 		this.events.sink?.({ kind: "left", room, session, reason });
 	}
 
@@ -262,8 +308,10 @@ export class Presence {
 			joined: (entry) => {
 				// Held here too: this hub's own holder was replaced by that one, and its leave was already said.
 				if (this.holder(entry.room, entry.session)) return;
+				const listeners = this.#listeners.get(entry.room);
+				if (!listeners || listeners.size === 0) return;
 				const text = JSON.stringify({ type: "peer_joined", peer: remotePeerInfo(entry, Date.now()) });
-				for (const other of this.online(entry.room)) other.sendText(text);
+				for (const other of listeners) if (other.open) other.sendText(text);
 			},
 			left: (entry, reason) => {
 				if (this.holder(entry.room, entry.session)) return;
@@ -358,8 +406,30 @@ export class Presence {
 	/** Live holders in a room, in the order they connected. */
 	online(room: string): Connection[] {
 		const out: Connection[] = [];
-		for (const conn of this.#online.values()) if (conn.session?.room === room && conn.open) out.push(conn);
+		for (const conn of this.#rooms.get(room) ?? []) if (conn.open) out.push(conn);
 		return out;
+	}
+
+	/** How many sessions a room has online on this hub (without listing them). */
+	onlineCount(room: string): number {
+		return this.#rooms.get(room)?.size ?? 0;
+	}
+
+	#index(conn: Connection, room: string, listens: boolean): void {
+		let set = this.#rooms.get(room);
+		if (!set) this.#rooms.set(room, (set = new Set()));
+		set.add(conn);
+		if (!listens) return;
+		let l = this.#listeners.get(room);
+		if (!l) this.#listeners.set(room, (l = new Set()));
+		l.add(conn);
+	}
+
+	#unindex(conn: Connection, room: string): void {
+		const set = this.#rooms.get(room);
+		if (set?.delete(conn) && set.size === 0) this.#rooms.delete(room);
+		const l = this.#listeners.get(room);
+		if (l?.delete(conn) && l.size === 0) this.#listeners.delete(room);
 	}
 
 	/** Binds a session to a connection that passed hello; the caller holds the claim lock. */
@@ -374,6 +444,7 @@ export class Presence {
 			return;
 		}
 		this.#online.set(key, conn);
+		this.#index(conn, s.room, s.presence);
 		const known = this.knownSessionsLoaded(s.room);
 		if (!known.has(s.session)) {
 			known.add(s.session);
@@ -392,9 +463,13 @@ export class Presence {
 			conn.startLive();
 			return;
 		}
-		// Serialized once: in a room of N sessions every join writes N-1 frames.
-		const text = JSON.stringify({ type: "peer_joined", peer: conn.peerInfo() });
-		for (const other of this.online(s.room)) if (other !== conn) other.sendText(text);
+		// Serialized once, written to those who asked for presence (the bridge does not: it asks `peers` when
+		// its model wants to know), so a join costs O(listeners), not O(room).
+		const listeners = this.#listeners.get(s.room);
+		if (listeners && listeners.size > 0) {
+			const text = JSON.stringify({ type: "peer_joined", peer: conn.peerInfo() });
+			for (const other of listeners) if (other !== conn && other.open) other.sendText(text);
+		}
 		this.events.sink?.({ kind: "joined", room: s.room, session: s.session, meta: s.meta, connectedAt: s.connectedAt });
 		conn.startCatchUp();
 	}
@@ -416,6 +491,7 @@ export class Presence {
 			return;
 		}
 		this.#online.delete(key);
+		this.#unindex(conn, s.room);
 		if (conn.claim) {
 			this.#byClaim.delete(conn.claim);
 			void this.directory.release(s.room, s.session, conn.claim, reason);
@@ -465,7 +541,8 @@ export class Presence {
 			this.fanout.publish(event).catch((err) => this.log.warn({ err }, "fan-out of a rename failed"));
 		const left = JSON.stringify({ type: "peer_left", session: from, room, reason: "renamed", to });
 		const joined = JSON.stringify({ type: "peer_joined", peer: conn.peerInfo(), reason: "renamed", from });
-		for (const other of this.online(room)) {
+		for (const other of this.#listeners.get(room) ?? []) {
+			if (!other.open) continue;
 			if (other === conn) continue;
 			other.sendText(left);
 			other.sendText(joined);

@@ -397,6 +397,17 @@ export const HelloRequest = req("hello", {
 	 * claim of the ID only; absent or false: a named session, kept until `forget` or `--forget-after-days`.
 	 */
 	ephemeral: z.boolean().optional(),
+	/**
+	 * Whether this connection wants `peer_joined` / `peer_left` frames for its room (default true, as before).
+	 * The bridge says false: it asks `peers` when its model wants to know, and in a room of N sessions every
+	 * listener costs the hub a frame per join and per leave.
+	 */
+	presence: z.boolean().optional(),
+	/**
+	 * How many online peers the answer lists (0 to MAX_PEERS_PAGE; default the hub's --hello-peers, 100).
+	 * `peersTotal` says how many there are; `peers` pages through them all.
+	 */
+	peers: z.number().int().min(0).max(500).optional(),
 });
 export const SendRequest = req("send", {
 	/**
@@ -435,7 +446,12 @@ export const HistoryRequest = req("history", {
 	/** Page forwards: only messages with seq above this. */
 	after: z.number().int().optional(),
 });
-export const PeersRequest = req("peers", {});
+export const PeersRequest = req("peers", {
+	/** Peers per page, in session ID order (default and maximum 500). */
+	limit: z.number().int().min(1).max(500).optional(),
+	/** The last session ID of the previous page (its `nextCursor`). */
+	cursor: z.string().max(256).optional(),
+});
 export const SessionsRequest = req("sessions", {
 	/** Sessions per page (default 100). */
 	limit: z.number().int().min(1).max(500).optional(),
@@ -591,7 +607,10 @@ export const HelloResult = z.object({
 	room: z.string(),
 	/** Present only on the first claim of this ID: store it (mode 0600) and present it on every later hello. */
 	secret: z.string().optional(),
+	/** Online peers, at most HelloRequest.peers of them (in the order they connected, this hub's first). */
 	peers: z.array(PeerInfo),
+	/** How many peers are online in the room in all (absent from hubs before paged hellos: then `peers` is all). */
+	peersTotal: z.number().optional(),
 	/** Messages waiting for this session; the hub pushes them right after this reply, oldest first. */
 	pending: z.number(),
 	/** Messages that retention deleted before this session read them, since it last said hello. */
@@ -633,7 +652,15 @@ export const HistoryResult = z.object({
 	oldestSeq: z.number().nullable(),
 	truncated: z.boolean(),
 });
-export const PeersResult = z.object({ peers: z.array(PeerInfo) });
+export const PeersResult = z.object({
+	/** One page, in session ID order. */
+	peers: z.array(PeerInfo),
+	/** Online peers in the room in all (absent from hubs before paging: then `peers` is all of them). */
+	total: z.number().optional(),
+	/** More peers come after this page: ask again with `cursor: nextCursor`. */
+	hasMore: z.boolean().optional(),
+	nextCursor: z.string().nullable().optional(),
+});
 export const SessionsResult = z.object({
 	/** One page, in ID order. */
 	sessions: z.array(SessionInfo),

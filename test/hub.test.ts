@@ -427,6 +427,67 @@ describe("presence and queries", () => {
 		expect(byId.B?.online).toBe(false);
 	});
 
+	it("presence frames go only to connections that asked for them (HelloRequest.presence)", async () => {
+		const { url } = await hubWith();
+		const quiet = await client(url, "Q", { presence: false });
+		const listening = await client(url, "L", { presence: true });
+		const heard: string[] = [];
+		const quietHeard: string[] = [];
+		listening.on("peer_joined", (p) => heard.push(`+${p.session}`));
+		listening.on("peer_left", (p) => heard.push(`-${p.session}`));
+		quiet.on("peer_joined", (p) => quietHeard.push(`+${p.session}`));
+		quiet.on("peer_left", (p) => quietHeard.push(`-${p.session}`));
+		// A raw client that says nothing about presence gets it, as before the option existed.
+		const old = raw(url);
+		await old.opened();
+		await old.request({ type: "hello", id: "h", session: "OLD" });
+		const c = await client(url, "C", { presence: false });
+		await c.close();
+		await until(() => heard.length === 3 && old.frames.filter((f) => f.type === "peer_left").length === 1);
+		expect(heard).toEqual(["+OLD", "+C", "-C"]);
+		expect(old.frames.filter((f) => f.type === "peer_joined" || f.type === "peer_left").map((f) => f.type)).toEqual(["peer_joined", "peer_left"]);
+		// The quiet one still sees them all in `peers`, and heard nothing.
+		expect((await quiet.request("peers", {})).peers.map((p) => p.session).sort()).toEqual(["L", "OLD"]);
+		expect(quietHeard).toEqual([]);
+	});
+
+	it("a hello lists at most `peers` (default --hello-peers) online peers and says how many there are; `peers` pages them in ID order", async () => {
+		const { url } = await hubWith({ helloPeers: 3 });
+		const ids = ["P5", "P1", "P4", "P2", "P6", "P3"];
+		for (const id of ids) await client(url, id, { presence: false });
+		const dflt = await client(url, "ZZ");
+		expect(dflt.hello?.peers.map((p) => p.session)).toEqual(["P5", "P1", "P4"]);
+		expect(dflt.hello?.peersTotal).toBe(6);
+		const none = await client(url, "Z0", { helloPeers: 0 });
+		expect(none.hello?.peers).toEqual([]);
+		expect(none.hello?.peersTotal).toBe(7);
+		const all = await client(url, "Z1", { helloPeers: 500 });
+		expect(all.hello?.peers).toHaveLength(8);
+		expect(all.hello?.peersTotal).toBe(8);
+		// Paging: every peer once, in ID order, the asker left out.
+		const seen: string[] = [];
+		let cursor: string | undefined;
+		for (let pages = 0; ; pages++) {
+			const page = await none.request("peers", { limit: 3, ...(cursor !== undefined ? { cursor } : {}) });
+			expect(page.total).toBe(8);
+			seen.push(...page.peers.map((p) => p.session));
+			if (!page.hasMore) {
+				expect(page.nextCursor).toBeNull();
+				break;
+			}
+			cursor = page.nextCursor ?? undefined;
+			expect(pages).toBeLessThan(5);
+		}
+		expect(seen).toEqual(["P1", "P2", "P3", "P4", "P5", "P6", "Z1", "ZZ"]);
+		// A peer that leaves is no longer counted.
+		await dflt.close();
+		await expect.poll(async () => (await none.request("peers", { limit: 1 })).total).toBe(7);
+		const raw0 = raw(url);
+		await raw0.opened();
+		const bad = await raw0.request({ type: "hello", id: "h", session: "BAD", peers: 501 });
+		expect(bad).toMatchObject({ type: "error", code: ErrorCode.BAD_FRAME });
+	});
+
 	it("history shows conversations paged by seq and hides others' direct messages", async () => {
 		const { url } = await hubWith();
 		const a = await client(url, "A");

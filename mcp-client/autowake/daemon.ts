@@ -313,6 +313,8 @@ export class AutowakeDaemon {
 	async #sentDuring(session: string, afterSeq: number): Promise<{ ids: string[]; sent: { id: string; to: string; seq: number }[] }> {
 		const secret = this.#secrets.load(this.#o.room, session);
 		const client = new HubClient({
+			// It reads unread counts, not who is online: no list of peers in its hello answer.
+			helloPeers: 0,
 			url: this.#o.url,
 			session,
 			room: this.#o.room,

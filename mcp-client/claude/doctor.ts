@@ -13,7 +13,8 @@
 import { existsSync } from "node:fs";
 import WebSocket from "ws";
 import { paths, relayHome } from "../../server/paths.js";
-import { checkName } from "../../server/protocol.js";
+import { checkName, type PeerInfo } from "../../server/protocol.js";
+import type { HubClient } from "../hub-client.js";
 import { sanitizeLine } from "../../server/sanitize.js";
 import { resolveIdentity } from "../identity.js";
 import { parseHubUrls } from "../hub-urls.js";
@@ -393,7 +394,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 			);
 			try {
 				const hello = await client.waitReady(4_000);
-				const holder = hello.peers.find((p) => p.session === session);
+				const holder = hello.peers.find((p) => p.session === session) ?? (hello.peersTotal !== undefined && hello.peersTotal > hello.peers.length ? await findPeer(client, session) : undefined);
 				emit({
 					status: "ok",
 					essential: false,
@@ -423,4 +424,17 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 	print("");
 	print(failed.length === 0 ? "All essential checks passed." : `${failed.length} essential check${failed.length === 1 ? "" : "s"} failed.`);
 	return failed.length === 0 ? 0 : 1;
+}
+
+/** A peer in a room with more online than a hello lists: the `peers` pages, in ID order, up to it. */
+async function findPeer(client: HubClient, session: string): Promise<PeerInfo | undefined> {
+	let cursor: string | undefined;
+	for (;;) {
+		const page = await client.request("peers", { limit: 500, ...(cursor !== undefined ? { cursor } : {}) });
+		const hit = page.peers.find((p) => p.session === session);
+		if (hit) return hit;
+		const last = page.peers.at(-1)?.session;
+		if (!page.hasMore || last === undefined || last > session) return undefined;
+		cursor = last;
+	}
 }

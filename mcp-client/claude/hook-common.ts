@@ -159,6 +159,8 @@ export function resolveHookContext(opts: HookOptions, input: HookInput, env: Nod
 /** An observer connection for this session: no presence, no contest with the bridge, no backlog replay. */
 export function observerClient(ctx: HookContext, extra: { reconnect?: boolean; requestTimeoutMs?: number; keepaliveMs?: number } = {}): HubClient {
 	return new HubClient({
+		// A one-shot: it needs no list of peers in its hello answer.
+		helloPeers: 0,
 		url: ctx.url,
 		session: ctx.session,
 		room: ctx.room,

@@ -10,6 +10,9 @@ import { safeName, safeText } from "../framing.js";
 import { clientLabel } from "../harness/clients.js";
 import { guard, ok, type ToolRegistrar } from "./common.js";
 
+/** Peers per relay_peers call. */
+const PEERS_PAGE = 100;
+
 const Overlap = z.object({ theirs: z.string(), yours: z.string() });
 
 export const registerPeers: ToolRegistrar = (server, ctx) => {
@@ -19,12 +22,16 @@ export const registerPeers: ToolRegistrar = (server, ctx) => {
 			title: "List online relay peers",
 			description:
 				"List the other sessions online in this room: ID, the harness it runs in (claude-code, codex, gemini, other), host, directory, git branch, idle time, and, in this repository, their claims and whether their claimed or owned paths overlap yours.",
-			inputSchema: {},
+			inputSchema: {
+				cursor: z.string().max(256).optional().describe("Only peers after this ID: the nextCursor of the previous call, in a crowded room"),
+			},
 			outputSchema: {
 				self: z.string(),
 				room: z.string(),
 				repo: z.string().nullable().describe("This session's repository identity"),
 				yours: z.array(z.string()).describe("This session's owns globs and live claims in its repository"),
+				total: z.number().describe("Peers online in the room in all"),
+				nextCursor: z.string().nullable().describe("More peers after this page: call again with this cursor"),
 				peers: z.array(
 					PeerInfo.extend({
 						claims: z.array(z.string()).describe("Their live claims in this repository"),
@@ -34,10 +41,14 @@ export const registerPeers: ToolRegistrar = (server, ctx) => {
 			},
 			annotations: { readOnlyHint: true, openWorldHint: false },
 		},
-		() =>
+		({ cursor }) =>
 			guard(async () => {
 				const link = await ctx.link();
-				const [{ peers }, local, owns] = await Promise.all([link.request("peers", {}), ctx.repo(), ctx.owns()]);
+				// One page: a model reads a list of a hundred, not of ten thousand.
+				const [page, local, owns] = await Promise.all([link.request("peers", { limit: PEERS_PAGE, ...(cursor !== undefined ? { cursor } : {}) }), ctx.repo(), ctx.owns()]);
+				const peers = page.peers;
+				const total = page.total ?? peers.length;
+				const nextCursor = page.hasMore ? (page.nextCursor ?? null) : null;
 				let claims: ClaimInfo[] = [];
 				if (local) claims = (await link.request("claims", { repo: local.identity })).claims;
 				// Loaded here, not at start-up: the bridge's cold start does not pay for picomatch.
@@ -67,10 +78,12 @@ export const registerPeers: ToolRegistrar = (server, ctx) => {
 						: "";
 					return `${base}${held}${clash}`;
 				});
-				const head = peers.length
-					? `${plural(peers.length, "peer")} online in room ${link.options.room} (you are ${ctx.session}):`
+				const shown = peers.length < total ? ` (${peers.length} shown, by ID${cursor !== undefined ? ` after ${safeName(cursor)}` : ""})` : "";
+				const head = total
+					? `${plural(total, "peer")} online in room ${link.options.room}${shown} (you are ${ctx.session}):`
 					: `No other session is online in room ${link.options.room} (you are ${ctx.session}). relay_sessions lists offline ones too.`;
-				return ok([head, ...lines].join("\n"), { self: ctx.session, room: link.options.room, repo: local?.identity ?? null, yours, peers: marked });
+				const more = nextCursor ? [`More: relay_peers {"cursor": ${JSON.stringify(nextCursor)}}`] : [];
+				return ok([head, ...lines, ...more].join("\n"), { self: ctx.session, room: link.options.room, repo: local?.identity ?? null, yours, total, nextCursor, peers: marked });
 			}),
 	);
 };

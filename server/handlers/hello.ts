@@ -132,7 +132,7 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 
 		// Fixed at the first claim: a later hello cannot make a named session ephemeral, or the reverse.
 		const ephemeral = record ? record.ephemeral : frame.ephemeral === true;
-		conn.bind({ room, session, meta, connectedAt: now, observer, ephemeral, touchedAt: now });
+		conn.bind({ room, session, meta, connectedAt: now, observer, ephemeral, touchedAt: now, presence: !observer && frame.presence !== false });
 		ctx.presence.register(conn);
 		if (!observer) await ctx.store.touchSession(room, session, meta, now);
 		const [pending, lost, topics] = await Promise.all([
@@ -141,11 +141,13 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 			ctx.store.topics.subscriptions(room, session),
 		]);
 		ctx.log.info({ session, room, host: meta.host, pending, observer }, observer ? "observer attached" : "session online");
+		const online = ctx.presence.peers(room, conn, now, frame.peers ?? ctx.options.helloPeers);
 		return {
 			session,
 			room,
 			...(secret ? { secret } : {}),
-			peers: ctx.presence.peers(room, conn, now),
+			peers: online.peers,
+			peersTotal: online.total,
 			pending,
 			lost,
 			ephemeral,

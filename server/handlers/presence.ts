@@ -9,10 +9,14 @@ import type { RequestOf, ResultOf, SessionInfo } from "../protocol.js";
 /** The largest page the protocol allows (SessionsRequest.limit). */
 export const MAX_SESSIONS_PAGE = 500;
 
-export async function handlePeers(ctx: HandlerContext, conn: Connection, _frame: RequestOf<"peers">): Promise<ResultOf<"peers">> {
+/** The largest page of peers (PeersRequest.limit, HelloRequest.peers). */
+export const MAX_PEERS_PAGE = 500;
+
+export async function handlePeers(ctx: HandlerContext, conn: Connection, frame: RequestOf<"peers">): Promise<ResultOf<"peers">> {
 	const s = boundSession(conn);
-	const now = Date.now();
-	return { peers: ctx.presence.peers(s.room, conn, now) };
+	const limit = Math.max(1, Math.min(MAX_PEERS_PAGE, frame.limit ?? MAX_PEERS_PAGE));
+	const page = ctx.presence.peerPage(s.room, conn, limit, frame.cursor);
+	return { peers: page.peers, total: page.total, hasMore: page.hasMore, nextCursor: page.hasMore ? (page.peers.at(-1)?.session ?? null) : null };
 }
 
 export async function handleSessions(ctx: HandlerContext, conn: Connection, frame: RequestOf<"sessions">): Promise<ResultOf<"sessions">> {
