@@ -416,13 +416,13 @@ export class Presence {
 	}
 
 	#index(conn: Connection, room: string, listens: boolean): void {
-		let set = this.#rooms.get(room);
-		if (!set) this.#rooms.set(room, (set = new Set()));
-		set.add(conn);
+		const set = this.#rooms.get(room);
+		if (set) set.add(conn);
+		else this.#rooms.set(room, new Set([conn]));
 		if (!listens) return;
-		let l = this.#listeners.get(room);
-		if (!l) this.#listeners.set(room, (l = new Set()));
-		l.add(conn);
+		const l = this.#listeners.get(room);
+		if (l) l.add(conn);
+		else this.#listeners.set(room, new Set([conn]));
 	}
 
 	#unindex(conn: Connection, room: string): void {
