@@ -149,6 +149,9 @@ export class HubLink {
 			meta: options.meta,
 			secrets: options.secrets,
 			ephemeral: options.ephemeral === true,
+			// Who is online is asked when the model wants it (relay_peers), not at every (re)connect: a hello
+			// answer with no peer list costs the hub and the bridge the same in a room of 10,000 as of 2.
+			helloPeers: 0,
 			reconnect: true,
 			requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
 		});

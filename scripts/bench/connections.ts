@@ -1,76 +1,88 @@
 /**
- * Connections: 2,000 sessions connect and say hello (64 handshakes at a time), then sit idle. Reports the
- * connect+hello rate and the hub's memory per idle session: (RSS with them - RSS before) / 2,000, both read
- * from /proc after the hub has settled. Run once with every session in one room (the default: every
- * session in `default`) and once with rooms of 20, because presence work grows with the size of a room.
+ * Connections: N sessions connect into ONE room (64 handshakes at a time) and sit idle, against the hub and
+ * against the bare forwarder, each a fresh process. Reports the connect rate and each server's memory per
+ * idle connection: (RSS with them - RSS before) / N, both read from /proc once the process has settled.
+ *
+ * Against the hub each session says hello as the bridge does (no presence frames, no list of peers: it asks
+ * `peers` when its model wants to know) and waits for its answer; the forwarder has no hello (it would relay the frame to every other
+ * client, which is O(N) for it), so its rate is the bare WebSocket upgrade: the hub is held to the stricter
+ * baseline. The hello's cost must not grow with the room (issue 15): the rate at 10,000 against the rate at
+ * 1,000 says whether it does.
  */
-import { type BenchHub, sleep, spawnBenchHub } from "./procs.js";
+import { type Child, sleep, spawnBenchHub, spawnForwarder } from "./procs.js";
 import { openMany, Wire } from "./wire.js";
 
 export interface ConnectionsOptions {
 	sessions: number;
 	concurrency: number;
-	/** Sessions per room; Infinity: all in one room. */
-	roomSize: number;
 }
 
-export interface ConnectionsResult {
-	options: ConnectionsOptions;
-	/** Connect + hello completions per second. */
+export interface ConnectionsRun {
+	/** Connections (the hub: connect + hello) completed per second. */
 	connectRate: number;
 	rssBefore: number;
 	rssAfter: number;
 	bytesPerSession: number;
-	/** What /healthz said with everyone connected. */
+}
+
+export interface ConnectionsResult {
+	options: ConnectionsOptions;
+	relay: ConnectionsRun;
+	forwarder: ConnectionsRun;
+	/** What the hub's /healthz said with everyone connected. */
 	sessionsOnline: number;
 }
 
-/** Waits until the hub's RSS stops moving (< 1% over 500 ms) or 10 s pass. */
-async function settledRss(hub: BenchHub): Promise<number> {
-	let last = hub.rss();
+/** Waits until a process's RSS stops moving (< 1% over 500 ms) or 10 s pass. */
+async function settledRss(server: Pick<Child, "rss">): Promise<number> {
+	let last = server.rss();
 	const deadline = Date.now() + 10_000;
 	for (;;) {
 		await sleep(500);
-		const now = hub.rss();
+		const now = server.rss();
 		if (Math.abs(now - last) < last * 0.01 || Date.now() > deadline) return now;
 		last = now;
 	}
 }
 
-async function health(hub: BenchHub): Promise<{ sessionsOnline: number; connections: number }> {
-	const res = await fetch(`http://127.0.0.1:${hub.port}/healthz`);
+async function health(port: number): Promise<{ sessionsOnline: number; connections: number }> {
+	const res = await fetch(`http://127.0.0.1:${port}/healthz`);
 	return (await res.json()) as { sessionsOnline: number; connections: number };
 }
 
+async function measureOn(server: Child, hub: boolean, o: ConnectionsOptions): Promise<{ run: ConnectionsRun; wires: Wire[] }> {
+	// One connection first, so the baseline includes ws, the router and (the hub) the store's statements.
+	const first = await Wire.open(server.url);
+	if (hub) await first.hello("Warm", "crowd");
+	const rssBefore = await settledRss(server);
+	const started = performance.now();
+	const opened = await openMany(server.url, o.sessions, o.concurrency, hub ? async (w, i) => void (await w.hello(`S${i}`, "crowd")) : undefined);
+	const seconds = (performance.now() - started) / 1000;
+	const rssAfter = await settledRss(server);
+	return {
+		run: { connectRate: o.sessions / seconds, rssBefore, rssAfter, bytesPerSession: (rssAfter - rssBefore) / o.sessions },
+		wires: [first, ...opened],
+	};
+}
+
 export async function measureConnections(o: ConnectionsOptions): Promise<ConnectionsResult> {
-	const hub = await spawnBenchHub();
-	const wires: Wire[] = [];
+	let forwarder: ConnectionsRun;
+	const fwd = await spawnForwarder();
 	try {
-		// One session first, so the baseline includes ws, the router and the store's statements.
-		const first = await Wire.open(hub.url);
-		await first.hello("Warm", "warm");
-		wires.push(first);
-		const rssBefore = await settledRss(hub);
-		const started = performance.now();
-		const room = (i: number) => (Number.isFinite(o.roomSize) ? `r${Math.floor(i / o.roomSize)}` : "idle");
-		const opened = await openMany(hub.url, o.sessions, o.concurrency, async (w, i) => {
-			await w.hello(`S${i}`, room(i));
-		});
-		const seconds = (performance.now() - started) / 1000;
-		wires.push(...opened);
-		const rssAfter = await settledRss(hub);
-		const h = await health(hub);
-		if (h.sessionsOnline !== o.sessions + 1) throw new Error(`hub reports ${h.sessionsOnline} sessions online, expected ${o.sessions + 1}`);
-		return {
-			options: o,
-			connectRate: o.sessions / seconds,
-			rssBefore,
-			rssAfter,
-			bytesPerSession: (rssAfter - rssBefore) / o.sessions,
-			sessionsOnline: h.sessionsOnline,
-		};
-	} finally {
+		const { run, wires } = await measureOn(fwd, false, o);
+		forwarder = run;
 		for (const w of wires) w.close();
+	} finally {
+		await fwd.stop();
+	}
+	const hub = await spawnBenchHub();
+	try {
+		const { run, wires } = await measureOn(hub, true, o);
+		const h = await health(hub.port);
+		for (const w of wires) w.close();
+		if (h.sessionsOnline !== o.sessions + 1) throw new Error(`hub reports ${h.sessionsOnline} sessions online, expected ${o.sessions + 1}`);
+		return { options: o, relay: run, forwarder, sessionsOnline: h.sessionsOnline };
+	} finally {
 		await hub.cleanup();
 	}
 }

@@ -172,7 +172,7 @@ export interface BenchHub extends Child {
  * raised so the benchmark measures the hub and not its throttle (`limits: "default"` keeps them: the flood
  * scenario measures the hub at its limits). Everything else is the default configuration.
  */
-export async function spawnBenchHub(extraArgs: string[] = [], store?: string, opts: { limits?: "raised" | "default" } = {}): Promise<BenchHub> {
+export async function spawnBenchHub(extraArgs: string[] = [], store?: string, opts: { limits?: "raised" | "default"; port?: number } = {}): Promise<BenchHub> {
 	const { dir, cleanup } = tempDir("relay-bench-");
 	// BENCH_HUB_DB=:memory: (or redis://…) runs the same scenarios on another store, to tell what durability
 	// costs from what the rest of the hub costs; `store` does the same for one scenario.
@@ -181,14 +181,28 @@ export async function spawnBenchHub(extraArgs: string[] = [], store?: string, op
 		...hubNodeArgs(),
 		built.cli,
 		"hub",
-		"0",
+		String(opts.port ?? 0),
 		"--db",
 		db,
 		"--log-level",
 		"warn",
 		...(opts.limits === "default"
 			? []
-			: ["--rate-limit", "1000000", "--rate-burst", "1000000", "--max-sessions-per-room", "0", "--new-sessions-per-minute", "0", "--broadcast-deliveries-per-second", "0"]),
+			: [
+					"--rate-limit",
+					"1000000",
+					"--rate-burst",
+					"1000000",
+					"--max-sessions-per-room",
+					"0",
+					"--new-sessions-per-minute",
+					"0",
+					"--broadcast-deliveries-per-second",
+					"0",
+					// The connections and storm scenarios hold 10,000 and 5,000 sessions (default cap 5,000).
+					"--max-connections",
+					"20000",
+				]),
 		"--retention-days",
 		"0",
 		"--retention-max-messages",

@@ -93,9 +93,12 @@ export class Wire {
 		});
 	}
 
-	/** Says hello as `session` in `room`; resolves with the hello result. */
-	async hello(session: string, room: string): Promise<ResultOf<"hello">> {
-		const f = await this.request({ type: "hello", id: "hello", session, room, meta: { client: "bench" } });
+	/**
+	 * Says hello as `session` in `room`, as the bridge does (no presence frames, no list of peers); resolves
+	 * with the hello result. `extra` adds to the frame (a secret, a page of peers).
+	 */
+	async hello(session: string, room: string, extra: Record<string, unknown> = {}): Promise<ResultOf<"hello">> {
+		const f = await this.request({ type: "hello", id: "hello", session, room, meta: { client: "bench" }, presence: false, peers: 0, ...extra });
 		return f.result as ResultOf<"hello">;
 	}
 

@@ -134,7 +134,8 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 		const ephemeral = record ? record.ephemeral : frame.ephemeral === true;
 		conn.bind({ room, session, meta, connectedAt: now, observer, ephemeral, touchedAt: now, presence: !observer && frame.presence !== false });
 		ctx.presence.register(conn);
-		if (!observer) await ctx.store.touchSession(room, session, meta, now);
+		// A session created by this hello was written with this meta and time: one write per new ID, not two.
+		if (!observer && record) await ctx.store.touchSession(room, session, meta, now);
 		const [pending, lost, topics] = await Promise.all([
 			ctx.store.countPending(room, session),
 			observer ? Promise.resolve(0) : ctx.store.takeLost(room, session),
