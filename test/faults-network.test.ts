@@ -42,6 +42,8 @@ function client(url: string, session: string): HubClient {
 		minReconnectDelayMs: 50,
 		maxReconnectDelayMs: 300,
 		requestTimeoutMs: 30_000,
+		// These tests watch peer_left to know when the hub noticed a dead link.
+		presence: true,
 	});
 	cleanups.push(() => c.close({ bye: false }));
 	return c;

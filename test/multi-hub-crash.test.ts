@@ -53,7 +53,8 @@ describe.skipIf(!hasRedis)(`three hub processes on one Redis, one SIGKILLed unde
 		children.push(...hubs);
 		const [doomed, doomedUrl] = [hubs[0] as ChildProcess, urls[0] as string];
 
-		const opts = { keepaliveMs: 0, minReconnectDelayMs: 50, maxReconnectDelayMs: 300, requestTimeoutMs: 60_000 };
+		// presence: the watcher counts joins and leaves; the list of peers in every hello, for the same reason.
+		const opts = { keepaliveMs: 0, minReconnectDelayMs: 50, maxReconnectDelayMs: 300, requestTimeoutMs: 60_000, presence: true, helloPeers: 500 };
 		const open = (session: string, list: string[]) => {
 			const c = new HubClient({ ...opts, url: list, session, secrets: memorySecrets() });
 			cleanups.push(() => c.close({ bye: false }));

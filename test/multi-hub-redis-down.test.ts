@@ -52,7 +52,7 @@ describe.skipIf(!hasRedis)(`Redis down under load, two hub processes${redisSkipN
 		children.push(...(await Promise.all(ports.map((p) => spawnHub(p, args, { RELAY_HOME: dir.dir })))));
 
 		const open = async (session: string, url: string) => {
-			const c = new HubClient({ url, session, secrets: memorySecrets(), keepaliveMs: 0, minReconnectDelayMs: 50, maxReconnectDelayMs: 300, requestTimeoutMs: 30_000 });
+			const c = new HubClient({ url, session, secrets: memorySecrets(), keepaliveMs: 0, minReconnectDelayMs: 50, maxReconnectDelayMs: 300, requestTimeoutMs: 30_000, presence: true });
 			cleanups.push(() => c.close({ bye: false }));
 			await c.waitReady();
 			return c;
