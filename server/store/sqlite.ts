@@ -924,8 +924,11 @@ export class SqliteStore implements Store {
 			from: query.from ?? null,
 			replyTo: query.replyTo ?? null,
 		};
-		const messages = st.pendingPage.all({ ...params, limit: Math.max(0, query.limit) }).map(toMessage);
-		const total = st.pendingCount.get(params) ?? 0;
+		const limit = Math.max(0, query.limit);
+		const messages = st.pendingPage.all({ ...params, limit }).map(toMessage);
+		// A short page is all there is (the count has the same filter): no second query, which every hello's
+		// catch-up of an empty inbox used to pay.
+		const total = messages.length < limit ? messages.length : (st.pendingCount.get(params) ?? 0);
 		return { messages, remaining: total - messages.length };
 	}
 }
