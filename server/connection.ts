@@ -128,6 +128,8 @@ export class Connection {
 	bind(session: BoundSession): void {
 		this.session = session;
 		clearTimeout(this.#helloTimer);
+		// Not kept for the life of the connection: thousands of idle sessions each held a spent Timeout.
+		this.#helloTimer = undefined;
 		const onBind = this.#onBind;
 		this.#onBind = undefined;
 		onBind?.();
