@@ -305,8 +305,12 @@ export class RedisDirectory implements Directory {
 		return this.#mirror.get(room)?.get(session);
 	}
 
-	remoteIn(room: string): DirectoryEntry[] {
-		return [...(this.#mirror.get(room)?.values() ?? [])];
+	remoteIn(room: string): Iterable<DirectoryEntry> {
+		return this.#mirror.get(room)?.values() ?? [];
+	}
+
+	remoteCountIn(room: string): number {
+		return this.#mirror.get(room)?.size ?? 0;
 	}
 
 	dropRemote(room: string, session: string, claim: string): boolean {

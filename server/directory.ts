@@ -84,8 +84,10 @@ export interface Directory {
 	probe(holder: DirectoryEntry, ms: number): Promise<boolean>;
 	/** The holder of an ID on another hub, from the mirror. */
 	remote(room: string, session: string): DirectoryEntry | undefined;
-	/** The sessions of a room held on other hubs, from the mirror. */
-	remoteIn(room: string): DirectoryEntry[];
+	/** The sessions of a room held on other hubs, from the mirror (a live view: not copied, read it at once). */
+	remoteIn(room: string): Iterable<DirectoryEntry>;
+	/** How many sessions of a room other hubs hold, from the mirror, without listing them. */
+	remoteCountIn(room: string): number;
 	/** Takes a remote holder out of the mirror now (presence replaced it); true if it was there. */
 	dropRemote(room: string, session: string, claim: string): boolean;
 	readonly stats: DirectoryStats;
@@ -145,6 +147,10 @@ export class LocalDirectory implements Directory {
 
 	remoteIn(): DirectoryEntry[] {
 		return [];
+	}
+
+	remoteCountIn(): number {
+		return 0;
 	}
 
 	dropRemote(): boolean {

@@ -146,11 +146,18 @@ export class Presence {
 		// Past the page the rest is counted, not walked: every connection in the set holds its ID until leave()
 		// takes it out (one on its way out may be counted a moment too long).
 		if (full && here) total = here.size - (except && here.has(except) ? 1 : 0);
+		// Other hubs' sessions, from the directory's mirror: listed up to the page, counted past it.
+		let remote = 0;
 		for (const e of this.directory.remoteIn(room)) {
+			if (out.length >= limit) {
+				remote = this.directory.remoteCountIn(room);
+				break;
+			}
 			if (this.holder(room, e.session)) continue;
-			total++;
-			if (out.length < limit) out.push(remotePeerInfo(e, now));
+			out.push(remotePeerInfo(e, now));
+			remote++;
 		}
+		total += remote;
 		return { peers: out, total };
 	}
 

@@ -106,6 +106,14 @@ describe.skipIf(!hasRedis)(`presence across hubs on one Redis${redisSkipNote}`, 
 		expect(left[0]).toMatchObject({ session: "C", reason: "bye" });
 		expect((await b.request("peers", {})).peers.map((p) => p.session)).toEqual(["A"]);
 		expect((await b.request("sessions", {})).sessions.find((s) => s.session === "C")?.online).toBe(false);
+
+		// A hello on hub 2 counts and pages the sessions of hub 1 (A) as it does its own (B).
+		const d = await client(h2.url, "D", { helloPeers: 1 });
+		expect(d.hello?.peers).toHaveLength(1);
+		expect(d.hello?.peersTotal).toBe(2);
+		const paged = await d.request("peers", { limit: 1 });
+		expect([paged.peers.map((p) => p.session), paged.total, paged.hasMore, paged.nextCursor]).toEqual([["A"], 2, true, "A"]);
+		expect((await d.request("peers", { limit: 1, cursor: "A" })).peers.map((p) => p.session)).toEqual(["B"]);
 	});
 
 	it("a send answered on hub 2 says live for a recipient on hub 1, and queued once it left", async () => {
