@@ -34,6 +34,9 @@ import type { Store } from "./store/store.js";
 import { Watches } from "./watches.js";
 import { VERSION } from "./version.js";
 
+/** Heartbeat pings written per turn of the event loop. */
+const HEARTBEAT_SLICE = 1_000;
+
 export interface HubDeps {
 	store: Store;
 	fanout?: Fanout;
@@ -422,8 +425,12 @@ export class Hub {
 	#startTimers(): void {
 		const o = this.options;
 		// The ws README heartbeat: whoever did not answer the last ping is gone.
-		const heartbeat = setInterval(() => {
-			for (const conn of this.#connections) {
+		// Pings go out in slices of HEARTBEAT_SLICE, a turn of the event loop each: one write per connection,
+		// 10,000 of them in one turn blocked the loop for tens of milliseconds.
+		const beat = (conns: Connection[], from: number) => {
+			const end = Math.min(conns.length, from + HEARTBEAT_SLICE);
+			for (let i = from; i < end; i++) {
+				const conn = conns[i] as Connection;
 				if (!conn.alive) {
 					conn.leaving ??= "timeout";
 					conn.ws.terminate();
@@ -436,7 +443,9 @@ export class Hub {
 					// closed meanwhile
 				}
 			}
-		}, o.heartbeatMs);
+			if (end < conns.length) setImmediate(() => beat(conns, end));
+		};
+		const heartbeat = setInterval(() => beat([...this.#connections], 0), o.heartbeatMs);
 		// A reader that stopped reading must not hold memory forever: drop it; its messages stay queued.
 		const slow = setInterval(
 			() => {
