@@ -1,6 +1,6 @@
 /**
  * Connections: N sessions connect into ONE room (64 handshakes at a time) and sit idle, against the hub and
- * against the bare forwarder, each a fresh process. Reports the connect rate and each server's memory per
+ * against the bare forwarder, each a fresh process warmed up by 500 connections that come and go first. Reports the connect rate and each server's memory per
  * idle connection: (RSS with them - RSS before) / N, both read from /proc once the process has settled.
  *
  * Against the hub each session says hello as the bridge does (no presence frames, no list of peers: it asks
@@ -50,7 +50,14 @@ async function health(port: number): Promise<{ sessionsOnline: number; connectio
 	return (await res.json()) as { sessionsOnline: number; connections: number };
 }
 
+/** Connections opened and closed before measuring, so that both servers run compiled code, as the other scenarios' warm-ups do. */
+const WARMUP = 500;
+
 async function measureOn(server: Child, hub: boolean, o: ConnectionsOptions): Promise<{ run: ConnectionsRun; wires: Wire[] }> {
+	// Ephemeral warm-up sessions in a room of their own: the hub forgets them when they leave.
+	const warm = await openMany(server.url, WARMUP, o.concurrency, hub ? async (w, i) => void (await w.hello(`W${i}`, "warmup", { ephemeral: true })) : undefined);
+	for (const w of warm) w.close();
+	await sleep(500);
 	// One connection first, so the baseline includes ws, the router and (the hub) the store's statements.
 	const first = await Wire.open(server.url);
 	if (hub) await first.hello("Warm", "crowd");
