@@ -1,7 +1,10 @@
 /**
  * Connections: N sessions connect into ONE room (64 handshakes at a time) and sit idle, against the hub and
- * against the bare forwarder, each a fresh process warmed up by 500 connections that come and go first. Reports the connect rate and each server's memory per
+ * against the bare forwarder, each a fresh process. Reports the connect rate and each server's memory per
  * idle connection: (RSS with them - RSS before) / N, both read from /proc once the process has settled.
+ * The rate is measured after `warmup` connections came and went (so both servers run compiled code, as the
+ * other scenarios' warm-ups do); memory on a cold process (after a warm-up, sessions reuse the heap it grew,
+ * which flatters both).
  *
  * Against the hub each session says hello as the bridge does (no presence frames, no list of peers: it asks
  * `peers` when its model wants to know) and waits for its answer; the forwarder has no hello (it would relay the frame to every other
@@ -15,6 +18,8 @@ import { openMany, Wire } from "./wire.js";
 export interface ConnectionsOptions {
 	sessions: number;
 	concurrency: number;
+	/** Connections opened and closed before measuring (0: a cold process, as a restarted hub is). */
+	warmup: number;
 }
 
 export interface ConnectionsRun {
@@ -50,14 +55,13 @@ async function health(port: number): Promise<{ sessionsOnline: number; connectio
 	return (await res.json()) as { sessionsOnline: number; connections: number };
 }
 
-/** Connections opened and closed before measuring, so that both servers run compiled code, as the other scenarios' warm-ups do. */
-const WARMUP = 500;
-
 async function measureOn(server: Child, hub: boolean, o: ConnectionsOptions): Promise<{ run: ConnectionsRun; wires: Wire[] }> {
 	// Ephemeral warm-up sessions in a room of their own: the hub forgets them when they leave.
-	const warm = await openMany(server.url, WARMUP, o.concurrency, hub ? async (w, i) => void (await w.hello(`W${i}`, "warmup", { ephemeral: true })) : undefined);
-	for (const w of warm) w.close();
-	await sleep(500);
+	if (o.warmup > 0) {
+		const warm = await openMany(server.url, o.warmup, o.concurrency, hub ? async (w, i) => void (await w.hello(`W${i}`, "warmup", { ephemeral: true })) : undefined);
+		for (const w of warm) w.close();
+		await sleep(500);
+	}
 	// One connection first, so the baseline includes ws, the router and (the hub) the store's statements.
 	const first = await Wire.open(server.url);
 	if (hub) await first.hello("Warm", "crowd");

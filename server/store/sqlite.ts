@@ -276,6 +276,11 @@ function prepareStatements(db: Database.Database) {
 				`SELECT count(*) FROM pending p JOIN messages m ON m.seq = p.seq WHERE ${pendingWhere}`,
 			)
 			.pluck(),
+		// Whether anything waits after a seq: a page query costs ~18 µs even when it finds nothing (better-sqlite3
+		// builds its ten column names per call), and every hello's catch-up of an empty inbox paid it.
+		anyPending: db
+			.prepare<[string, string, number], number>("SELECT 1 FROM pending WHERE room = ? AND recipient = ? AND seq > ? LIMIT 1")
+			.pluck(),
 		countPending: db
 			.prepare<[string, string], number>(
 				"SELECT count(*) FROM pending WHERE room = ? AND recipient = ?",
@@ -925,6 +930,7 @@ export class SqliteStore implements Store {
 			replyTo: query.replyTo ?? null,
 		};
 		const limit = Math.max(0, query.limit);
+		if (st.anyPending.get(room, recipient, params.afterSeq) === undefined) return { messages: [], remaining: 0 };
 		const messages = st.pendingPage.all({ ...params, limit }).map(toMessage);
 		// A short page is all there is (the count has the same filter): no second query, which every hello's
 		// catch-up of an empty inbox used to pay.
