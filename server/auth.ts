@@ -2,8 +2,9 @@
  * Hub tokens and per-ID secrets. Both are compared in constant time (timingSafeEqual over fixed-length
  * digests, so neither the content nor the length of the expected value leaks through timing).
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { randomBytesPooled } from "./random.js";
 
 function digest(value: string): Buffer {
 	return createHash("sha256").update(value, "utf8").digest();
@@ -26,7 +27,7 @@ export function adoptableSecret(presented: string | undefined): presented is str
 
 /** A new per-ID secret: 32 random bytes, base64url. Returned to the claimer once; only its hash is stored. */
 export function mintSecret(): string {
-	return randomBytes(32).toString("base64url");
+	return randomBytesPooled(32).toString("base64url");
 }
 
 export function hashSecret(secret: string): string {

@@ -22,6 +22,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { randomBytesPooled } from "./random.js";
 import type { LeaveReason } from "./connection.js";
 import type { FanoutEvent } from "./fanout.js";
 import type { SessionMeta } from "./protocol.js";
@@ -103,7 +104,7 @@ export function newHubId(): string {
 
 /** A claim ID: unique across hubs (random, 96 bits). */
 export function newClaimId(): string {
-	return randomBytes(12).toString("base64url");
+	return randomBytesPooled(12).toString("base64url");
 }
 
 const key = (room: string, session: string) => `${room}\u0000${session}`;

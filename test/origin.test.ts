@@ -79,6 +79,8 @@ describe("the rules (server/origin.ts)", () => {
 		expect(isLoopbackName("127.200.3.4")).toBe(true);
 		expect(isLoopbackName("::ffff:7f00:1")).toBe(true);
 		expect(isLoopbackName("128.0.0.1")).toBe(false);
+		expect(isLoopbackName("1.127.0.1")).toBe(false);
+		expect(isLoopbackName("::2")).toBe(false);
 		expect(isLoopbackName("localhost.attacker.example")).toBe(false);
 	});
 
