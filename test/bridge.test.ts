@@ -13,7 +13,7 @@ import {
 	type TestBridge,
 } from "./fixtures/bridge.js";
 import { TcpProxy, until } from "./fixtures/faults.js";
-import { startHub, type TestHub, tempDir } from "./fixtures/hub.js";
+import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt, freePort } from "./fixtures/processes.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -200,6 +200,30 @@ describe("two sessions", () => {
 			).toEqual([["all hands", "*"]]);
 		}
 		expect((await a.call("relay_receive")).data.messages).toHaveLength(0);
+	});
+
+	it("in a crowded room relay_peers shows a page of 100 by ID, says how many there are, and pages on with the cursor", async () => {
+		// 105 new IDs from one address in a moment: past the default --new-sessions-per-minute.
+		const h = await startHub({ newSessionsPerMinute: 0 });
+		cleanups.push(h.stop);
+		const dir = home();
+		const ids = Array.from({ length: 104 }, (_, i) => `P${String(i).padStart(3, "0")}`);
+		for (const id of ids) {
+			const c = await connectClient(h.url, id, { presence: false });
+			cleanups.push(() => c.close({ bye: false }));
+		}
+		const a = await bridge(h.url, "Alpha", dir);
+		await online(h, "Alpha");
+		const first = await a.call("relay_peers");
+		expect(first.data.total).toBe(104);
+		expect(first.data.peers.map((p: { session: string }) => p.session)).toEqual(ids.slice(0, 100));
+		expect(first.data.nextCursor).toBe("P099");
+		expect(first.text).toContain("104 peers online in room default (100 shown, by ID)");
+		expect(first.text).toContain('relay_peers {"cursor": "P099"}');
+		const rest = await a.call("relay_peers", { cursor: first.data.nextCursor });
+		expect(rest.data.peers.map((p: { session: string }) => p.session)).toEqual(ids.slice(100));
+		expect(rest.data.nextCursor).toBeNull();
+		expect(rest.text).not.toContain("More:");
 	});
 
 	it("lists peers with where they run, and sessions online and offline", async () => {
