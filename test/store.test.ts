@@ -460,7 +460,13 @@ describe("SqliteStore only", () => {
 	it("a topic's audience is read at commit: a subscription written by another connection to the file counts at once", async () => {
 		const a = await open();
 		const b = await open();
-		const topicSend = (store: SqliteStore) => store.append({ ...dm(1), to: "#t", recipients: [], topic: "t" });
+		// Appends are committed (visible to another connection) a few ms after they are answered, or by the
+		// store's next other operation (stats here): b's write in the same thread would wait for a's write lock.
+		const topicSend = async (store: SqliteStore) => {
+			const result = await store.append({ ...dm(1), to: "#t", recipients: [], topic: "t" });
+			await store.stats();
+			return result;
+		};
 		await a.topics.subscribe("r", "t", "bob", 1, 10);
 		expect((await topicSend(a)).recipients).toEqual(["bob"]); // a has read (and kept) the audience now
 		await b.topics.subscribe("r", "t", "carol", 1, 10);
@@ -602,6 +608,7 @@ describe("SqliteStore only", () => {
 		const store = new SqliteStore({ file, walMaxBytes });
 		await store.open();
 		await store.append(dm(0));
+		await store.stats(); // commits the append (otherwise a few ms later), for the reader below
 		// Another process (here: connection) reads in a transaction it keeps open: SQLite cannot rewind the
 		// WAL past its snapshot, so the checkpointer's TRUNCATE cannot succeed.
 		const reader = new Database(file);
