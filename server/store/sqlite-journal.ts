@@ -48,17 +48,20 @@ function fromRow(row: Row): JournalRecord {
 	return { seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, human, recipients };
 }
 
-/** Frames records for one write. */
+/** Frames records for one write, into one buffer (no copy per record: this runs for every send). */
 export function encodeRecords(records: readonly JournalRecord[]): Buffer {
-	const parts: Buffer[] = [];
-	for (const r of records) {
-		const payload = Buffer.from(JSON.stringify(toRow(r)));
-		const header = Buffer.allocUnsafe(HEADER);
-		header.writeUInt32LE(payload.length, 0);
-		header.writeUInt32LE(crc32(payload), 4);
-		parts.push(header, payload);
+	const texts = records.map((r) => JSON.stringify(toRow(r)));
+	let total = 0;
+	for (const t of texts) total += HEADER + Buffer.byteLength(t);
+	const out = Buffer.allocUnsafe(total);
+	let at = 0;
+	for (const t of texts) {
+		const length = out.write(t, at + HEADER);
+		out.writeUInt32LE(length, at);
+		out.writeUInt32LE(crc32(out.subarray(at + HEADER, at + HEADER + length)), at + 4);
+		at += HEADER + length;
 	}
-	return parts.length === 2 ? Buffer.concat(parts, HEADER + (parts[1] as Buffer).length) : Buffer.concat(parts);
+	return out;
 }
 
 /** The whole records of a journal's bytes, up to the first torn or damaged one. */
