@@ -167,6 +167,21 @@ describe("SqliteStore only", () => {
 		await b.close();
 	});
 
+	it("a second store on the same file inserts what a first one answered and died before committing, before it assigns a seq", async () => {
+		const a = await open();
+		const b = await open();
+		await b.append(dm(0));
+		await b.stats();
+		const answered = [await a.append({ ...dm(1), key: "a1" }), await a.append({ ...dm(2), key: "a2" })];
+		// a dies with its transaction open: SQLite rolls it back; its journal records stay.
+		(a as unknown as { conn: { db: Database.Database } }).conn.db.close();
+		const next = await b.append({ ...dm(3), key: "b3" });
+		expect(next.message.seq).toBe((answered[1]?.message.seq ?? 0) + 1);
+		expect((await b.pending("r", "bob", { limit: 10 })).messages.map((m) => m.body)).toEqual(["message 0", "message 1", "message 2", "message 3"]);
+		expect((await b.append({ ...dm(1), key: "a1" })).duplicate).toBe(true);
+		await b.close();
+	});
+
 	it("drops a torn record at the journal's end (a write cut by a crash, never answered) and keeps the whole ones", async () => {
 		const a = await open();
 		const answered = await a.append({ ...dm(1), key: "k1" });

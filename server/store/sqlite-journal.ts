@@ -14,6 +14,10 @@
  * it was (same seq, id, key, recipients), so a retry with the same key is a duplicate, as it would have been.
  * Records are framed [u32 length][u32 crc32][JSON]: a torn tail (killed mid-write, never answered) fails its
  * check and is dropped, with everything after it.
+ *
+ * Several processes on one database (two hubs on one file) share the journal: each writes to it only while
+ * it holds SQLite's write lock, and each looks at it when it takes the lock for a new transaction; records
+ * another process answered but did not commit (it died) are inserted then, before any seq is assigned.
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { crc32 } from "node:zlib";
@@ -110,6 +114,14 @@ export class AppendJournal {
 
 	get size(): number {
 		return this.#size;
+	}
+
+	/**
+	 * Whether another process wrote to (or emptied) the file since this one last did: another store on the
+	 * same database. One fstat; called once per transaction, with the write lock held.
+	 */
+	changedElsewhere(): boolean {
+		return fstatSync(this.#fd).size !== this.#size;
 	}
 
 	/** Appends the records with one write (and an fdatasync when synchronous=FULL); throws if not all of it is written. */

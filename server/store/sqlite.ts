@@ -855,14 +855,20 @@ export class SqliteStore implements Store {
 	 * hub runs reads only what that hub committed (and skips it), and never truncates what it has not.
 	 */
 	private recover(db: Database.Database, st: Statements, journal: AppendJournal): void {
-		db.transaction(() => {
-			const last = st.lastSeq.get() ?? 0;
-			for (const r of journal.read()) if (r.seq > last) this.insertRecord(st, r);
-		}).immediate();
+		db.transaction(() => this.insertUncommitted(st, journal.read())).immediate();
 		db.transaction(() => {
 			const last = st.lastSeq.get() ?? 0;
 			if (journal.read().every((r) => r.seq <= last)) journal.reset();
 		}).immediate();
+	}
+
+	/**
+	 * Inserts, exactly, the journal records no commit holds: those above the last seq (records are journaled
+	 * and committed in seq order, so the committed ones are a prefix). Inside a write transaction.
+	 */
+	private insertUncommitted(st: Statements, records: readonly JournalRecord[]): void {
+		const last = st.lastSeq.get() ?? 0;
+		for (const r of records) if (r.seq > last) this.insertRecord(st, r);
 	}
 
 	/** One journal record's rows, exactly (recovery, and after SQLite rolled the open transaction back). */
@@ -883,7 +889,12 @@ export class SqliteStore implements Store {
 		if (db.inTransaction) st.rollback.run();
 		st.begin.run();
 		try {
-			for (const r of owed) this.insertRecord(st, r);
+			// Another store on this file (a second hub) that died after answering left records here: they go
+			// in before this one assigns a seq. Our own owed records are in the journal too, so then they are
+			// inserted from there (another store may have inserted them already: they are at or below last).
+			const journal = this.journal;
+			if (journal?.changedElsewhere()) this.insertUncommitted(st, journal.read());
+			else this.insertUncommitted(st, owed);
 		} catch (err) {
 			st.rollback.run();
 			throw err;
