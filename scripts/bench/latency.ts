@@ -5,9 +5,9 @@
  * The log-line relay (a model of the original claude-relay: parse, route by ID, a log line written
  * synchronously per message, no database) pushes a `message` frame and answers nothing either.
  *
- * A third server, the same hub on the in-memory store, splits the hub's extra time into what durability
- * costs (the SQLite commit before the push) and what the rest of the hub costs (parsing, validation,
- * routing, the result frame).
+ * Another server, the same hub on the in-memory store, splits the hub's extra time into what durability
+ * costs (the append journal's write and the SQLite inserts before the push) and what the rest of the hub
+ * costs (parsing, validation, routing, the result frame).
  */
 import { type Child, spawnBenchHub, spawnForwarder, spawnLoglineRelay } from "./procs.js";
 import { type Summary, summarize } from "./stats.js";

@@ -90,11 +90,12 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				{ scenario: "latency", metric: "hub p50 / log-line relay p50", relay: ratio(h.p50, l.p50), forwarder: "", ratio: "", target: "≤ 1.00x", verdict: verdict(h.p50 <= l.p50) },
 			];
 			if (r.relay.ack) rows.push({ scenario: "latency", metric: "send→result p50", relay: us(r.relay.ack.p50), forwarder: "", ratio: "", target: "", verdict: "info" });
-			// The split of the hub's extra time: the same hub without durability (the commit before the push).
+			// The split of the hub's extra time: the same hub without durability (the journal write and the SQLite
+			// inserts before the push).
 			const mp = r.memory.push.p50;
 			rows.push(
 				{ scenario: "latency", metric: "send→push p50, hub on :memory:", relay: us(mp), forwarder: us(f.p50), ratio: ratio(mp, f.p50), target: "", verdict: "info" },
-				{ scenario: "latency", metric: "p50 cost of the commit (sqlite − :memory:)", relay: us(h.p50 - mp), forwarder: "", ratio: "", target: "", verdict: "info" },
+				{ scenario: "latency", metric: "p50 cost of durability (sqlite − :memory:)", relay: us(h.p50 - mp), forwarder: "", ratio: "", target: "", verdict: "info" },
 			);
 			return rows;
 		}
