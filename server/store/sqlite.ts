@@ -536,11 +536,19 @@ export class SqliteStore implements Store {
 		if (!conn) return;
 		if (this.walWait) clearTimeout(this.walWait);
 		this.flush(true);
-		this.commitOpen();
-		await this.pushed.close();
-		this.commitOpen();
+		let committed = true;
+		try {
+			this.commitOpen();
+			await this.pushed.close();
+			this.commitOpen();
+		} catch (err) {
+			// The journal keeps what could not be committed: the next open inserts it. Closing goes on.
+			committed = false;
+			const storage = err instanceof StorageError ? err : sqliteStorageError(err);
+			if (storage) this.health.failed("close", storage);
+		}
 		// Everything in the journal is committed now.
-		this.journal?.reset();
+		if (committed) this.journal?.reset();
 		this.journal?.close();
 		this.journal = null;
 		this.conn = null;
