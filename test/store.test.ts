@@ -173,8 +173,14 @@ describe("SqliteStore only", () => {
 		await b.append(dm(0));
 		await b.stats();
 		const answered = [await a.append({ ...dm(1), key: "a1" }), await a.append({ ...dm(2), key: "a2" })];
-		// a dies with its transaction open: SQLite rolls it back; its journal records stay.
-		(a as unknown as { conn: { db: Database.Database } }).conn.db.close();
+		// a dies with its transaction open: SQLite rolls it back; its journal records stay. (Its timers and its
+		// checkpointer go too, as they would with the process.)
+		const dead = a as unknown as { conn: { db: Database.Database } | null; checkpointer: { terminate(): Promise<number> } | null; commitTimer: NodeJS.Timeout | null };
+		if (dead.commitTimer) clearTimeout(dead.commitTimer);
+		await dead.checkpointer?.terminate();
+		dead.checkpointer = null;
+		dead.conn?.db.close();
+		dead.conn = null;
 		const next = await b.append({ ...dm(3), key: "b3" });
 		expect(next.message.seq).toBe((answered[1]?.message.seq ?? 0) + 1);
 		expect((await b.pending("r", "bob", { limit: 10 })).messages.map((m) => m.body)).toEqual(["message 0", "message 1", "message 2", "message 3"]);
