@@ -169,7 +169,9 @@ export class Connection {
 		if (!socket) return;
 		this.#corked = true;
 		socket.cork();
-		process.nextTick(() => {
+		// A microtask, not process.nextTick: the pushes of a group commit are all written by then (their
+		// continuations were queued first), and a push leaves before the hub builds its sender's result.
+		queueMicrotask(() => {
 			this.#corked = false;
 			socket.uncork();
 		});

@@ -2,7 +2,7 @@
  * Runs the shared store suite against every backend, then the SQLite-only properties: persistence across
  * reopen, migration, WAL, group commit.
  */
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -124,6 +124,82 @@ describe("SqliteStore only", () => {
 		await store.close();
 		expect(statSync(join(dir, "nested")).mode & 0o777).toBe(0o700);
 		expect(statSync(file).mode & 0o777).toBe(0o600);
+	});
+
+	// A crash after appends were answered but before their transaction committed (it commits a few ms later):
+	// the files as they are at that moment, copied elsewhere, are what a SIGKILL leaves.
+	const crashCopy = (to: string) => {
+		for (const suffix of ["", "-wal", "-appends"]) {
+			try {
+				writeFileSync(`${to}${suffix}`, readFileSync(`${file}${suffix}`));
+			} catch {
+				// no -wal yet
+			}
+		}
+	};
+
+	it("recovers answered appends from the journal when their transaction never committed, exactly as answered", async () => {
+		const a = await open();
+		const first = await a.append(dm(0));
+		await a.stats(); // commits the first one
+		const answered = [];
+		for (let i = 1; i <= 3; i++) answered.push(await a.append({ ...dm(i), key: `key-${i}`, to: "*", recipients: ["bob", "carol"] }));
+		const copy = join(dir, "crashed.db");
+		crashCopy(copy);
+		const reader = new Database(copy, { readonly: true });
+		expect(reader.prepare("SELECT count(*) FROM messages").pluck().get()).toBe(1); // what SQLite alone has
+		reader.close();
+		await a.close();
+
+		const b = new SqliteStore({ file: copy });
+		await b.open();
+		// Recovered and committed: the journal is empty again.
+		expect(statSync(`${copy}-appends`).size).toBe(0);
+		const page = await b.pending("r", "carol", { limit: 10 });
+		expect(page.messages).toEqual(answered.map((r) => r.message));
+		expect((await b.pending("r", "bob", { limit: 10 })).messages).toEqual([first.message, ...answered.map((r) => r.message)]);
+		// A retry of an answered send is the duplicate it would have been without the crash.
+		const retry = await b.append({ ...dm(2), key: "key-2", to: "*", recipients: ["bob", "carol"] });
+		expect(retry.duplicate).toBe(true);
+		expect(retry.message).toEqual(answered[1]?.message);
+		// Seqs go on above the recovered ones.
+		expect((await b.append(dm(9))).message.seq).toBe((answered[2]?.message.seq ?? 0) + 1);
+		await b.close();
+	});
+
+	it("a second store on the same file inserts what a first one answered and died before committing, before it assigns a seq", async () => {
+		const a = await open();
+		const b = await open();
+		await b.append(dm(0));
+		await b.stats();
+		const answered = [await a.append({ ...dm(1), key: "a1" }), await a.append({ ...dm(2), key: "a2" })];
+		// a dies with its transaction open: SQLite rolls it back; its journal records stay. (Its timers and its
+		// checkpointer go too, as they would with the process.)
+		const dead = a as unknown as { conn: { db: Database.Database } | null; checkpointer: { terminate(): Promise<number> } | null; commitTimer: NodeJS.Timeout | null };
+		if (dead.commitTimer) clearTimeout(dead.commitTimer);
+		await dead.checkpointer?.terminate();
+		dead.checkpointer = null;
+		dead.conn?.db.close();
+		dead.conn = null;
+		const next = await b.append({ ...dm(3), key: "b3" });
+		expect(next.message.seq).toBe((answered[1]?.message.seq ?? 0) + 1);
+		expect((await b.pending("r", "bob", { limit: 10 })).messages.map((m) => m.body)).toEqual(["message 0", "message 1", "message 2", "message 3"]);
+		expect((await b.append({ ...dm(1), key: "a1" })).duplicate).toBe(true);
+		await b.close();
+	});
+
+	it("drops a torn record at the journal's end (a write cut by a crash, never answered) and keeps the whole ones", async () => {
+		const a = await open();
+		const answered = await a.append({ ...dm(1), key: "k1" });
+		const copy = join(dir, "torn.db");
+		crashCopy(copy);
+		await a.close();
+		const journal = readFileSync(`${copy}-appends`);
+		writeFileSync(`${copy}-appends`, Buffer.concat([journal, journal.subarray(0, journal.length - 5)]));
+		const b = new SqliteStore({ file: copy });
+		await b.open();
+		expect((await b.pending("r", "bob", { limit: 10 })).messages).toEqual([answered.message]);
+		await b.close();
 	});
 
 	it("keeps everything across close and reopen", async () => {
@@ -460,7 +536,13 @@ describe("SqliteStore only", () => {
 	it("a topic's audience is read at commit: a subscription written by another connection to the file counts at once", async () => {
 		const a = await open();
 		const b = await open();
-		const topicSend = (store: SqliteStore) => store.append({ ...dm(1), to: "#t", recipients: [], topic: "t" });
+		// Appends are committed (visible to another connection) a few ms after they are answered, or by the
+		// store's next other operation (stats here): b's write in the same thread would wait for a's write lock.
+		const topicSend = async (store: SqliteStore) => {
+			const result = await store.append({ ...dm(1), to: "#t", recipients: [], topic: "t" });
+			await store.stats();
+			return result;
+		};
 		await a.topics.subscribe("r", "t", "bob", 1, 10);
 		expect((await topicSend(a)).recipients).toEqual(["bob"]); // a has read (and kept) the audience now
 		await b.topics.subscribe("r", "t", "carol", 1, 10);
@@ -602,6 +684,7 @@ describe("SqliteStore only", () => {
 		const store = new SqliteStore({ file, walMaxBytes });
 		await store.open();
 		await store.append(dm(0));
+		await store.stats(); // commits the append (otherwise a few ms later), for the reader below
 		// Another process (here: connection) reads in a transaction it keeps open: SQLite cannot rewind the
 		// WAL past its snapshot, so the checkpointer's TRUNCATE cannot succeed.
 		const reader = new Database(file);

@@ -2,12 +2,14 @@
  * Latency: one message at a time from A to B, send → push (the moment B has the frame), p50/p99/max.
  * Against the hub A also waits for its `result` before the next send (so nothing overlaps); that
  * send → result time is reported too. The forwarder relays the same bytes; there is no result to wait for.
+ * The log-line relay (a model of the original claude-relay: parse, route by ID, a log line written
+ * synchronously per message, no database) pushes a `message` frame and answers nothing either.
  *
- * A third server, the same hub on the in-memory store, splits the hub's extra time into what durability
- * costs (the SQLite commit before the push) and what the rest of the hub costs (parsing, validation,
- * routing, the result frame).
+ * Another server, the same hub on the in-memory store, splits the hub's extra time into what durability
+ * costs (the append journal's write and the SQLite inserts before the push) and what the rest of the hub
+ * costs (parsing, validation, routing, the result frame).
  */
-import { type Child, spawnBenchHub, spawnForwarder } from "./procs.js";
+import { type Child, spawnBenchHub, spawnForwarder, spawnLoglineRelay } from "./procs.js";
 import { type Summary, summarize } from "./stats.js";
 import { answerKind, bodyOf, connectAs, indexOfDelivery, type Mode, sendFrame, type Wire } from "./wire.js";
 
@@ -16,7 +18,7 @@ export interface LatencyOptions {
 	samples: number;
 	warmup: number;
 	bodyBytes: number;
-	/** Rounds alternate forwarder and hub; their samples are pooled. */
+	/** Rounds alternate forwarder, log-line relay, hub and hub on :memory:; their samples are pooled. */
 	rounds: number;
 }
 
@@ -32,6 +34,8 @@ export interface LatencyResult {
 	relay: LatencyRun;
 	/** The same hub on `--db :memory:`: no durability. */
 	memory: LatencyRun;
+	/** The model of the original claude-relay (scripts/bench/logline-relay.ts). */
+	logline: LatencyRun;
 	forwarder: LatencyRun;
 }
 
@@ -99,13 +103,16 @@ export async function measureLatency(o: LatencyOptions): Promise<LatencyResult> 
 	const fwd = await spawnForwarder();
 	const hub = await spawnBenchHub();
 	const mem = await spawnBenchHub([], ":memory:");
+	const log = await spawnLoglineRelay();
 	const f: Samples = { push: [], ack: [] };
+	const l: Samples = { push: [], ack: [] };
 	const h: Samples = { push: [], ack: [] };
 	const m: Samples = { push: [], ack: [] };
 	try {
 		for (let r = 0; r < o.rounds; r++) {
 			const warmup = r === 0 ? o.warmup : 100;
 			await measureOn(fwd, "forwarder", o, `lat${r}`, warmup, f);
+			await measureOn(log, "logline", o, `lat${r}`, warmup, l);
 			await measureOn(hub, "hub", o, `lat${r}`, warmup, h);
 			await measureOn(mem, "hub", o, `lat${r}`, warmup, m);
 		}
@@ -113,10 +120,12 @@ export async function measureLatency(o: LatencyOptions): Promise<LatencyResult> 
 			options: o,
 			relay: { push: summarize(h.push), ack: summarize(h.ack) },
 			memory: { push: summarize(m.push), ack: summarize(m.ack) },
+			logline: { push: summarize(l.push), ack: null },
 			forwarder: { push: summarize(f.push), ack: null },
 		};
 	} finally {
 		await fwd.stop();
+		await log.stop();
 		await hub.cleanup();
 		await mem.cleanup();
 	}

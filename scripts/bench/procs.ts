@@ -1,6 +1,7 @@
 /**
  * The processes the benchmark measures: the hub (`node dist/cli.js hub`, a real separate process with its
- * own event loop and a temp database) and the bare forwarder (this bundle run with `--role forwarder`).
+ * own event loop and a temp database), the bare forwarder (this bundle run with `--role forwarder`) and the
+ * log-line relay (`--role logline`).
  * Both listen on an ephemeral port and print it; we read it from their stdout.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -224,6 +225,11 @@ export async function spawnBenchHub(extraArgs: string[] = [], store?: string, op
 			cleanup();
 		},
 	};
+}
+
+/** The log-line relay (scripts/bench/logline-relay.ts), a model of the original claude-relay, as its own process. */
+export async function spawnLoglineRelay(): Promise<Child> {
+	return startChild(process.execPath, [built.bench, "--role", "logline"], {}, /logline relay listening (\d+)/, "the log-line relay");
 }
 
 /** The bare ws forwarder (scripts/bench/forwarder.ts) as its own process. */

@@ -5,7 +5,7 @@
  * barely moves when the machine is busy, and it says whether the server was the bottleneck.
  */
 import type { Child } from "./procs.js";
-import { samplePeakSize, selfCpuMs, spawnBenchHub, spawnForwarder } from "./procs.js";
+import { samplePeakSize, selfCpuMs, spawnBenchHub, spawnForwarder, spawnLoglineRelay } from "./procs.js";
 import type { Mode } from "./wire.js";
 
 export interface Round {
@@ -49,7 +49,9 @@ export function medianRound(rounds: readonly Round[]): Round {
 export interface Compared {
 	relay: Round;
 	forwarder: Round;
-	rounds: { relay: Round[]; forwarder: Round[] };
+	/** The log-line relay's median round, when asked for (`withLogline`). */
+	logline: Round | null;
+	rounds: { relay: Round[]; forwarder: Round[]; logline: Round[] };
 	/** The largest the hub's SQLite WAL file got during the whole scenario; null on another store. */
 	peakWalBytes: number | null;
 }
@@ -57,31 +59,38 @@ export interface Compared {
 /**
  * The shape every rate scenario shares: start a forwarder and a hub, warm both up (JIT, SQLite page cache)
  * in rooms of their own, then alternate measured rounds on fresh rooms, forwarder first, and keep the
- * median of each side.
+ * median of each side. `withLogline` adds the log-line relay (the model of the original claude-relay) as a
+ * third side, after the forwarder in each round.
  */
 export async function compareWithForwarder<O>(
 	options: O & { rounds: number },
 	warm: O,
 	roomPrefix: string,
 	measureOn: (server: Child, mode: Mode, o: O, room: string) => Promise<Round>,
+	withLogline = false,
 ): Promise<Compared> {
 	const fwd = await spawnForwarder();
+	const log = withLogline ? await spawnLoglineRelay() : null;
 	const hub = await spawnBenchHub();
 	const onFile = hub.db !== ":memory:" && !/^rediss?:/i.test(hub.db);
 	const walPeak = onFile ? samplePeakSize(`${hub.db}-wal`) : null;
 	try {
 		await measureOn(fwd, "forwarder", warm, "warm");
+		if (log) await measureOn(log, "logline", warm, "warm");
 		await measureOn(hub, "hub", warm, "warm");
-		const rounds: Compared["rounds"] = { relay: [], forwarder: [] };
+		const rounds: Compared["rounds"] = { relay: [], forwarder: [], logline: [] };
 		for (let r = 0; r < options.rounds; r++) {
 			rounds.forwarder.push(await measureOn(fwd, "forwarder", options, `${roomPrefix}${r}`));
+			if (log) rounds.logline.push(await measureOn(log, "logline", options, `${roomPrefix}${r}`));
 			rounds.relay.push(await measureOn(hub, "hub", options, `${roomPrefix}${r}`));
 		}
 		const peakWalBytes = walPeak ? walPeak() : null;
-		return { relay: medianRound(rounds.relay), forwarder: medianRound(rounds.forwarder), rounds, peakWalBytes };
+		const logline = log ? medianRound(rounds.logline) : null;
+		return { relay: medianRound(rounds.relay), forwarder: medianRound(rounds.forwarder), logline, rounds, peakWalBytes };
 	} finally {
 		walPeak?.();
 		await fwd.stop();
+		await log?.stop();
 		await hub.cleanup();
 	}
 }

@@ -3,7 +3,8 @@
  * sends in flight. Against the hub a send counts once its `result` came back (committed) and B got its push;
  * a run ends when every send is both acknowledged and received, and B must have received every one, in
  * order, once. The forwarder has no acknowledgement: its window is counted by B's receipts.
- * Rounds alternate forwarder and hub; the median round of each is reported.
+ * The log-line relay has none either (like the original claude-relay it models). Rounds alternate
+ * forwarder, log-line relay and hub; the median round of each is reported.
  */
 import type { Child } from "./procs.js";
 import { compareWithForwarder, measured, type Round } from "./rounds.js";
@@ -20,7 +21,9 @@ export interface ThroughputResult {
 	options: ThroughputOptions;
 	relay: Round;
 	forwarder: Round;
-	rounds: { relay: Round[]; forwarder: Round[] };
+	/** The log-line relay (the model of the original claude-relay). */
+	logline: Round | null;
+	rounds: { relay: Round[]; forwarder: Round[]; logline: Round[] };
 	/** The largest the hub's SQLite WAL file got during the scenario (null on another store). */
 	peakWalBytes: number | null;
 }
@@ -52,7 +55,7 @@ export function runThroughput(a: Wire, b: Wire, mode: Mode, o: Pick<ThroughputOp
 			if (i < 0) return;
 			if (i !== received) return fail(new Error(`receiver got message ${i}, expected ${received} (lost, duplicated or out of order)`));
 			received++;
-			if (mode === "forwarder") fill();
+			if (mode !== "hub") fill();
 			finish();
 		};
 		a.onText = (text) => {
@@ -81,5 +84,5 @@ async function measureOn(server: Child, mode: Mode, o: ThroughputOptions, room: 
 
 export async function measureThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
 	const warm = { ...o, messages: Math.min(o.messages, 5_000) };
-	return { options: o, ...(await compareWithForwarder(o, warm, "tput", measureOn)) };
+	return { options: o, ...(await compareWithForwarder(o, warm, "tput", measureOn, true)) };
 }

@@ -130,13 +130,16 @@ export function bodyOf(tag: string, index: number, bytes: number): string {
 	return prefix.length >= bytes ? prefix : prefix + "x".repeat(bytes - prefix.length);
 }
 
-/** What a hot loop talks to: the hub (hello first, `send` frames answered by `result`) or the bare forwarder. */
-export type Mode = "hub" | "forwarder";
+/**
+ * What a hot loop talks to: the hub (hello first, `send` frames answered by `result`), the bare forwarder,
+ * or the log-line relay (hello first, `send` frames pushed as `message` frames, never answered).
+ */
+export type Mode = "hub" | "forwarder" | "logline";
 
-/** Opens a connection and, against the hub, says hello as `session` in `room`. */
+/** Opens a connection and, against the hub or the log-line relay, says hello as `session` in `room`. */
 export async function connectAs(url: string, mode: Mode, session: string, room: string): Promise<Wire> {
 	const w = await Wire.open(url);
-	if (mode === "hub") await w.hello(session, room);
+	if (mode !== "forwarder") await w.hello(session, room);
 	return w;
 }
 
@@ -149,13 +152,13 @@ export function sendFrame(id: number, to: string, body: string): string {
 }
 
 /**
- * The receiving side, the same cheap work for both targets (so the clients, which share two cores with the
+ * The receiving side, the same cheap work for every target (so the clients, which share two cores with the
  * server, cost as little as possible): the index carried by the body of a delivery (the hub's `message`
- * push, or the forwarded `send` frame itself), or -1 for any other frame (presence pushes, results).
+ * or the log-line relay's `message` push, or the forwarded `send` frame itself), or -1 for any other frame (presence pushes, results).
  * Bodies are "<tag><index> xxx...", and "body" is the first field holding a quote-free string before it.
  */
 export function indexOfDelivery(mode: Mode, text: string): number {
-	if (!text.startsWith(mode === "hub" ? '{"type":"message"' : '{"type":"send"')) return -1;
+	if (!text.startsWith(mode === "forwarder" ? '{"type":"send"' : '{"type":"message"')) return -1;
 	const at = text.indexOf('"body":"');
 	if (at < 0) return -1;
 	const start = at + 9; // past `"body":"` and the one-letter tag

@@ -146,7 +146,8 @@ export class SqliteOperatorStore implements OperatorStore {
 	async sizeBytes(): Promise<number | null> {
 		const file = this.file();
 		let total = 0;
-		for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+		// -appends: the store's journal of appends not yet committed (sqlite-journal.ts).
+		for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-appends`]) {
 			try {
 				total += statSync(f).size;
 			} catch {

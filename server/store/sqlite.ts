@@ -6,12 +6,16 @@
  * loss or OS crash (the last transactions can roll back); `synchronous: "full"` fsyncs the WAL on every
  * commit and survives that too, at a large cost in throughput.
  *
- * Throughput: `append` uses group commit. Appends issued in the same event-loop turn are queued and
- * written in ONE transaction on setImmediate; each promise settles after that transaction. One commit per
- * turn instead of one per message is what makes >= 10,000 durable sends/s from one sender possible when
- * it pipelines its sends; a sender that waits for each reply still pays one commit (~100 us) per message.
- * Every other operation first flushes the queue synchronously, so it sees every append made before it
- * (except while the WAL is over its ceiling, below: then appends wait, and are not yet visible).
+ * Latency and throughput: `append` uses group commit behind a write-ahead journal (sqlite-journal.ts).
+ * Appends issued in the same event-loop turn are queued and, on setImmediate, inserted in ONE batch into an
+ * open write transaction, and the batch's records are appended to the journal with one write(2); each
+ * promise settles after that write, which makes the messages as durable as a WAL commit at
+ * synchronous=NORMAL (they survive the process, not a power loss). The transaction itself is committed
+ * COMMIT_DELAY_MS later, with every batch since: a SQLite commit (80-150 us on the hub's VM) is no longer
+ * between a send and its push, and one commit covers many turns. Recovery at open inserts again what the
+ * journal holds past the database's last seq. Every other operation first flushes the queue and commits,
+ * synchronously, so it sees every append made before it and writes in its own transaction (except while
+ * the WAL is over its ceiling, below: then appends wait, and are not yet visible).
  *
  * The WAL file: a worker thread checkpoints it off the event loop, rewinds it once it is past
  * `walMaxBytes`, and truncates it to zero when the hub is idle (see startCheckpointer). If the writer
@@ -30,6 +34,7 @@ import { newMessageId, seqOfMessageId, uniqueRecipients } from "./ids.js";
 import { DamagedDatabaseError, integrityProblems, isCorruption } from "./integrity.js";
 import { migrate } from "./migrations.js";
 import { SqliteClaimStore } from "./sqlite-claims.js";
+import { AppendJournal, type JournalRecord } from "./sqlite-journal.js";
 import { SqliteOperatorStore } from "./sqlite-operator.js";
 import { MESSAGE, type MessageRow, toMessage } from "./sqlite-rows.js";
 import { SqliteStateStore } from "./sqlite-state.js";
@@ -94,6 +99,16 @@ const CHECKPOINT_EVERY_MS = 100;
  */
 const MAX_BATCH_APPENDS = 1000;
 const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How long appends stay in the open transaction (durable in the journal) before it is committed. Longer
+ * makes commits rarer (each costs about as much as a single-message commit) and holds SQLite's write lock
+ * longer; another process's writer waits for it (busy timeout).
+ */
+const COMMIT_DELAY_MS = 5;
+
+/** The journal is emptied after a commit once it holds this much (what recovery reads is at most about this). */
+const JOURNAL_RESET_BYTES = 1024 * 1024;
 
 /** While appends wait for the checkpointer to truncate the WAL, how often they look again. */
 const WAL_WAIT_MS = 5;
@@ -201,6 +216,16 @@ function prepareStatements(db: Database.Database) {
 	};
 
 	return {
+		// The open write transaction of appends (see the header).
+		begin: db.prepare("BEGIN IMMEDIATE"),
+		commit: db.prepare("COMMIT"),
+		rollback: db.prepare("ROLLBACK"),
+		insertMessageExact: db.prepare<
+			[number, string, string, string, string, string, string | null, string | null, number, string | null, string | null, number | null]
+		>(
+			`INSERT INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients, thread, human)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		),
 		getSession: db.prepare<[string, string], SessionRow>(`SELECT ${SESSION} FROM sessions WHERE room = ? AND session = ?`),
 		insertSession: db.prepare<[string, string, string, string, number, number, number]>(
 			`INSERT INTO sessions (room, session, secret_hash, meta, first_seen, last_seen, ephemeral) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -426,6 +451,15 @@ export class SqliteStore implements Store {
 	private closed = false;
 	private queue: QueuedAppend[] = [];
 	private flushTimer: NodeJS.Immediate | null = null;
+	/** The write-ahead journal of appends (sqlite-journal.ts). */
+	private journal: AppendJournal | null = null;
+	/**
+	 * The open write transaction of appends, while there is one: the records it holds (answered, in the
+	 * journal, not yet committed: kept to insert them again should SQLite roll the transaction back), their
+	 * body bytes, and the next seq to assign.
+	 */
+	private uncommitted: { records: JournalRecord[]; bytes: number; next: number } | null = null;
+	private commitTimer: NodeJS.Timeout | null = null;
 	/** Set while appends wait for the WAL to come back under its ceiling. */
 	private walWait: NodeJS.Timeout | null = null;
 	/**
@@ -485,9 +519,14 @@ export class SqliteStore implements Store {
 				if (this.conn) this.conn.db.pragma("wal_autocheckpoint = 1000");
 			});
 			migrate(db);
-			this.conn = { db, st: prepareStatements(db) };
+			const st = prepareStatements(db);
+			this.journal = new AppendJournal(`${file}-appends`, this.options.synchronous === "full");
+			this.recover(db, st, this.journal);
+			this.conn = { db, st };
 			this.topics.attach(db);
 		} catch (err) {
+			this.journal?.close();
+			this.journal = null;
 			db.close();
 			await this.checkpointer?.terminate();
 			this.checkpointer = null;
@@ -502,7 +541,21 @@ export class SqliteStore implements Store {
 		if (!conn) return;
 		if (this.walWait) clearTimeout(this.walWait);
 		this.flush(true);
-		await this.pushed.close();
+		let committed = true;
+		try {
+			this.commitOpen();
+			await this.pushed.close();
+			this.commitOpen();
+		} catch (err) {
+			// The journal keeps what could not be committed: the next open inserts it. Closing goes on.
+			committed = false;
+			const storage = err instanceof StorageError ? err : sqliteStorageError(err);
+			if (storage) this.health.failed("close", storage);
+		}
+		// Everything in the journal is committed now.
+		if (committed) this.journal?.reset();
+		this.journal?.close();
+		this.journal = null;
 		this.conn = null;
 		await this.checkpointer?.terminate();
 		// Cheap, and what SQLite recommends before closing a long-lived connection.
@@ -799,11 +852,91 @@ export class SqliteStore implements Store {
 
 	// -----------------------------------------------------------------------------------------------------
 
-	/** The open connection, after writing any queued appends so the caller sees them. */
+	/** The open connection, after writing and committing any queued appends so the caller sees them. */
 	private ready(): Connection {
 		if (!this.conn) throw new Error(this.closed ? "store is closed" : "store is not open");
 		this.flush();
+		this.commitOpen();
 		return this.conn;
+	}
+
+	/**
+	 * At open: inserts again the journal's records that no commit holds (above the last seq: records are
+	 * journaled and committed in seq order, so the committed ones are a prefix), in one transaction, then
+	 * empties the journal. They were answered, so they must exist exactly as answered. Both steps hold the
+	 * write lock, which a hub also holds whenever it journals: a second process opening the same file while a
+	 * hub runs reads only what that hub committed (and skips it), and never truncates what it has not.
+	 */
+	private recover(db: Database.Database, st: Statements, journal: AppendJournal): void {
+		db.transaction(() => this.insertUncommitted(st, journal.read())).immediate();
+		db.transaction(() => {
+			const last = st.lastSeq.get() ?? 0;
+			if (journal.read().every((r) => r.seq <= last)) journal.reset();
+		}).immediate();
+	}
+
+	/**
+	 * Inserts, exactly, the journal records no commit holds: those above the last seq (records are journaled
+	 * and committed in seq order, so the committed ones are a prefix). Inside a write transaction.
+	 */
+	private insertUncommitted(st: Statements, records: readonly JournalRecord[]): void {
+		const last = st.lastSeq.get() ?? 0;
+		for (const r of records) if (r.seq > last) this.insertRecord(st, r);
+	}
+
+	/** One journal record's rows, exactly (recovery, and after SQLite rolled the open transaction back). */
+	private insertRecord(st: Statements, r: JournalRecord): void {
+		st.insertMessageExact.run(r.seq, r.id, r.room, r.from, r.to, r.body, r.replyTo, r.key, r.sentAt, r.stored, r.thread, r.human);
+		for (const recipient of r.recipients) st.insertPending.run(r.room, recipient, r.seq);
+	}
+
+	/**
+	 * Opens the write transaction of appends if none is open (and schedules its commit). If SQLite rolled an
+	 * open one back by itself (it may, on SQLITE_FULL or an I/O error), its records are inserted again first:
+	 * they were answered. Throws if that fails (the records stay in the journal and in memory).
+	 */
+	private openTransaction(conn: Connection): NonNullable<SqliteStore["uncommitted"]> {
+		const { db, st } = conn;
+		if (this.uncommitted && db.inTransaction) return this.uncommitted;
+		const owed = this.uncommitted?.records ?? [];
+		if (db.inTransaction) st.rollback.run();
+		st.begin.run();
+		try {
+			// Another store on this file (a second hub) that died after answering left records here: they go
+			// in before this one assigns a seq. Our own owed records are in the journal too, so then they are
+			// inserted from there (another store may have inserted them already: they are at or below last).
+			const journal = this.journal;
+			if (journal?.changedElsewhere()) this.insertUncommitted(st, journal.read());
+			else this.insertUncommitted(st, owed);
+		} catch (err) {
+			st.rollback.run();
+			throw err;
+		}
+		const next = Math.max((st.lastSeq.get() ?? 0) + 1, this.uncommitted?.next ?? 0);
+		this.uncommitted = { records: owed, bytes: this.uncommitted?.bytes ?? 0, next };
+		this.commitTimer ??= setTimeout(() => {
+			this.commitTimer = null;
+			try {
+				this.commitOpen();
+			} catch (err) {
+				// Reported by the next operation too; the records wait in memory and in the journal.
+				const storage = err instanceof StorageError ? err : sqliteStorageError(err);
+				if (storage) this.health.failed("append", storage);
+			}
+		}, COMMIT_DELAY_MS);
+		return this.uncommitted;
+	}
+
+	/** Commits the open transaction of appends, if any, and empties the journal once it is big enough. */
+	private commitOpen(): void {
+		if (this.commitTimer) clearTimeout(this.commitTimer);
+		this.commitTimer = null;
+		const conn = this.conn;
+		if (!conn || !this.uncommitted) return;
+		if (!conn.db.inTransaction) this.openTransaction(conn);
+		conn.st.commit.run();
+		this.uncommitted = null;
+		if (this.journal && this.journal.size >= JOURNAL_RESET_BYTES) this.journal.reset();
 	}
 
 	/**
@@ -815,18 +948,36 @@ export class SqliteStore implements Store {
 		if (this.flushTimer) clearImmediate(this.flushTimer);
 		this.flushTimer = null;
 		while (this.queue.length > 0) {
-			if (!force && this.walOverCeiling()) {
+			// The WAL only grows at a commit: its size is looked at before each transaction, not each batch.
+			if (!force && !this.uncommitted && this.walOverCeiling()) {
 				this.walWait ??= setTimeout(() => {
 					this.walWait = null;
 					this.flush();
 				}, WAL_WAIT_MS);
 				return;
 			}
+			// One transaction holds at most MAX_BATCH_APPENDS appends and about MAX_BATCH_BODY_BYTES of bodies.
+			const held = this.uncommitted;
+			const room = held ? MAX_BATCH_APPENDS - held.records.length : MAX_BATCH_APPENDS;
 			let n = 0;
-			for (let bytes = 0; n < this.queue.length && n < MAX_BATCH_APPENDS && (n === 0 || bytes < MAX_BATCH_BODY_BYTES); n++) {
+			let bytes = held?.bytes ?? 0;
+			for (; n < this.queue.length && n < room && (n === 0 || bytes < MAX_BATCH_BODY_BYTES); n++) {
 				bytes += (this.queue[n] as QueuedAppend).input.body.length;
 			}
+			if (held && (n === 0 || held.bytes >= MAX_BATCH_BODY_BYTES)) {
+				this.commitQueued();
+				continue;
+			}
 			this.commit(this.queue.splice(0, n));
+		}
+	}
+
+	/** commitOpen for flush: a failure fails the appends waiting in the queue, which cannot be written. */
+	private commitQueued(): void {
+		try {
+			this.commitOpen();
+		} catch (err) {
+			for (const q of this.queue.splice(0)) q.reject(err);
 		}
 	}
 
@@ -848,23 +999,36 @@ export class SqliteStore implements Store {
 		return true;
 	}
 
-	/** Writes one batch of appends in one transaction and settles their promises. */
+	/**
+	 * Writes one batch of appends into the open transaction, appends their records to the journal with one
+	 * write, and settles their promises: durable once the write returned.
+	 */
 	private commit(batch: QueuedAppend[]): void {
 		let results: AppendResult[];
 		try {
-			if (!this.conn) throw new Error("store is closed");
+			if (!this.conn || !this.journal) throw new Error("store is closed");
 			const { db, st } = this.conn;
-			results = db
-				.transaction(() => {
-					// Seqs are taken inside the write transaction (so two processes on one file cannot collide),
-					// read once per batch and counted up here: one native call less per message.
-					const next = { seq: (st.lastSeq.get() ?? 0) + 1 };
-					if (batch.some((q) => q.input.topic)) this.topics.revalidate(db);
-					return batch.map((q) => this.insert(st, q.input, next));
-				})
-				.immediate();
+			const journal = this.journal;
+			const open = this.openTransaction(this.conn);
+			const records: JournalRecord[] = [];
+			try {
+				// Seqs are taken inside the write transaction (so two processes on one file cannot collide),
+				// read when it began and counted up here: no native call per message.
+				const next = { seq: open.next };
+				if (batch.some((q) => q.input.topic)) this.topics.revalidate(db);
+				results = batch.map((q) => this.insert(st, q.input, next, records));
+				if (records.length > 0) journal.append(records);
+				open.next = next.seq;
+			} catch (err) {
+				// The whole transaction is rolled back (no savepoint per batch: two statements less per send, for a
+				// path taken only when the storage fails); openTransaction inserts the earlier batches again.
+				if (db.inTransaction) st.rollback.run();
+				throw err;
+			}
+			open.records.push(...records);
+			for (const q of batch) open.bytes += q.input.body.length;
 		} catch (err) {
-			// The transaction rolled back: none of the batch was written, so all of it fails.
+			// None of the batch was written, so all of it fails.
 			for (const q of batch) q.reject(err);
 			return;
 		}
@@ -877,7 +1041,7 @@ export class SqliteStore implements Store {
 	 * key was seen, and only a duplicate pays for reading the earlier message. Earlier appends of the same
 	 * batch are visible to it.
 	 */
-	private insert(st: Statements, input: AppendInput, next: { seq: number }): AppendResult {
+	private insert(st: Statements, input: AppendInput, next: { seq: number }, records: JournalRecord[]): AppendResult {
 		const { room, from, to, body, replyTo, key, sentAt } = input;
 		const seq = next.seq;
 		const id = newMessageId(seq);
@@ -899,6 +1063,7 @@ export class SqliteStore implements Store {
 		}
 		next.seq++;
 		for (const r of recipients) st.insertPending.run(room, r, seq);
+		records.push({ seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, human: input.human ? 1 : null, recipients });
 		return { message, duplicate: false, recipients };
 	}
 
