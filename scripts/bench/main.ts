@@ -251,7 +251,7 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				{
 					scenario: "reconnect storm",
 					metric: "hub's longest event-loop block (mean delay)",
-					relay: r.maxBlockMs === null ? "n/a" : `${ms(r.maxBlockMs)} (${ms(r.meanDelayMs ?? 0)})`,
+					relay: r.maxBlockMs === null ? "n/a" : `${ms(r.maxBlockMs)} at ${s(r.maxBlockAtMs ?? 0)} (mean ${ms(r.meanDelayMs ?? 0)})`,
 					forwarder: "",
 					ratio: "",
 					target: "≤ 100 ms",
