@@ -5,8 +5,8 @@
  * (one at a time), beside the same pair on one hub on the same Redis and the bare forwarder, in rounds that
  * alternate them (median round; latency samples pooled).
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createConnection, createServer } from "node:net";
+import { spawnSync } from "node:child_process";
+import { REDIS_SERVER, startRedisServer } from "../redis-server.js";
 import { runLatency, type Samples } from "./latency.js";
 import { type BenchHub, type Child, spawnBenchHub, spawnForwarder, tempDir } from "./procs.js";
 import { measured, medianRound, type Round } from "./rounds.js";
@@ -48,56 +48,10 @@ export type MultiHubResult =
 	  }
 	| { available: false; reason: string };
 
-const REDIS_SERVER = process.env.REDIS_SERVER ?? "redis-server";
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const srv = createServer();
-		srv.once("error", reject);
-		srv.listen(0, "127.0.0.1", () => {
-			const { port } = srv.address() as { port: number };
-			srv.close(() => resolve(port));
-		});
-	});
-}
-
-function pong(port: number): Promise<boolean> {
-	return new Promise((resolve) => {
-		const sock = createConnection({ port, host: "127.0.0.1" });
-		const done = (ok: boolean) => {
-			sock.destroy();
-			resolve(ok);
-		};
-		sock.setTimeout(500, () => done(false));
-		sock.once("error", () => done(false));
-		sock.once("connect", () => sock.write("PING\r\n"));
-		sock.once("data", (d) => done(d.toString().startsWith("+PONG")));
-	});
-}
-
 async function startRedis(dir: string): Promise<{ url: string; stop: () => Promise<void>; version: string }> {
-	const port = await freePort();
-	const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", dir, "--daemonize", "no"];
-	const proc: ChildProcess = spawn(REDIS_SERVER, args, { stdio: "ignore" });
-	const deadline = Date.now() + 10_000;
-	while (!(await pong(port))) {
-		if (proc.exitCode !== null || Date.now() > deadline) {
-			proc.kill("SIGKILL");
-			throw new Error(`redis-server did not start on port ${port}`);
-		}
-		await new Promise((r) => setTimeout(r, 25));
-	}
+	const redis = await startRedisServer({ aof: { dir, fsync: "everysec" } });
 	const version = /v=(\S+)/.exec(spawnSync(REDIS_SERVER, ["--version"], { encoding: "utf8" }).stdout)?.[1] ?? "?";
-	return {
-		url: `redis://127.0.0.1:${port}`,
-		version,
-		stop: async () => {
-			if (proc.exitCode !== null) return;
-			const exited = new Promise((r) => proc.once("exit", r));
-			proc.kill("SIGTERM");
-			await exited;
-		},
-	};
+	return { url: redis.url, version, stop: redis.stop };
 }
 
 async function throughputRound(from: Child, to: Child, mode: Mode, o: MultiHubOptions, room: string, others: Child[]): Promise<Round> {
