@@ -42,6 +42,11 @@ export interface StormResult {
 	maxBlockAtMs: number | null;
 	/** Mean event-loop delay over the storm, ms. */
 	meanDelayMs: number | null;
+	/**
+	 * The 500 ms windows read during the storm, and those whose read failed (the hub did not answer /metrics):
+	 * a window not read is a block not seen, so the block is reported only when nearly all were.
+	 */
+	lagWindows: { read: number; failed: number; lastError: string | null };
 }
 
 interface StormClient {
@@ -54,6 +59,9 @@ interface StormClient {
 	wire: Wire | null;
 }
 
+/** Why the last /metrics read failed (for the report). */
+let scrapeError: string | null = null;
+
 async function scrapeLag(port: number): Promise<{ max: number; mean: number } | null> {
 	try {
 		const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -63,8 +71,10 @@ async function scrapeLag(port: number): Promise<{ max: number; mean: number } | 
 		};
 		const max = read("nodejs_eventloop_lag_max_seconds");
 		const mean = read("nodejs_eventloop_lag_mean_seconds");
+		if (!Number.isFinite(max)) scrapeError = "no nodejs_eventloop_lag_max_seconds in /metrics";
 		return Number.isFinite(max) ? { max, mean } : null;
-	} catch {
+	} catch (err) {
+		scrapeError = String((err as Error).cause ?? (err as Error).message).slice(0, 120);
 		return null;
 	}
 }
@@ -163,8 +173,14 @@ export async function measureStorm(o: StormOptions): Promise<StormResult> {
 		let lag: { max: number; mean: number } | null = null;
 		let worstAt = 0;
 		const windows: number[] = [];
+		const lagWindows = { read: 0, failed: 0, lastError: null as string | null };
 		const take = (l: { max: number; mean: number } | null) => {
-			if (!l) return;
+			if (!l) {
+				lagWindows.failed++;
+				lagWindows.lastError = scrapeError;
+				return;
+			}
+			lagWindows.read++;
 			// A window with no timer turn in it (none completed) reports NaN.
 			if (Number.isFinite(l.mean)) windows.push(l.mean);
 			if (!lag || l.max > lag.max) {
@@ -202,6 +218,7 @@ export async function measureStorm(o: StormOptions): Promise<StormResult> {
 			maxBlockMs: lag ? (lag as { max: number }).max : null,
 			maxBlockAtMs: lag ? worstAt : null,
 			meanDelayMs: lag ? (lag as { mean: number }).mean : null,
+			lagWindows,
 		};
 	} finally {
 		for (const c of clients) c?.wire?.close();
