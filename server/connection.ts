@@ -20,6 +20,7 @@ import { CloseCode, type ErrorCode } from "./errors.js";
 import type { HandlerContext } from "./handlers/context.js";
 import type { Message, PeerInfo, RequestId, SessionMeta } from "./protocol.js";
 import type { InboundGate } from "./inbound.js";
+import { messageFrame } from "./message-json.js";
 import { TokenBucket } from "./rate-limit.js";
 
 export interface BoundSession {
@@ -219,7 +220,7 @@ export class Connection {
 		if (!this.open || message.seq <= this.#cursor) return false;
 		if (this.#mode === "live" && !this.#overHighWater()) {
 			this.#cursor = message.seq;
-			this.sendText(Buffer.from(frame ? frame() : JSON.stringify({ type: "message", message })));
+			this.sendText(Buffer.from(frame ? frame() : messageFrame(message)));
 			return true;
 		}
 		this.#dirty = true;
@@ -295,7 +296,7 @@ export class Connection {
 				break;
 			}
 			this.#cursor = message.seq;
-			const frame = Buffer.from(JSON.stringify({ type: "message", message }));
+			const frame = Buffer.from(messageFrame(message));
 			bytes += frame.length;
 			frames++;
 			if (this.sendText(frame)) pushed.push({ seq: message.seq, recipients: [s.session] });

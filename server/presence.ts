@@ -21,6 +21,7 @@ import { type ClaimRequest, type Directory, type DirectoryEntry, type DirectoryE
 import { CloseCode, ErrorCode, RelayError } from "./errors.js";
 import type { Fanout, FanoutEvent } from "./fanout.js";
 import { HubEvents } from "./events.js";
+import { messageFrame } from "./message-json.js";
 import type { Logger } from "./logger.js";
 import type { Message, PeerInfo, ReceiptPush, SessionMeta } from "./protocol.js";
 import type { ForgetResult, PushedDelivery, Store } from "./store/store.js";
@@ -712,7 +713,7 @@ export class Presence {
 	deliver(message: Message, recipients: readonly string[]): void {
 		// One serialization per message, however many recipients (a broadcast to 50 stringified it 50 times).
 		let text: string | undefined;
-		const frame = () => (text ??= JSON.stringify({ type: "message", message }));
+		const frame = () => (text ??= messageFrame(message));
 		const pushed: string[] = [];
 		for (const recipient of recipients) {
 			const key = sessionKey(message.room, recipient);

@@ -7,6 +7,7 @@ import type { RawData } from "ws";
 import type { Connection } from "./connection.js";
 import type { Handler, HandlerContext } from "./handlers/context.js";
 import { Deferred } from "./inbound.js";
+import { sendResultFrame } from "./message-json.js";
 import { CloseCode, ErrorCode, isRelayError } from "./errors.js";
 import { handleForget } from "./handlers/forget.js";
 import { handleHello } from "./handlers/hello.js";
@@ -23,7 +24,7 @@ import { handleUnwatch, handleWatch } from "./handlers/watch.js";
 import { handleReceipts } from "./handlers/receipts.js";
 import { handleThread } from "./handlers/thread.js";
 import { handleSubscribe, handleTopics, handleUnsubscribe } from "./handlers/topics.js";
-import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestType } from "./protocol.js";
+import { ClientFrame, REQUEST_TYPES, type RequestId, type RequestType, type ResultOf } from "./protocol.js";
 import { StorageError } from "./store/store.js";
 
 const handlers: { [T in RequestType]: Handler<T> } = {
@@ -189,7 +190,9 @@ export async function routeFrame(
 		const handled = handler(ctx, conn, frame as never);
 		if (LARGE_ANSWERS.has(frame.type)) gate.until(handled);
 		const result = await handled;
-		conn.reply(frame.id, result);
+		// A send's result carries its message, as already serialized for the journal and the pushes.
+		if (frame.type === "send") conn.sendText(sendResultFrame(frame.id, result as ResultOf<"send">));
+		else conn.reply(frame.id, result);
 		if (frame.type === "hello") ctx.presence.afterHello(conn);
 		if (frame.type === "bye") ctx.presence.leave(conn, "bye");
 	} catch (err) {

@@ -12,6 +12,7 @@ import { newMessageId, seqOfMessageId } from "../server/store/ids.js";
 import { DamagedDatabaseError } from "../server/store/integrity.js";
 import { MIGRATIONS } from "../server/store/migrations.js";
 import { PushedBuffer, type PushedMark } from "../server/store/receipts.js";
+import { decodeRecords, encodeRecords, type JournalRecord } from "../server/store/sqlite-journal.js";
 import type { AppendInput } from "../server/store/store.js";
 import { storeSuite } from "./store.suite.js";
 
@@ -167,6 +168,33 @@ describe("SqliteStore only", () => {
 		await b.close();
 	});
 
+	it("answers an append once it is journaled and inserts its rows on the next turn: retries, replies and reads in between see it", async () => {
+		const store = await open();
+		const waiting = store as unknown as { unapplied: unknown[]; flush(): void };
+		const first = await store.append({ ...dm(1), key: "k1" });
+		// Answered, and not inserted yet (the promise settled in the turn that journaled it).
+		expect(waiting.unapplied.length).toBe(1);
+		// The next batch, handled before that turn's inserts, puts them in first: the retry finds it by its
+		// key, the reply takes its thread.
+		const retry = store.append({ ...dm(1), key: "k1" });
+		const reply = store.append({ ...dm(2), replyTo: first.message.id });
+		waiting.flush();
+		expect(await retry).toMatchObject({ duplicate: true, message: first.message, recipients: ["bob"] });
+		const answered = await reply;
+		expect(answered.message.thread).toBe(first.message.id);
+		expect(waiting.unapplied.length).toBe(1);
+		// A read inserts what waits first.
+		expect(await store.getMessage("r", answered.message.id, "bob")).toEqual(answered.message);
+		expect(waiting.unapplied.length).toBe(0);
+		expect((await store.pending("r", "bob", { limit: 10 })).messages).toEqual([first.message, answered.message]);
+		// Two appends of one key in one batch: one message.
+		const [x, y] = await Promise.all([store.append({ ...dm(3), key: "k3" }), store.append({ ...dm(3), key: "k3" })]);
+		expect([x?.duplicate, y?.duplicate]).toEqual([false, true]);
+		expect(y?.message).toEqual(x?.message);
+		expect(await store.countPending("r", "bob")).toBe(3);
+		await store.close();
+	});
+
 	it("a second store on the same file inserts what a first one answered and died before committing, before it assigns a seq", async () => {
 		const a = await open();
 		const b = await open();
@@ -185,6 +213,28 @@ describe("SqliteStore only", () => {
 		expect(next.message.seq).toBe((answered[1]?.message.seq ?? 0) + 1);
 		expect((await b.pending("r", "bob", { limit: 10 })).messages.map((m) => m.body)).toEqual(["message 0", "message 1", "message 2", "message 3"]);
 		expect((await b.append({ ...dm(1), key: "a1" })).duplicate).toBe(true);
+		await b.close();
+	});
+
+	it("journal records carry the message as answered, and a journal of the earlier 13-field rows still recovers", async () => {
+		const a = await open();
+		const reply = await a.append(dm(0)).then((r) => a.append({ ...dm(1), key: "k1", replyTo: r.message.id, to: "*", recipients: ["bob", "carol"] }));
+		const copy = join(dir, "v2.db");
+		crashCopy(copy);
+		await a.close();
+		const records = decodeRecords(readFileSync(`${copy}-appends`));
+		const last = records.at(-1) as JournalRecord;
+		expect(last.message).toEqual(reply.message);
+		expect(last).toMatchObject({ key: "k1", thread: reply.message.thread, stored: JSON.stringify(["bob", "carol"]), recipients: ["bob", "carol"], human: null });
+		// The same records written as the previous version wrote them (no message: the 13-field row) read back
+		// the same, and a store recovers from them.
+		const old = records.map(({ message: _, ...r }) => r);
+		expect(decodeRecords(encodeRecords(old))).toEqual(old);
+		writeFileSync(`${copy}-appends`, encodeRecords(old));
+		const b = new SqliteStore({ file: copy });
+		await b.open();
+		expect((await b.pending("r", "carol", { limit: 10 })).messages).toEqual([reply.message]);
+		expect((await b.append({ ...dm(1), key: "k1", to: "*", recipients: ["bob", "carol"] })).duplicate).toBe(true);
 		await b.close();
 	});
 

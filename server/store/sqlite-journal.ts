@@ -13,7 +13,9 @@
  * answered but whose transaction never committed (the process died first); it is inserted again, exactly as
  * it was (same seq, id, key, recipients), so a retry with the same key is a duplicate, as it would have been.
  * Records are framed [u32 length][u32 crc32][JSON]: a torn tail (killed mid-write, never answered) fails its
- * check and is dropped, with everything after it.
+ * check and is dropped, with everything after it. The JSON is `[2, message, key, stored, recipients]`, where
+ * `message` is the message as pushed and answered (its text is shared with them: message-json.ts); a
+ * journal left by an earlier version holds 13-field rows, still read.
  *
  * Several processes on one database (two hubs on one file) share the journal: each writes to it only while
  * it holds SQLite's write lock, and each looks at it when it takes the lock for a new transaction; records
@@ -21,6 +23,8 @@
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { crc32 } from "node:zlib";
+import { messageJson } from "../message-json.js";
+import type { Message } from "../protocol.js";
 
 /** One appended message, as its rows are written: enough to insert it again. */
 export interface JournalRecord {
@@ -39,6 +43,8 @@ export interface JournalRecord {
 	human: 1 | null;
 	/** One pending delivery each. */
 	recipients: string[];
+	/** The message as answered: when present, the record is written from its JSON text (shared with the push). */
+	message?: Message;
 }
 
 const HEADER = 8;
@@ -52,9 +58,21 @@ function fromRow(row: Row): JournalRecord {
 	return { seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, human, recipients };
 }
 
+/** A `[2, message, key, stored, recipients]` record, or null if it is not one. */
+function fromMessageRow(row: unknown[]): JournalRecord | null {
+	const [, m, key, stored, recipients] = row as [unknown, Message, string | null, string | null, string[]];
+	if (typeof m !== "object" || m === null || !Number.isSafeInteger(m.seq) || !Array.isArray(recipients)) return null;
+	const { seq, id, room, from, to, body, replyTo, sentAt } = m;
+	// A message's thread is its own id unless it is a reply; the row holds a thread for replies only.
+	const thread = replyTo === null ? null : (m.thread ?? null);
+	return { seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, human: m.human ? 1 : null, recipients, message: m };
+}
+
 /** Frames records for one write, into one buffer (no copy per record: this runs for every send). */
 export function encodeRecords(records: readonly JournalRecord[]): Buffer {
-	const texts = records.map((r) => JSON.stringify(toRow(r)));
+	const texts = records.map((r) =>
+		r.message ? `[2,${messageJson(r.message)},${JSON.stringify(r.key)},${JSON.stringify(r.stored)},${JSON.stringify(r.recipients)}]` : JSON.stringify(toRow(r)),
+	);
 	let total = 0;
 	for (const t of texts) total += HEADER + Buffer.byteLength(t);
 	const out = Buffer.allocUnsafe(total);
@@ -78,14 +96,15 @@ export function decodeRecords(bytes: Buffer): JournalRecord[] {
 		if (at + HEADER + length > bytes.length) break;
 		const payload = bytes.subarray(at + HEADER, at + HEADER + length);
 		if (crc32(payload) !== sum) break;
-		let row: Row;
+		let row: unknown;
 		try {
-			row = JSON.parse(payload.toString("utf8")) as Row;
+			row = JSON.parse(payload.toString("utf8"));
 		} catch {
 			break;
 		}
-		if (!Array.isArray(row) || row.length !== 13 || !Number.isSafeInteger(row[0])) break;
-		out.push(fromRow(row));
+		const record = Array.isArray(row) ? (row.length === 5 && row[0] === 2 ? fromMessageRow(row) : row.length === 13 && Number.isSafeInteger(row[0]) ? fromRow(row as Row) : null) : null;
+		if (!record) break;
+		out.push(record);
 		at += HEADER + length;
 	}
 	return out;

@@ -7,15 +7,17 @@
  * commit and survives that too, at a large cost in throughput.
  *
  * Latency and throughput: `append` uses group commit behind a write-ahead journal (sqlite-journal.ts).
- * Appends issued in the same event-loop turn are queued and, on setImmediate, inserted in ONE batch into an
- * open write transaction, and the batch's records are appended to the journal with one write(2); each
- * promise settles after that write, which makes the messages as durable as a WAL commit at
- * synchronous=NORMAL (they survive the process, not a power loss). The transaction itself is committed
- * COMMIT_DELAY_MS later, with every batch since: a SQLite commit (80-150 us on the hub's VM) is no longer
- * between a send and its push, and one commit covers many turns. Recovery at open inserts again what the
- * journal holds past the database's last seq. Every other operation first flushes the queue and commits,
- * synchronously, so it sees every append made before it and writes in its own transaction (except while
- * the WAL is over its ceiling, below: then appends wait, and are not yet visible).
+ * Appends issued together (the frames of one socket read) are queued and, in a microtask, handled in ONE batch inside an
+ * open write transaction: seqs assigned, idempotency keys looked up, and the batch's records appended to the
+ * journal with one write(2). Each promise settles after that write, which makes the messages as durable as
+ * a WAL commit at synchronous=NORMAL (they survive the process, not a power loss). Their rows are inserted
+ * into the open transaction on the next turn, after the pushes and answers have been written (the inserts,
+ * two B-trees or more per message, were a third of a send's time on the hub's VM); the transaction is
+ * committed COMMIT_DELAY_MS later, with every batch since, so a SQLite commit (80-150 us) is not between a
+ * send and its push either, and one commit covers many turns. Recovery at open inserts again what the
+ * journal holds past the database's last seq. Every other operation first flushes the queue, inserts what
+ * waits and commits, synchronously, so it sees every append made before it and writes in its own
+ * transaction (except while the WAL is over its ceiling, below: then appends wait, and are not yet visible).
  *
  * The WAL file: a worker thread checkpoints it off the event loop, rewinds it once it is past
  * `walMaxBytes`, and truncates it to zero when the hub is idle (see startCheckpointer). If the writer
@@ -431,6 +433,15 @@ interface QueuedAppend {
 	reject: (err: unknown) => void;
 }
 
+/** A journaled append whose rows wait to be inserted: its record, and the message as answered. */
+interface Unapplied {
+	record: JournalRecord;
+	message: Message;
+}
+
+/** The key of an idempotency key in `unappliedKeys`: names hold no NUL. */
+const keyOf = (room: string, from: string, key: string) => `${room}\0${from}\0${key}`;
+
 const toSession = (row: SessionRow): SessionRecord => ({ ...row, meta: JSON.parse(row.meta) as SessionMeta, ephemeral: row.ephemeral === 1 });
 
 export class SqliteStore implements Store {
@@ -450,7 +461,12 @@ export class SqliteStore implements Store {
 	private checkpointer: Worker | null = null;
 	private closed = false;
 	private queue: QueuedAppend[] = [];
-	private flushTimer: NodeJS.Immediate | null = null;
+	/**
+	 * A flush is queued as a microtask: it runs once the frames of the socket read being handled have all been
+	 * appended (ws handles them in one go), not a turn of the event loop later (setImmediate: 15 µs of a
+	 * send's way to its push on the hub's VM). Several connections' reads in one turn make several batches.
+	 */
+	private flushQueued = false;
 	/** The write-ahead journal of appends (sqlite-journal.ts). */
 	private journal: AppendJournal | null = null;
 	/**
@@ -459,6 +475,12 @@ export class SqliteStore implements Store {
 	 * body bytes, and the next seq to assign.
 	 */
 	private uncommitted: { records: JournalRecord[]; bytes: number; next: number } | null = null;
+	/**
+	 * The last batch's records, journaled and answered, whose rows are not inserted yet (they are also in
+	 * `uncommitted.records`): inserted on the next turn, or first thing by the next batch or operation.
+	 */
+	private unapplied: JournalRecord[] = [];
+	private applyTimer: NodeJS.Immediate | null = null;
 	private commitTimer: NodeJS.Timeout | null = null;
 	/** Set while appends wait for the WAL to come back under its ceiling. */
 	private walWait: NodeJS.Timeout | null = null;
@@ -631,7 +653,13 @@ export class SqliteStore implements Store {
 		if (!this.conn) return Promise.reject(new Error(this.closed ? "store is closed" : "store is not open"));
 		return new Promise((resolve, reject) => {
 			this.queue.push({ input, resolve, reject });
-			this.flushTimer ??= setImmediate(() => this.flush());
+			if (!this.flushQueued) {
+				this.flushQueued = true;
+				queueMicrotask(() => {
+					this.flushQueued = false;
+					this.flush();
+				});
+			}
 		});
 	}
 
@@ -856,7 +884,17 @@ export class SqliteStore implements Store {
 	private ready(): Connection {
 		if (!this.conn) throw new Error(this.closed ? "store is closed" : "store is not open");
 		this.flush();
-		this.commitOpen();
+		try {
+			this.commitOpen();
+		} catch (err) {
+			// The appends that wait could not be written (a full disk): they stay owed, in the journal and in
+			// memory, and go in first thing once the storage works again (the next append is refused until
+			// then). This operation goes on without them, so that reads and deletes still work meanwhile.
+			const storage = err instanceof StorageError ? err : sqliteStorageError(err);
+			if (!storage) throw err;
+			this.health.failed("append", storage);
+			if (this.conn.db.inTransaction) this.conn.st.rollback.run();
+		}
 		return this.conn;
 	}
 
@@ -900,6 +938,8 @@ export class SqliteStore implements Store {
 		if (this.uncommitted && db.inTransaction) return this.uncommitted;
 		const owed = this.uncommitted?.records ?? [];
 		if (db.inTransaction) st.rollback.run();
+		// What waited to be inserted is among the owed records, inserted below with the rest.
+		this.unapplied = [];
 		st.begin.run();
 		try {
 			// Another store on this file (a second hub) that died after answering left records here: they go
@@ -909,7 +949,8 @@ export class SqliteStore implements Store {
 			if (journal?.changedElsewhere()) this.insertUncommitted(st, journal.read());
 			else this.insertUncommitted(st, owed);
 		} catch (err) {
-			st.rollback.run();
+			// SQLite may have rolled back already (it does on SQLITE_FULL): the error to report is this one.
+			if (db.inTransaction) st.rollback.run();
 			throw err;
 		}
 		const next = Math.max((st.lastSeq.get() ?? 0) + 1, this.uncommitted?.next ?? 0);
@@ -933,6 +974,7 @@ export class SqliteStore implements Store {
 		this.commitTimer = null;
 		const conn = this.conn;
 		if (!conn || !this.uncommitted) return;
+		this.apply();
 		if (!conn.db.inTransaction) this.openTransaction(conn);
 		conn.st.commit.run();
 		this.uncommitted = null;
@@ -945,8 +987,6 @@ export class SqliteStore implements Store {
 	 * its ceiling and looks again in WAL_WAIT_MS (a timer: the event loop goes on meanwhile).
 	 */
 	private flush(force = false): void {
-		if (this.flushTimer) clearImmediate(this.flushTimer);
-		this.flushTimer = null;
 		while (this.queue.length > 0) {
 			// The WAL only grows at a commit: its size is looked at before each transaction, not each batch.
 			if (!force && !this.uncommitted && this.walOverCeiling()) {
@@ -1000,35 +1040,37 @@ export class SqliteStore implements Store {
 	}
 
 	/**
-	 * Writes one batch of appends into the open transaction, appends their records to the journal with one
-	 * write, and settles their promises: durable once the write returned.
+	 * Handles one batch of appends inside the open transaction: assigns their seqs, finds retries by their
+	 * idempotency keys, appends the new records to the journal with one write, and settles the promises
+	 * (durable once the write returned). Their rows are inserted on the next turn (apply).
 	 */
 	private commit(batch: QueuedAppend[]): void {
 		let results: AppendResult[];
 		try {
 			if (!this.conn || !this.journal) throw new Error("store is closed");
 			const { db, st } = this.conn;
-			const journal = this.journal;
+			// At most one batch waits for its rows: an earlier one still waiting (appends that came in
+			// microtasks, with no turn in between) goes in first, so a failing insert (a full disk) is seen by
+			// the next batch, which is then refused, rather than 1,000 appends later.
+			this.apply();
 			const open = this.openTransaction(this.conn);
-			const records: JournalRecord[] = [];
-			try {
-				// Seqs are taken inside the write transaction (so two processes on one file cannot collide),
-				// read when it began and counted up here: no native call per message.
-				const next = { seq: open.next };
-				if (batch.some((q) => q.input.topic)) this.topics.revalidate(db);
-				results = batch.map((q) => this.insert(st, q.input, next, records));
-				if (records.length > 0) journal.append(records);
-				open.next = next.seq;
-			} catch (err) {
-				// The whole transaction is rolled back (no savepoint per batch: two statements less per send, for a
-				// path taken only when the storage fails); openTransaction inserts the earlier batches again.
-				if (db.inTransaction) st.rollback.run();
-				throw err;
+			// Seqs are taken inside the write transaction (so two processes on one file cannot collide),
+			// read when it began and counted up here: no native call per message.
+			const next = { seq: open.next };
+			const fresh: Unapplied[] = [];
+			const batchKeys = new Map<string, Unapplied>();
+			if (batch.some((q) => q.input.topic)) this.topics.revalidate(db);
+			results = batch.map((q) => this.prepare(st, q.input, next, fresh, batchKeys));
+			if (fresh.length > 0) this.journal.append(fresh.map((u) => u.record));
+			open.next = next.seq;
+			for (const u of fresh) {
+				open.records.push(u.record);
+				this.unapplied.push(u.record);
 			}
-			open.records.push(...records);
 			for (const q of batch) open.bytes += q.input.body.length;
+			if (fresh.length > 0) this.applyTimer ??= setImmediate(() => this.applySoon());
 		} catch (err) {
-			// None of the batch was written, so all of it fails.
+			// Nothing of the batch is in the journal (a failed write is cut back) or in memory: all of it fails.
 			for (const q of batch) q.reject(err);
 			return;
 		}
@@ -1036,18 +1078,35 @@ export class SqliteStore implements Store {
 	}
 
 	/**
-	 * One append inside the batch transaction. The common case is one statement per message plus one per
-	 * recipient: INSERT OR IGNORE lets the idempotency index (which the insert probes anyway) say whether the
-	 * key was seen, and only a duplicate pays for reading the earlier message. Earlier appends of the same
-	 * batch are visible to it.
+	 * One append of a batch, before its rows exist (earlier batches' are in: apply): its seq, id and thread,
+	 * or the earlier message if its idempotency key was seen (in the database, or earlier in this batch). The
+	 * common case costs one index probe when it has a key (none without), and no write.
 	 */
-	private insert(st: Statements, input: AppendInput, next: { seq: number }, records: JournalRecord[]): AppendResult {
+	private prepare(st: Statements, input: AppendInput, next: { seq: number }, fresh: Unapplied[], batchKeys: Map<string, Unapplied>): AppendResult {
 		const { room, from, to, body, replyTo, key, sentAt } = input;
-		const seq = next.seq;
+		if (key !== null) {
+			const k = keyOf(room, from, key);
+			const waiting = batchKeys.get(k);
+			if (waiting) return { message: waiting.message, duplicate: true, recipients: [...waiting.record.recipients].sort() };
+			const row = st.byKey.get(room, from, key);
+			if (row) {
+				const earlier = toMessage(row);
+				return { message: earlier, duplicate: true, recipients: this.recipientsOf(st, earlier) };
+			}
+		}
+		const seq = next.seq++;
 		const id = newMessageId(seq);
-		// A reply: one primary-key read for its parent's thread (a parent not in the room is the root itself).
-		const parentSeq = replyTo === null ? null : seqOfMessageId(replyTo);
-		const thread = replyTo === null ? null : ((parentSeq === null ? undefined : st.parentThread.get(parentSeq, replyTo, room)) ?? replyTo);
+		// A reply: its parent's thread (a parent not in the room is the root itself), from earlier in this batch
+		// or by one primary-key read.
+		let thread: string | null = null;
+		if (replyTo !== null) {
+			const waiting = fresh.find((u) => u.record.id === replyTo);
+			if (waiting) thread = waiting.record.room === room ? (waiting.record.thread ?? waiting.record.id) : replyTo;
+			else {
+				const parentSeq = seqOfMessageId(replyTo);
+				thread = (parentSeq === null ? undefined : st.parentThread.get(parentSeq, replyTo, room)) ?? replyTo;
+			}
+		}
 		const message: Message = { id, seq, room, from, to, body, replyTo, thread: thread ?? id, sentAt };
 		if (input.human) message.human = true;
 		const recipients = input.topic
@@ -1055,16 +1114,47 @@ export class SqliteStore implements Store {
 			: uniqueRecipients(input.recipients);
 		// A direct message's recipient is its `to`; every other audience is stored with the message.
 		const stored = recipients.length === 1 && recipients[0] === to ? null : JSON.stringify(recipients);
-		if (st.insertMessage.run(seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, input.human ? 1 : null).changes === 0) {
-			const row = key === null ? undefined : st.byKey.get(room, from, key);
-			if (!row) throw new Error(`append of seq ${seq} was ignored without an idempotency match`);
-			const earlier = toMessage(row);
-			return { message: earlier, duplicate: true, recipients: this.recipientsOf(st, earlier) };
-		}
-		next.seq++;
-		for (const r of recipients) st.insertPending.run(room, r, seq);
-		records.push({ seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, human: input.human ? 1 : null, recipients });
+		const record: JournalRecord = { seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, human: input.human ? 1 : null, recipients, message };
+		const u = { record, message };
+		fresh.push(u);
+		if (key !== null) batchKeys.set(keyOf(room, from, key), u);
 		return { message, duplicate: false, recipients };
+	}
+
+	/** The turn after a batch: its rows go into the open transaction (a failure is reported, the rows stay owed). */
+	private applySoon(): void {
+		this.applyTimer = null;
+		try {
+			this.apply();
+		} catch (err) {
+			const storage = err instanceof StorageError ? err : sqliteStorageError(err);
+			if (storage) this.health.failed("append", storage);
+		}
+	}
+
+	/**
+	 * Inserts the rows of the records that wait, into the open transaction. If that fails, the transaction is
+	 * rolled back and every record it held stays owed: the next operation's openTransaction inserts them
+	 * again (they were answered), before anything else.
+	 */
+	private apply(): void {
+		if (this.applyTimer) clearImmediate(this.applyTimer);
+		this.applyTimer = null;
+		const conn = this.conn;
+		if (!conn || this.unapplied.length === 0) return;
+		if (!conn.db.inTransaction) {
+			// SQLite rolled the transaction back on its own: reopening inserts every owed record, these too.
+			this.openTransaction(conn);
+			return;
+		}
+		const waiting = this.unapplied;
+		this.unapplied = [];
+		try {
+			for (const r of waiting) this.insertRecord(conn.st, r);
+		} catch (err) {
+			if (conn.db.inTransaction) conn.st.rollback.run();
+			throw err;
+		}
 	}
 
 	/** Whom a stored message was for: the audience stored with it, or its addressee. */
