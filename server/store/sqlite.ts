@@ -7,9 +7,9 @@
  * commit and survives that too, at a large cost in throughput.
  *
  * Latency and throughput: `append` uses group commit behind a write-ahead journal (sqlite-journal.ts).
- * Appends issued together (the frames of one socket read) are queued and, in a microtask, handled in ONE batch inside an
- * open write transaction: seqs assigned, idempotency keys looked up, and the batch's records appended to the
- * journal with one write(2). Each promise settles after that write, which makes the messages as durable as
+ * Appends issued together (the frames of one socket read) are queued and, in a microtask, handled in ONE
+ * batch inside an open write transaction: seqs assigned, idempotency keys looked up, and the batch's records
+ * appended to the journal with one write(2). Each promise settles after that write, which makes the messages as durable as
  * a WAL commit at synchronous=NORMAL (they survive the process, not a power loss). Their rows are inserted
  * into the open transaction on the next turn, after the pushes and answers have been written (the inserts,
  * two B-trees or more per message, were a third of a send's time on the hub's VM); the transaction is
@@ -433,13 +433,10 @@ interface QueuedAppend {
 	reject: (err: unknown) => void;
 }
 
-/** A journaled append whose rows wait to be inserted: its record, and the message as answered. */
-interface Unapplied {
-	record: JournalRecord;
-	message: Message;
-}
+/** A batch's new record, with the message as it is answered and pushed. */
+type Fresh = JournalRecord & { message: Message };
 
-/** The key of an idempotency key in `unappliedKeys`: names hold no NUL. */
+/** The map key of an idempotency key within a batch: names hold no NUL. */
 const keyOf = (room: string, from: string, key: string) => `${room}\0${from}\0${key}`;
 
 const toSession = (row: SessionRow): SessionRecord => ({ ...row, meta: JSON.parse(row.meta) as SessionMeta, ephemeral: row.ephemeral === 1 });
@@ -890,9 +887,7 @@ export class SqliteStore implements Store {
 			// The appends that wait could not be written (a full disk): they stay owed, in the journal and in
 			// memory, and go in first thing once the storage works again (the next append is refused until
 			// then). This operation goes on without them, so that reads and deletes still work meanwhile.
-			const storage = err instanceof StorageError ? err : sqliteStorageError(err);
-			if (!storage) throw err;
-			this.health.failed("append", storage);
+			if (!this.appendFailed(err)) throw err;
 			if (this.conn.db.inTransaction) this.conn.st.rollback.run();
 		}
 		return this.conn;
@@ -961,8 +956,7 @@ export class SqliteStore implements Store {
 				this.commitOpen();
 			} catch (err) {
 				// Reported by the next operation too; the records wait in memory and in the journal.
-				const storage = err instanceof StorageError ? err : sqliteStorageError(err);
-				if (storage) this.health.failed("append", storage);
+				this.appendFailed(err);
 			}
 		}, COMMIT_DELAY_MS);
 		return this.uncommitted;
@@ -1057,16 +1051,14 @@ export class SqliteStore implements Store {
 			// Seqs are taken inside the write transaction (so two processes on one file cannot collide),
 			// read when it began and counted up here: no native call per message.
 			const next = { seq: open.next };
-			const fresh: Unapplied[] = [];
-			const batchKeys = new Map<string, Unapplied>();
+			const fresh: Fresh[] = [];
+			const batchKeys = new Map<string, Fresh>();
 			if (batch.some((q) => q.input.topic)) this.topics.revalidate(db);
 			results = batch.map((q) => this.prepare(st, q.input, next, fresh, batchKeys));
-			if (fresh.length > 0) this.journal.append(fresh.map((u) => u.record));
+			if (fresh.length > 0) this.journal.append(fresh);
 			open.next = next.seq;
-			for (const u of fresh) {
-				open.records.push(u.record);
-				this.unapplied.push(u.record);
-			}
+			open.records.push(...fresh);
+			this.unapplied.push(...fresh);
 			for (const q of batch) open.bytes += q.input.body.length;
 			if (fresh.length > 0) this.applyTimer ??= setImmediate(() => this.applySoon());
 		} catch (err) {
@@ -1082,12 +1074,12 @@ export class SqliteStore implements Store {
 	 * or the earlier message if its idempotency key was seen (in the database, or earlier in this batch). The
 	 * common case costs one index probe when it has a key (none without), and no write.
 	 */
-	private prepare(st: Statements, input: AppendInput, next: { seq: number }, fresh: Unapplied[], batchKeys: Map<string, Unapplied>): AppendResult {
+	private prepare(st: Statements, input: AppendInput, next: { seq: number }, fresh: Fresh[], batchKeys: Map<string, Fresh>): AppendResult {
 		const { room, from, to, body, replyTo, key, sentAt } = input;
 		if (key !== null) {
 			const k = keyOf(room, from, key);
 			const waiting = batchKeys.get(k);
-			if (waiting) return { message: waiting.message, duplicate: true, recipients: [...waiting.record.recipients].sort() };
+			if (waiting) return { message: waiting.message, duplicate: true, recipients: [...waiting.recipients].sort() };
 			const row = st.byKey.get(room, from, key);
 			if (row) {
 				const earlier = toMessage(row);
@@ -1100,8 +1092,8 @@ export class SqliteStore implements Store {
 		// or by one primary-key read.
 		let thread: string | null = null;
 		if (replyTo !== null) {
-			const waiting = fresh.find((u) => u.record.id === replyTo);
-			if (waiting) thread = waiting.record.room === room ? (waiting.record.thread ?? waiting.record.id) : replyTo;
+			const parent = fresh.find((r) => r.id === replyTo);
+			if (parent) thread = parent.room === room ? (parent.thread ?? parent.id) : replyTo;
 			else {
 				const parentSeq = seqOfMessageId(replyTo);
 				thread = (parentSeq === null ? undefined : st.parentThread.get(parentSeq, replyTo, room)) ?? replyTo;
@@ -1114,10 +1106,9 @@ export class SqliteStore implements Store {
 			: uniqueRecipients(input.recipients);
 		// A direct message's recipient is its `to`; every other audience is stored with the message.
 		const stored = recipients.length === 1 && recipients[0] === to ? null : JSON.stringify(recipients);
-		const record: JournalRecord = { seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, human: input.human ? 1 : null, recipients, message };
-		const u = { record, message };
-		fresh.push(u);
-		if (key !== null) batchKeys.set(keyOf(room, from, key), u);
+		const record: Fresh = { seq, id, room, from, to, body, replyTo, key, sentAt, stored, thread, human: input.human ? 1 : null, recipients, message };
+		fresh.push(record);
+		if (key !== null) batchKeys.set(keyOf(room, from, key), record);
 		return { message, duplicate: false, recipients };
 	}
 
@@ -1127,9 +1118,18 @@ export class SqliteStore implements Store {
 		try {
 			this.apply();
 		} catch (err) {
-			const storage = err instanceof StorageError ? err : sqliteStorageError(err);
-			if (storage) this.health.failed("append", storage);
+			this.appendFailed(err);
 		}
+	}
+
+	/**
+	 * A write of appends that no caller waits for failed (a timer's commit, the rows after the answer): a
+	 * storage failure goes into health; false for anything else.
+	 */
+	private appendFailed(err: unknown): boolean {
+		const storage = err instanceof StorageError ? err : sqliteStorageError(err);
+		if (storage) this.health.failed("append", storage);
+		return storage !== null;
 	}
 
 	/**
