@@ -43,10 +43,11 @@ export interface StormResult {
 	/** Mean event-loop delay over the storm, ms. */
 	meanDelayMs: number | null;
 	/**
-	 * The 500 ms windows read during the storm, and those whose read failed (the hub did not answer /metrics):
-	 * a window not read is a block not seen, so the block is reported only when nearly all were.
+	 * The 500 ms windows read during the storm, those whose read failed (the hub did not answer /metrics), and
+	 * those read empty (no delay sample at all: a live event loop takes ~50 in 500 ms, so its monitor was not
+	 * running). A window not seen is a block not seen: the block is reported only when nearly all were.
 	 */
-	lagWindows: { read: number; failed: number; lastError: string | null };
+	lagWindows: { read: number; failed: number; empty: number; lastError: string | null };
 }
 
 interface StormClient {
@@ -173,7 +174,7 @@ export async function measureStorm(o: StormOptions): Promise<StormResult> {
 		let lag: { max: number; mean: number } | null = null;
 		let worstAt = 0;
 		const windows: number[] = [];
-		const lagWindows = { read: 0, failed: 0, lastError: null as string | null };
+		const lagWindows = { read: 0, failed: 0, empty: 0, lastError: null as string | null };
 		const take = (l: { max: number; mean: number } | null) => {
 			if (!l) {
 				lagWindows.failed++;
@@ -181,8 +182,9 @@ export async function measureStorm(o: StormOptions): Promise<StormResult> {
 				return;
 			}
 			lagWindows.read++;
-			// A window with no timer turn in it (none completed) reports NaN.
+			// A window with no delay sample in it reports NaN.
 			if (Number.isFinite(l.mean)) windows.push(l.mean);
+			else lagWindows.empty++;
 			if (!lag || l.max > lag.max) {
 				lag = { max: l.max, mean: 0 };
 				worstAt = performance.now() - t0;
