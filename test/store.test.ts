@@ -195,6 +195,73 @@ describe("SqliteStore only", () => {
 		await store.close();
 	});
 
+	it("a key greater than a sender's greatest is not looked up, and a retry still is: after another store on the file stored more, after a crash it recovered, after a reopen", async () => {
+		const a = await open();
+		const b = await open();
+		const send = (s: SqliteStore, key: string) => s.append({ ...dm(0), key });
+		const probes = (s: SqliteStore) => {
+			const st = (s as unknown as { conn: { st: { byKey: { get: (...args: unknown[]) => unknown } } } }).conn.st;
+			const get = st.byKey.get.bind(st.byKey);
+			let n = 0;
+			st.byKey.get = (...args: unknown[]) => {
+				n++;
+				return get(...args);
+			};
+			return () => n;
+		};
+		const aProbes = probes(a);
+		expect((await send(a, "k5")).duplicate).toBe(false);
+		expect((await send(a, "k6")).duplicate).toBe(false);
+		expect(aProbes()).toBe(0); // each greater than all before: no lookup
+		expect((await send(a, "k6")).duplicate).toBe(true); // a retry is looked up
+		expect((await send(a, "k0")).duplicate).toBe(false); // out of order: looked up, new
+		expect(aProbes()).toBe(2);
+		await a.stats(); // commits
+		// Another store on the file stores greater keys of the same sender; a retry of one on the first store is
+		// a duplicate (its cache is dropped when another connection has committed).
+		expect((await send(b, "k8")).duplicate).toBe(false);
+		expect((await send(b, "k9")).duplicate).toBe(false);
+		await b.stats();
+		expect((await send(a, "k9")).duplicate).toBe(true);
+		// Any other connection's commit drops the cache too (here one that writes no journal).
+		expect((await send(a, "kA")).duplicate).toBe(false);
+		await a.stats();
+		const raw = new Database(file);
+		raw.prepare("INSERT INTO messages (seq, id, room, sender, recipient, body, idem_key, sent_at) VALUES (?, ?, 'r', 'alice', 'bob', 'x', 'kB', 1)").run(1000, newMessageId(1000));
+		raw.close();
+		expect((await send(a, "kB")).duplicate).toBe(true);
+		// Another store answers "kC" and dies before committing: the first store inserts it from the journal
+		// in its next transaction, and a retry of it is a duplicate there.
+		expect((await send(a, "kB2")).duplicate).toBe(false);
+		await a.stats();
+		const dying = b as unknown as { conn: { db: Database.Database } | null; checkpointer: { terminate(): Promise<number> } | null; commitTimer: NodeJS.Timeout | null };
+		const lost = await send(b, "kC");
+		if (dying.commitTimer) clearTimeout(dying.commitTimer);
+		await dying.checkpointer?.terminate();
+		dying.checkpointer = null;
+		dying.conn?.db.close();
+		dying.conn = null;
+		const retried = await send(a, "kC");
+		expect(retried).toMatchObject({ duplicate: true, message: lost.message });
+		// Non-ASCII keys are always looked up.
+		expect((await send(a, "kZ-\u00e9")).duplicate).toBe(false);
+		expect((await send(a, "kZ-\u00e9")).duplicate).toBe(true);
+		await a.close();
+		// Reopened: the greatest key is read from the database, and a retry of it is a duplicate.
+		const c = await open();
+		expect((await send(c, "kC")).duplicate).toBe(true);
+		expect((await send(c, "kZ-\u00e9")).duplicate).toBe(true);
+		expect((await send(c, "kZz")).duplicate).toBe(false);
+		// Where JS order and SQLite's byte order disagree (U+FFFF sorts above U+10000 in UTF-16, below it in
+		// UTF-8): the database's max() is U+10000, and a retry of U+FFFF must still be looked up.
+		expect((await send(c, "\uffff")).duplicate).toBe(false);
+		expect((await send(c, "\u{10000}")).duplicate).toBe(false);
+		await c.close();
+		const d = await open();
+		expect((await send(d, "\uffff")).duplicate).toBe(true);
+		await d.close();
+	});
+
 	it("a second store on the same file inserts what a first one answered and died before committing, before it assigns a seq", async () => {
 		const a = await open();
 		const b = await open();

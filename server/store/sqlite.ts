@@ -277,6 +277,12 @@ function prepareStatements(db: Database.Database) {
 			.prepare<[], number>("SELECT max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT seq FROM seq_floor), 0))")
 			.pluck(),
 		raiseSeqFloor: db.prepare<[number]>("UPDATE seq_floor SET seq = max(seq, ?)"),
+		// A sender's greatest idempotency key (by bytes), from the end of the messages_idem index.
+		maxKey: db
+			.prepare<[string, string], string | null>("SELECT max(idem_key) FROM messages WHERE room = ? AND sender = ? AND idem_key IS NOT NULL")
+			.pluck(),
+		// Changes when another connection (another hub on this file) commits: see SqliteStore.maxKeys.
+		dataVersion: db.prepare<[], number>("PRAGMA data_version").pluck(),
 		byKey: db.prepare<[string, string, string], MessageRow>(
 			`SELECT ${MESSAGE} FROM messages m WHERE m.room = ? AND m.sender = ? AND m.idem_key = ?`,
 		),
@@ -436,6 +442,11 @@ interface QueuedAppend {
 /** A batch's new record, with the message as it is answered and pushed. */
 type Fresh = JournalRecord & { message: Message };
 
+/** SqliteStore.maxKeys: senders remembered at most (a new transaction past it starts again from none). */
+const MAX_KEY_SENDERS = 100_000;
+/** Keys whose JS string order is SQLite's byte order (printable ASCII; any other key is always looked up). */
+const ASCII = /^[ -~]*$/;
+
 /** The map key of an idempotency key within a batch: names hold no NUL. */
 const keyOf = (room: string, from: string, key: string) => `${room}\0${from}\0${key}`;
 
@@ -477,6 +488,16 @@ export class SqliteStore implements Store {
 	 * `uncommitted.records`): inserted on the next turn, or first thing by the next batch or operation.
 	 */
 	private unapplied: JournalRecord[] = [];
+	/**
+	 * Per sender (room NUL sender), a key at least as great as every printable-ASCII idempotency key it has stored. Keys
+	 * are UUIDv7s (newIdempotencyKey): a new one is greater than all before it, so it cannot be a retry, and
+	 * its lookup in the index (10–20 µs on a cold path) is skipped; a retry, or a key out of order, is looked
+	 * up as before. For ASCII keys JS string order is SQLite's byte order, so the database's max() is a sound
+	 * start. Emptied whenever another connection has committed (another hub on this file may have stored
+	 * keys of the same sender), and past MAX_KEY_SENDERS entries.
+	 */
+	private readonly maxKeys = new Map<string, string>();
+	private dataVersion = -1;
 	private applyTimer: NodeJS.Immediate | null = null;
 	private commitTimer: NodeJS.Timeout | null = null;
 	/** Set while appends wait for the WAL to come back under its ceiling. */
@@ -941,14 +962,20 @@ export class SqliteStore implements Store {
 			// in before this one assigns a seq. Our own owed records are in the journal too, so then they are
 			// inserted from there (another store may have inserted them already: they are at or below last).
 			const journal = this.journal;
-			if (journal?.changedElsewhere()) this.insertUncommitted(st, journal.read());
-			else this.insertUncommitted(st, owed);
+			if (journal?.changedElsewhere()) {
+				// Its keys are the other store's senders': none of ours can be trusted to be the greatest now.
+				this.maxKeys.clear();
+				this.insertUncommitted(st, journal.read());
+			} else this.insertUncommitted(st, owed);
 		} catch (err) {
 			// SQLite may have rolled back already (it does on SQLITE_FULL): the error to report is this one.
 			if (db.inTransaction) st.rollback.run();
 			throw err;
 		}
 		const next = Math.max((st.lastSeq.get() ?? 0) + 1, this.uncommitted?.next ?? 0);
+		const version = st.dataVersion.get() ?? 0;
+		if (version !== this.dataVersion || this.maxKeys.size > MAX_KEY_SENDERS) this.maxKeys.clear();
+		this.dataVersion = version;
 		this.uncommitted = { records: owed, bytes: this.uncommitted?.bytes ?? 0, next };
 		this.commitTimer ??= setTimeout(() => {
 			this.commitTimer = null;
@@ -1080,11 +1107,16 @@ export class SqliteStore implements Store {
 			const k = keyOf(room, from, key);
 			const waiting = batchKeys.get(k);
 			if (waiting) return { message: waiting.message, duplicate: true, recipients: [...waiting.recipients].sort() };
-			const row = st.byKey.get(room, from, key);
-			if (row) {
-				const earlier = toMessage(row);
-				return { message: earlier, duplicate: true, recipients: this.recipientsOf(st, earlier) };
+			const sender = `${room}\0${from}`;
+			const max = this.maxKeys.get(sender) ?? st.maxKey.get(room, from) ?? "";
+			if (!(ASCII.test(key) && key > max)) {
+				const row = st.byKey.get(room, from, key);
+				if (row) {
+					const earlier = toMessage(row);
+					return { message: earlier, duplicate: true, recipients: this.recipientsOf(st, earlier) };
+				}
 			}
+			this.maxKeys.set(sender, key > max ? key : max);
 		}
 		const seq = next.seq++;
 		const id = newMessageId(seq);
