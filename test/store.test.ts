@@ -259,6 +259,12 @@ describe("SqliteStore only", () => {
 		await c.close();
 		const d = await open();
 		expect((await send(d, "\uffff")).duplicate).toBe(true);
+		// The bound: past 100,000 senders the next transaction starts again from none.
+		const kept = (d as unknown as { maxKeys: Map<string, string> }).maxKeys;
+		for (let i = 0; kept.size <= 100_000; i++) kept.set(`r\0s${i}`, "k");
+		await d.stats(); // commits: the next append opens a transaction
+		await send(d, "kZzz");
+		expect(kept.size).toBe(1);
 		await d.close();
 	});
 
