@@ -9,10 +9,10 @@
  * Latency and throughput: `append` uses group commit behind a write-ahead journal (sqlite-journal.ts).
  * Appends issued together (the frames of one socket read) are queued and, in a microtask, handled in ONE
  * batch inside an open write transaction: seqs assigned, idempotency keys looked up, and the batch's records
- * appended to the journal with one write(2). Each promise settles after that write, which makes the messages as durable as
- * a WAL commit at synchronous=NORMAL (they survive the process, not a power loss). Their rows are inserted
- * into the open transaction on the next turn, after the pushes and answers have been written (the inserts,
- * two B-trees or more per message, were a third of a send's time on the hub's VM); the transaction is
+ * appended to the journal with one write(2). Each promise settles after that write, which makes the messages
+ * as durable as a WAL commit at synchronous=NORMAL (they survive the process, not a power loss). Their rows
+ * are inserted into the open transaction on the next turn, after the pushes and answers have been written
+ * (the inserts, two B-trees or more per message, were a third of a send's time on the hub's VM); the transaction is
  * committed COMMIT_DELAY_MS later, with every batch since, so a SQLite commit (80-150 us) is not between a
  * send and its push either, and one commit covers many turns. Recovery at open inserts again what the
  * journal holds past the database's last seq. Every other operation first flushes the queue, inserts what
@@ -288,12 +288,6 @@ function prepareStatements(db: Database.Database) {
 		),
 		// The recipients stored with a broadcast, topic or list send (JSON); null for a direct message.
 		recipientsOf: db.prepare<[number], string | null>("SELECT recipients FROM messages WHERE seq = ?").pluck(),
-		insertMessage: db.prepare<
-			[number, string, string, string, string, string, string | null, string | null, number, string | null, string | null, number | null]
-		>(
-			`INSERT OR IGNORE INTO messages (seq, id, room, sender, recipient, body, reply_to, idem_key, sent_at, recipients, thread, human)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		),
 		// A reply's parent, by its primary key (ids are m-<seq>-<tail>): the parent's thread is the reply's.
 		parentThread: db
 			.prepare<[number, string, string], string>("SELECT coalesce(thread, id) FROM messages WHERE seq = ? AND id = ? AND room = ?")
@@ -489,12 +483,13 @@ export class SqliteStore implements Store {
 	 */
 	private unapplied: JournalRecord[] = [];
 	/**
-	 * Per sender (room NUL sender), a key at least as great as every printable-ASCII idempotency key it has stored. Keys
-	 * are UUIDv7s (newIdempotencyKey): a new one is greater than all before it, so it cannot be a retry, and
-	 * its lookup in the index (10–20 µs on a cold path) is skipped; a retry, or a key out of order, is looked
-	 * up as before. For ASCII keys JS string order is SQLite's byte order, so the database's max() is a sound
-	 * start. Emptied whenever another connection has committed (another hub on this file may have stored
-	 * keys of the same sender), and past MAX_KEY_SENDERS entries.
+	 * Per sender (room NUL sender), a key at least as great as every printable-ASCII idempotency key it has
+	 * stored. Keys are UUIDv7s (newIdempotencyKey): a new one is greater than all before it, so it cannot be a
+	 * retry, and its lookup in the index (10–20 µs on a cold path) is skipped; a retry, or a key out of order,
+	 * is looked up as before. For printable ASCII, JS string order is SQLite's byte order, so the database's
+	 * max() is a sound start. Emptied whenever another connection has committed (another hub on this file
+	 * may have stored keys of the same sender) or another store's journal records were inserted, and past
+	 * MAX_KEY_SENDERS entries.
 	 */
 	private readonly maxKeys = new Map<string, string>();
 	private dataVersion = -1;
@@ -1099,13 +1094,12 @@ export class SqliteStore implements Store {
 	/**
 	 * One append of a batch, before its rows exist (earlier batches' are in: apply): its seq, id and thread,
 	 * or the earlier message if its idempotency key was seen (in the database, or earlier in this batch). The
-	 * common case costs one index probe when it has a key (none without), and no write.
+	 * common case (a sender's next key, or none) reads nothing and writes nothing.
 	 */
 	private prepare(st: Statements, input: AppendInput, next: { seq: number }, fresh: Fresh[], batchKeys: Map<string, Fresh>): AppendResult {
 		const { room, from, to, body, replyTo, key, sentAt } = input;
 		if (key !== null) {
-			const k = keyOf(room, from, key);
-			const waiting = batchKeys.get(k);
+			const waiting = batchKeys.get(keyOf(room, from, key));
 			if (waiting) return { message: waiting.message, duplicate: true, recipients: [...waiting.recipients].sort() };
 			const sender = `${room}\0${from}`;
 			const max = this.maxKeys.get(sender) ?? st.maxKey.get(room, from) ?? "";
