@@ -92,15 +92,19 @@ export class Connection {
 		this.bucket = new TokenBucket(hub.options.rateLimitPerSecond, hub.options.rateLimitBurst);
 		this.#helloTimer = setTimeout(() => {
 			if (this.session) return;
-			if (this.#inFlight > 0) this.#helloOverdue = true;
+			if (this.busy) this.#helloOverdue = true;
 			else this.shut(CloseCode.HELLO_TIMEOUT, "no hello in time");
 		}, helloTimeoutMs);
 		this.#helloTimer.unref();
 	}
 
-	/** True while a frame received before hello is being handled: such a connection is not evicted. */
+	/**
+	 * True while a frame received before hello is being handled, or waits for a later turn of the event loop
+	 * (server/turn-budget.ts): such a connection is not evicted, and its hello is let finish. Not while its
+	 * frames are held for its frame rate: a peer flooding frames before hello would never be evicted or timed out.
+	 */
 	get busy(): boolean {
-		return this.#inFlight > 0;
+		return this.#inFlight > 0 || this.gate?.waitingTurn === true;
 	}
 
 	/** The hub calls these around the handling of each frame received before a session is bound. */
@@ -110,7 +114,7 @@ export class Connection {
 
 	frameSettled(): void {
 		this.#inFlight--;
-		if (this.#inFlight === 0 && this.#helloOverdue && !this.session) this.shut(CloseCode.HELLO_TIMEOUT, "no hello in time");
+		if (!this.busy && this.#helloOverdue && !this.session) this.shut(CloseCode.HELLO_TIMEOUT, "no hello in time");
 	}
 
 	/** Runs `fn` once, when a hello binds a session to this connection (it leaves the pre-hello pool). */

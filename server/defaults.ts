@@ -75,6 +75,12 @@ export interface HubOptions {
 	livenessProbeMs: number;
 	/** A connection authenticated at the upgrade that has not completed a hello by then is closed (4004). */
 	helloTimeoutMs: number;
+	/**
+	 * Inbound work (frames and what their handlers do) one turn of the event loop may do before the frames
+	 * that arrive after it wait for the next turn, in order (server/turn-budget.ts). Bounds how long a
+	 * reconnect storm or a flood of frames keeps timers (heartbeats, probes, /metrics) waiting. 0: no budget.
+	 */
+	turnBudgetMs: number;
 	/** Stop pushing to a connection whose ws send buffer is above this (it catches up when it drains). */
 	sendBufferHighBytes: number;
 	/** A connection whose send buffer stays above sendBufferHighBytes this long is dropped (4003). */
@@ -203,6 +209,7 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	heartbeatMs: 30_000,
 	livenessProbeMs: 2_000,
 	helloTimeoutMs: 10_000,
+	turnBudgetMs: 10,
 	sendBufferHighBytes: 1024 * 1024,
 	slowConsumerMs: 30_000,
 	replayBatch: 200,

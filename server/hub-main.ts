@@ -123,6 +123,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 				rateLimitPerSecond: args.rateLimit,
 				rateLimitBurst: args.rateBurst,
 				heartbeatMs: args.heartbeat,
+				turnBudgetMs: args.turnBudget,
 				retentionDays: args.retentionDays,
 				retentionMaxMessages: args.retentionMaxMessages,
 				maxSessionsPerRoom: args.maxSessionsPerRoom,

@@ -11,6 +11,7 @@ import { safeEqual, tokenFromUpgrade } from "./auth.js";
 import { AddressLimiter } from "./address-limit.js";
 import { Connection } from "./connection.js";
 import { InboundGate } from "./inbound.js";
+import { TurnBudget } from "./turn-budget.js";
 import { DEFAULTS, type HubOptions, isLoopback } from "./defaults.js";
 import { CloseCode } from "./errors.js";
 import type { HandlerContext } from "./handlers/context.js";
@@ -79,6 +80,8 @@ export class Hub {
 	readonly presence: Presence;
 	/** Which connections on this hub watch which state prefixes. */
 	readonly watches: Watches;
+	/** Inbound work per event-loop turn (server/turn-budget.ts). */
+	readonly turns: TurnBudget;
 	/** What request handlers get (server/handlers/context.ts): not the Hub itself. */
 	readonly context: HandlerContext;
 	/** Counts for GET /metrics (server/metrics.ts). */
@@ -116,6 +119,8 @@ export class Hub {
 			const v = this.options[key];
 			if (!Number.isInteger(v) || v < 1) throw new HubConfigError(`${flag} must be a positive integer, not ${v}.`);
 		}
+		const budget = this.options.turnBudgetMs;
+		if (!Number.isFinite(budget) || budget < 0) throw new HubConfigError(`--turn-budget must be a number of ms, 0 or more, not ${budget}.`);
 		for (const [list, check] of [
 			[this.options.allowOrigins, normalizeOrigin],
 			[this.options.allowHosts, normalizeAllowedHost],
@@ -144,6 +149,7 @@ export class Hub {
 		this.log = deps.log ?? silentLogger();
 		this.presence = new Presence(this.store, this.fanout, this.log, this.options, deps.directory, this.events);
 		this.watches = new Watches(this.options.maxWatches);
+		this.turns = new TurnBudget(this.options.turnBudgetMs);
 		this.metrics = new HubMetrics({
 			connections: () => this.#connections.size,
 			preHello: () => this.#preHello.size,
@@ -152,6 +158,7 @@ export class Hub {
 			storeStats: () => this.store.stats(),
 			storeBytes: () => this.store.operator.sizeBytes(),
 			storeKind: this.store.kind,
+			turns: () => this.turns,
 		});
 		this.context = {
 			options: this.options,
@@ -166,6 +173,7 @@ export class Hub {
 				Math.max(2 * this.options.broadcastDeliveriesPerSecond, this.options.maxSessionsPerRoom),
 			),
 			watches: this.watches,
+			turns: this.turns,
 			metrics: this.metrics,
 			events: this.events,
 			log: this.log,
@@ -525,6 +533,8 @@ export class Hub {
 		if (this.closing) return;
 		this.closing = true;
 		for (const t of this.#timers) clearInterval(t);
+		this.turns.close();
+		this.metrics.close();
 		this.live.close();
 		const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
 		const conns = [...this.#connections];

@@ -12,6 +12,7 @@
  * or one frame up to maxFrameBytes), since nothing more is read until the gate opens.
  */
 import type { RawData, WebSocket } from "ws";
+import type { TurnBudget } from "./turn-budget.js";
 
 export type Dispatch = (data: RawData, isBinary: boolean) => void;
 
@@ -20,6 +21,8 @@ export class InboundGate {
 	#timer: NodeJS.Timeout | undefined;
 	/** A request whose answer may be large is being handled: nothing after it is read until it is answered. */
 	#busy = false;
+	/** Waiting for a later turn of the event loop (server/turn-budget.ts). */
+	#waiting = false;
 	#closed = false;
 	/** How many times the gate closed (for logs and tests). */
 	throttles = 0;
@@ -31,7 +34,12 @@ export class InboundGate {
 
 	/** True while frames are held rather than handled. */
 	get throttled(): boolean {
-		return this.#timer !== undefined || this.#busy;
+		return this.#timer !== undefined || this.#busy || this.#waiting;
+	}
+
+	/** Waiting for a turn of the event loop (not for the frame rate or the send buffer: those the peer controls). */
+	get waitingTurn(): boolean {
+		return this.#waiting;
 	}
 
 	/** Frames waiting for the gate to open. */
@@ -58,6 +66,23 @@ export class InboundGate {
 	}
 
 	/**
+	 * Stops reading until `turns` grants this connection a later turn of the event loop, then hands what is
+	 * held to `dispatch`, oldest first (server/turn-budget.ts: the turn's budget for inbound work is spent).
+	 */
+	waitTurn(turns: TurnBudget): void {
+		if (this.#closed || this.#waiting) return;
+		this.#waiting = true;
+		this.ws.pause();
+		turns.wait(
+			() => {
+				this.#waiting = false;
+				if (!this.#timer) this.#open();
+			},
+			() => this.#closed,
+		);
+	}
+
+	/**
 	 * Holds everything after this frame until `answered` settles: for requests whose answer can be large
 	 * (an inbox or history page), so that a client pipelining them cannot make the hub build many such
 	 * answers before the send buffer's mark is looked at again.
@@ -67,14 +92,14 @@ export class InboundGate {
 		this.#busy = true;
 		const done = () => {
 			this.#busy = false;
-			if (!this.#timer) this.#open();
+			if (!this.#timer && !this.#waiting) this.#open();
 		};
 		answered.then(done, done);
 	}
 
 	#open(): void {
 		this.#timer = undefined;
-		if (this.#busy) return;
+		if (this.#busy || this.#waiting) return;
 		// A dispatched frame may throttle again (synchronously): then the rest wait for the next opening.
 		while (this.#held.length > 0 && !this.throttled && !this.#closed) {
 			const next = this.#held.shift() as { data: RawData; isBinary: boolean };

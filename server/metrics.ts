@@ -12,6 +12,7 @@
  * count under `room="_other"` (no room name can start with `_`), so a client minting rooms cannot grow the
  * output without bound. `code` is one of the stable codes of server/errors.ts, `reason` one of three.
  */
+import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { ErrorCode } from "./errors.js";
 
@@ -93,6 +94,8 @@ export interface MetricsSources {
 	/** Store.operator.sizeBytes. */
 	storeBytes(): Promise<number | null>;
 	storeKind: string;
+	/** The turn budget's counts (server/turn-budget.ts). */
+	turns(): { deferred: number; exhaustedTurns: number };
 }
 
 export class HubMetrics {
@@ -112,6 +115,11 @@ export class HubMetrics {
 	/** Messages committed by this hub per minute, for the dashboard's chart. */
 	readonly minutes = new MinuteRing(60);
 	#registry: Registry | null = null;
+	/**
+	 * Event-loop delay since the first scrape, never reset (prom-client's own monitor is reset at each scrape,
+	 * so a block between two scrapers' reads is seen by one of them only). Native, 10 ms resolution.
+	 */
+	#loopDelay: IntervalHistogram | null = null;
 
 	constructor(private readonly sources: MetricsSources) {}
 
@@ -139,6 +147,11 @@ export class HubMetrics {
 
 	error(code: ErrorCode | string): void {
 		this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+	}
+
+	/** Stops the event-loop monitor (the hub is closing). */
+	close(): void {
+		this.#loopDelay?.disable();
 	}
 
 	/** The text exposition; the registry is made at the first scrape. */
@@ -192,6 +205,11 @@ export class HubMetrics {
 		gauge("relay_pre_hello_connections", "Connections that have neither brought the token at the upgrade nor said hello.", () => s.preHello());
 		gauge("relay_sessions_online", "Sessions held by a live connection on this hub.", () => s.sessionsOnline());
 		gauge("relay_dashboard_viewers", "Open live streams of the dashboard (GET /api/live).", () => s.viewers());
+		this.#loopDelay = monitorEventLoopDelay({ resolution: 10 });
+		this.#loopDelay.enable();
+		const loop = this.#loopDelay;
+		// Its max is 0 until the first sample; delays are in nanoseconds.
+		gauge("relay_event_loop_delay_max_seconds", "Longest event-loop delay since the first scrape of /metrics (10 ms resolution; never reset).", () => loop.max / 1e9);
 		// The registry collects every metric at once: the three counts share one stats() call per scrape.
 		const storeGauge = (name: string, help: string, field: "messages" | "sessions" | "pendingDeliveries") =>
 			new Gauge({
@@ -249,6 +267,12 @@ export class HubMetrics {
 			});
 		counter("relay_slow_consumer_drops_total", "Connections dropped for not reading their pushes (close 4003).", () => self.slowConsumerDrops);
 		counter("relay_dashboard_viewer_drops_total", "Dashboard live streams dropped for not reading.", () => self.viewerDrops);
+		counter(
+			"relay_frames_deferred_total",
+			"Times a connection's frames waited for a later event-loop turn because the turn's budget for inbound work was spent.",
+			() => s.turns().deferred,
+		);
+		counter("relay_turns_exhausted_total", "Event-loop turns that spent their whole budget for inbound work (turnBudgetMs).", () => s.turns().exhaustedTurns);
 		registry.registerMetric(recorded("relay_send_commit_seconds", "From the hub starting to handle a send to the store committing it.", this.sendCommit));
 		registry.registerMetric(
 			recorded(

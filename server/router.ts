@@ -113,6 +113,12 @@ export async function routeFrame(
 		gate.hold(data, isBinary);
 		return;
 	}
+	// This turn of the event loop has done its share of inbound work: the rest waits, in order (a storm).
+	if (ctx.turns.mustWait()) {
+		gate.hold(data, isBinary, true);
+		gate.waitTurn(ctx.turns);
+		return;
+	}
 	// A connection that does not read its answers stops being read: its answers stay within the send
 	// buffer's mark (plus one answer), and the slow-consumer check drops it if it never drains.
 	if (conn.ws.bufferedAmount > ctx.options.sendBufferHighBytes) {

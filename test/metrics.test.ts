@@ -129,6 +129,7 @@ describe("HubMetrics", () => {
 			storeStats: async () => ({ messages: 0, sessions: 0, pendingDeliveries: 0 }),
 			storeBytes: async () => null,
 			storeKind: "memory",
+			turns: () => ({ deferred: 0, exhaustedTurns: 0 }),
 		});
 		for (let i = 0; i < MAX_ROOM_LABELS + 44; i++) m.committed(`room${i}`, 2, Date.now());
 		m.committed("room0", 1, Date.now());
@@ -149,6 +150,7 @@ describe("HubMetrics", () => {
 			storeStats: async () => ({ messages: 0, sessions: 0, pendingDeliveries: 0 }),
 			storeBytes: async () => null,
 			storeKind: "memory",
+			turns: () => ({ deferred: 0, exhaustedTurns: 0 }),
 		});
 		const t0 = 1_000 * 60_000;
 		for (let i = 0; i < 5; i++) m.minutes.add(t0);

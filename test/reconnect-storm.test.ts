@@ -82,7 +82,9 @@ describe("a reconnect storm after the hub is SIGKILLed", () => {
 		old.kill("SIGKILL");
 		await waitFor(() => old.exitCode !== null || old.signalCode !== null, 5_000, "the hub to die");
 		for (const s of sockets.splice(0)) s.terminate();
-		hub = await spawnHub(port, args);
+		// A 1 ms turn budget: the storm is handled across many turns, so the waits for a later turn
+		// (server/turn-budget.ts) are on the path this test checks for loss and doubles.
+		hub = await spawnHub(port, [...args, "--turn-budget", "1"]);
 		children.push(hub);
 
 		// Everyone at once; a refused attempt (pre-hello pool full, or the upgrade refused) retries.
@@ -108,7 +110,14 @@ describe("a reconnect storm after the hub is SIGKILLed", () => {
 		await new Promise((r) => setTimeout(r, 300));
 		for (let i = 0; i < CLIENTS; i++) expect({ i, got: [...(got[i] as string[])].sort() }).toEqual({ i, got: [...(expected[i] as Set<string>)].sort() });
 		expect(expected.every((e) => e.size === BACKLOG)).toBe(true);
+		const metrics = await (
+			await fetch(`http://127.0.0.1:${port}/metrics`)
+		).text();
+		const deferred = Number(
+			/^relay_frames_deferred_total (\d+)$/m.exec(metrics)?.[1],
+		);
+		expect(deferred).toBeGreaterThan(0);
 		// Retried attempts (the storm meets the hub's bounds) are allowed; say how many, for the log.
-		console.log(`reconnect storm: ${CLIENTS} clients back, ${retries} attempts retried`);
+		console.log(`reconnect storm: ${CLIENTS} clients back, ${retries} attempts retried, ${deferred} waits for a later turn`);
 	}, 120_000);
 });

@@ -16,6 +16,7 @@ import type { HubMetrics } from "../metrics.js";
 import type { Presence } from "../presence.js";
 import type { RequestOf, RequestType, ResultOf } from "../protocol.js";
 import type { Store } from "../store/store.js";
+import type { TurnBudget } from "../turn-budget.js";
 import type { Watches } from "../watches.js";
 
 export interface HandlerContext {
@@ -30,6 +31,8 @@ export interface HandlerContext {
 	readonly broadcasts: AddressLimiter;
 	/** Which connections watch which state prefixes (watch / unwatch). */
 	readonly watches: Watches;
+	/** The event-loop turn's budget for inbound frames (the router asks it before each frame). */
+	readonly turns: TurnBudget;
 	/** Counts for GET /metrics: plain numbers, bumped on the hot path (server/metrics.ts). */
 	readonly metrics: HubMetrics;
 	/** The dashboard's live stream, while someone watches (server/events.ts). */
