@@ -25,6 +25,7 @@ import { runLoglineRelay } from "./logline-relay.js";
 import { measureLatency } from "./latency.js";
 import { measureState } from "./state.js";
 import { measureStorm } from "./storm.js";
+import { median } from "./stats.js";
 import { measureMultiHub } from "./multihub.js";
 import { built, gitCommit, ROOT, snapshotDist } from "./procs.js";
 import type { Round } from "./rounds.js";
@@ -194,24 +195,51 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 			// Issue 15: connect + hello into one room at 1,000 and 10,000 sessions, and memory per idle session,
 			// each against the forwarder in the same run.
 			const sizes = quick ? [500, 2_000] : [1_000, 10_000];
+			// One round of 1,000 connects lasts a third of a second: its ratio to the forwarder moved from 0.35x to
+			// 0.84x between runs here. So each size runs in rounds (forwarder, then hub, fresh processes each), and
+			// the verdict is on the median of the rounds' ratios, with their range shown.
+			const rounds = quick ? 1 : 3;
 			const results = [];
 			const rows: Row[] = [];
+			const medianRate: Array<{ relay: number; forwarder: number }> = [];
 			for (const n of sizes) {
-				const r = await measureConnections({ sessions: n, concurrency: 64, warmup: 2_000 });
-				results.push(r);
+				const runs = [];
+				for (let k = 0; k < rounds; k++) {
+					const r = await measureConnections({
+						sessions: n,
+						concurrency: 64,
+						warmup: 2_000,
+					});
+					results.push(r);
+					runs.push(r);
+				}
+				const ratios = runs
+					.map((r) => r.relay.connectRate / r.forwarder.connectRate)
+					.sort((a, b) => a - b);
+				const mid = median(ratios);
+				const relayRate = median(runs.map((r) => r.relay.connectRate));
+				const forwarderRate = median(runs.map((r) => r.forwarder.connectRate));
+				medianRate.push({ relay: relayRate, forwarder: forwarderRate });
 				rows.push({
 					scenario: "connections",
-					metric: `connect+hello/s, ${int(n)} sessions in one room`,
-					relay: rate(r.relay.connectRate),
-					forwarder: `${rate(r.forwarder.connectRate)} (upgrade only)`,
-					ratio: ratio(r.relay.connectRate, r.forwarder.connectRate),
+					metric: `connect+hello/s, ${int(n)} sessions in one room${rounds > 1 ? ` (median of ${rounds} rounds)` : ""}`,
+					relay: rate(relayRate),
+					forwarder: `${rate(forwarderRate)} (upgrade only)`,
+					ratio:
+						rounds > 1
+							? `${mid.toFixed(2)}x (${(ratios[0] as number).toFixed(2)}–${(ratios.at(-1) as number).toFixed(2)})`
+							: `${mid.toFixed(2)}x`,
 					target: "≥ 0.5x forwarder",
-					verdict: verdict(r.relay.connectRate >= 0.5 * r.forwarder.connectRate),
+					verdict: verdict(mid >= 0.5),
 				});
 			}
-			const big = results.at(-1);
-			const small = results[0];
-			const cold = await measureConnections({ sessions: sizes.at(-1) ?? 10_000, concurrency: 64, warmup: 0 });
+			const big = medianRate.at(-1);
+			const small = medianRate[0];
+			const cold = await measureConnections({
+				sessions: sizes.at(-1) ?? 10_000,
+				concurrency: 64,
+				warmup: 0,
+			});
 			results.push(cold);
 			if (big && small) {
 				rows.push(
@@ -226,9 +254,9 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 					},
 					{
 						scenario: "connections",
-						metric: `hello rate at ${int(big.options.sessions)} / at ${int(small.options.sessions)} (flat: the room's size costs nothing)`,
-						relay: ratio(big.relay.connectRate, small.relay.connectRate),
-						forwarder: ratio(big.forwarder.connectRate, small.forwarder.connectRate),
+						metric: `hello rate at ${int(sizes.at(-1) ?? 0)} / at ${int(sizes[0] ?? 0)} (flat: the room's size costs nothing)`,
+						relay: ratio(big.relay, small.relay),
+						forwarder: ratio(big.forwarder, small.forwarder),
 						ratio: "",
 						target: "",
 						verdict: "info",
@@ -250,19 +278,22 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				{ scenario: "reconnect storm", metric: "messages lost / pushed twice", relay: `${r.lost} / ${r.doubled}`, forwarder: "", ratio: "", target: "0 / 0", verdict: verdict(r.lost === 0 && r.doubled === 0) },
 				{
 					scenario: "reconnect storm",
-					metric: "hub's longest event-loop block (mean delay)",
-					relay: r.maxBlockMs === null ? "n/a" : `${ms(r.maxBlockMs)} at ${s(r.maxBlockAtMs ?? 0)} (mean ${ms(r.meanDelayMs ?? 0)})`,
+					metric: "hub's longest event-loop block (when a read first saw it)",
+					relay:
+						r.maxBlockMs === null
+							? "n/a"
+							: `${ms(r.maxBlockMs)} (by ${s(r.maxBlockAtMs ?? 0)})`,
 					forwarder: "",
 					ratio: "",
 					target: "≤ 100 ms",
-					// Windows whose /metrics read failed, or that held no delay sample, are blocks nobody saw: then it is
-					// not measured (n/a).
-					verdict: r.maxBlockMs === null || r.lagWindows.failed + r.lagWindows.empty > r.lagWindows.read / 10 ? "n/a" : verdict(r.maxBlockMs <= 100),
+					// The hub's monitor is never reset: only the last read must work for the block to be measured.
+					verdict: r.maxBlockMs === null ? "n/a" : verdict(r.maxBlockMs <= 100),
 				},
 				{
 					scenario: "reconnect storm",
-					metric: "500 ms lag windows read / failed / empty (last failure)",
-					relay: `${r.lagWindows.read} / ${r.lagWindows.failed} / ${r.lagWindows.empty}${r.lagWindows.lastError ? ` (${r.lagWindows.lastError})` : ""}`,
+					metric:
+						"waits for a later event-loop turn / turns out of budget; /metrics reads failed",
+					relay: `${r.deferred === null ? "?" : int(r.deferred)} / ${r.exhaustedTurns === null ? "?" : int(r.exhaustedTurns)}; ${r.reads.failed} of ${r.reads.ok + r.reads.failed}${r.reads.lastError ? ` (${r.reads.lastError})` : ""}`,
 					forwarder: "",
 					ratio: "",
 					target: "",

@@ -8,10 +8,10 @@
  *     backlog, and until every hello was answered;
  *   - lost (an expected message never pushed) and doubled (a message pushed twice to one client after the
  *     restart: clients dedupe by id, this counts what they would have had to);
- *   - the hub's longest event-loop block during the storm: prom-client's nodejs_eventloop_lag_max_seconds
- *     from /metrics (a monitorEventLoopDelay histogram, 10 ms resolution), read as the new hub starts
- *     listening (which resets it), then every 500 ms until the storm is over: the longest of any window,
- *     and when it was.
+ *   - the hub's longest event-loop block during the storm: relay_event_loop_delay_max_seconds from /metrics
+ *     (the hub's own monitorEventLoopDelay, 10 ms resolution, started by the first scrape, as the new hub
+ *     starts listening, and never reset), read every 500 ms to see when it grew, and once more at the end;
+ *     with the hub's counts of connections that waited for a later turn (server/turn-budget.ts).
  */
 import { type BenchHub, sleep, spawnBenchHub } from "./procs.js";
 import { bodyOf, openMany, Wire } from "./wire.js";
@@ -36,18 +36,15 @@ export interface StormResult {
 	doubled: number;
 	/** Connection attempts refused or failed (hub still down, or the pre-hello pool full) before success. */
 	retries: number;
-	/** Longest event-loop block of the new hub during the storm, ms (null: /metrics unreadable). */
+	/** Longest event-loop block of the new hub from its first scrape to the end of the storm, ms (null: the last /metrics read failed). */
 	maxBlockMs: number | null;
-	/** When (from the restart) the window with the longest block ended. */
+	/** When (from the restart) a read first saw the longest block. */
 	maxBlockAtMs: number | null;
-	/** Mean event-loop delay over the storm, ms. */
-	meanDelayMs: number | null;
-	/**
-	 * The 500 ms windows read during the storm, those whose read failed (the hub did not answer /metrics), and
-	 * those read empty (no delay sample at all: a live event loop takes ~50 in 500 ms, so its monitor was not
-	 * running). A window not seen is a block not seen: the block is reported only when nearly all were.
-	 */
-	lagWindows: { read: number; failed: number; empty: number; lastError: string | null };
+	/** Reads of /metrics during the storm, and those that failed (the longest block is cumulative: only the last read must work). */
+	reads: { ok: number; failed: number; lastError: string | null };
+	/** Connections that waited for a later turn of the event loop, and turns that spent their budget. */
+	deferred: number | null;
+	exhaustedTurns: number | null;
 }
 
 interface StormClient {
@@ -63,17 +60,31 @@ interface StormClient {
 /** Why the last /metrics read failed (for the report). */
 let scrapeError: string | null = null;
 
-async function scrapeLag(port: number): Promise<{ max: number; mean: number } | null> {
+interface LoopReading {
+	maxMs: number;
+	deferred: number;
+	exhaustedTurns: number;
+}
+
+async function scrapeLoop(port: number): Promise<LoopReading | null> {
 	try {
 		const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 		const read = (name: string) => {
-			const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, "m").exec(text);
-			return m ? Number(m[1]) * 1000 : Number.NaN;
+			const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, "m").exec(
+				text,
+			);
+			return m ? Number(m[1]) : Number.NaN;
 		};
-		const max = read("nodejs_eventloop_lag_max_seconds");
-		const mean = read("nodejs_eventloop_lag_mean_seconds");
-		if (!Number.isFinite(max)) scrapeError = "no nodejs_eventloop_lag_max_seconds in /metrics";
-		return Number.isFinite(max) ? { max, mean } : null;
+		const maxMs = read("relay_event_loop_delay_max_seconds") * 1000;
+		if (!Number.isFinite(maxMs)) {
+			scrapeError = "no relay_event_loop_delay_max_seconds in /metrics";
+			return null;
+		}
+		return {
+			maxMs,
+			deferred: read("relay_frames_deferred_total"),
+			exhaustedTurns: read("relay_turns_exhausted_total"),
+		};
 	} catch (err) {
 		scrapeError = String((err as Error).cause ?? (err as Error).message).slice(0, 120);
 		return null;
@@ -168,41 +179,35 @@ export async function measureStorm(o: StormOptions): Promise<StormResult> {
 		const storm = clients.map((c) => sleep(Math.random() * 1_000).then(() => connect(c, 0)));
 		second = await respawn;
 		const hubStartMs = performance.now() - t0;
-		// Read every 500 ms (each read resets the histogram): the longest block of any window, and when it was.
+		// The first read starts the hub's monitor; then every 500 ms to see when the longest block grew.
 		const port2 = second.port;
-		await scrapeLag(port2);
-		let lag: { max: number; mean: number } | null = null;
-		let worstAt = 0;
-		const windows: number[] = [];
-		const lagWindows = { read: 0, failed: 0, empty: 0, lastError: null as string | null };
-		const take = (l: { max: number; mean: number } | null) => {
+		await scrapeLoop(port2);
+		const reads = { ok: 0, failed: 0, lastError: null as string | null };
+		let last: LoopReading | null = null;
+		let worstAt: number | null = null;
+		const take = (l: LoopReading | null) => {
 			if (!l) {
-				lagWindows.failed++;
-				lagWindows.lastError = scrapeError;
-				return;
+				reads.failed++;
+				reads.lastError = scrapeError;
+				return null;
 			}
-			lagWindows.read++;
-			// A window with no delay sample in it reports NaN.
-			if (Number.isFinite(l.mean)) windows.push(l.mean);
-			else lagWindows.empty++;
-			if (!lag || l.max > lag.max) {
-				lag = { max: l.max, mean: 0 };
-				worstAt = performance.now() - t0;
-			}
+			reads.ok++;
+			if (!last || l.maxMs > last.maxMs) worstAt = performance.now() - t0;
+			last = l;
+			return l;
 		};
 		let storming = true;
 		const watch = (async () => {
 			while (storming) {
 				await sleep(500);
-				take(await scrapeLag(port2));
+				take(await scrapeLoop(port2));
 			}
 		})();
 		await Promise.race([finished, sleep(o.deadlineMs)]);
 		await Promise.all(storm);
 		storming = false;
 		await watch;
-		take(await scrapeLag(port2));
-		if (lag) (lag as { max: number; mean: number }).mean = windows.reduce((a, b) => a + b, 0) / Math.max(1, windows.length);
+		const final = take(await scrapeLoop(port2));
 		let lost = 0;
 		let doubled = 0;
 		for (const c of clients) {
@@ -217,10 +222,11 @@ export async function measureStorm(o: StormOptions): Promise<StormResult> {
 			lost,
 			doubled,
 			retries,
-			maxBlockMs: lag ? (lag as { max: number }).max : null,
-			maxBlockAtMs: lag ? worstAt : null,
-			meanDelayMs: lag ? (lag as { mean: number }).mean : null,
-			lagWindows,
+			maxBlockMs: final ? final.maxMs : null,
+			maxBlockAtMs: final ? worstAt : null,
+			reads,
+			deferred: final ? final.deferred : null,
+			exhaustedTurns: final ? final.exhaustedTurns : null,
 		};
 	} finally {
 		for (const c of clients) c?.wire?.close();
