@@ -127,6 +127,67 @@ describe("SqliteStore only", () => {
 		expect(statSync(file).mode & 0o777).toBe(0o600);
 	});
 
+	it("writes a turn's session touches together, after any read that comes first sees them, the last of one session winning", async () => {
+		const store = await open();
+		const base = {
+			secretHash: "h",
+			meta: {},
+			firstSeen: 1,
+			lastSeen: 1,
+			ephemeral: false,
+		};
+		for (let i = 0; i < 200; i++)
+			await store.createSession({ room: "r", session: `s${i}`, ...base });
+		const other = new Database(file, { readonly: true });
+		try {
+			const seen = () =>
+				(
+					other
+						.prepare("SELECT count(*) AS n FROM sessions WHERE last_seen = 500")
+						.get() as { n: number }
+				).n;
+			// 200 touches in one turn: none written yet when the turn's code is done (a commit each before).
+			const touched = Array.from({ length: 200 }, (_, i) =>
+				store.touchSession("r", `s${i}`, { host: `h${i}` }, 500),
+			);
+			expect(seen()).toBe(0);
+			await Promise.all(touched);
+			expect(seen()).toBe(200);
+			// One session touched three times in a turn: one write, the last one's values; every caller resolves.
+			const three = [1, 2, 3].map((k) =>
+				store.touchSession("r", "s0", { host: `again${k}` }, 600 + k),
+			);
+			// A read in the same turn sees the queued touch (it is written first).
+			expect((await store.getSession("r", "s0"))?.meta).toEqual({
+				host: "again3",
+			});
+			await Promise.all(three);
+			expect((await store.getSession("r", "s0"))?.lastSeen).toBe(603);
+		} finally {
+			other.close();
+			await store.close();
+		}
+	});
+
+	it("close writes touches still queued", async () => {
+		const store = await open();
+		await store.createSession({
+			room: "r",
+			session: "late",
+			secretHash: "h",
+			meta: {},
+			firstSeen: 1,
+			lastSeen: 1,
+			ephemeral: false,
+		});
+		const touched = store.touchSession("r", "late", { host: "closing" }, 777);
+		await store.close();
+		await touched;
+		const again = await open();
+		expect((await again.getSession("r", "late"))?.lastSeen).toBe(777);
+		await again.close();
+	});
+
 	// A crash after appends were answered but before their transaction committed (it commits a few ms later):
 	// the files as they are at that moment, copied elsewhere, are what a SIGKILL leaves.
 	const crashCopy = (to: string) => {

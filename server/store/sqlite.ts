@@ -494,6 +494,18 @@ export class SqliteStore implements Store {
 	private readonly maxKeys = new Map<string, string>();
 	private dataVersion = -1;
 	private applyTimer: NodeJS.Immediate | null = null;
+	/** Session touches waiting for this turn's write (touchSession), one per session. */
+	private readonly touches = new Map<
+		string,
+		{
+			room: string;
+			session: string;
+			meta: SessionMeta;
+			lastSeen: number;
+			waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
+		}
+	>();
+	private touchTimer: NodeJS.Immediate | null = null;
 	private commitTimer: NodeJS.Timeout | null = null;
 	/** Set while appends wait for the WAL to come back under its ceiling. */
 	private walWait: NodeJS.Timeout | null = null;
@@ -576,6 +588,7 @@ export class SqliteStore implements Store {
 		if (!conn) return;
 		if (this.walWait) clearTimeout(this.walWait);
 		this.flush(true);
+		this.writeTouches();
 		let committed = true;
 		try {
 			this.commitOpen();
@@ -612,8 +625,67 @@ export class SqliteStore implements Store {
 		);
 	}
 
-	async touchSession(room: string, session: string, meta: SessionMeta, lastSeen: number): Promise<void> {
-		this.ready().st.touchSession.run(JSON.stringify(meta), lastSeen, room, session);
+	/**
+	 * Queued, and written with every other touch of the turn in one transaction (on setImmediate), or first
+	 * thing when any other operation comes (ready): so reads always see it. Why: a touch is a write of its own
+	 * otherwise, a WAL commit each, and 5,000 connections closing at once (a network blip) made 5,000 commits
+	 * in one poll phase: 300 ms of blocked event loop, 81% of it these commits (profiled). Touches of one
+	 * session in one turn are one row write (the last wins, as it would in order): the queue holds at most
+	 * one entry per session.
+	 */
+	touchSession(
+		room: string,
+		session: string,
+		meta: SessionMeta,
+		lastSeen: number,
+	): Promise<void> {
+		if (!this.conn)
+			return Promise.reject(
+				new Error(this.closed ? "store is closed" : "store is not open"),
+			);
+		return new Promise((resolve, reject) => {
+			const key = `${room}\0${session}`;
+			const queued = this.touches.get(key);
+			if (queued) {
+				queued.meta = meta;
+				queued.lastSeen = lastSeen;
+				queued.waiters.push({ resolve, reject });
+			} else
+				this.touches.set(key, {
+					room,
+					session,
+					meta,
+					lastSeen,
+					waiters: [{ resolve, reject }],
+				});
+			this.touchTimer ??= setImmediate(() => this.writeTouches());
+		});
+	}
+
+	/** Writes the queued touches in one transaction and settles their promises. */
+	private writeTouches(): void {
+		if (this.touchTimer) clearImmediate(this.touchTimer);
+		this.touchTimer = null;
+		if (this.touches.size === 0 || !this.conn) return;
+		const touches = [...this.touches.values()];
+		this.touches.clear();
+		try {
+			// Commits the appends' open transaction first (ready), so that a touch is committed when it resolves.
+			const { db, st } = this.ready();
+			db.transaction(() => {
+				for (const t of touches)
+					st.touchSession.run(
+						JSON.stringify(t.meta),
+						t.lastSeen,
+						t.room,
+						t.session,
+					);
+			}).immediate();
+		} catch (err) {
+			for (const t of touches) for (const w of t.waiters) w.reject(err);
+			return;
+		}
+		for (const t of touches) for (const w of t.waiters) w.resolve();
 	}
 
 	async listSessions(room: string, page?: SessionPageQuery): Promise<SessionRecord[]> {
@@ -906,6 +978,7 @@ export class SqliteStore implements Store {
 			if (!this.appendFailed(err)) throw err;
 			if (this.conn.db.inTransaction) this.conn.st.rollback.run();
 		}
+		this.writeTouches();
 		return this.conn;
 	}
 
