@@ -189,6 +189,14 @@ describe("the hub under a 1 ms turn budget", () => {
 				return c;
 			}),
 		);
+		// The bound: a connection waits at most once at a time, so waiters never outnumber connections.
+		const turns = hub.hub.turns;
+		const realWait = turns.wait.bind(turns);
+		let mostWaiting = 0;
+		turns.wait = (grant, cancelled) => {
+			realWait(grant, cancelled);
+			mostWaiting = Math.max(mostWaiting, turns.waiting);
+		};
 		// Every sender pipelines its sends at once: the hub gets 2,000 frames from 40 sockets in a burst.
 		for (const [s, c] of senders.entries())
 			for (let k = 0; k < EACH; k++)
@@ -236,6 +244,8 @@ describe("the hub under a 1 ms turn budget", () => {
 		expect(await metric("relay_frames_deferred_total")).toBeGreaterThan(0);
 		expect(await metric("relay_turns_exhausted_total")).toBeGreaterThan(0);
 		expect(hub.hub.turns.waiting).toBe(0);
+		expect(mostWaiting).toBeGreaterThan(0);
+		expect(mostWaiting).toBeLessThanOrEqual(SENDERS + 1);
 	}, 60_000);
 
 	it("a hello waiting for its turn past the pre-hello deadline is let finish, not timed out", async () => {
