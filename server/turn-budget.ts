@@ -21,7 +21,7 @@
 export class TurnBudget {
 	/** performance.now() when this turn's first frame was handled; 0: no turn open. */
 	#start = 0;
-	/** Waiters not yet granted, oldest first (each has one pending setImmediate). */
+	/** Waiters not yet granted (each has one pending setImmediate; they run oldest first). */
 	#waiting = 0;
 	/** A grant is running: its frames are checked against time only, not sent behind the queue. */
 	#granting = false;
@@ -34,7 +34,7 @@ export class TurnBudget {
 	 */
 	#turnTimer: NodeJS.Timeout | undefined;
 	#armed = false;
-	/** Turns that ran out of budget, and grants made (for /metrics and tests). */
+	/** Turns that ran out of budget, and waits queued (for /metrics and tests). */
 	exhaustedTurns = 0;
 	deferred = 0;
 	#exhaustedAt = -1;
@@ -86,7 +86,7 @@ export class TurnBudget {
 		setImmediate(attempt);
 	}
 
-	/** A waiter's check: the time left in this turn (opening one if none is open). */
+	/** Whether this turn has budget left (opening one if none is open): for arriving frames and waiters alike. */
 	#hasBudget(): boolean {
 		const now = performance.now();
 		if (this.#start === 0) {
