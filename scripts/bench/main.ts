@@ -4,19 +4,21 @@
  * targets of issue 6, and writes bench-results/<timestamp>-<shortsha>.json so runs can be compared.
  *
  *   node dist/bench.js                         every scenario
- *   node dist/bench.js latency throughput      only these (latency throughput fanout topics connections storm slowreaders flood coldstart watchdog state multihub)
+ *   node dist/bench.js latency throughput      only these (latency throughput fanout topics connections storm slowreaders flood coldstart watchdog state multihub appendcost)
  *   node dist/bench.js --quick                 smaller counts, for a quick look (not comparable)
  *   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench.js throughput    profile the hub
  *   BENCH_HUB_DB=:memory: node dist/bench.js latency    the same on another store (what durability costs)
  *
  * The same bundle plays the helper processes: `--role forwarder` (the baseline), `--role logline` (the
  * log-line relay, a model of the original claude-relay: latency and throughput compare the hub with it too)
- * and `--role wd-parent` (the Claude session the watchdog scenario kills).
+ * `--role wd-parent` (the Claude session the watchdog scenario kills) and `--role appends` (the store's work
+ * that the appendcost scenario counts under valgrind).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "../../server/defaults.js";
+import { measureAppendCost, runAppends } from "./append-instructions.js";
 import { measureConnections } from "./connections.js";
 import { measureFanout, measureTopicFanout } from "./fanout.js";
 import { measureFlood } from "./flood.js";
@@ -45,7 +47,7 @@ interface Row {
 	verdict: Verdict;
 }
 
-const SCENARIOS = ["latency", "throughput", "fanout", "topics", "connections", "storm", "slowreaders", "flood", "coldstart", "watchdog", "state", "multihub"] as const;
+const SCENARIOS = ["latency", "throughput", "fanout", "topics", "connections", "storm", "slowreaders", "flood", "coldstart", "watchdog", "state", "multihub", "appendcost"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -421,6 +423,19 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				info("hub CPU/msg (both hubs), across hubs", `${x.hubCpuUs.toFixed(1)} µs`, `${f.rate.serverCpuUs.toFixed(1)} µs`, ratio(x.hubCpuUs, f.rate.serverCpuUs)),
 			];
 		}
+		case "appendcost": {
+			const r = await measureAppendCost(quick ? { base: 2_000, extra: 4_000, warmup: 2_000, batch: 128, bodyBytes: 256 } : { base: 5_000, extra: 20_000, warmup: 5_000, batch: 128, bodyBytes: 256 });
+			raw.appendCost = r;
+			const scenario = "store append cost";
+			const metric = "instructions per message (callgrind): append + pushed mark";
+			if (!r.available) return [{ scenario, metric, relay: `not available: ${r.reason}`, forwarder: "", ratio: "", target: "", verdict: "n/a" }];
+			const rows: Row[] = [{ scenario, metric, relay: int(r.perMessage), forwarder: "", ratio: "", target: "", verdict: "info" }];
+			const top = Object.entries(r.byObject ?? {})
+				.sort((a, b) => b[1] - a[1])
+				.slice(0, 3);
+			for (const [object, n] of top) rows.push({ scenario, metric: `  of which in ${object}`, relay: int(n), forwarder: "", ratio: "", target: "", verdict: "info" });
+			return rows;
+		}
 		case "watchdog": {
 			const r = await measureWatchdog(5);
 			raw.watchdog = r;
@@ -494,6 +509,10 @@ if (role === "forwarder") {
 	await runForwarder();
 } else if (role === "logline") {
 	await runLoglineRelay();
+} else if (role === "appends") {
+	// Under valgrind (the appendcost scenario): count, warm-up, batch, body bytes.
+	const [count, warmup, batch, bodyBytes] = argv.slice(roleAt + 2).map(Number);
+	await runAppends(count as number, { warmup: warmup as number, batch: batch as number, bodyBytes: bodyBytes as number });
 } else if (role === "wd-parent") {
 	const [url, home, session] = argv.slice(roleAt + 2);
 	await runWatchdogParent(url as string, home as string, session as string);
