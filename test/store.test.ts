@@ -229,6 +229,47 @@ describe("SqliteStore only", () => {
 		await b.close();
 	});
 
+	it("inserts a batch's rows 16 to a statement and the rest one by one: every message and delivery exactly, on the next turn and after a crash", async () => {
+		const a = await open();
+		const root = await a.append(dm(0));
+		await a.stats();
+		// 37 messages (two statements of 16, five alone) to one, two or three recipients: 74 delivery rows
+		// (four statements of 16, ten alone), with keys, replies and the human mark in among them.
+		const audiences = [["bob"], ["bob", "carol"], ["bob", "carol", "dave"]];
+		const batch = Array.from({ length: 37 }, (_, i) => {
+			const recipients = audiences[i % 3] as string[];
+			return a.append({
+				...dm(i + 1),
+				to: recipients.length === 1 ? "bob" : recipients.join(","),
+				recipients,
+				key: i % 2 ? `batch-${String(i).padStart(2, "0")}` : null,
+				replyTo: i % 5 === 0 ? root.message.id : null,
+				...(i % 7 === 0 ? { human: true } : {}),
+			});
+		});
+		const answered = (await Promise.all(batch)).map((r) => r.message);
+		const copy = join(dir, "crashed-batch.db");
+		crashCopy(copy);
+		const expectExact = async (store: SqliteStore) => {
+			for (const [who, of] of [
+				["bob", [root.message, ...answered]],
+				["carol", answered.filter((_, i) => i % 3 > 0)],
+				["dave", answered.filter((_, i) => i % 3 === 2)],
+			] as const) {
+				expect((await store.pending("r", who, { limit: 100 })).messages).toEqual(of);
+			}
+			for (const m of answered) expect(await store.getMessage("r", m.id, "bob")).toEqual(m);
+			expect((await store.receipts("r", answered[35]?.id as string))?.receipts.map((r) => r.recipient)).toEqual(["bob", "carol", "dave"]);
+			expect((await store.stats()).pendingDeliveries).toBe(1 + 37 + 24 + 12);
+		};
+		await expectExact(a);
+		await a.close();
+		const b = new SqliteStore({ file: copy });
+		await b.open();
+		await expectExact(b);
+		await b.close();
+	});
+
 	it("answers an append once it is journaled and inserts its rows on the next turn: retries, replies and reads in between see it", async () => {
 		const store = await open();
 		const waiting = store as unknown as { unapplied: unknown[]; flush(): void };
