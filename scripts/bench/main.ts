@@ -4,21 +4,22 @@
  * targets of issue 6, and writes bench-results/<timestamp>-<shortsha>.json so runs can be compared.
  *
  *   node dist/bench.js                         every scenario
- *   node dist/bench.js latency throughput      only these (latency throughput fanout topics connections storm slowreaders flood coldstart watchdog state multihub appendcost)
+ *   node dist/bench.js latency throughput      only these (latency throughput fanout topics connections storm slowreaders flood coldstart watchdog state multihub instructions)
  *   node dist/bench.js --quick                 smaller counts, for a quick look (not comparable)
  *   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench.js throughput    profile the hub
  *   BENCH_HUB_DB=:memory: node dist/bench.js latency    the same on another store (what durability costs)
+ *   BENCH_CALLGRIND_DIR=/tmp/cg node dist/bench.js instructions    keep callgrind's files (callgrind_annotate them)
  *
  * The same bundle plays the helper processes: `--role forwarder` (the baseline), `--role logline` (the
  * log-line relay, a model of the original claude-relay: latency and throughput compare the hub with it too)
  * `--role wd-parent` (the Claude session the watchdog scenario kills) and `--role appends` (the store's work
- * that the appendcost scenario counts under valgrind).
+ * that the instructions scenario counts under valgrind).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "../../server/defaults.js";
-import { measureAppendCost, runAppends } from "./append-instructions.js";
+import { measureAppendCost, measureServerCost, runAppends } from "./instructions.js";
 import { measureConnections } from "./connections.js";
 import { measureFanout, measureTopicFanout } from "./fanout.js";
 import { measureFlood } from "./flood.js";
@@ -47,7 +48,7 @@ interface Row {
 	verdict: Verdict;
 }
 
-const SCENARIOS = ["latency", "throughput", "fanout", "topics", "connections", "storm", "slowreaders", "flood", "coldstart", "watchdog", "state", "multihub", "appendcost"] as const;
+const SCENARIOS = ["latency", "throughput", "fanout", "topics", "connections", "storm", "slowreaders", "flood", "coldstart", "watchdog", "state", "multihub", "instructions"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -423,17 +424,30 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				info("hub CPU/msg (both hubs), across hubs", `${x.hubCpuUs.toFixed(1)} µs`, `${f.rate.serverCpuUs.toFixed(1)} µs`, ratio(x.hubCpuUs, f.rate.serverCpuUs)),
 			];
 		}
-		case "appendcost": {
+		case "instructions": {
+			const scenario = "instructions";
+			const rows: Row[] = [];
+			const info = (metric: string, relay: string, fwd = "", ratioText = ""): Row => ({ scenario, metric, relay, forwarder: fwd, ratio: ratioText, target: "", verdict: "info" });
+			const top = (split: Record<string, number> | null) =>
+				Object.entries(split ?? {})
+					.sort((a, b) => b[1] - a[1])
+					.slice(0, 3);
+			const server = await measureServerCost(quick ? { warmup: 2_000, base: 1_000, extra: 2_000, window: 256, bodyBytes: 256 } : { warmup: 5_000, base: 2_000, extra: 6_000, window: 256, bodyBytes: 256 });
+			raw.serverCost = server;
+			const serverMetric = "server instructions per message (callgrind), throughput path";
+			if (!server.available) rows.push(info(serverMetric, `not available: ${server.reason}`));
+			else {
+				rows.push(info(serverMetric, int(server.hub), int(server.forwarder), ratio(server.hub, server.forwarder)));
+				for (const [object, n] of top(server.hubByObject)) rows.push(info(`  of which in ${object}`, int(n)));
+			}
 			const r = await measureAppendCost(quick ? { base: 2_000, extra: 4_000, warmup: 2_000, batch: 128, bodyBytes: 256 } : { base: 5_000, extra: 20_000, warmup: 5_000, batch: 128, bodyBytes: 256 });
 			raw.appendCost = r;
-			const scenario = "store append cost";
-			const metric = "instructions per message (callgrind): append + pushed mark";
-			if (!r.available) return [{ scenario, metric, relay: `not available: ${r.reason}`, forwarder: "", ratio: "", target: "", verdict: "n/a" }];
-			const rows: Row[] = [{ scenario, metric, relay: int(r.perMessage), forwarder: "", ratio: "", target: "", verdict: "info" }];
-			const top = Object.entries(r.byObject ?? {})
-				.sort((a, b) => b[1] - a[1])
-				.slice(0, 3);
-			for (const [object, n] of top) rows.push({ scenario, metric: `  of which in ${object}`, relay: int(n), forwarder: "", ratio: "", target: "", verdict: "info" });
+			const metric = "store instructions per message (callgrind): append + pushed mark";
+			if (!r.available) rows.push(info(metric, `not available: ${r.reason}`));
+			else {
+				rows.push(info(metric, int(r.perMessage)));
+				for (const [object, n] of top(r.byObject)) rows.push(info(`  of which in ${object}`, int(n)));
+			}
 			return rows;
 		}
 		case "watchdog": {
@@ -510,7 +524,7 @@ if (role === "forwarder") {
 } else if (role === "logline") {
 	await runLoglineRelay();
 } else if (role === "appends") {
-	// Under valgrind (the appendcost scenario): count, warm-up, batch, body bytes.
+	// Under valgrind (the instructions scenario): count, warm-up, batch, body bytes.
 	const [count, warmup, batch, bodyBytes] = argv.slice(roleAt + 2).map(Number);
 	await runAppends(count as number, { warmup: warmup as number, batch: batch as number, bodyBytes: bodyBytes as number });
 } else if (role === "wd-parent") {

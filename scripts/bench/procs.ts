@@ -39,7 +39,7 @@ export interface Child {
 	rss(): number;
 	/** CPU time used so far, ms. */
 	cpuMs(): number;
-	/** SIGTERM (graceful: a --cpu-prof profile gets written), then SIGKILL after 5 s. */
+	/** SIGTERM (graceful: a --cpu-prof profile gets written), then SIGKILL after 5 s (a minute when wrapped). */
 	stop(): Promise<void>;
 	stderr(): string;
 }
@@ -115,8 +115,17 @@ export function processGone(pid: number): boolean {
 	}
 }
 
-async function startChild(command: string, args: string[], env: NodeJS.ProcessEnv, portPattern: RegExp, what: string): Promise<Child> {
-	const proc = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * A command the server runs under (`["valgrind", "--tool=callgrind", …]`): slower to start and to stop, so
+ * it gets a minute for each instead of 15 s and 5 s.
+ */
+export type Wrapper = string[];
+
+async function startChild(command: string, args: string[], env: NodeJS.ProcessEnv, portPattern: RegExp, what: string, wrap?: Wrapper): Promise<Child> {
+	const [program, ...prefix] = wrap?.length ? [...wrap, command] : [command];
+	const startMs = wrap?.length ? 60_000 : 15_000;
+	const graceMs = wrap?.length ? 60_000 : 5_000;
+	const proc = spawn(program as string, [...prefix, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
 	let out = "";
 	let err = "";
 	proc.stderr?.on("data", (d) => {
@@ -124,7 +133,7 @@ async function startChild(command: string, args: string[], env: NodeJS.ProcessEn
 		if (err.length > 64_000) err = err.slice(-32_000);
 	});
 	const port = await new Promise<number>((resolvePort, reject) => {
-		const timer = setTimeout(() => reject(new Error(`${what} did not print its port within 15 s: ${err}`)), 15_000);
+		const timer = setTimeout(() => reject(new Error(`${what} did not print its port within ${startMs / 1000} s: ${err}`)), startMs);
 		proc.stdout?.on("data", (d) => {
 			if (out.length < 64_000) out += String(d);
 			const m = portPattern.exec(out);
@@ -151,7 +160,7 @@ async function startChild(command: string, args: string[], env: NodeJS.ProcessEn
 			if (proc.exitCode !== null || proc.signalCode !== null) return;
 			const exited = new Promise<void>((r) => proc.once("exit", () => r()));
 			proc.kill("SIGTERM");
-			const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+			const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
 			await exited;
 			clearTimeout(timer);
 		},
@@ -173,7 +182,11 @@ export interface BenchHub extends Child {
  * raised so the benchmark measures the hub and not its throttle (`limits: "default"` keeps them: the flood
  * scenario measures the hub at its limits). Everything else is the default configuration.
  */
-export async function spawnBenchHub(extraArgs: string[] = [], store?: string, opts: { limits?: "raised" | "default"; port?: number } = {}): Promise<BenchHub> {
+export async function spawnBenchHub(
+	extraArgs: string[] = [],
+	store?: string,
+	opts: { limits?: "raised" | "default"; port?: number; wrap?: Wrapper } = {},
+): Promise<BenchHub> {
 	const { dir, cleanup } = tempDir("relay-bench-");
 	// BENCH_HUB_DB=:memory: (or redis://…) runs the same scenarios on another store, to tell what durability
 	// costs from what the rest of the hub costs; `store` does the same for one scenario.
@@ -212,7 +225,7 @@ export async function spawnBenchHub(extraArgs: string[] = [], store?: string, op
 	];
 	let child: Child;
 	try {
-		child = await startChild(process.execPath, args, { RELAY_HOME: dir }, /listening\s+ws:\/\/[^:\s]+:(\d+)/, "the hub");
+		child = await startChild(process.execPath, args, { RELAY_HOME: dir }, /listening\s+ws:\/\/[^:\s]+:(\d+)/, "the hub", opts.wrap);
 	} catch (err) {
 		cleanup();
 		throw err;
@@ -233,8 +246,8 @@ export async function spawnLoglineRelay(): Promise<Child> {
 }
 
 /** The bare ws forwarder (scripts/bench/forwarder.ts) as its own process. */
-export async function spawnForwarder(): Promise<Child> {
-	return startChild(process.execPath, [built.bench, "--role", "forwarder"], {}, /forwarder listening (\d+)/, "the forwarder");
+export async function spawnForwarder(wrap?: Wrapper): Promise<Child> {
+	return startChild(process.execPath, [built.bench, "--role", "forwarder"], {}, /forwarder listening (\d+)/, "the forwarder", wrap);
 }
 
 export function gitCommit(): { commit: string; short: string; dirty: boolean } {
