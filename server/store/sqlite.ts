@@ -181,9 +181,9 @@ const PUSH_ROWS = 32;
 
 /**
  * Message rows (and pending rows) written per statement when a batch of appends goes in: SQLite's cost per
- * statement (binding, stepping, resetting) is paid once for 16 rows. Measured by `npm run bench appendcost`
- * (instructions, so not moved by the VM's noise): SQLite's part of an append 42k → 24k instructions, the
- * whole append 124-129k → 99k.
+ * statement (binding, stepping, resetting) is paid once for 16 rows. Measured by `npm run bench --
+ * instructions` (so not moved by the VM's noise): SQLite's part of an append 42k → 24k instructions, the
+ * whole append 124-129k → 99-103k.
  */
 const INSERT_ROWS = 16;
 
@@ -1277,7 +1277,7 @@ export class SqliteStore implements Store {
 		const row = (m: PushedMark) => [m.seq, m.at, m.all ? "*" : m.recipients.length === 1 ? (m.recipients[0] as string) : m.recipients.join(",")];
 		db.transaction(() => {
 			let i = 0;
-			for (; i + PUSH_ROWS <= marks.length; i += PUSH_ROWS) st.markPushedMany.run(marks.slice(i, i + PUSH_ROWS).flatMap(row));
+			for (; i + PUSH_ROWS <= marks.length; i += PUSH_ROWS) st.markPushedMany.run(...marks.slice(i, i + PUSH_ROWS).flatMap(row));
 			for (; i < marks.length; i++) st.markPushed.run(row(marks[i] as PushedMark));
 		}).immediate();
 	}
