@@ -168,8 +168,8 @@ async function serverRun(mode: Mode, messages: number, o: ServerCostOptions, out
 	return { total: collectedIn(server.stderr()), objects: await byObject(out) };
 }
 
-/** The hub's and the forwarder's instructions per message in the throughput path (see the header). */
-export async function measureServerCost(o: ServerCostOptions): Promise<ServerCostResult> {
+/** Runs `measure` with a directory for callgrind's files, or says why it cannot (no valgrind). */
+async function withCallgrind<T>(measure: (dir: string) => Promise<T>): Promise<T | { available: false; reason: string }> {
 	try {
 		await run("valgrind", ["--version"]);
 	} catch {
@@ -177,6 +177,15 @@ export async function measureServerCost(o: ServerCostOptions): Promise<ServerCos
 	}
 	const { dir, keep } = outputDir();
 	try {
+		return await measure(dir);
+	} finally {
+		if (!keep && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+/** The hub's and the forwarder's instructions per message in the throughput path (see the header). */
+export function measureServerCost(o: ServerCostOptions): Promise<ServerCostResult> {
+	return withCallgrind(async (dir) => {
 		const per = async (mode: Mode) => {
 			// One at a time: the clients run outside valgrind and must never wait for a core.
 			const small = await serverRun(mode, o.base, o, join(dir, `${mode}-small.out`));
@@ -185,10 +194,8 @@ export async function measureServerCost(o: ServerCostOptions): Promise<ServerCos
 		};
 		const hub = await per("hub");
 		const forwarder = await per("forwarder");
-		return { available: true, options: o, hub: hub.perMessage, forwarder: forwarder.perMessage, hubByObject: hub.byObject };
-	} finally {
-		if (!keep) rmSync(dir, { recursive: true, force: true });
-	}
+		return { available: true as const, options: o, hub: hub.perMessage, forwarder: forwarder.perMessage, hubByObject: hub.byObject };
+	});
 }
 
 async function counted(count: number, o: AppendCostOptions, out: string): Promise<{ total: number; objects: Record<string, number> | null }> {
@@ -200,18 +207,10 @@ async function counted(count: number, o: AppendCostOptions, out: string): Promis
 	return { total: collectedIn(stderr), objects: await byObject(out) };
 }
 
-export async function measureAppendCost(o: AppendCostOptions): Promise<AppendCostResult> {
-	try {
-		await run("valgrind", ["--version"]);
-	} catch {
-		return { available: false, reason: "valgrind is not installed" };
-	}
-	const { dir, keep } = outputDir();
-	try {
+export function measureAppendCost(o: AppendCostOptions): Promise<AppendCostResult> {
+	return withCallgrind(async (dir) => {
 		// The two runs are independent and callgrind's counts do not depend on load: side by side.
 		const [small, large] = await Promise.all([counted(o.base, o, join(dir, "small.out")), counted(o.base + o.extra, o, join(dir, "large.out"))]);
-		return { available: true, options: o, ...marginal(small, large, o.extra) };
-	} finally {
-		if (!keep && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-	}
+		return { available: true as const, options: o, ...marginal(small, large, o.extra) };
+	});
 }
