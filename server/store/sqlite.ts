@@ -380,6 +380,7 @@ function prepareStatements(db: Database.Database) {
 			"SELECT room, max(seq) AS through FROM messages WHERE sent_at < ? GROUP BY room",
 		),
 
+		peekLost: db.prepare<[string, string], number>("SELECT count FROM lost WHERE room = ? AND session = ?").pluck(),
 		takeLost: db.prepare<[string, string], number>(
 			"DELETE FROM lost WHERE room = ? AND session = ? RETURNING count",
 		).pluck(),
@@ -908,7 +909,11 @@ export class SqliteStore implements Store {
 	}
 
 	async takeLost(room: string, session: string): Promise<number> {
-		return this.ready().st.takeLost.get(room, session) ?? 0;
+		const { st } = this.ready();
+		// Read first: every hello asks, almost none has a count, and a DELETE is a write transaction of its own
+		// (the write lock and a commit) even when it finds nothing. Both run in this turn, with nothing between.
+		if (st.peekLost.get(room, session) === undefined) return 0;
+		return st.takeLost.get(room, session) ?? 0;
 	}
 
 	async staleSessions(query: StaleQuery): Promise<StaleSession[]> {
