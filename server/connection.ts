@@ -64,7 +64,8 @@ export class Connection {
 
 	/** Highest seq written to this socket. */
 	#cursor = 0;
-	#mode: "idle" | "live" | "catchup" = "idle";
+	/** idle until hello; empty: the hello counted nothing pending, after registering (so a push since would be dirty). */
+	#mode: "idle" | "empty" | "live" | "catchup" = "idle";
 	#pumping = false;
 	/** A message arrived while a catch-up page was being read: read again before going live. */
 	#dirty = false;
@@ -249,9 +250,22 @@ export class Connection {
 		this.#mode = "live";
 	}
 
+	/**
+	 * The store held nothing pending for this session when its hello counted, after the session was registered:
+	 * anything committed since reaches deliver(), which makes the catch-up read. So the first catch-up, with
+	 * nothing delivered meanwhile, can go live without reading an empty page (a read transaction per hello).
+	 */
+	noBacklog(): void {
+		if (this.#mode === "idle") this.#mode = "empty";
+	}
+
 	/** Starts (or continues) reading unacked messages from the store; called after hello and on backpressure. */
 	startCatchUp(): void {
-		if (this.#mode === "idle" || this.#mode === "live") this.#mode = "catchup";
+		if (this.#mode === "empty" && !this.#dirty) {
+			this.#mode = "live";
+			return;
+		}
+		if (this.#mode !== "catchup") this.#mode = "catchup";
 		if (this.#pumping) return;
 		this.#pumping = true;
 		this.#pump()

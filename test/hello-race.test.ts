@@ -3,18 +3,24 @@
  * leaves before the first is answered) must bind one ID and refuse the other, and closing the socket must
  * leave nothing online. Raw frames on a real hub, thousands of tries.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { RedisDirectory } from "../server/directory-redis.js";
 import { ErrorCode } from "../server/errors.js";
-import { RawClient, startHub, type TestHub } from "./fixtures/hub.js";
+import { RedisFanout } from "../server/fanout-redis.js";
+import { Hub } from "../server/hub.js";
+import { RedisStore } from "../server/store/index.js";
+import { join } from "node:path";
+import { RawClient, startHub, tempDir, type TestHub } from "./fixtures/hub.js";
+import { hasRedis, redisSkipNote, startRedis, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
 	while (cleanups.length) await cleanups.pop()?.();
 });
 
-async function hubWith(opts: Parameters<typeof startHub>[0] = {}): Promise<TestHub> {
+async function hubWith(opts: Parameters<typeof startHub>[0] = {}, db?: string): Promise<TestHub> {
 	// Thousands of fresh IDs from one address: the caps on new IDs are not what this file is about.
-	const h = await startHub({ newSessionsPerMinute: 0, maxSessionsPerRoom: 0, ...opts });
+	const h = await startHub({ newSessionsPerMinute: 0, maxSessionsPerRoom: 0, ...opts }, db);
 	cleanups.push(h.stop);
 	return h;
 }
@@ -111,4 +117,92 @@ describe("two hellos pipelined on one connection", () => {
 		const again = await r.request({ type: "hello", session: "Other" });
 		expect(again.code).toBe(ErrorCode.ALREADY_REGISTERED);
 	});
+});
+
+/**
+ * A send to an ID racing that ID's hello: queued before the claim (caught up), committed between the claim
+ * and the hello's count of its backlog, or after (pushed live). A hello that counts nothing pending goes
+ * live without reading the inbox (Connection.noBacklog), so a message committed after the count must still
+ * reach it: every one arrives, exactly once, whatever the order the hub reads the two frames in. On Redis,
+ * with the sender on another hub, the count is a round trip and the push can land inside it.
+ */
+async function raceTrials(senderUrl: string, recipientUrl: string): Promise<void> {
+	const sender = new RawClient(senderUrl);
+	cleanups.push(() => sender.close());
+	await sender.opened();
+	expect((await sender.request({ type: "hello", session: "Sender" })).type).toBe("result");
+	const TRIES = 300;
+	const BATCH = 25;
+	for (let start = 0; start < TRIES; start += BATCH) {
+		const trials = Array.from({ length: BATCH }, async (_, k) => {
+			const i = start + k;
+			const r = new RawClient(recipientUrl);
+			cleanups.push(() => r.close());
+			await r.opened();
+			const hello = () => r.sendRaw(JSON.stringify({ type: "hello", id: "h", session: `Late${i}`, presence: false, peers: 0 }));
+			const send = () => sender.sendRaw(JSON.stringify({ type: "send", id: `s${i}`, to: `Late${i}`, body: `m${i}` }));
+			// Same tick in both orders, and the send one turn after the hello.
+			if (i % 3 === 0) {
+				hello();
+				send();
+			} else if (i % 3 === 1) {
+				send();
+				hello();
+			} else {
+				hello();
+				setImmediate(send);
+			}
+			expect((await r.next((f) => f.id === "h")).type).toBe("result");
+			await r.next((f) => f.type === "message" && (f.message as { body: string }).body === `m${i}`, 5_000);
+			return r;
+		});
+		const done = await Promise.all(trials);
+		await new Promise((res) => setTimeout(res, 50));
+		for (const r of done) {
+			expect(r.frames.filter((f) => f.type === "message")).toEqual([]);
+			r.close();
+		}
+	}
+	const answers = sender.frames.filter((f) => f.type === "result" || f.type === "error");
+	expect(answers.filter((f) => f.type === "result")).toHaveLength(TRIES);
+}
+
+describe("a send racing its recipient's hello", () => {
+	for (const store of ["memory", "sqlite"] as const) {
+		it(`reaches the recipient exactly once, hundreds of times (${store})`, async () => {
+			const dir = tempDir("relay-hello-race-");
+			cleanups.push(dir.cleanup);
+			const { url } = await hubWith({}, store === "memory" ? ":memory:" : join(dir.dir, "relay.db"));
+			await raceTrials(url, url);
+		}, 120_000);
+	}
+});
+
+describe.skipIf(!hasRedis)(`a send racing its recipient's hello, across two hubs on Redis${redisSkipNote}`, () => {
+	let server: TestRedis;
+	beforeAll(async () => {
+		server = await startRedis();
+	});
+	afterAll(async () => {
+		await server?.stop();
+	});
+
+	it("reaches the recipient exactly once, hundreds of times", async () => {
+		const prefix = uniquePrefix();
+		const start = async () => {
+			const hub = new Hub(
+				{ port: 0, newSessionsPerMinute: 0, maxSessionsPerRoom: 0 },
+				{
+					store: new RedisStore({ url: server.url, prefix }),
+					fanout: new RedisFanout({ url: server.url, prefix }),
+					directory: new RedisDirectory({ url: server.url, prefix, heartbeatMs: 30_000 }),
+				},
+			);
+			const { url } = await hub.listen();
+			cleanups.push(() => hub.close());
+			return url;
+		};
+		const [a, b] = [await start(), await start()];
+		await raceTrials(a, b);
+	}, 120_000);
 });

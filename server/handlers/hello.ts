@@ -141,6 +141,7 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 			observer ? Promise.resolve(0) : ctx.store.takeLost(room, session),
 			ctx.store.topics.subscriptions(room, session),
 		]);
+		if (pending === 0 && !observer) conn.noBacklog();
 		ctx.log.info({ session, room, host: meta.host, pending, observer }, observer ? "observer attached" : "session online");
 		const online = ctx.presence.peers(room, conn, now, frame.peers ?? ctx.options.helloPeers);
 		return {
