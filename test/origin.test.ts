@@ -18,6 +18,7 @@ import {
 	isLoopbackName,
 	normalizeAllowedHost,
 	normalizeOrigin,
+	hostCacheSize,
 	parseHostHeader,
 	RequestGuard,
 } from "../server/origin.js";
@@ -82,6 +83,24 @@ describe("the rules (server/origin.ts)", () => {
 		expect(isLoopbackName("1.127.0.1")).toBe(false);
 		expect(isLoopbackName("::2")).toBe(false);
 		expect(isLoopbackName("localhost.attacker.example")).toBe(false);
+	});
+
+	it("remembers parsed Host values, answers the same from memory, and holds at most 256 of them", () => {
+		for (let round = 0; round < 2; round++) {
+			expect(parseHostHeader("LOCALHOST.:9999")).toEqual({ name: "localhost", port: 9999 });
+			expect(parseHostHeader("localhost:99999")).toBeUndefined();
+			expect(parseHostHeader("evil.example@localhost")).toBeUndefined();
+		}
+		// A flood of distinct values (a header can be 16 KiB): long ones are refused before the cache.
+		const held = hostCacheSize();
+		expect(parseHostHeader("a".repeat(16_000))).toBeUndefined();
+		expect(hostCacheSize()).toBe(held);
+		for (let i = 0; i < 1_000; i++) {
+			expect(parseHostHeader(`h${i}.example:${1000 + i}`)).toEqual({ name: `h${i}.example`, port: 1000 + i });
+			expect(hostCacheSize()).toBeLessThanOrEqual(256);
+		}
+		expect(hostCacheSize()).toBeGreaterThan(0);
+		expect(parseHostHeader("[::1]:9999")).toEqual({ name: "::1", port: 9999 });
 	});
 
 	it("a loopback hub answers to loopback names on any port (tunnels forward other ports) and to --allow-host", () => {
