@@ -88,6 +88,19 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 				expect(await store.getSession("r", "alice")).toEqual(first);
 			});
 
+			it("createSession calls made together: the first of each ID creates, and each is readable as soon as it is asked", async () => {
+				expect(await store.createSession(session("r", "old", { secretHash: "stored" }))).toBe(true);
+				const calls = Array.from({ length: 50 }, (_, i) => store.createSession(session("r", i === 0 ? "old" : `s${i % 20}`, { secretHash: `h${i}` })));
+				const [old, s3, nobody] = await Promise.all([store.getSession("r", "old"), store.getSession("r", "s3"), store.getSession("r", "nobody")]);
+				expect(old?.secretHash).toBe("stored");
+				expect(s3?.secretHash).toBe("h3");
+				expect(nobody).toBeNull();
+				expect(await Promise.all(calls)).toEqual(Array.from({ length: 50 }, (_, i) => i > 0 && i <= 20));
+				expect((await store.getSession("r", "s0"))?.secretHash).toBe("h20");
+				expect((await store.getSession("r", "s19"))?.secretHash).toBe("h19");
+				expect(await store.countSessions("r")).toBe(21);
+			});
+
 			it("the same ID in another room is another session", async () => {
 				expect(await store.createSession(session("r", "alice"))).toBe(true);
 				expect(await store.getSession("other", "alice")).toBeNull();

@@ -169,6 +169,50 @@ describe("SqliteStore only", () => {
 		}
 	});
 
+	it("writes a turn's session creates in one transaction, answered once committed; reads see them first; close writes the rest", async () => {
+		const store = await open();
+		const base = { secretHash: "h", meta: { host: "x" }, firstSeen: 1, lastSeen: 1, ephemeral: false };
+		await store.createSession({ room: "r", session: "old", ...base, secretHash: "stored" });
+		const other = new Database(file, { readonly: true });
+		try {
+			const count = () => (other.prepare("SELECT count(*) AS n FROM sessions").get() as { n: number }).n;
+			let settled = 0;
+			const created = Array.from({ length: 120 }, (_, i) => {
+				const p = store.createSession({ room: "r", session: i === 0 ? "old" : `s${i % 100}`, ...base, secretHash: `h${i}` });
+				p.then(() => settled++);
+				return p;
+			});
+			// The turn's code is done and nothing is written or answered yet (a commit each before).
+			await Promise.resolve();
+			expect(count()).toBe(1);
+			expect(settled).toBe(0);
+			// getSession reads through the queue: the stored row wins over a queued create of its ID.
+			expect((await store.getSession("r", "old"))?.secretHash).toBe("stored");
+			expect((await store.getSession("r", "s7"))?.secretHash).toBe("h7");
+			expect(await store.getSession("r", "nobody")).toBeNull();
+			expect(count()).toBe(1);
+			const results = await Promise.all(created);
+			expect(count()).toBe(101);
+			// The first create of each ID wins, as one by one: s1..s99 (i < 100) and s0 (i = 100); i = 0 is "old".
+			expect(results).toEqual(Array.from({ length: 120 }, (_, i) => i > 0 && i <= 100));
+			expect((await store.getSession("r", "s0"))?.secretHash).toBe("h100");
+			expect((await store.getSession("r", "s19"))?.secretHash).toBe("h19");
+			// Any other operation writes the queued creates first, as close does.
+			const early = store.createSession({ room: "r", session: "early", ...base });
+			expect(await store.countSessions("r")).toBe(102);
+			expect(await early).toBe(true);
+			const late = store.createSession({ room: "r", session: "late", ...base });
+			await store.close();
+			expect(await late).toBe(true);
+			const again = await open();
+			expect((await again.getSession("r", "late"))?.meta).toEqual({ host: "x" });
+			await again.close();
+		} finally {
+			other.close();
+			await store.close();
+		}
+	});
+
 	it("close writes touches still queued", async () => {
 		const store = await open();
 		await store.createSession({
