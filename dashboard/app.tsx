@@ -93,8 +93,8 @@ export function App() {
 		const page = await readPage(room, filter);
 		if (store.model.room !== room || store.model.filter !== filter) return;
 		// A thread is read forwards (root first): what it has beyond the page is newer, not older.
-		if (filter?.kind === "thread") store.setMessages(page.messages, false, page.hasMore);
-		else store.setMessages(page.messages, page.hasMore);
+		if (filter?.kind === "thread") store.loadedMessages(page.messages, false, page.hasMore);
+		else store.loadedMessages(page.messages, page.hasMore);
 	};
 
 	const loadRoom = async (room: string) => {

@@ -133,6 +133,18 @@ export class Store {
 		this.set({ messages: messages.slice(-MAX_MESSAGES), older: older || messages.length > MAX_MESSAGES, newer });
 	}
 
+	/**
+	 * The first page after the stream was emptied (another room or filter). Messages pushed live while it
+	 * was read and newer than it stay: they were committed after the read, so the page cannot have them, and
+	 * replacing the stream with the page lost them until a reload. Not when the page says newer ones follow
+	 * (a thread read forwards): those come with the next page.
+	 */
+	loadedMessages(page: MessagePreview[], older: boolean, newer = false): void {
+		const last = page.at(-1)?.seq ?? 0;
+		const live = newer ? [] : this.model.messages.filter((m) => m.seq > last);
+		this.setMessages([...page, ...live], older, newer);
+	}
+
 	/** Older messages paged in at the top (the newest are kept when over the bound). */
 	prependMessages(page: MessagePreview[], older: boolean): void {
 		const seen = new Set(this.model.messages.map((m) => m.id));

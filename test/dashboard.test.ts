@@ -343,6 +343,25 @@ describe("the page's model (dashboard/model.ts)", () => {
 		expect(store.model.sessions).toEqual([]);
 	});
 
+	it("a message pushed while the stream's first page is read stays, after the page, once", () => {
+		const store = new Store();
+		const msg = (seq: number) => ({ id: `m-${seq}-abcdef`, seq, room: "default", from: "Alpha", to: "Beta", body: "x", replyTo: null, sentAt: 0, bodyChars: 1, truncated: false });
+		// The filter was cleared (the stream emptied), the page is on its way, and two messages arrive live:
+		// one the page also has (committed before the read), one committed after it.
+		store.set({ filter: null, messages: [] });
+		store.apply("message", { message: msg(7), recipients: ["Beta"] });
+		store.apply("message", { message: msg(8), recipients: ["Beta"] });
+		store.loadedMessages([msg(5), msg(6), msg(7)], true);
+		expect(store.model.messages.map((m) => m.seq)).toEqual([5, 6, 7, 8]);
+		expect(store.model.older).toBe(true);
+		// A thread read forwards with more to come: its newer messages come with the next page.
+		store.set({ messages: [] });
+		store.apply("message", { message: msg(9), recipients: ["Beta"] });
+		store.loadedMessages([msg(5)], false, true);
+		expect(store.model.messages.map((m) => m.seq)).toEqual([5]);
+		expect(store.model.newer).toBe(true);
+	});
+
 	it("topics, receipts and the open thread follow the live stream; the stream filters by session, topic and thread; bounded", () => {
 		const store = new Store();
 		const msg = (seq: number, over: Partial<MessagePreview> = {}): MessagePreview => ({
