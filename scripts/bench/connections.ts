@@ -12,7 +12,7 @@
  * baseline. The hello's cost must not grow with the room (issue 15): the rate at 10,000 against the rate at
  * 1,000 says whether it does.
  */
-import { type Child, sleep, spawnBenchHub, spawnForwarder } from "./procs.js";
+import { type Child, cpuMsOf, mainThreadCpuMsOf, selfCpuMs, sleep, spawnBenchHub, spawnForwarder } from "./procs.js";
 import { openMany, Wire } from "./wire.js";
 
 export interface ConnectionsOptions {
@@ -28,6 +28,12 @@ export interface ConnectionsRun {
 	rssBefore: number;
 	rssAfter: number;
 	bytesPerSession: number;
+	/**
+	 * CPU per connection while they opened, in µs: the server process (every thread: V8's compiler and GC
+	 * work on threads of their own), its main thread alone, and the bench's client. Steadier than the rate on
+	 * a VM whose speed drifts; on 2 cores the rate is about what the server and the client use together.
+	 */
+	cpu: { serverUs: number; mainUs: number; clientUs: number };
 }
 
 export interface ConnectionsResult {
@@ -66,12 +72,19 @@ async function measureOn(server: Child, hub: boolean, o: ConnectionsOptions): Pr
 	const first = await Wire.open(server.url);
 	if (hub) await first.hello("Warm", "crowd");
 	const rssBefore = await settledRss(server);
+	const cpu0 = { server: cpuMsOf(server.pid), main: mainThreadCpuMsOf(server.pid), client: selfCpuMs() };
 	const started = performance.now();
 	const opened = await openMany(server.url, o.sessions, o.concurrency, hub ? async (w, i) => void (await w.hello(`S${i}`, "crowd")) : undefined);
 	const seconds = (performance.now() - started) / 1000;
+	const per = (ms: number) => (ms * 1000) / o.sessions;
+	const cpu = {
+		serverUs: per(cpuMsOf(server.pid) - cpu0.server),
+		mainUs: per(mainThreadCpuMsOf(server.pid) - cpu0.main),
+		clientUs: per(selfCpuMs() - cpu0.client),
+	};
 	const rssAfter = await settledRss(server);
 	return {
-		run: { connectRate: o.sessions / seconds, rssBefore, rssAfter, bytesPerSession: (rssAfter - rssBefore) / o.sessions },
+		run: { connectRate: o.sessions / seconds, rssBefore, rssAfter, bytesPerSession: (rssAfter - rssBefore) / o.sessions, cpu },
 		wires: [first, ...opened],
 	};
 }

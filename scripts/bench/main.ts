@@ -20,7 +20,7 @@ import { cpus, platform, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "../../server/defaults.js";
 import { measureAppendCost, measureServerCost, runAppends } from "./instructions.js";
-import { measureConnections } from "./connections.js";
+import { type ConnectionsResult, measureConnections } from "./connections.js";
 import { measureFanout, measureTopicFanout } from "./fanout.js";
 import { measureFlood } from "./flood.js";
 import { runForwarder } from "./forwarder.js";
@@ -206,7 +206,7 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 			const rows: Row[] = [];
 			const medianRate: Array<{ relay: number; forwarder: number }> = [];
 			for (const n of sizes) {
-				const runs = [];
+				const runs: ConnectionsResult[] = [];
 				for (let k = 0; k < rounds; k++) {
 					const r = await measureConnections({
 						sessions: n,
@@ -219,6 +219,7 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 				const ratios = runs
 					.map((r) => r.relay.connectRate / r.forwarder.connectRate)
 					.sort((a, b) => a - b);
+				const cpuOf = (side: "relay" | "forwarder", k: "serverUs" | "mainUs") => median(runs.map((r) => r[side].cpu[k]));
 				const mid = median(ratios);
 				const relayRate = median(runs.map((r) => r.relay.connectRate));
 				const forwarderRate = median(runs.map((r) => r.forwarder.connectRate));
@@ -234,6 +235,15 @@ async function runScenario(name: Scenario, quick: boolean, raw: Record<string, u
 							: `${mid.toFixed(2)}x`,
 					target: "≥ 0.5x forwarder",
 					verdict: verdict(mid >= 0.5),
+				});
+				rows.push({
+					scenario: "connections",
+					metric: `server CPU/connect, ${int(n)} (all threads; main thread)${rounds > 1 ? `, median of ${rounds}` : ""}`,
+					relay: `${int(cpuOf("relay", "serverUs"))} µs; ${int(cpuOf("relay", "mainUs"))} µs`,
+					forwarder: `${int(cpuOf("forwarder", "serverUs"))} µs; ${int(cpuOf("forwarder", "mainUs"))} µs`,
+					ratio: ratio(cpuOf("relay", "serverUs"), cpuOf("forwarder", "serverUs")),
+					target: "",
+					verdict: "info",
 				});
 			}
 			const big = medianRate.at(-1);

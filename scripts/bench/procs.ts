@@ -72,6 +72,17 @@ export function cpuMsOf(pid: number): number {
 	}
 }
 
+/** CPU time a process's main thread (the event loop) has used so far, in milliseconds (Linux /proc; 0 elsewhere). */
+export function mainThreadCpuMsOf(pid: number): number {
+	try {
+		const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+		return (Number(fields[11]) + Number(fields[12])) * 10;
+	} catch {
+		return 0;
+	}
+}
+
 /** CPU milliseconds this process has used so far. */
 export function selfCpuMs(): number {
 	const u = process.cpuUsage();
