@@ -520,8 +520,12 @@ export class SqliteStore implements Store {
 		}
 	>();
 	private touchTimer: NodeJS.Immediate | null = null;
-	/** Sessions created this turn, in call order, waiting for one transaction (createSession). */
+	/**
+	 * Sessions created this turn, in call order, waiting for one transaction (createSession): at most one per
+	 * connection with a hello in flight. `firstCreates` is the first of each ID, which the insert will keep.
+	 */
 	private creates: Array<{ record: SessionRecord; resolve: (created: boolean) => void; reject: (err: unknown) => void }> = [];
+	private readonly firstCreates = new Map<string, SessionRecord>();
 	private createTimer: NodeJS.Immediate | null = null;
 	private commitTimer: NodeJS.Timeout | null = null;
 	/** Set while appends wait for the WAL to come back under its ceiling. */
@@ -634,8 +638,8 @@ export class SqliteStore implements Store {
 		// hellos of one turn share one commit. A stored row wins; else the first create of the ID, which will.
 		const row = this.ready({ keepCreates: true }).st.getSession.get(room, session);
 		if (row) return toSession(row);
-		const queued = this.creates.find((c) => c.record.room === room && c.record.session === session);
-		return queued ? { ...queued.record, meta: { ...queued.record.meta } } : null;
+		const queued = this.firstCreates.get(`${room}\0${session}`);
+		return queued ? { ...queued, meta: { ...queued.meta } } : null;
 	}
 
 	/**
@@ -648,6 +652,8 @@ export class SqliteStore implements Store {
 		if (!this.conn) return Promise.reject(new Error(this.closed ? "store is closed" : "store is not open"));
 		return new Promise((resolve, reject) => {
 			this.creates.push({ record, resolve, reject });
+			const key = `${record.room}\0${record.session}`;
+			if (!this.firstCreates.has(key)) this.firstCreates.set(key, record);
 			this.createTimer ??= setImmediate(() => this.writeCreates());
 		});
 	}
@@ -659,6 +665,7 @@ export class SqliteStore implements Store {
 		if (this.creates.length === 0 || !this.conn) return;
 		const creates = this.creates;
 		this.creates = [];
+		this.firstCreates.clear();
 		let created: boolean[];
 		try {
 			// Commits the appends' open transaction first (ready), so that a create is committed when it resolves.
