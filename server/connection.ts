@@ -64,7 +64,7 @@ export class Connection {
 
 	/** Highest seq written to this socket. */
 	#cursor = 0;
-	/** idle until hello; empty: the hello counted nothing pending, after registering (so a push since would be dirty). */
+	/** idle until hello; empty: the hello counted nothing pending after registering, and no catch-up started since. */
 	#mode: "idle" | "empty" | "live" | "catchup" = "idle";
 	#pumping = false;
 	/** A message arrived while a catch-up page was being read: read again before going live. */
@@ -252,19 +252,22 @@ export class Connection {
 
 	/**
 	 * The store held nothing pending for this session when its hello counted, after the session was registered:
-	 * anything committed since reaches deliver(), which makes the catch-up read. So the first catch-up, with
-	 * nothing delivered meanwhile, can go live without reading an empty page (a read transaction per hello).
+	 * anything committed since reaches deliver(), which starts a catch-up (and so leaves this state), as does
+	 * any other request for one (a fan-out resync). So the catch-up after hello, if none started meanwhile, can
+	 * go live without reading an empty page (a read transaction per hello).
 	 */
 	noBacklog(): void {
 		if (this.#mode === "idle") this.#mode = "empty";
 	}
 
+	/** After the hello's answer: its catch-up, unless noBacklog said there is nothing to read and none started since. */
+	startAfterHello(): void {
+		if (this.#mode === "empty") this.#mode = "live";
+		else this.startCatchUp();
+	}
+
 	/** Starts (or continues) reading unacked messages from the store; called after hello and on backpressure. */
 	startCatchUp(): void {
-		if (this.#mode === "empty" && !this.#dirty) {
-			this.#mode = "live";
-			return;
-		}
 		if (this.#mode !== "catchup") this.#mode = "catchup";
 		if (this.#pumping) return;
 		this.#pumping = true;

@@ -481,7 +481,7 @@ export class Presence {
 			for (const other of listeners) if (other !== conn && other.open) other.sendText(text);
 		}
 		this.events.sink?.({ kind: "joined", room: s.room, session: s.session, meta: s.meta, connectedAt: s.connectedAt });
-		conn.startCatchUp();
+		conn.startAfterHello();
 	}
 
 	/** A connection is going away (bye, close, heartbeat timeout, replaced, slow, shutdown). Runs once. */
