@@ -121,11 +121,11 @@ describe("two hellos pipelined on one connection", () => {
 
 /**
  * A send to an ID racing that ID's hello: queued before the claim (caught up), committed between the claim
- * and the hello's count of its backlog, or after (pushed live). A hello that counts nothing pending goes
- * live without reading the inbox (Connection.noBacklog, then startAfterHello), so a message committed after
- * the count must still reach it: every one arrives, exactly once, whatever the order the hub reads the two
- * frames in. On Redis, with the sender on another hub, the count is a round trip and the push can land
- * inside it.
+ * and the hello's count of its backlog, or after (pushed live). On one hub, a hello that counts nothing
+ * pending goes live without reading the inbox (Connection.noBacklog, then startAfterHello), so a message
+ * committed after the count must still reach it: every one arrives, exactly once, whatever the order the hub
+ * reads the two frames in. On Redis, with the sender on another hub, the count is a round trip and the push
+ * can land inside it (there the hub reads after hello, as before).
  */
 async function raceTrials(senderUrl: string, recipientUrl: string): Promise<void> {
 	const sender = new RawClient(senderUrl);
