@@ -266,7 +266,10 @@ export class Connection {
 		else this.startCatchUp();
 	}
 
-	/** Starts (or continues) reading unacked messages from the store; called after hello and on backpressure. */
+	/**
+	 * Starts (or continues) reading unacked messages from the store: after hello (startAfterHello), when a push
+	 * cannot be written now (deliver), and when the fan-out may have dropped events (Presence.catchUpAll).
+	 */
 	startCatchUp(): void {
 		if (this.#mode !== "catchup") this.#mode = "catchup";
 		if (this.#pumping) return;
