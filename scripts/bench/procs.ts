@@ -60,10 +60,10 @@ export function rssOf(pid: number): number {
 	return Number(execFileSync("ps", ["-o", "rss=", "-p", String(pid)], { encoding: "utf8" }).trim()) * 1024;
 }
 
-/** CPU time (user + system) a process has used so far, in milliseconds (Linux /proc; 0 elsewhere). */
-export function cpuMsOf(pid: number): number {
+/** utime + stime of a /proc stat file (a process's, or one of its threads'), in milliseconds; 0 if unreadable. */
+function statCpuMs(file: string): number {
 	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+		const stat = readFileSync(file, "utf8");
 		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 		// utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
 		return (Number(fields[11]) + Number(fields[12])) * 10;
@@ -72,15 +72,14 @@ export function cpuMsOf(pid: number): number {
 	}
 }
 
+/** CPU time (user + system) a process has used so far, in milliseconds (Linux /proc; 0 elsewhere). */
+export function cpuMsOf(pid: number): number {
+	return statCpuMs(`/proc/${pid}/stat`);
+}
+
 /** CPU time a process's main thread (the event loop) has used so far, in milliseconds (Linux /proc; 0 elsewhere). */
 export function mainThreadCpuMsOf(pid: number): number {
-	try {
-		const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
-		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-		return (Number(fields[11]) + Number(fields[12])) * 10;
-	} catch {
-		return 0;
-	}
+	return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
 }
 
 /** CPU milliseconds this process has used so far. */
