@@ -24,6 +24,13 @@
  * Like every Fanout this carries no durability: an event missed while the subscriber connection is down is
  * made up for when it is back (onResume: the hub has every connection catch up from the store); the store
  * keeps the message either way.
+ *
+ * From the subscriber's drop until the resume handlers have run, message events are not dispatched: the
+ * catch-up reads them from the store. A connection's push cursor is a high-water mark and a catch-up reads
+ * after it, so one message pushed live in that window (its event came in the same socket read as the
+ * SUBSCRIBE's answer, before the answer's promise callbacks ran) would put the cursor past every message
+ * whose event was lost while the subscriber was away, and they would wait unpushed for the recipient's
+ * next reconnect.
  */
 import type { Redis } from "ioredis";
 import { FANOUT_KINDS, type Fanout, type FanoutEvent, type FanoutHandler } from "./fanout.js";
@@ -47,6 +54,10 @@ export class RedisFanout implements Fanout {
 	#pub: Redis | null = null;
 	#opening: Promise<void> | null = null;
 	#closed = false;
+	/** False from the subscriber's drop until the resume handlers ran: message events are not dispatched. */
+	#inSync = true;
+	/** Drops of the subscriber so far: a resume belongs to the connection it was started on. */
+	#drops = 0;
 
 	constructor(private readonly options: RedisFanoutOptions) {
 		this.channel = `${options.prefix ?? DEFAULT_REDIS_PREFIX}fanout`;
@@ -71,16 +82,25 @@ export class RedisFanout implements Fanout {
 		sub.value.on("message", (channel: string, text: string) => {
 			if (channel === this.channel) this.#dispatch(text);
 		});
+		sub.value.on("close", () => {
+			this.#inSync = false;
+			this.#drops++;
+		});
 		// Every "ready" from here on is a reconnect: events published while the subscriber was away are gone.
 		// ioredis subscribes again by itself; once our own SUBSCRIBE is answered, the subscription is surely in
 		// place, and the hub can catch its connections up from the store without missing what follows.
 		sub.value.on("ready", () => {
+			const drops = this.#drops;
 			sub.value
 				.subscribe(this.channel)
+				.catch((err) => this.options.onError?.(err))
 				.then(() => {
+					// Dropped again meanwhile: the next "ready" resumes. A SUBSCRIBE refused on a live connection
+					// still resumes (ioredis subscribed too), or no message event would ever be dispatched again.
+					if (this.#closed || drops !== this.#drops) return;
+					this.#inSync = true;
 					for (const handler of this.#resumeHandlers) handler();
-				})
-				.catch((err) => this.options.onError?.(err));
+				});
 		});
 		await sub.value.subscribe(this.channel);
 	}
@@ -124,6 +144,8 @@ export class RedisFanout implements Fanout {
 		}
 		// Events from a newer hub version that this one does not know are skipped, not misread.
 		if (typeof event !== "object" || event === null || !FANOUT_KINDS.has(event.kind)) return;
+		// The resume's catch-up reads it from the store (see the top of this file).
+		if (!this.#inSync && event.kind === "message") return;
 		for (const handler of this.#handlers) {
 			try {
 				handler(event);

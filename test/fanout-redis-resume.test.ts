@@ -1,0 +1,134 @@
+/**
+ * The Redis fan-out's subscriber connection drops (Redis restarted, killed the client, a network cut) while
+ * messages are committed: their events are lost, and when the subscriber is back the hub has every connection
+ * catch up from the store. A connection's push cursor is a high-water mark and a catch-up reads after it, so
+ * a message pushed live before that catch-up started (its event arrived in the same socket read as the
+ * SUBSCRIBE's answer) put the cursor past the lost ones, which then waited unpushed until the recipient's
+ * next reconnect. Real redis-server; the drops are `CLIENT KILL TYPE pubsub`.
+ */
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { HubClient } from "../mcp-client/hub-client.js";
+import { RedisDirectory } from "../server/directory-redis.js";
+import { RedisFanout } from "../server/fanout-redis.js";
+import { Hub } from "../server/hub.js";
+import { newIdempotencyKey, type Message } from "../server/protocol.js";
+import { RedisStore } from "../server/store/index.js";
+import { ackingReceiver, duplicates, until } from "./fixtures/faults.js";
+import { memorySecrets } from "./fixtures/hub.js";
+import { hasRedis, redisSkipNote, startRedis, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+	while (cleanups.length) await cleanups.pop()?.();
+});
+
+describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redisSkipNote}`, () => {
+	let server: TestRedis;
+	beforeAll(async () => {
+		server = await startRedis();
+	});
+	afterAll(async () => {
+		await server?.stop();
+	});
+
+	it("dispatches no message event published after the drop until the resume handlers ran", async () => {
+		const fanout = new RedisFanout({ url: server.url, prefix: uniquePrefix() });
+		cleanups.push(() => fanout.close());
+		await fanout.open();
+		// In dispatch order: each message event's number, and each resume.
+		const log: Array<number | "resume"> = [];
+		fanout.subscribe((e) => {
+			if (e.kind === "message") log.push(e.message.seq);
+		});
+		fanout.onResume(() => log.push("resume"));
+
+		// One publisher, pipelines of numbered events, one kill of the subscriber inside the stream: Redis runs
+		// one connection's commands in order, so every event numbered above the kill's `after` was published
+		// once the old subscriber was gone, and only the new subscription can bring it.
+		const publisher = new Redis(server.url);
+		cleanups.push(() => publisher.quit());
+		const event = (n: number) => JSON.stringify({ kind: "message", message: { seq: n }, recipients: [] });
+		const kills: number[] = [];
+		let n = 0;
+		let stop = false;
+		const flood = (async () => {
+			while (!stop) {
+				const p = publisher.pipeline();
+				for (let i = 0; i < 200; i++) p.publish(fanout.channel, event(++n));
+				if (kills.length < 8 && log.filter((x) => x === "resume").length === kills.length && n % 4_000 < 200) {
+					kills.push(n);
+					p.call("CLIENT", "KILL", "TYPE", "pubsub");
+				}
+				await p.exec();
+			}
+		})();
+		await until(() => log.filter((x) => x === "resume").length === 8, 30_000, "eight drops and resumes");
+		stop = true;
+		await flood;
+
+		// Before the r-th resume, nothing published after the r-th kill.
+		const early: string[] = [];
+		let resumes = 0;
+		for (const x of log) {
+			if (x === "resume") resumes++;
+			else if (resumes < kills.length && x > (kills[resumes] as number)) early.push(`${x} (kill ${resumes + 1} after ${kills[resumes]})`);
+		}
+		expect(early.slice(0, 10)).toEqual([]);
+		// And the subscription is back: an event published now is dispatched.
+		const last = ++n;
+		await publisher.publish(fanout.channel, event(last));
+		await until(() => log.includes(last), 5_000, "an event after the last resume");
+	}, 60_000);
+
+	it("a receiver that stays connected gets every message of a stream across drops, once", async () => {
+		const prefix = uniquePrefix();
+		const hub = new Hub(
+			{ port: 0, rateLimitPerSecond: 100_000, rateLimitBurst: 100_000 },
+			{
+				store: new RedisStore({ url: server.url, prefix }),
+				fanout: new RedisFanout({ url: server.url, prefix }),
+				directory: new RedisDirectory({ url: server.url, prefix, heartbeatMs: 30_000 }),
+			},
+		);
+		const { url } = await hub.listen();
+		cleanups.push(() => hub.close());
+		const open = async (session: string) => {
+			const c = new HubClient({ url, session, secrets: memorySecrets(), keepaliveMs: 0, requestTimeoutMs: 30_000 });
+			cleanups.push(() => c.close({ bye: false }));
+			await c.waitReady();
+			return c;
+		};
+		const [sender, receiver] = [await open("S"), await open("R")];
+		const got: Message[] = ackingReceiver(receiver);
+		let reconnects = 0;
+		receiver.on("disconnected", () => reconnects++);
+
+		const admin = new Redis(server.url);
+		cleanups.push(() => admin.quit());
+		const sent: string[] = [];
+		let stop = false;
+		const stream = (async () => {
+			while (!stop) {
+				const batch = Array.from({ length: 8 }, () => sender.send("R", `m${sent.length}`, { key: newIdempotencyKey() }));
+				for (const r of await Promise.all(batch)) sent.push(r.message.id);
+			}
+		})();
+		for (let i = 0; i < 10; i++) {
+			await new Promise((r) => setTimeout(r, 150));
+			await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
+		}
+		await new Promise((r) => setTimeout(r, 300));
+		stop = true;
+		await stream;
+
+		await until(() => new Set(got.map((m) => m.id)).size >= sent.length, 10_000, "every message to reach the receiver").catch(() => undefined);
+		const ids = got.map((m) => m.id);
+		const missing = sent.filter((id) => !ids.includes(id));
+		expect({ missing: missing.length, of: sent.length }).toEqual({ missing: 0, of: sent.length });
+		expect(duplicates(ids)).toEqual([]);
+		expect(sent.length).toBeGreaterThan(200);
+		// What it got came over the connection it kept, not from a replay after a reconnect.
+		expect(reconnects).toBe(0);
+	}, 60_000);
+});
