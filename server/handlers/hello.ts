@@ -141,9 +141,9 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 			observer ? Promise.resolve(0) : ctx.store.takeLost(room, session),
 			ctx.store.topics.subscriptions(room, session),
 		]);
-		// Only where a push cannot be dropped (one hub's own fan-out): on Redis a commit's event can miss this hub
-		// while its subscriber reconnects, and the read after hello stays as a second chance.
-		if (pending === 0 && !observer && ctx.fanout.kind === "local") conn.noBacklog();
+		// Registered before the count: a message committed after it reaches deliver(), or, if its event was lost
+		// while a Redis fan-out's subscriber was away, the resume's catch-up of every registered connection.
+		if (pending === 0 && !observer) conn.noBacklog();
 		ctx.log.info({ session, room, host: meta.host, pending, observer }, observer ? "observer attached" : "session online");
 		const online = ctx.presence.peers(room, conn, now, frame.peers ?? ctx.options.helloPeers);
 		return {
