@@ -216,10 +216,12 @@ export class Hub {
 		// A distributed fan-out must be receiving before the first client can connect, or a push could be missed.
 		await this.fanout.open?.();
 		this.#unsubscribe = this.fanout.subscribe((event) => this.#onFanout(event));
-		// Events dropped while a distributed fan-out reconnected: every holder here reads what it missed.
+		// Events dropped while a distributed fan-out reconnected: every holder here reads what it missed, and
+		// each room's audience is read again (sessions that joined or were forgotten on other hubs meanwhile).
 		this.#unresume = this.fanout.onResume?.(() => {
 			this.log.info("fan-out resumed; connections catch up from the store");
 			this.presence.catchUpAll();
+			this.presence.reloadKnown();
 		});
 		// After the subscription, so that no presence event between the directory's snapshot and now is missed.
 		await this.presence.open();

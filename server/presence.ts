@@ -457,7 +457,7 @@ export class Presence {
 		this.#index(conn, s.room, s.presence);
 		const known = this.knownSessionsLoaded(s.room);
 		if (!known.has(s.session)) {
-			known.add(s.session);
+			this.#know(s.room, s.session);
 			// Other hubs sharing the store loaded this room's audience before this session existed: tell them.
 			this.fanout
 				.publish({ kind: "session", room: s.room, session: s.session })
@@ -540,9 +540,8 @@ export class Presence {
 			}
 			this.#observers.set(newKey, set);
 		}
-		const known = this.knownSessionsLoaded(room);
-		known.delete(from);
-		known.add(to);
+		this.knownSessionsLoaded(room).delete(from);
+		this.#know(room, to);
 		// Other hubs: `from` leaves the audience (nothing to close: it has moved) and `to` joins it.
 		for (const event of [
 			{ kind: "forget", room, session: from, close: false },
@@ -693,9 +692,37 @@ export class Presence {
 
 	/** Another hub (or this one) first saw a session: add it to the room's audience if that room is loaded. */
 	sessionSeen(room: string, session: string): void {
-		// A room not loaded yet reads the session from the store when it is (or from #knownLoading, if the read
-		// is under way and might predate the session).
-		(this.#known.get(room) ?? this.#knownLoading.get(room))?.add(session);
+		// A room not loaded yet reads the session from the store when it is.
+		this.#know(room, session);
+	}
+
+	/**
+	 * Into the room's audience, and into the read of it under way (#knownLoading: the read may predate the
+	 * session, and its result replaces the set), when there is one.
+	 */
+	#know(room: string, session: string): void {
+		this.#known.get(room)?.add(session);
+		this.#knownLoading.get(room)?.add(session);
+	}
+
+	/**
+	 * Fan-out may have dropped events: each loaded room's audience is read again from the store, or a session
+	 * that joined (or was forgotten) on another hub meanwhile would stay out of (or in) this hub's broadcasts
+	 * for good. The set in use serves until the read is done; a read that fails leaves it.
+	 */
+	reloadKnown(): void {
+		for (const room of this.#known.keys()) {
+			if (this.#loads.has(room)) continue;
+			const load = this.#load(room);
+			this.#loads.set(room, load);
+			load.then(
+				() => this.#loads.delete(room),
+				(err) => {
+					this.#loads.delete(room);
+					this.log.warn({ err, room }, "could not read a room's sessions again after the fan-out resumed");
+				},
+			);
+		}
 	}
 
 	/**

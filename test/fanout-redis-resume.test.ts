@@ -4,7 +4,9 @@
  * catch up from the store. A connection's push cursor is a high-water mark and a catch-up reads after it, so
  * a message pushed live before that catch-up started (its event arrived in the same socket read as the
  * SUBSCRIBE's answer) put the cursor past the lost ones, which then waited unpushed until the recipient's
- * next reconnect. Real redis-server; the drops are `CLIENT KILL TYPE pubsub`.
+ * next reconnect. Session events are lost the same way: a session that joined on another hub meanwhile was
+ * left out of this hub's broadcasts for good, until each room's audience was read again on resume. Real
+ * redis-server; the drops are `CLIENT KILL TYPE pubsub`.
  */
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -130,5 +132,61 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 		expect(sent.length).toBeGreaterThan(200);
 		// What it got came over the connection it kept, not from a replay after a reconnect.
 		expect(reconnects).toBe(0);
+	}, 60_000);
+
+	it("a session that joins on another hub while the subscriber is away is in this hub's broadcasts once it is back", async () => {
+		const prefix = uniquePrefix();
+		const start = async () => {
+			const hub = new Hub(
+				{ port: 0 },
+				{
+					store: new RedisStore({ url: server.url, prefix }),
+					fanout: new RedisFanout({ url: server.url, prefix }),
+					directory: new RedisDirectory({ url: server.url, prefix, heartbeatMs: 30_000 }),
+				},
+			);
+			const { url } = await hub.listen();
+			cleanups.push(() => hub.close());
+			return url;
+		};
+		const [a, b] = [await start(), await start()];
+		const open = async (url: string, session: string) => {
+			const c = new HubClient({ url, session, secrets: memorySecrets(), keepaliveMs: 0, requestTimeoutMs: 30_000 });
+			cleanups.push(() => c.close({ bye: false }));
+			await c.waitReady();
+			return c;
+		};
+		// X's hello loads the room's audience on hub B.
+		const x = await open(b, "X");
+		expect((await x.send("*", "before")).warnings.map((w) => w.code)).toContain("W_NO_RECIPIENTS");
+
+		// The subscribers stay away (killed again every few ms) while N joins on hub A: B never hears of N.
+		const admin = new Redis(server.url);
+		cleanups.push(() => admin.quit());
+		const until300 = Date.now() + 300;
+		const killing = (async () => {
+			while (Date.now() < until300) {
+				await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
+				await new Promise((r) => setTimeout(r, 5));
+			}
+		})();
+		await new Promise((r) => setTimeout(r, 20));
+		const n = await open(a, "N");
+		const got = ackingReceiver(n);
+		await killing;
+
+		// Once B's subscriber is back, its broadcasts reach N (queued or live: either way stored for N).
+		let reached = false;
+		await until(
+			async () => {
+				const r = await x.send("*", "after");
+				reached = [...r.live, ...r.queued].includes("N");
+				return reached;
+			},
+			10_000,
+			"a broadcast from hub B to include N",
+		).catch(() => undefined);
+		expect(reached).toBe(true);
+		await until(() => got.some((m) => m.body === "after"), 10_000, "N to get the broadcast");
 	}, 60_000);
 });
