@@ -91,6 +91,8 @@ export interface HubClientEvents {
 	renamed: [info: { from: string; to: string }];
 	/** A key under a prefix this connection watches changed (watches end with the connection: re-send them). */
 	state_changed: [change: StateChangedPush];
+	/** The hub's fan-out from other hubs was away since `since`: a receipt or state push may be missing. */
+	resync: [info: { since: number }];
 	disconnected: [info: { code: number; reason: string }];
 	/** Hello was refused for a reason retrying cannot fix (bad ID, bad token); the client stopped. */
 	fatal: [error: RelayError];
@@ -562,6 +564,9 @@ export class HubClient extends EventEmitter<HubClientEvents> {
 				return;
 			case "state_changed":
 				this.emit("state_changed", frame);
+				return;
+			case "resync":
+				this.emit("resync", { since: frame.since });
 				return;
 			case "shutdown":
 				this.lastError = new RelayError(ErrorCode.SHUTTING_DOWN, `The hub is shutting down (${frame.reason}); reconnecting.`);

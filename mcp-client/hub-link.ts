@@ -101,6 +101,8 @@ export interface WaitResult {
 const REGISTRY_REFRESH_MS = 60_000;
 /** State changes held for relay_wait; past it the oldest go (counted in `stateDropped`). */
 const STATE_CHANGES_HELD = 200;
+/** Keys whose last hint is remembered, so that the same change hinted again (after a resync) is not news. */
+const STATE_HINTS_REMEMBERED = 1_000;
 /** How many unread replies relay_ask looks at for one from the addressees. */
 const WAIT_PAGE = 20;
 /** How long receive waits for a reconnect before handing over what the bridge holds. */
@@ -127,6 +129,8 @@ export class HubLink {
 	/** Changes by other sessions under a watched prefix, oldest first, until relay_wait takes them. */
 	readonly #stateChanges: StateChangedPush[] = [];
 	readonly #stateListeners = new Set<() => void>();
+	/** room/key → `version@updatedAt` of its last hint, oldest first (at most STATE_HINTS_REMEMBERED). */
+	readonly #lastHint = new Map<string, string>();
 	/** Changes dropped because more than STATE_CHANGES_HELD waited. */
 	stateDropped = 0;
 	/** The ID is forgotten by the hub when this connection ends (`<host>-<pid>`, `<ID>-bg<n>`). */
@@ -187,6 +191,13 @@ export class HubLink {
 		c.on("state_changed", (change) => {
 			// Its own writes are no news to this session.
 			if (change.updatedBy === options.session) return;
+			// The hub hints changes again after its fan-out was away (resync): the same change twice is one.
+			const id = `${change.room}\u0000${change.key}`;
+			const hint = `${change.version}@${change.updatedAt}@${change.deleted}`;
+			if (this.#lastHint.get(id) === hint) return;
+			this.#lastHint.delete(id);
+			this.#lastHint.set(id, hint);
+			if (this.#lastHint.size > STATE_HINTS_REMEMBERED) this.#lastHint.delete(this.#lastHint.keys().next().value as string);
 			this.#stateChanges.push(change);
 			if (this.#stateChanges.length > STATE_CHANGES_HELD) {
 				this.#stateChanges.shift();
@@ -522,7 +533,8 @@ export class HubLink {
 
 	/**
 	 * Waits until a recipient has seen (acked) `messageId`, a message this session sent: at once if one has;
-	 * else at its `receipt` push (or a reconnect, after which the hub is asked again). Returns the receipts,
+	 * else at its `receipt` push (or a reconnect or a resync, after which the hub is asked again: the push may
+	 * have been missed). Returns the receipts,
 	 * and whether one is seen (false: timeout or abort).
 	 */
 	async waitSeen(messageId: string, timeoutMs: number, signal?: AbortSignal): Promise<{ seen: boolean; receipts: Receipt[] | null }> {
@@ -550,12 +562,13 @@ export class HubLink {
 				if (pushed || receipts?.some((r) => r.state === "seen")) return { seen: true, receipts };
 				const left = deadline - Date.now();
 				if (left <= 0 || signal?.aborted) return { seen: false, receipts };
-				// Until the push, a reconnect (a push may have been missed while down: ask again), timeout or abort.
+				// Until the push, a reconnect or resync (a push may have been missed: ask again), timeout or abort.
 				await new Promise<void>((resolve) => {
 					const done = () => {
 						clearTimeout(timer);
 						wake = undefined;
 						this.client.off("ready", done);
+						this.client.off("resync", done);
 						this.client.off("fatal", done);
 						signal?.removeEventListener("abort", done);
 						resolve();
@@ -563,6 +576,7 @@ export class HubLink {
 					const timer = setTimeout(done, left);
 					wake = done;
 					this.client.on("ready", done);
+					this.client.on("resync", done);
 					this.client.on("fatal", done);
 					signal?.addEventListener("abort", done, { once: true });
 				});

@@ -48,7 +48,7 @@ export class RedisFanout implements Fanout {
 	readonly kind = "redis";
 	readonly channel: string;
 	readonly #handlers = new Set<FanoutHandler>();
-	readonly #resumeHandlers = new Set<() => void>();
+	readonly #resumeHandlers = new Set<(since: number) => void>();
 	/** A connection in subscriber mode can run no other command, so publishing needs its own. */
 	#sub: Redis | null = null;
 	#pub: Redis | null = null;
@@ -58,6 +58,10 @@ export class RedisFanout implements Fanout {
 	#inSync = true;
 	/** Drops of the subscriber so far: a resume belongs to the connection it was started on. */
 	#drops = 0;
+	/** When the last event arrived (epoch ms): what a drop lost was published after it. */
+	#lastEventAt = Date.now();
+	/** The first drop's #lastEventAt, until the resume handlers ran. */
+	#awaySince: number | null = null;
 
 	constructor(private readonly options: RedisFanoutOptions) {
 		this.channel = `${options.prefix ?? DEFAULT_REDIS_PREFIX}fanout`;
@@ -84,6 +88,7 @@ export class RedisFanout implements Fanout {
 		});
 		sub.value.on("close", () => {
 			this.#inSync = false;
+			this.#awaySince ??= this.#lastEventAt;
 			this.#drops++;
 		});
 		// Every "ready" from here on is a reconnect: events published while the subscriber was away are gone.
@@ -99,7 +104,9 @@ export class RedisFanout implements Fanout {
 					// still resumes (ioredis subscribed too), or no message event would ever be dispatched again.
 					if (this.#closed || drops !== this.#drops) return;
 					this.#inSync = true;
-					for (const handler of this.#resumeHandlers) handler();
+					const since = this.#awaySince ?? this.#lastEventAt;
+					this.#awaySince = null;
+					for (const handler of this.#resumeHandlers) handler(since);
 				});
 		});
 		await sub.value.subscribe(this.channel);
@@ -119,7 +126,7 @@ export class RedisFanout implements Fanout {
 		return () => this.#handlers.delete(handler);
 	}
 
-	onResume(handler: () => void): () => void {
+	onResume(handler: (since: number) => void): () => void {
 		this.#resumeHandlers.add(handler);
 		return () => this.#resumeHandlers.delete(handler);
 	}
@@ -135,6 +142,7 @@ export class RedisFanout implements Fanout {
 	}
 
 	#dispatch(text: string): void {
+		this.#lastEventAt = Date.now();
 		let event: FanoutEvent;
 		try {
 			event = JSON.parse(text) as FanoutEvent;

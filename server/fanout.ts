@@ -77,9 +77,11 @@ export interface Fanout {
 	/**
 	 * Called each time events may have been dropped and delivery is whole again (a distributed engine's
 	 * connection came back): the hub then has its connections catch up from the store, so a message committed
-	 * meanwhile is pushed now rather than at the recipient's next reconnect. Returns the unsubscribe function.
+	 * meanwhile is pushed now rather than at the recipient's next reconnect. `since` (this process's clock,
+	 * epoch ms) is when the last event before the drop arrived: any event lost came after it. Returns the
+	 * unsubscribe function.
 	 */
-	onResume?(handler: () => void): () => void;
+	onResume?(handler: (since: number) => void): () => void;
 	close(): Promise<void>;
 }
 

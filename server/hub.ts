@@ -29,7 +29,7 @@ import { type Logger, silentLogger } from "./logger.js";
 import { Presence } from "./presence.js";
 import { normalizeAllowedHost, normalizeOrigin, type Refusal, RequestGuard } from "./origin.js";
 import { addressKey, PreHelloPool } from "./pre-hello.js";
-import { checkName, PROTOCOL_VERSION } from "./protocol.js";
+import { checkName, PROTOCOL_VERSION, type ResyncPush } from "./protocol.js";
 import { routeFrame } from "./router.js";
 import type { Store } from "./store/store.js";
 import { Watches } from "./watches.js";
@@ -218,10 +218,17 @@ export class Hub {
 		this.#unsubscribe = this.fanout.subscribe((event) => this.#onFanout(event));
 		// Events dropped while a distributed fan-out reconnected: every holder here reads what it missed, and
 		// each room's audience is read again (sessions that joined or were forgotten on other hubs meanwhile).
-		this.#unresume = this.fanout.onResume?.(() => {
-			this.log.info("fan-out resumed; connections catch up from the store");
+		// Receipts and deletes have nothing to read again: the resync push tells clients to ask.
+		this.#unresume = this.fanout.onResume?.((since) => {
+			this.log.info({ since }, "fan-out resumed; connections catch up from the store");
 			this.presence.catchUpAll();
 			this.presence.reloadKnown();
+			const resync = JSON.stringify({ type: "resync", since } satisfies ResyncPush);
+			for (const conn of this.#connections) if (conn.session) conn.sendText(resync);
+			this.watches.resync(this.store.state, since).then(
+				(hinted) => this.log.debug({ hinted }, "state changes hinted again after the fan-out resumed"),
+				(err) => this.log.warn({ err }, "could not hint state changes again after the fan-out resumed"),
+			);
 		});
 		// After the subscription, so that no presence event between the directory's snapshot and now is missed.
 		await this.presence.open();

@@ -879,6 +879,13 @@ export const PeerLeftPush = z.object({
 	to: z.string().optional(),
 });
 export const ShutdownPush = z.object({ type: z.literal("shutdown"), reason: z.string(), retryAfterMs: z.number() });
+/**
+ * The hub's fan-out from other hubs (Redis) was away and is back: pushes from `since` (the hub's clock, epoch
+ * ms) until now may be missing. Messages are not: the hub pushes what waits from the store itself, and it
+ * hints again the state keys changed meanwhile; a `receipt` or a delete's `state_changed` may be gone, so a
+ * client waiting for one asks again (`receipts`, `state_get`).
+ */
+export const ResyncPush = z.object({ type: z.literal("resync"), since: z.number() });
 /** A state key under a watched prefix changed (set, append or delete), by any session on any hub. */
 export const StateChangedPush = z.object({
 	type: z.literal("state_changed"),
@@ -900,6 +907,7 @@ export const HubFrame = z.discriminatedUnion("type", [
 	PeerLeftPush,
 	ShutdownPush,
 	StateChangedPush,
+	ResyncPush,
 ]);
 export type HubFrame = z.infer<typeof HubFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
@@ -908,6 +916,7 @@ export type ReceiptPush = z.infer<typeof ReceiptPush>;
 export type PeerJoinedPush = z.infer<typeof PeerJoinedPush>;
 export type PeerLeftPush = z.infer<typeof PeerLeftPush>;
 export type ShutdownPush = z.infer<typeof ShutdownPush>;
+export type ResyncPush = z.infer<typeof ResyncPush>;
 export type StateChangedPush = z.infer<typeof StateChangedPush>;
 
 // ---------------------------------------------------------------------------------------------------------

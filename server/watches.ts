@@ -4,10 +4,24 @@
  * reconnects, possibly to another hub sharing Redis, says `watch` again (the bridge does, after every hello).
  * A change made while a client was away is not replayed: the push is a hint to read the key, and `version`
  * tells a reader what it missed. At most `max` prefixes per connection (E_LIMIT past it).
+ *
+ * A change made while this hub's fan-out was away (its Redis subscriber reconnecting) is hinted again when it
+ * resumes: `resync` reads the watched prefixes and pushes every key changed since the last event before the
+ * drop. A key deleted in that window leaves nothing to read, so the `resync` push (server/hub.ts) tells
+ * clients that hints may be missing.
  */
 import type { Connection } from "./connection.js";
 import { ErrorCode, RelayError } from "./errors.js";
 import type { StateEvent } from "./fanout.js";
+import type { StateStore } from "./store/store.js";
+
+/** Keys per list call while re-hinting. */
+const RESYNC_PAGE = 500;
+/**
+ * How far before the drop the re-hint reaches: `updatedAt` is the writing hub's clock, the drop time this
+ * one's, so hubs whose clocks are this close miss nothing. A change hinted twice costs a reader one read.
+ */
+export const RESYNC_CLOCK_MARGIN_MS = 5_000;
 
 export class Watches {
 	/** room → connection → its prefixes. */
@@ -51,6 +65,37 @@ export class Watches {
 	drop(conn: Connection): void {
 		const room = conn.session?.room;
 		if (room !== undefined) this.remove(conn, room);
+	}
+
+	/**
+	 * The fan-out was away since `since` (epoch ms): hints every watched key changed from then on (less the
+	 * clock margin) to the connections watching it, as its `state_changed` would have. Reads each room's
+	 * watched prefixes once (a prefix inside another watched one is covered by it); a room holds at most
+	 * the hub's `--state-max-keys`. Returns how many keys were hinted.
+	 */
+	async resync(state: StateStore, since: number): Promise<number> {
+		const cutoff = since - RESYNC_CLOCK_MARGIN_MS;
+		let hinted = 0;
+		for (const [room, conns] of [...this.#rooms]) {
+			const all = new Set<string>();
+			for (const prefixes of conns.values()) for (const p of prefixes) all.add(p);
+			// Sorted, a prefix comes right after the nearest watched prefix of it (or after others it also extends).
+			const roots: string[] = [];
+			for (const p of [...all].sort()) if (roots.length === 0 || !p.startsWith(roots.at(-1) as string)) roots.push(p);
+			for (const prefix of roots) {
+				for (let after: string | undefined; ; ) {
+					const page = await state.list(room, { prefix, limit: RESYNC_PAGE, ...(after !== undefined ? { after } : {}) });
+					for (const r of page.records) {
+						if (r.updatedAt < cutoff) continue;
+						hinted++;
+						this.notify({ kind: "state", room, key: r.key, version: r.version, updatedBy: r.updatedBy, updatedAt: r.updatedAt, deleted: false });
+					}
+					if (!page.hasMore || page.records.length === 0) break;
+					after = page.records.at(-1)?.key;
+				}
+			}
+		}
+		return hinted;
 	}
 
 	/** Pushes a committed change to every connection on this hub watching a prefix of its key. */

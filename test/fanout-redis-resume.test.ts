@@ -5,8 +5,9 @@
  * a message pushed live before that catch-up started (its event arrived in the same socket read as the
  * SUBSCRIBE's answer) put the cursor past the lost ones, which then waited unpushed until the recipient's
  * next reconnect. Session events are lost the same way: a session that joined on another hub meanwhile was
- * left out of this hub's broadcasts for good, until each room's audience was read again on resume. Real
- * redis-server; the drops are `CLIENT KILL TYPE pubsub`.
+ * left out of this hub's broadcasts for good, until each room's audience was read again on resume. State
+ * hints and receipts are lost too: the hub hints again the keys changed meanwhile, and its `resync` push has
+ * a bridge waiting for a receipt ask again. Real redis-server; the drops are `CLIENT KILL TYPE pubsub`.
  */
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -16,8 +17,10 @@ import { RedisFanout } from "../server/fanout-redis.js";
 import { Hub } from "../server/hub.js";
 import { newIdempotencyKey, type Message } from "../server/protocol.js";
 import { RedisStore } from "../server/store/index.js";
+import { startBridge } from "./fixtures/bridge.js";
 import { ackingReceiver, duplicates, until } from "./fixtures/faults.js";
-import { memorySecrets } from "./fixtures/hub.js";
+import { memorySecrets, tempDir } from "./fixtures/hub.js";
+import { assertBuilt } from "./fixtures/processes.js";
 import { hasRedis, redisSkipNote, startRedis, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
 
 const cleanups: Array<() => unknown> = [];
@@ -33,6 +36,42 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 	afterAll(async () => {
 		await server?.stop();
 	});
+
+	/** Two hubs on one Redis prefix, and a HubClient opener. */
+	async function twoHubs() {
+		const prefix = uniquePrefix();
+		const start = async () => {
+			const hub = new Hub(
+				{ port: 0 },
+				{
+					store: new RedisStore({ url: server.url, prefix }),
+					fanout: new RedisFanout({ url: server.url, prefix }),
+					directory: new RedisDirectory({ url: server.url, prefix, heartbeatMs: 30_000 }),
+				},
+			);
+			const { url } = await hub.listen();
+			cleanups.push(() => hub.close());
+			return url;
+		};
+		const [a, b] = [await start(), await start()];
+		const open = async (url: string, session: string) => {
+			const c = new HubClient({ url, session, secrets: memorySecrets(), keepaliveMs: 0, requestTimeoutMs: 30_000 });
+			cleanups.push(() => c.close({ bye: false }));
+			await c.waitReady();
+			return c;
+		};
+		const admin = new Redis(server.url);
+		cleanups.push(() => admin.quit());
+		/** Kills every subscriber every few ms for `ms`: they stay away (ioredis waits 50 ms to reconnect). */
+		const keepAway = async (ms: number) => {
+			const end = Date.now() + ms;
+			while (Date.now() < end) {
+				await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
+				await new Promise((r) => setTimeout(r, 5));
+			}
+		};
+		return { a, b, open, keepAway };
+	}
 
 	it("dispatches no message event published after the drop until the resume handlers ran", async () => {
 		const fanout = new RedisFanout({ url: server.url, prefix: uniquePrefix() });
@@ -135,41 +174,13 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 	}, 60_000);
 
 	it("a session that joins on another hub while the subscriber is away is in this hub's broadcasts once it is back", async () => {
-		const prefix = uniquePrefix();
-		const start = async () => {
-			const hub = new Hub(
-				{ port: 0 },
-				{
-					store: new RedisStore({ url: server.url, prefix }),
-					fanout: new RedisFanout({ url: server.url, prefix }),
-					directory: new RedisDirectory({ url: server.url, prefix, heartbeatMs: 30_000 }),
-				},
-			);
-			const { url } = await hub.listen();
-			cleanups.push(() => hub.close());
-			return url;
-		};
-		const [a, b] = [await start(), await start()];
-		const open = async (url: string, session: string) => {
-			const c = new HubClient({ url, session, secrets: memorySecrets(), keepaliveMs: 0, requestTimeoutMs: 30_000 });
-			cleanups.push(() => c.close({ bye: false }));
-			await c.waitReady();
-			return c;
-		};
+		const { a, b, open, keepAway } = await twoHubs();
 		// X's hello loads the room's audience on hub B.
 		const x = await open(b, "X");
 		expect((await x.send("*", "before")).warnings.map((w) => w.code)).toContain("W_NO_RECIPIENTS");
 
-		// The subscribers stay away (killed again every few ms) while N joins on hub A: B never hears of N.
-		const admin = new Redis(server.url);
-		cleanups.push(() => admin.quit());
-		const until300 = Date.now() + 300;
-		const killing = (async () => {
-			while (Date.now() < until300) {
-				await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
-				await new Promise((r) => setTimeout(r, 5));
-			}
-		})();
+		// The subscribers stay away while N joins on hub A: B never hears of N.
+		const killing = keepAway(300);
 		await new Promise((r) => setTimeout(r, 20));
 		const n = await open(a, "N");
 		const got = ackingReceiver(n);
@@ -189,4 +200,80 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 		expect(reached).toBe(true);
 		await until(() => got.some((m) => m.body === "after"), 10_000, "N to get the broadcast");
 	}, 60_000);
+
+	it("a watcher that stays connected is hinted every key changed while its hub's subscriber was away", async () => {
+		const { a, b, open, keepAway } = await twoHubs();
+		const watcher = await open(b, "W");
+		const writer = await open(a, "S");
+		await watcher.request("watch", { prefix: "tasks/" });
+		const hints = new Map<string, number>();
+		watcher.on("state_changed", (c) => hints.set(c.key, c.version));
+		const resyncs: number[] = [];
+		watcher.on("resync", ({ since }) => resyncs.push(since));
+		// One key before, to show the hints flow and to date the last event before the drop.
+		const before = Date.now();
+		await writer.request("state_set", { key: "tasks/before", value: 0 });
+		await until(() => hints.has("tasks/before"), 10_000, "the hint of a change before the drop");
+
+		const away = keepAway(300);
+		await new Promise((r) => setTimeout(r, 20));
+		const versions = new Map<string, number>();
+		for (let i = 0; i < 20; i++) {
+			const r = await writer.request("state_set", { key: `tasks/${i}`, value: i });
+			versions.set(`tasks/${i}`, r.entry.version);
+			await new Promise((r) => setTimeout(r, 5));
+		}
+		await away;
+
+		await until(() => [...versions].every(([k, v]) => hints.get(k) === v), 10_000, "a hint of every key").catch(() => undefined);
+		const missing = [...versions.keys()].filter((k) => hints.get(k) !== versions.get(k));
+		expect(missing).toEqual([]);
+		// The resync push says from when pushes may be missing: no later than the last event before the drop.
+		expect(resyncs.length).toBeGreaterThan(0);
+		expect(resyncs[0]).toBeGreaterThanOrEqual(before - 1);
+		expect(resyncs[0]).toBeLessThanOrEqual(Date.now());
+	}, 60_000);
+
+	it("a bridge waiting for a receipt whose push was lost asks again at the resync, and takes a change hinted again only once", async () => {
+		assertBuilt();
+		const { a, b, open, keepAway } = await twoHubs();
+		const home = tempDir("relay-resync-");
+		cleanups.push(home.cleanup);
+		const alpha = await startBridge({ url: b, id: "Alpha", home: home.dir });
+		cleanups.push(() => alpha.close());
+		const beta = await open(a, "Beta");
+		const got: Message[] = [];
+		beta.on("message", (m) => got.push(m));
+		// Alpha watches tasks/ and takes Beta's change to tasks/x: the resync below hints it again (it is within
+		// the clock margin before the drop), and the bridge must know it for the same change.
+		await alpha.call("relay_wait", { statePrefix: "tasks/", timeoutSeconds: 1 });
+		await beta.request("state_set", { key: "tasks/x", value: 1 });
+		const first = await alpha.call("relay_wait", { statePrefix: "tasks/", timeoutSeconds: 10 });
+		expect(first.data.stateChanges.map((c: { key: string }) => c.key)).toEqual(["tasks/x"]);
+
+		const sent = await alpha.call("relay_send", { to: "Beta", message: "seen?" });
+		await until(() => got.some((m) => m.id === sent.data.id), 10_000, "Beta to have the message");
+
+		const TIMEOUT_S = 45;
+		const started = Date.now();
+		const waiting = alpha.call("relay_wait", { receipt: sent.data.id, timeoutSeconds: TIMEOUT_S }, { timeoutMs: 60_000 });
+		await new Promise((r) => setTimeout(r, 300));
+		// Beta reads it while hub B's subscriber is away: the `receipt` event for Alpha is lost.
+		const away = keepAway(300);
+		await new Promise((r) => setTimeout(r, 50));
+		await beta.ack([sent.data.id]);
+		await away;
+
+		const done = await waiting;
+		expect(done.isError).toBe(false);
+		expect(done.data.timedOut).toBe(false);
+		// Far from the timeout: woken by the resync push (the last check at the timeout would also say seen).
+		expect(Date.now() - started).toBeLessThan((TIMEOUT_S * 1000) / 2);
+
+		// The re-hint of tasks/x came with the resync; a change after it is the only news.
+		await new Promise((r) => setTimeout(r, 500));
+		await beta.request("state_set", { key: "tasks/y", value: 2 });
+		const next = await alpha.call("relay_wait", { statePrefix: "tasks/", timeoutSeconds: 10 });
+		expect(next.data.stateChanges.map((c: { key: string }) => c.key)).toEqual(["tasks/y"]);
+	}, 90_000);
 });
