@@ -216,15 +216,27 @@ export class Hub {
 		// A distributed fan-out must be receiving before the first client can connect, or a push could be missed.
 		await this.fanout.open?.();
 		this.#unsubscribe = this.fanout.subscribe((event) => this.#onFanout(event));
-		// Events dropped while a distributed fan-out reconnected: every holder here reads what it missed, and
-		// each room's audience is read again (sessions that joined or were forgotten on other hubs meanwhile).
+		// Events dropped while a distributed fan-out reconnected: every holder here reads what it missed, each
+		// room's audience is read again (sessions that joined or were forgotten on other hubs meanwhile), and a
+		// holder forgotten on another hub is closed.
 		// Receipts and deletes have nothing to read again: the resync push tells clients to ask.
 		this.#unresume = this.fanout.onResume?.((since) => {
 			this.log.info({ since }, "fan-out resumed; connections catch up from the store");
 			this.presence.catchUpAll();
 			this.presence.reloadKnown();
+			this.presence.closeForgotten().catch((err) => this.log.warn({ err }, "could not check the holders' records after the fan-out resumed"));
+			// In slices, a turn each, like the heartbeat's pings: one write per connection.
 			const resync = JSON.stringify({ type: "resync", since } satisfies ResyncPush);
-			for (const conn of this.#connections) if (conn.session) conn.sendText(resync);
+			const conns = [...this.#connections];
+			const push = (from: number) => {
+				const end = Math.min(conns.length, from + HEARTBEAT_SLICE);
+				for (let i = from; i < end; i++) {
+					const conn = conns[i] as Connection;
+					if (conn.session && conn.open) conn.sendText(resync);
+				}
+				if (end < conns.length) setImmediate(() => push(end));
+			};
+			push(0);
 			this.watches.resync(this.store.state, since).then(
 				(hinted) => this.log.debug({ hinted }, "state changes hinted again after the fan-out resumed"),
 				(err) => this.log.warn({ err }, "could not hint state changes again after the fan-out resumed"),

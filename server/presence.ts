@@ -726,6 +726,36 @@ export class Presence {
 	}
 
 	/**
+	 * Fan-out may have dropped a forget event: a holder here whose record the store no longer has was forgotten
+	 * on another hub meanwhile (a forget closes whatever holds the ID), so it is closed now (4009) as the event
+	 * would have. A holder's record is written before it registers, so only a forget removes it. Reads in
+	 * slices of TOUCH_SLICE; a read that fails leaves its holder. Returns how many were closed.
+	 */
+	async closeForgotten(): Promise<number> {
+		const held = [...this.#online.values()];
+		let closed = 0;
+		for (let i = 0; i < held.length; i += TOUCH_SLICE) {
+			// The ID each was read for: one renamed meanwhile is another ID's holder now, not a forgotten one.
+			const ids = held.slice(i, i + TOUCH_SLICE).flatMap((conn) => (conn.session ? [{ conn, room: conn.session.room, session: conn.session.session }] : []));
+			const gone = await Promise.all(
+				ids.map(({ room, session }) =>
+					this.store.getSession(room, session).then(
+						(record) => record === null,
+						() => false,
+					),
+				),
+			);
+			ids.forEach(({ conn, room, session }, j) => {
+				if (!gone[j] || this.#online.get(sessionKey(room, session)) !== conn || conn.session?.session !== session) return;
+				this.log.info({ session, room }, "closing a holder forgotten on another hub while the fan-out was away");
+				this.sessionForgotten(room, session, true);
+				closed++;
+			});
+		}
+		return closed;
+	}
+
+	/**
 	 * Fan-out may have dropped events (its connection came back): every holder here reads what waits for it
 	 * after what it was pushed, from the store. Observers (hooks) get live pushes only, and are left alone.
 	 */

@@ -7,7 +7,8 @@
  * next reconnect. Session events are lost the same way: a session that joined on another hub meanwhile was
  * left out of this hub's broadcasts for good, until each room's audience was read again on resume. State
  * hints and receipts are lost too: the hub hints again the keys changed meanwhile, and its `resync` push has
- * a bridge waiting for a receipt ask again. Real redis-server; the drops are `CLIENT KILL TYPE pubsub`.
+ * a bridge waiting for a receipt ask again; a holder forgotten elsewhere meanwhile is closed when its record
+ * is found gone. Real redis-server; the drops are `CLIENT KILL TYPE pubsub`.
  */
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -54,8 +55,9 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 			return url;
 		};
 		const [a, b] = [await start(), await start()];
+		const secrets = memorySecrets();
 		const open = async (url: string, session: string) => {
-			const c = new HubClient({ url, session, secrets: memorySecrets(), keepaliveMs: 0, requestTimeoutMs: 30_000 });
+			const c = new HubClient({ url, session, secrets, keepaliveMs: 0, requestTimeoutMs: 30_000 });
 			cleanups.push(() => c.close({ bye: false }));
 			await c.waitReady();
 			return c;
@@ -70,7 +72,7 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 				await new Promise((r) => setTimeout(r, 5));
 			}
 		};
-		return { a, b, open, keepAway };
+		return { a, b, open, keepAway, secrets };
 	}
 
 	it("dispatches no message event published after the drop until the resume handlers ran", async () => {
@@ -276,4 +278,23 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 		const next = await alpha.call("relay_wait", { statePrefix: "tasks/", timeoutSeconds: 10 });
 		expect(next.data.stateChanges.map((c: { key: string }) => c.key)).toEqual(["tasks/y"]);
 	}, 90_000);
+
+	it("a holder forgotten on another hub while its hub's subscriber was away is closed once it is back", async () => {
+		const { a, b, open, keepAway, secrets } = await twoHubs();
+		const held = await open(b, "L");
+		const asker = await open(a, "Asker");
+		let fatal: Error | undefined;
+		held.once("fatal", (err) => {
+			fatal = err;
+		});
+		// Forgotten with force on hub A while hub B hears nothing: its forget event (close) is lost.
+		const away = keepAway(300);
+		await new Promise((r) => setTimeout(r, 50));
+		const forced = await asker.request("forget", { session: "L", secret: secrets.load("default", "L"), force: true });
+		expect(forced).toMatchObject({ existed: true });
+		await away;
+
+		await until(() => fatal !== undefined, 10_000, "L closed as forgotten").catch(() => undefined);
+		expect(fatal?.message).toMatch(/forgot session L/);
+	}, 60_000);
 });
