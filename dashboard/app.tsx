@@ -110,6 +110,13 @@ export function App() {
 		store.set({ rooms: rooms.rooms, state: state.entries, claims: claims.claims });
 	};
 
+	/** The room's snapshot, and what changed while events were not coming (receipts, the thread): events are not replayed. */
+	const reload = async (room: string) => {
+		await loadRoom(room);
+		const open = store.model.selected;
+		if (open && store.model.detail) await loadDetail(open).catch(() => undefined);
+	};
+
 	// Authenticate, then stream the room, reconnecting with a growing pause; a reconnect reloads the snapshot.
 	useEffect(() => {
 		const room = model.room;
@@ -126,10 +133,7 @@ export function App() {
 			}
 			while (!abort.signal.aborted) {
 				try {
-					await loadRoom(room);
-					// What changed while the stream was down (receipts, the thread) is read again too: events are not replayed.
-					const open = store.model.selected;
-					if (open && store.model.detail) await loadDetail(open).catch(() => undefined);
+					await reload(room);
 					store.set({ live: "live" });
 					delay = 500;
 					await live(
@@ -140,6 +144,8 @@ export function App() {
 							if (event === "session" || (event === "joined" && !store.model.sessions.some((s) => s.session === (data as { session: string }).session))) {
 								void loadSessions(room).catch(() => undefined);
 							}
+							// The hub's fan-out from other hubs was away: events from then on may be missing, as after a reconnect.
+							if (event === "resync") void reload(room).catch(() => undefined);
 							// A rename moves the session's subscriptions to its new ID: read the topics again.
 							if (event === "left" && (data as { reason: string }).reason === "renamed") void loadTopics(room).catch(() => undefined);
 						},

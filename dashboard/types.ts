@@ -86,5 +86,7 @@ export interface LiveEvents {
 	subscription: { room: string; session: string; topic: string; subscribed: boolean; at: number };
 	session: { room: string; session: string };
 	forgotten: { room: string; session: string };
+	/** The hub's fan-out from other hubs was away since `since`: events may be missing; read the snapshot again. */
+	resync: { since: number };
 	health: Health;
 }

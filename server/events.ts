@@ -38,7 +38,12 @@ export type HubEvent =
 	 * Messages were written to their recipients' connections on this hub (their receipts are `pushed` now):
 	 * one event per room per event-loop turn, as the store is told (the arrays are the store's: never change them).
 	 */
-	| { kind: "pushed"; room: string; pushes: readonly PushedDelivery[]; at: number };
+	| { kind: "pushed"; room: string; pushes: readonly PushedDelivery[]; at: number }
+	/**
+	 * The fan-out from other hubs was away since `since` and is back: the fan-out events above may be missing
+	 * from then on, so a viewer reads its snapshot again. For every room.
+	 */
+	| { kind: "resync"; since: number };
 
 export class HubEvents {
 	/** The live stream's handler while it has viewers; null otherwise. */

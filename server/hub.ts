@@ -224,6 +224,8 @@ export class Hub {
 			this.log.info({ since }, "fan-out resumed; connections catch up from the store");
 			this.presence.catchUpAll();
 			this.presence.reloadKnown();
+			// The dashboard's stream missed the same events: its pages read their snapshot again.
+			this.events.sink?.({ kind: "resync", since });
 			this.presence.closeForgotten().catch((err) => this.log.warn({ err }, "could not check the holders' records after the fan-out resumed"));
 			// In slices, a turn each, like the heartbeat's pings: one write per connection.
 			const resync = JSON.stringify({ type: "resync", since } satisfies ResyncPush);

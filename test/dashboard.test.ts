@@ -7,7 +7,9 @@
  * the stream by topic and by thread, opens a thread of three whole from its last message, writes to the topic
  * and as a reply (the bridge receives both from a person, the reply with its replyTo); and a `<script>`, ANSI
  * escapes and a 64 KiB line stay text. With a token,
- * the page without it shows the login and no data, and the API answers 401. Screenshots go to test-results/.
+ * the page without it shows the login and no data, and the API answers 401. On two hubs sharing a real
+ * redis-server, a message committed on the other hub while this hub's subscriber was away appears once the
+ * hub says `resync`. Screenshots go to test-results/.
  *
  * New kinds of things on the page (a panel, dashboard/panels/) get a case here in the same shape: make the hub
  * hold one, wait for its element (data-* attributes name what it shows), act, check.
@@ -25,8 +27,14 @@ import { idleFor, isStuck, MAX_TOPICS, replyTarget, STUCK_MS, type SessionView, 
 import type { MessagePreview, ReceiptRow } from "../dashboard/types.js";
 import { startBridge, type TestBridge } from "./fixtures/bridge.js";
 import { until } from "./fixtures/faults.js";
+import { Redis } from "ioredis";
+import { RedisDirectory } from "../server/directory-redis.js";
+import { RedisFanout } from "../server/fanout-redis.js";
+import { Hub } from "../server/hub.js";
+import { RedisStore } from "../server/store/index.js";
 import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt, ROOT } from "./fixtures/processes.js";
+import { hasRedis, redisSkipNote, startRedis, uniquePrefix } from "./fixtures/redis.js";
 
 const RESULTS = join(ROOT, "test-results");
 const TOKEN = "dashboard-test-token-0123456789";
@@ -298,6 +306,55 @@ describe.skipIf(!CHROMIUM)(`the dashboard in headless Chromium${CHROMIUM ? "" : 
 		const cookies = await page.context().cookies();
 		expect(cookies).toEqual([]);
 	});
+});
+
+describe.skipIf(!CHROMIUM || !hasRedis)(`the dashboard on two hubs sharing Redis${CHROMIUM ? redisSkipNote : " (skipped: no chromium)"}`, () => {
+	it("shows a message committed on the other hub while its hub's subscriber was away, once the hub says resync", async () => {
+		const redis = await startRedis();
+		cleanups.push(() => redis.stop());
+		const prefix = uniquePrefix();
+		const start = async () => {
+			const h = new Hub(
+				{ port: 0 },
+				{
+					store: new RedisStore({ url: redis.url, prefix }),
+					fanout: new RedisFanout({ url: redis.url, prefix }),
+					directory: new RedisDirectory({ url: redis.url, prefix, heartbeatMs: 30_000 }),
+				},
+			);
+			const { url, port } = await h.listen();
+			cleanups.push(() => h.close());
+			return { url, port };
+		};
+		const [a, b] = [await start(), await start()];
+		const sender = await connectClient(a.url, "Sender");
+		cleanups.push(() => sender.close());
+		const before = (await sender.request("send", { to: "Reader", body: "before the drop" })).message;
+
+		const { page } = await launch();
+		await page.goto(`http://127.0.0.1:${b.port}/`);
+		await visible(page, `li.message[data-id="${before.id}"]`);
+		// A message through hub B's own stream first, so the page is surely live.
+		const live = (await sender.request("send", { to: "Reader", body: "live" })).message;
+		await visible(page, `li.message[data-id="${live.id}"]`);
+
+		// Hub B's subscriber stays away (killed every few ms) while the message is committed on hub A.
+		const admin = new Redis(redis.url);
+		cleanups.push(() => admin.quit());
+		const end = Date.now() + 300;
+		const away = (async () => {
+			while (Date.now() < end) {
+				await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
+				await new Promise((r) => setTimeout(r, 5));
+			}
+		})();
+		await new Promise((r) => setTimeout(r, 50));
+		const during = (await sender.request("send", { to: "Reader", body: "while hub B heard nothing" })).message;
+		await away;
+
+		await visible(page, `li.message[data-id="${during.id}"]`);
+		await streamIs(page, [before.id, live.id, during.id]);
+	}, 90_000);
 });
 
 describe("the page's model (dashboard/model.ts)", () => {

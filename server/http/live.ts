@@ -4,7 +4,7 @@
  * Authorization header a token hub needs (and a token in the URL would end up in logs and history).
  *
  * Events: `hello` once, then `message`, `pushed`, `receipt`, `joined`, `left`, `acked`, `state`, `claims`,
- * `subscription`, `session`, `forgotten` as they happen, and `health` every liveTickMs (docs/API.md has each
+ * `subscription`, `session`, `forgotten`, `resync` as they happen, and `health` every liveTickMs (docs/API.md has each
  * one's fields). `?room=NAME` keeps to one room's events.
  *
  * Cost while nobody watches: none. The hub's event sink (server/events.ts) is set when the first viewer
@@ -39,9 +39,9 @@ function frame(event: string, data: unknown): string {
 	return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-/** The room an event belongs to, if any. */
+/** The room an event belongs to; undefined: every room's. */
 function roomOf(e: HubEvent): string | undefined {
-	return e.kind === "message" ? e.message.room : e.room;
+	return e.kind === "message" ? e.message.room : e.kind === "resync" ? undefined : e.room;
 }
 
 /** What a viewer is sent for a hub event; null for events it has no use for. */
@@ -73,6 +73,8 @@ function payload(e: HubEvent): [string, unknown] | null {
 			return ["pushed", { room: e.room, at: e.at, pushes: e.pushes.map((p) => ({ seq: p.seq, recipients: p.recipients })) }];
 		case "subscription":
 			return ["subscription", { room: e.room, session: e.session, topic: e.topic, subscribed: e.subscribed, at: e.at }];
+		case "resync":
+			return ["resync", { since: e.since }];
 		default:
 			return null;
 	}
@@ -165,11 +167,11 @@ export class LiveStream {
 		return false;
 	}
 
-	/** One event to every viewer of its room, serialized once. */
+	/** One event to every viewer of its room (room undefined: to every viewer), serialized once. */
 	#send(event: string, room: string | undefined, data: unknown): void {
 		let text: string | undefined;
 		for (const v of this.#viewers) {
-			if (v.room !== undefined && v.room !== room) continue;
+			if (room !== undefined && v.room !== undefined && v.room !== room) continue;
 			text ??= frame(event, data);
 			this.#write(v, text);
 		}
