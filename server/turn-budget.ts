@@ -86,6 +86,18 @@ export class TurnBudget {
 		setImmediate(attempt);
 	}
 
+	/**
+	 * For work that resumes after a wait many share: undefined when it may go on now (the turn has budget and
+	 * nobody waits), else a promise granted at its place in the FIFO. In a reconnect storm thousands of hellos
+	 * await one room's audience load (or one turn's batched session touches): resumed together, their
+	 * continuations ran in one microtask drain, outside any frame's check (a 0.5–1 s block, profiled). Always
+	 * granted, even if the connection closed: the caller may hold a lock it must get to release.
+	 */
+	pace(): Promise<void> | undefined {
+		if (!this.mustWait()) return undefined;
+		return new Promise<void>((resolve) => this.wait(resolve, () => false));
+	}
+
 	/** Whether this turn has budget left (opening one if none is open): for arriving frames and waiters alike. */
 	#hasBudget(): boolean {
 		const now = performance.now();

@@ -110,6 +110,43 @@ describe("TurnBudget", () => {
 		budget.close();
 	});
 
+	it("work resumed together after one shared wait goes on at the budget's pace (pace), in order", async () => {
+		// 20 hellos awaiting one room's load, each with 2 ms of work after it: resumed in one microtask drain
+		// unless each asks pace() first.
+		const run = async (budget: TurnBudget, paced: boolean) => {
+			const events: string[] = [];
+			const ticker = setInterval(() => events.push("tick"), 1);
+			let loaded!: () => void;
+			const load = new Promise<void>((r) => {
+				loaded = r;
+			});
+			const work = Array.from({ length: 20 }, async (_, i) => {
+				await load;
+				if (paced) {
+					const p = budget.pace();
+					if (p) await p;
+				}
+				spin(2);
+				events.push(`f${i}`);
+			});
+			setTimeout(loaded, 2);
+			await Promise.all(work);
+			await new Promise((r) => setTimeout(r, 5));
+			clearInterval(ticker);
+			budget.close();
+			return events;
+		};
+		const unpaced = await run(new TurnBudget(5), false);
+		expect(longestTurn(unpaced)).toBe(20);
+		const paced = await run(new TurnBudget(5), true);
+		expect(longestTurn(paced)).toBeLessThanOrEqual(7);
+		expect(paced.filter((e) => e !== "tick")).toEqual(Array.from({ length: 20 }, (_, i) => `f${i}`));
+		// Nothing waits and the turn has budget: no promise, no extra hop.
+		const idle = new TurnBudget(5);
+		expect(idle.pace()).toBeUndefined();
+		idle.close();
+	});
+
 	it("a waiter cancelled (its connection closed) gives up its place: no grant, and the queue empties", async () => {
 		const budget = new TurnBudget(5);
 		spend(budget);

@@ -71,6 +71,9 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 		if (conn.session) throw alreadyRegistered(conn);
 		const now = Date.now();
 		const known = await ctx.presence.knownSessions(room);
+		// Thousands of hellos may have waited for this one load: they go on at the turn budget's pace.
+		const paced = ctx.turns.pace();
+		if (paced) await paced;
 		let secret: string | undefined;
 		const observer = frame.observer === true;
 		const record = await ctx.store.getSession(room, session);
@@ -135,7 +138,12 @@ async function claim(ctx: HandlerContext, conn: Connection, frame: RequestOf<"he
 		conn.bind({ room, session, meta, connectedAt: now, observer, ephemeral, touchedAt: now, presence: !observer && frame.presence !== false });
 		ctx.presence.register(conn);
 		// A session created by this hello was written with this meta and time: one write per new ID, not two.
-		if (!observer && record) await ctx.store.touchSession(room, session, meta, now);
+		if (!observer && record) {
+			await ctx.store.touchSession(room, session, meta, now);
+			// The turn's touches are written together, and resolve together.
+			const paced = ctx.turns.pace();
+			if (paced) await paced;
+		}
 		const [pending, lost, topics] = await Promise.all([
 			ctx.store.countPending(room, session),
 			observer ? Promise.resolve(0) : ctx.store.takeLost(room, session),
