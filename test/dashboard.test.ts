@@ -28,13 +28,9 @@ import type { MessagePreview, ReceiptRow } from "../dashboard/types.js";
 import { startBridge, type TestBridge } from "./fixtures/bridge.js";
 import { until } from "./fixtures/faults.js";
 import { Redis } from "ioredis";
-import { RedisDirectory } from "../server/directory-redis.js";
-import { RedisFanout } from "../server/fanout-redis.js";
-import { Hub } from "../server/hub.js";
-import { RedisStore } from "../server/store/index.js";
 import { connectClient, startHub, type TestHub, tempDir } from "./fixtures/hub.js";
 import { assertBuilt, ROOT } from "./fixtures/processes.js";
-import { hasRedis, redisSkipNote, startRedis, uniquePrefix } from "./fixtures/redis.js";
+import { hasRedis, redisSkipNote, startRedis, startRedisHub, uniquePrefix } from "./fixtures/redis.js";
 
 const RESULTS = join(ROOT, "test-results");
 const TOKEN = "dashboard-test-token-0123456789";
@@ -314,16 +310,8 @@ describe.skipIf(!CHROMIUM || !hasRedis)(`the dashboard on two hubs sharing Redis
 		cleanups.push(() => redis.stop());
 		const prefix = uniquePrefix();
 		const start = async () => {
-			const h = new Hub(
-				{ port: 0 },
-				{
-					store: new RedisStore({ url: redis.url, prefix }),
-					fanout: new RedisFanout({ url: redis.url, prefix }),
-					directory: new RedisDirectory({ url: redis.url, prefix, heartbeatMs: 30_000 }),
-				},
-			);
-			const { url, port } = await h.listen();
-			cleanups.push(() => h.close());
+			const { hub, url, port } = await startRedisHub(redis.url, prefix);
+			cleanups.push(() => hub.close());
 			return { url, port };
 		};
 		const [a, b] = [await start(), await start()];

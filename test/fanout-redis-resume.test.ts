@@ -13,16 +13,13 @@
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HubClient } from "../mcp-client/hub-client.js";
-import { RedisDirectory } from "../server/directory-redis.js";
 import { RedisFanout } from "../server/fanout-redis.js";
-import { Hub } from "../server/hub.js";
 import { newIdempotencyKey, type Message } from "../server/protocol.js";
-import { RedisStore } from "../server/store/index.js";
 import { startBridge } from "./fixtures/bridge.js";
 import { ackingReceiver, duplicates, until } from "./fixtures/faults.js";
 import { memorySecrets, tempDir } from "./fixtures/hub.js";
 import { assertBuilt } from "./fixtures/processes.js";
-import { hasRedis, redisSkipNote, startRedis, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
+import { hasRedis, redisSkipNote, startRedis, startRedisHub, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -42,15 +39,7 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 	async function twoHubs() {
 		const prefix = uniquePrefix();
 		const start = async () => {
-			const hub = new Hub(
-				{ port: 0 },
-				{
-					store: new RedisStore({ url: server.url, prefix }),
-					fanout: new RedisFanout({ url: server.url, prefix }),
-					directory: new RedisDirectory({ url: server.url, prefix, heartbeatMs: 30_000 }),
-				},
-			);
-			const { url } = await hub.listen();
+			const { hub, url } = await startRedisHub(server.url, prefix);
 			cleanups.push(() => hub.close());
 			return url;
 		};
@@ -125,16 +114,7 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 	}, 60_000);
 
 	it("a receiver that stays connected gets every message of a stream across drops, once", async () => {
-		const prefix = uniquePrefix();
-		const hub = new Hub(
-			{ port: 0, rateLimitPerSecond: 100_000, rateLimitBurst: 100_000 },
-			{
-				store: new RedisStore({ url: server.url, prefix }),
-				fanout: new RedisFanout({ url: server.url, prefix }),
-				directory: new RedisDirectory({ url: server.url, prefix, heartbeatMs: 30_000 }),
-			},
-		);
-		const { url } = await hub.listen();
+		const { hub, url } = await startRedisHub(server.url, uniquePrefix(), { rateLimitPerSecond: 100_000, rateLimitBurst: 100_000 });
 		cleanups.push(() => hub.close());
 		const open = async (session: string) => {
 			const c = new HubClient({ url, session, secrets: memorySecrets(), keepaliveMs: 0, requestTimeoutMs: 30_000 });

@@ -4,14 +4,10 @@
  * leave nothing online. Raw frames on a real hub, thousands of tries.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { RedisDirectory } from "../server/directory-redis.js";
 import { ErrorCode } from "../server/errors.js";
-import { RedisFanout } from "../server/fanout-redis.js";
-import { Hub } from "../server/hub.js";
-import { RedisStore } from "../server/store/index.js";
 import { join } from "node:path";
 import { RawClient, startHub, tempDir, type TestHub } from "./fixtures/hub.js";
-import { hasRedis, redisSkipNote, startRedis, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
+import { hasRedis, redisSkipNote, startRedis, startRedisHub, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -191,15 +187,7 @@ describe.skipIf(!hasRedis)(`a send racing its recipient's hello, across two hubs
 	it("reaches the recipient exactly once, hundreds of times", async () => {
 		const prefix = uniquePrefix();
 		const start = async () => {
-			const hub = new Hub(
-				{ port: 0, newSessionsPerMinute: 0, maxSessionsPerRoom: 0 },
-				{
-					store: new RedisStore({ url: server.url, prefix }),
-					fanout: new RedisFanout({ url: server.url, prefix }),
-					directory: new RedisDirectory({ url: server.url, prefix, heartbeatMs: 30_000 }),
-				},
-			);
-			const { url } = await hub.listen();
+			const { hub, url } = await startRedisHub(server.url, prefix, { newSessionsPerMinute: 0, maxSessionsPerRoom: 0 });
 			cleanups.push(() => hub.close());
 			return url;
 		};

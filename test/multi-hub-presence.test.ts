@@ -9,16 +9,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { HubClient } from "../mcp-client/hub-client.js";
 import type { HubOptions } from "../server/defaults.js";
-import { PRELUDE, RedisDirectory } from "../server/directory-redis.js";
+import { PRELUDE, type RedisDirectory } from "../server/directory-redis.js";
 import { CloseCode, ErrorCode } from "../server/errors.js";
-import { RedisFanout } from "../server/fanout-redis.js";
-import { Hub } from "../server/hub.js";
+import type { Hub } from "../server/hub.js";
 import type { PeerInfo } from "../server/protocol.js";
-import { RedisStore } from "../server/store/index.js";
 import { connectRedis, quitRedis } from "../server/store/redis.js";
 import { connectClient, memorySecrets, RawClient } from "./fixtures/hub.js";
 import { until } from "./fixtures/faults.js";
-import { hasRedis, redisSkipNote, startRedis, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
+import { hasRedis, redisSkipNote, startRedis, startRedisHub, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
 
 const ROOM = "default";
 
@@ -48,15 +46,9 @@ describe.skipIf(!hasRedis)(`presence across hubs on one Redis${redisSkipNote}`, 
 		const prefix = uniquePrefix();
 		const out: TestHub[] = [];
 		for (let i = 0; i < n; i++) {
-			const heartbeatMs = options.heartbeatMs ?? 30_000;
-			const directory = new RedisDirectory({ url: server.url, prefix, heartbeatMs });
-			const hub = new Hub(
-				{ port: 0, ...options },
-				{ store: new RedisStore({ url: server.url, prefix }), fanout: new RedisFanout({ url: server.url, prefix }), directory },
-			);
-			const { url, port } = await hub.listen();
-			cleanups.push(() => hub.close());
-			out.push({ hub, url, port, directory });
+			const h = await startRedisHub(server.url, prefix, options);
+			cleanups.push(() => h.hub.close());
+			out.push(h);
 		}
 		return out;
 	}

@@ -9,7 +9,6 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { HubClient } from "../mcp-client/hub-client.js";
-import { RedisDirectory } from "../server/directory-redis.js";
 import { RedisFanout } from "../server/fanout-redis.js";
 import type { FanoutEvent } from "../server/fanout.js";
 import { Hub } from "../server/hub.js";
@@ -17,7 +16,7 @@ import type { Message } from "../server/protocol.js";
 import { RedisStore } from "../server/store/index.js";
 import type { AppendInput } from "../server/store/store.js";
 import { connectClient, connectCollecting, memorySecrets } from "./fixtures/hub.js";
-import { hasRedis, redisSkipNote, startRedis, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
+import { hasRedis, redisSkipNote, startRedis, startRedisHub, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
 
 const ROOM = "default";
 
@@ -49,15 +48,7 @@ describe.skipIf(!hasRedis)(`two hubs on one Redis${redisSkipNote}`, () => {
 	async function twoHubs(): Promise<[{ hub: Hub; url: string }, { hub: Hub; url: string }]> {
 		const prefix = uniquePrefix();
 		const start = async () => {
-			const hub = new Hub(
-				{ port: 0 },
-				{
-					store: new RedisStore({ url: server.url, prefix }),
-					fanout: new RedisFanout({ url: server.url, prefix }),
-					directory: new RedisDirectory({ url: server.url, prefix, heartbeatMs: 30_000 }),
-				},
-			);
-			const { url } = await hub.listen();
+			const { hub, url } = await startRedisHub(server.url, prefix);
 			cleanups.push(() => hub.close());
 			return { hub, url };
 		};
