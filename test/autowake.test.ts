@@ -166,7 +166,7 @@ describe.skipIf(!hasTmux)(`the tmux driver (a tmux server of the test's own)${ha
 		const { d } = daemon(h, t.dir);
 		await mail("TM-1", 3);
 		await d.cycle();
-		await until(() => typed(record).length === 1, 5_000, "the nudge typed");
+		await until(() => typed(record).length === 1, 15_000, "the nudge typed");
 		expect(typed(record)).toEqual(["You have 3 relay messages from Peer; call relay_receive."]);
 		// The same mail is never nudged for again.
 		await d.cycle();
@@ -176,7 +176,7 @@ describe.skipIf(!hasTmux)(`the tmux driver (a tmux server of the test's own)${ha
 		// A new batch is one more nudge (4 wait: the harness read nothing).
 		await mail("TM-1", 2);
 		await d.cycle();
-		await until(() => typed(record).length === 2, 5_000, "the second nudge");
+		await until(() => typed(record).length === 2, 15_000, "the second nudge");
 		expect(typed(record)[1]).toBe("You have 5 relay messages from Peer; call relay_receive.");
 		const screen = tmux("capture-pane", "-p", "-t", "TM-1:");
 		expect(screen).not.toContain("SECRET-BODY");
@@ -209,7 +209,7 @@ describe.skipIf(!hasTmux)(`the tmux driver (a tmux server of the test's own)${ha
 		// Named explicitly, a sensitive ID is woken.
 		await setOptIn(t.dir, "default", "prod-api", true, "command");
 		await d.cycle();
-		await until(() => typed(sensitive).length === 1, 5_000, "prod-api nudged once named");
+		await until(() => typed(sensitive).length === 1, 15_000, "prod-api nudged once named");
 	});
 
 	it("stops past the hop limit (a person's message starts the chain again) and past the rate limit", async () => {
@@ -219,7 +219,7 @@ describe.skipIf(!hasTmux)(`the tmux driver (a tmux server of the test's own)${ha
 		for (let i = 1; i <= 2; i++) {
 			await mail("TM-4");
 			await d.cycle();
-			await until(() => typed(record).length === i, 5_000, `nudge ${i}`);
+			await until(() => typed(record).length === i, 15_000, `nudge ${i}`);
 		}
 		await mail("TM-4");
 		await d.cycle();
@@ -229,7 +229,7 @@ describe.skipIf(!hasTmux)(`the tmux driver (a tmux server of the test's own)${ha
 		// From a person (claude-relay send): a chain of its own, which starts at 1 again.
 		await mail("TM-4", 1, human);
 		await d.cycle();
-		await until(() => typed(record).length === 3, 5_000, "nudge after a person's message");
+		await until(() => typed(record).length === 3, 15_000, "nudge after a person's message");
 		expect(typed(record)[2]).toBe("You have 4 relay messages from Peer, Person; call relay_receive.");
 
 		const rated = await pane("TM-5");
@@ -237,13 +237,13 @@ describe.skipIf(!hasTmux)(`the tmux driver (a tmux server of the test's own)${ha
 		const r = daemon(h, t.dir, "wakes_per_minute = 1");
 		await mail("TM-5");
 		await r.d.cycle();
-		await until(() => typed(rated).length === 1, 5_000, "first nudge");
+		await until(() => typed(rated).length === 1, 15_000, "first nudge");
 		await mail("TM-5");
 		await r.d.cycle();
 		await new Promise((res) => setTimeout(res, 500));
 		expect(typed(rated)).toHaveLength(1);
 		expect(auditOf(t.dir).find((x) => x.session === "TM-5" && x.event === "refused")).toMatchObject({ reason: "rate-limit", lastMinute: 1, limit: 1 });
-	});
+	}, 90_000);
 
 	it("the off switch stops every wake at once, and resuming needs no restart", async () => {
 		const record = await pane("TM-6");
@@ -257,7 +257,7 @@ describe.skipIf(!hasTmux)(`the tmux driver (a tmux server of the test's own)${ha
 		expect(auditOf(t.dir).some((r) => r.event === "paused")).toBe(true);
 		setPaused(t.dir, false);
 		await d.cycle();
-		await until(() => typed(record).length === 1, 5_000, "nudge after resume");
+		await until(() => typed(record).length === 1, 15_000, "nudge after resume");
 	});
 });
 
