@@ -129,7 +129,7 @@ export class HubLink {
 	/** Changes by other sessions under a watched prefix, oldest first, until relay_wait takes them. */
 	readonly #stateChanges: StateChangedPush[] = [];
 	readonly #stateListeners = new Set<() => void>();
-	/** room/key → `version@updatedAt` of its last hint, oldest first (at most STATE_HINTS_REMEMBERED). */
+	/** room/key → `version@updatedAt@deleted` of its last hint, oldest first (at most STATE_HINTS_REMEMBERED). */
 	readonly #lastHint = new Map<string, string>();
 	/** Changes dropped because more than STATE_CHANGES_HELD waited. */
 	stateDropped = 0;
@@ -534,8 +534,7 @@ export class HubLink {
 	/**
 	 * Waits until a recipient has seen (acked) `messageId`, a message this session sent: at once if one has;
 	 * else at its `receipt` push (or a reconnect or a resync, after which the hub is asked again: the push may
-	 * have been missed). Returns the receipts,
-	 * and whether one is seen (false: timeout or abort).
+	 * have been missed). Returns the receipts, and whether one is seen (false: timeout or abort).
 	 */
 	async waitSeen(messageId: string, timeoutMs: number, signal?: AbortSignal): Promise<{ seen: boolean; receipts: Receipt[] | null }> {
 		const deadline = Date.now() + timeoutMs;

@@ -43,8 +43,18 @@ function destroySocket(this: Duplex): void {
 	this.destroy();
 }
 
-/** Heartbeat pings written per turn of the event loop. */
-const HEARTBEAT_SLICE = 1_000;
+/** Writes to every connection (heartbeat pings, resync pushes) per turn of the event loop. */
+const WRITE_SLICE = 1_000;
+
+/**
+ * Runs `fn` on each connection, WRITE_SLICE per turn of the event loop: one write per connection to 10,000
+ * of them in one turn blocked the loop for tens of milliseconds.
+ */
+function inSlices(conns: readonly Connection[], fn: (conn: Connection) => void, from = 0): void {
+	const end = Math.min(conns.length, from + WRITE_SLICE);
+	for (let i = from; i < end; i++) fn(conns[i] as Connection);
+	if (end < conns.length) setImmediate(() => inSlices(conns, fn, end));
+}
 
 export interface HubDeps {
 	store: Store;
@@ -216,34 +226,7 @@ export class Hub {
 		// A distributed fan-out must be receiving before the first client can connect, or a push could be missed.
 		await this.fanout.open?.();
 		this.#unsubscribe = this.fanout.subscribe((event) => this.#onFanout(event));
-		// Events dropped while a distributed fan-out reconnected: every holder here reads what it missed, each
-		// room's audience is read again (sessions that joined or were forgotten on other hubs meanwhile), and a
-		// holder forgotten on another hub is closed.
-		// Receipts and deletes have nothing to read again: the resync push tells clients to ask.
-		this.#unresume = this.fanout.onResume?.((since) => {
-			this.log.info({ since }, "fan-out resumed; connections catch up from the store");
-			this.presence.catchUpAll();
-			this.presence.reloadKnown();
-			// The dashboard's stream missed the same events: its pages read their snapshot again.
-			this.events.sink?.({ kind: "resync", since });
-			this.presence.closeForgotten().catch((err) => this.log.warn({ err }, "could not check the holders' records after the fan-out resumed"));
-			// In slices, a turn each, like the heartbeat's pings: one write per connection.
-			const resync = JSON.stringify({ type: "resync", since } satisfies ResyncPush);
-			const conns = [...this.#connections];
-			const push = (from: number) => {
-				const end = Math.min(conns.length, from + HEARTBEAT_SLICE);
-				for (let i = from; i < end; i++) {
-					const conn = conns[i] as Connection;
-					if (conn.session && conn.open) conn.sendText(resync);
-				}
-				if (end < conns.length) setImmediate(() => push(end));
-			};
-			push(0);
-			this.watches.resync(this.store.state, since).then(
-				(hinted) => this.log.debug({ hinted }, "state changes hinted again after the fan-out resumed"),
-				(err) => this.log.warn({ err }, "could not hint state changes again after the fan-out resumed"),
-			);
-		});
+		this.#unresume = this.fanout.onResume?.((since) => this.#onFanoutResume(since));
 		// After the subscription, so that no presence event between the directory's snapshot and now is missed.
 		await this.presence.open();
 		await new Promise<void>((resolve, reject) => {
@@ -459,32 +442,48 @@ export class Hub {
 		if (this.events.sink && isRoomEvent(event)) this.events.sink(event);
 	}
 
+	/**
+	 * A distributed fan-out reconnected: the events since `since` are gone, so what each stood for is made
+	 * up. Every holder here reads the messages it missed; each room's audience is read again (sessions that
+	 * joined or were forgotten on other hubs meanwhile); a holder forgotten on another hub is closed; watched
+	 * state keys changed meanwhile are hinted again. Receipts and deletes leave nothing to read again: the
+	 * resync push tells clients to ask, and the dashboard's stream to read its snapshot.
+	 */
+	#onFanoutResume(since: number): void {
+		this.log.info({ since }, "fan-out resumed; connections catch up from the store");
+		this.presence.catchUpAll();
+		this.presence.reloadKnown();
+		this.presence.closeForgotten().catch((err) => this.log.warn({ err }, "could not check the holders' records after the fan-out resumed"));
+		this.watches.resync(this.store.state, since).then(
+			(hinted) => this.log.debug({ hinted }, "state changes hinted again after the fan-out resumed"),
+			(err) => this.log.warn({ err }, "could not hint state changes again after the fan-out resumed"),
+		);
+		this.events.sink?.({ kind: "resync", since });
+		const resync = JSON.stringify({ type: "resync", since } satisfies ResyncPush);
+		inSlices([...this.#connections], (conn) => {
+			if (conn.session && conn.open) conn.sendText(resync);
+		});
+	}
+
 	// ----- timers ----------------------------------------------------------------------------------------
 
 	#startTimers(): void {
 		const o = this.options;
-		// The ws README heartbeat: whoever did not answer the last ping is gone.
-		// Pings go out in slices of HEARTBEAT_SLICE, a turn of the event loop each: one write per connection,
-		// 10,000 of them in one turn blocked the loop for tens of milliseconds.
-		const beat = (conns: Connection[], from: number) => {
-			const end = Math.min(conns.length, from + HEARTBEAT_SLICE);
-			for (let i = from; i < end; i++) {
-				const conn = conns[i] as Connection;
-				if (!conn.alive) {
-					conn.leaving ??= "timeout";
-					conn.ws.terminate();
-					continue;
-				}
-				conn.alive = false;
-				try {
-					conn.ws.ping();
-				} catch {
-					// closed meanwhile
-				}
+		// The ws README heartbeat: whoever did not answer the last ping is gone. Pings go out in slices.
+		const beat = (conn: Connection) => {
+			if (!conn.alive) {
+				conn.leaving ??= "timeout";
+				conn.ws.terminate();
+				return;
 			}
-			if (end < conns.length) setImmediate(() => beat(conns, end));
+			conn.alive = false;
+			try {
+				conn.ws.ping();
+			} catch {
+				// closed meanwhile
+			}
 		};
-		const heartbeat = setInterval(() => beat([...this.#connections], 0), o.heartbeatMs);
+		const heartbeat = setInterval(() => inSlices([...this.#connections], beat), o.heartbeatMs);
 		// A reader that stopped reading must not hold memory forever: drop it; its messages stay queued.
 		const slow = setInterval(
 			() => {
