@@ -75,7 +75,10 @@ export class RedisFanout implements Fanout {
 
 	async #open(): Promise<void> {
 		if (this.#closed) throw new Error("fanout is closed");
-		const [sub, pub] = await Promise.allSettled([connectRedis(this.options.url), connectRedis(this.options.url)]);
+		// The subscriber re-subscribes itself (below), not ioredis: ioredis 6.0.0 does not handle the rejection
+		// of its own SUBSCRIBE after a reconnect (ioredis#2187), and a close before Redis answered it would end
+		// the process with an unhandled rejection.
+		const [sub, pub] = await Promise.allSettled([connectRedis(this.options.url, { autoResubscribe: false }), connectRedis(this.options.url)]);
 		if (sub.status === "rejected" || pub.status === "rejected") {
 			// Do not leave the other connection open: it would keep the process alive.
 			for (const c of [sub, pub]) if (c.status === "fulfilled") c.value.disconnect();
@@ -92,16 +95,16 @@ export class RedisFanout implements Fanout {
 			this.#drops++;
 		});
 		// Every "ready" from here on is a reconnect: events published while the subscriber was away are gone.
-		// ioredis subscribes again by itself; once our own SUBSCRIBE is answered, the subscription is surely in
-		// place, and the hub can catch its connections up from the store without missing what follows.
+		// Once this SUBSCRIBE is answered the subscription is in place, and the hub can catch its connections up
+		// from the store without missing what follows.
 		sub.value.on("ready", () => {
 			const drops = this.#drops;
 			sub.value
 				.subscribe(this.channel)
 				.catch((err) => this.options.onError?.(err))
 				.then(() => {
-					// Dropped again meanwhile: the next "ready" resumes. A SUBSCRIBE refused on a live connection
-					// still resumes (ioredis subscribed too), or no message event would ever be dispatched again.
+					// Dropped again meanwhile: the next "ready" resumes (and subscribes). A SUBSCRIBE refused on a
+					// live connection still resumes, or the hub's connections would never catch up.
 					if (this.#closed || drops !== this.#drops) return;
 					this.#inSync = true;
 					const since = this.#awaySince ?? this.#lastEventAt;

@@ -16,7 +16,7 @@ import { HubClient } from "../mcp-client/hub-client.js";
 import { RedisFanout } from "../server/fanout-redis.js";
 import { newIdempotencyKey, type Message } from "../server/protocol.js";
 import { startBridge } from "./fixtures/bridge.js";
-import { ackingReceiver, duplicates, until } from "./fixtures/faults.js";
+import { ackingReceiver, duplicates, TcpProxy, until } from "./fixtures/faults.js";
 import { memorySecrets, tempDir } from "./fixtures/hub.js";
 import { assertBuilt } from "./fixtures/processes.js";
 import { hasRedis, redisSkipNote, startRedis, startRedisHub, type TestRedis, uniquePrefix } from "./fixtures/redis.js";
@@ -112,6 +112,31 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 		await publisher.publish(fanout.channel, event(last));
 		await until(() => log.includes(last), 5_000, "an event after the last resume");
 	}, 60_000);
+
+	it("a fan-out closed while its SUBSCRIBE after a reconnect is unanswered leaves no unhandled rejection", async () => {
+		// ioredis 6.0.0 re-subscribes by itself after a reconnect without handling that command's rejection
+		// (fixed upstream in ioredis#2187, not released): the hub closing, or the connection ending, before
+		// Redis answered rejected it unhandled, and Node ends a process on an unhandled rejection.
+		const proxy = new TcpProxy(server.port);
+		await proxy.up();
+		cleanups.push(() => proxy.close());
+		const rejections: unknown[] = [];
+		const onRejection = (err: unknown) => rejections.push(err);
+		process.on("unhandledRejection", onRejection);
+		cleanups.push(() => process.off("unhandledRejection", onRejection));
+
+		const fanout = new RedisFanout({ url: `redis://127.0.0.1:${proxy.port}`, prefix: uniquePrefix() });
+		await fanout.open();
+		const held = proxy.holdWhen((chunk) => /subscribe/i.test(chunk.toString("latin1")));
+		proxy.cut();
+		await held;
+		// The SUBSCRIBE after the reconnect is in flight and never answered: close, then end the connection.
+		const closing = fanout.close();
+		proxy.cut();
+		await closing;
+		await new Promise((r) => setTimeout(r, 100));
+		expect(rejections).toEqual([]);
+	});
 
 	it("a receiver that stays connected gets every message of a stream across drops, once", async () => {
 		const { hub, url } = await startRedisHub(server.url, uniquePrefix(), { rateLimitPerSecond: 100_000, rateLimitBurst: 100_000 });
