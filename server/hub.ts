@@ -229,6 +229,7 @@ export class Hub {
 		this.#unresume = this.fanout.onResume?.((since) => this.#onFanoutResume(since));
 		// After the subscription, so that no presence event between the directory's snapshot and now is missed.
 		await this.presence.open();
+		this.metrics.start();
 		await new Promise<void>((resolve, reject) => {
 			this.#http.once("error", reject);
 			this.#http.listen(this.options.port, this.options.host, () => {

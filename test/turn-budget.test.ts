@@ -339,12 +339,9 @@ describe("the hub under a 1 ms turn budget", () => {
 		}
 	});
 
-	it("reports the longest event-loop delay since the first scrape, and never resets it", async () => {
+	it("reports the longest event-loop delay since the hub began to listen, even before any scrape, and never resets it", async () => {
 		hub = await startHub();
-		expect(
-			await metric("relay_event_loop_delay_max_seconds"),
-		).toBeGreaterThanOrEqual(0);
-		// A 150 ms block on the hub's loop (this test shares it), then two scrapes: both still see it.
+		// A 150 ms block on the hub's loop (this test shares it) before anyone scraped, then two scrapes: both see it.
 		await new Promise((r) => setTimeout(r, 30));
 		spin(150);
 		await new Promise((r) => setTimeout(r, 30));

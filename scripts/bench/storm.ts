@@ -9,8 +9,8 @@
  *   - lost (an expected message never pushed) and doubled (a message pushed twice to one client after the
  *     restart: clients dedupe by id, this counts what they would have had to);
  *   - the hub's longest event-loop block during the storm: relay_event_loop_delay_max_seconds from /metrics
- *     (the hub's own monitorEventLoopDelay, 10 ms resolution, started by the first scrape, as the new hub
- *     starts listening, and never reset), read every 500 ms to see when it grew, and once more at the end;
+ *     (the hub's own monitorEventLoopDelay, 10 ms resolution, started as the new hub begins to listen, and
+ *     never reset), read every 500 ms to see when it grew, and once more at the end;
  *     with the hub's counts of connections that waited for a later turn (server/turn-budget.ts).
  */
 import { type BenchHub, sleep, spawnBenchHub } from "./procs.js";
@@ -36,7 +36,7 @@ export interface StormResult {
 	doubled: number;
 	/** Connection attempts refused or failed (hub still down, or the pre-hello pool full) before success. */
 	retries: number;
-	/** Longest event-loop block of the new hub from its first scrape to the end of the storm, ms (null: the last /metrics read failed). */
+	/** Longest event-loop block of the new hub from its listening to the end of the storm, ms (null: the last /metrics read failed). */
 	maxBlockMs: number | null;
 	/** When (from the restart) a read first saw the longest block. */
 	maxBlockAtMs: number | null;
@@ -179,7 +179,7 @@ export async function measureStorm(o: StormOptions): Promise<StormResult> {
 		const storm = clients.map((c) => sleep(Math.random() * 1_000).then(() => connect(c, 0)));
 		second = await respawn;
 		const hubStartMs = performance.now() - t0;
-		// The first read starts the hub's monitor; then every 500 ms to see when the longest block grew.
+		// A first read, then every 500 ms to see when the longest block grew.
 		const port2 = second.port;
 		await scrapeLoop(port2);
 		const reads = { ok: 0, failed: 0, lastError: null as string | null };
