@@ -362,16 +362,52 @@ export class Hub {
 			authenticated = true;
 			tokenAtUpgrade = true;
 		}
-		if (this.#connections.size >= this.options.maxConnections) {
-			// Pre-hello sockets never keep a newcomer out; only connections that authenticated or said hello do.
-			const victim = this.#preHello.evictOldest();
-			if (!victim) {
-				this.log.warn({ max: this.options.maxConnections }, "connection cap reached; refusing upgrade");
-				this.#reject(socket, 503, "Service Unavailable");
-				return;
-			}
-			this.#evict(victim);
+		if (!this.#roomForOne(socket)) return;
+		if (this.turns.mustWait()) {
+			// The handshake (the 101, a WebSocket, its Connection) waits for a turn with budget, like a frame: in a
+			// reconnect storm thousands of upgrades land in one poll phase, and handled there they blocked every
+			// timer for 0.8-1.7 s (bench storm, the restarted hub's profile). The socket stays unread meanwhile
+			// (Node leaves an upgraded socket unread until someone listens), and it counts against the connection
+			// cap, so waiting upgrades are bounded by it.
+			this.#upgrading++;
+			this.turns.wait(
+				() => {
+					this.#upgrading--;
+					if (this.closing) this.#reject(socket, 503, "Service Unavailable");
+					else this.#upgrade(req, socket, head, authenticated, tokenAtUpgrade);
+				},
+				() => {
+					if (!socket.destroyed) return false;
+					this.#upgrading--;
+					return true;
+				},
+			);
+			return;
 		}
+		this.#upgrade(req, socket, head, authenticated, tokenAtUpgrade);
+	}
+
+	/** Upgrades whose handshake waits for a later turn (server/turn-budget.ts); they count against the cap. */
+	#upgrading = 0;
+
+	/**
+	 * Whether the connection cap leaves room for one more (evicting the oldest pre-hello connection if that
+	 * makes room); false when it refused the socket.
+	 */
+	#roomForOne(socket: Duplex): boolean {
+		if (this.#connections.size + this.#upgrading < this.options.maxConnections) return true;
+		// Pre-hello sockets never keep a newcomer out; only connections that authenticated or said hello do.
+		const victim = this.#preHello.evictOldest();
+		if (!victim) {
+			this.log.warn({ max: this.options.maxConnections }, "connection cap reached; refusing upgrade");
+			this.#reject(socket, 503, "Service Unavailable");
+			return false;
+		}
+		this.#evict(victim);
+		return true;
+	}
+
+	#upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, authenticated: boolean, tokenAtUpgrade: boolean): void {
 		// Past its bound the pool evicts its oldest at the end of this turn (server/pre-hello.ts): never the newcomer.
 		const address = tokenAtUpgrade ? undefined : addressKey(req.socket.remoteAddress);
 		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, authenticated, address));

@@ -461,13 +461,15 @@ describe("floods", () => {
 		const during = goodExchange("during connection flood");
 		await Promise.all(jobs);
 		await during;
+		// At most where they were: a connection of an earlier case may still have been closing when `base` was read
+		// (seen once under a full suite's load: 4 before, 3 after).
 		await until(async () => {
 			const now = await healthz();
-			return now.connections === base.connections && now.sessionsOnline === base.sessionsOnline;
+			return now.connections <= base.connections && now.sessionsOnline <= base.sessionsOnline;
 		}, 10_000, "connections to return to where they were");
 		const after = await healthz();
 		expect(after.ok).toBe(true);
-		expect(after.connections).toBe(base.connections);
+		expect(after.connections).toBeLessThanOrEqual(base.connections);
 		await goodExchange("after connection flood");
 	});
 

@@ -288,7 +288,11 @@ describe("the hub under a 1 ms turn budget", () => {
 	it("a hello waiting for its turn past the pre-hello deadline is let finish, not timed out", async () => {
 		hub = await startHub({ preHelloTimeoutMs: 300 });
 		const turns = hub.hub.turns;
+		const c = new RawClient(hub.url);
+		clients.push(c);
+		await c.opened();
 		// The next frame finds the turn spent, and its grant comes only when the test says, well past 300 ms.
+		// (Set after the upgrade, which asks the budget too.)
 		let release: () => void = () => undefined;
 		const realWait = turns.wait.bind(turns);
 		turns.mustWait = () => true;
@@ -296,9 +300,6 @@ describe("the hub under a 1 ms turn budget", () => {
 			turns.mustWait = TurnBudget.prototype.mustWait.bind(turns);
 			release = () => realWait(grant, cancelled);
 		};
-		const c = new RawClient(hub.url);
-		clients.push(c);
-		await c.opened();
 		c.sendRaw(
 			JSON.stringify({
 				type: "hello",
@@ -337,6 +338,43 @@ describe("the hub under a 1 ms turn budget", () => {
 		} finally {
 			clearInterval(flood);
 		}
+	});
+
+	it("makes a burst's upgrade handshakes wait for later turns too, and every connection still opens", async () => {
+		hub = await startHub({ turnBudgetMs: 1 });
+		const N = 80;
+		const burst = Array.from({ length: N }, () => new RawClient((hub as TestHub).url));
+		clients.push(...burst);
+		await Promise.all(burst.map((c) => c.opened()));
+		// Not one frame was sent: only handshakes can have waited.
+		expect(hub.hub.turns.deferred).toBeGreaterThan(0);
+		expect(hub.hub.connections.size).toBe(N);
+	});
+
+	it("counts handshakes waiting for their turn against the connection cap", async () => {
+		// With the token at the upgrade, nobody lands in the pre-hello pool, so the cap refuses rather than evicts.
+		hub = await startHub({ turnBudgetMs: 1, maxConnections: 20, token: "t0ken-of-16-chars-or-more" });
+		// Every handshake waits, and none is let go until all 40 clients are either waiting or refused.
+		const turns = hub.hub.turns;
+		const held: (() => void)[] = [];
+		const realWait = turns.wait.bind(turns);
+		turns.mustWait = () => true;
+		turns.wait = (grant, cancelled) => {
+			held.push(() => realWait(grant, cancelled));
+		};
+		const burst = Array.from({ length: 40 }, () => new RawClient((hub as TestHub).url, { headers: { authorization: "Bearer t0ken-of-16-chars-or-more" } }));
+		clients.push(...burst);
+		let rejected = 0;
+		const results = Promise.allSettled(burst.map((c) => c.opened().catch((err) => (rejected++, Promise.reject(err)))));
+		for (let t = 0; held.length + rejected < 40 && t < 500; t++) await new Promise((r) => setTimeout(r, 10));
+		expect(held.length).toBe(20);
+		turns.mustWait = TurnBudget.prototype.mustWait.bind(turns);
+		turns.wait = realWait;
+		for (const grant of held) grant();
+		const settled = await results;
+		const refused = settled.filter((r) => r.status === "rejected");
+		expect(refused.map((r) => String((r as PromiseRejectedResult).reason))).toEqual(Array(20).fill("Error: HTTP 503"));
+		expect(hub.hub.connections.size).toBe(20);
 	});
 
 	it("reports the longest event-loop delay since the hub began to listen, even before any scrape, and never resets it", async () => {
