@@ -365,7 +365,14 @@ describe("the hub under a 1 ms turn budget", () => {
 		const burst = Array.from({ length: 40 }, () => new RawClient((hub as TestHub).url, { headers: { authorization: "Bearer t0ken-of-16-chars-or-more" } }));
 		clients.push(...burst);
 		let rejected = 0;
-		const results = Promise.allSettled(burst.map((c) => c.opened().catch((err) => (rejected++, Promise.reject(err)))));
+		const results = Promise.allSettled(
+			burst.map((c) =>
+				c.opened().catch((err) => {
+					rejected++;
+					throw err;
+				}),
+			),
+		);
 		for (let t = 0; held.length + rejected < 40 && t < 500; t++) await new Promise((r) => setTimeout(r, 10));
 		expect(held.length).toBe(20);
 		turns.mustWait = TurnBudget.prototype.mustWait.bind(turns);
