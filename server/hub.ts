@@ -86,6 +86,8 @@ export class Hub {
 	readonly #preHello: PreHelloPool<Connection>;
 	/** Pre-hello evictions since the last log line about them (logged at most every 10 s). */
 	#evictions = { count: 0, loggedAt: 0 };
+	/** Upgrades whose handshake waits for a later turn (server/turn-budget.ts); they count against the cap. */
+	#upgrading = 0;
 	/** Who holds which session on this hub, and each room's audience. */
 	readonly presence: Presence;
 	/** Which connections on this hub watch which state prefixes. */
@@ -386,9 +388,6 @@ export class Hub {
 		}
 		this.#upgrade(req, socket, head, authenticated, tokenAtUpgrade);
 	}
-
-	/** Upgrades whose handshake waits for a later turn (server/turn-budget.ts); they count against the cap. */
-	#upgrading = 0;
 
 	/**
 	 * Whether the connection cap leaves room for one more (evicting the oldest pre-hello connection if that

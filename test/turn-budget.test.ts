@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CloseCode } from "../server/errors.js";
 import { TurnBudget } from "../server/turn-budget.js";
+import { until } from "./fixtures/faults.js";
 import { RawClient, startHub, type TestHub } from "./fixtures/hub.js";
 
 /** Busy work for at least `ms`: a handler's cost, measured by the clock, not guessed. */
@@ -373,7 +374,7 @@ describe("the hub under a 1 ms turn budget", () => {
 				}),
 			),
 		);
-		for (let t = 0; held.length + rejected < 40 && t < 500; t++) await new Promise((r) => setTimeout(r, 10));
+		await until(() => held.length + rejected === 40, 5_000, "every client waiting or refused");
 		expect(held.length).toBe(20);
 		turns.mustWait = TurnBudget.prototype.mustWait.bind(turns);
 		turns.wait = realWait;
