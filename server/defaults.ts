@@ -81,6 +81,13 @@ export interface HubOptions {
 	 * reconnect storm or a flood of frames keeps timers (heartbeats, probes, /metrics) waiting. 0: no budget.
 	 */
 	turnBudgetMs: number;
+	/**
+	 * Accepted sockets that may be read at once before their HTTP request head is heard; the rest wait, in
+	 * order (server/accept-window.ts). Bounds the requests one poll phase parses in a reconnect storm. 0: none.
+	 */
+	acceptWindow: number;
+	/** How long a socket with a place in the accept window may stay silent while others wait for one. */
+	acceptSlotMs: number;
 	/** Stop pushing to a connection whose ws send buffer is above this (it catches up when it drains). */
 	sendBufferHighBytes: number;
 	/** A connection whose send buffer stays above sendBufferHighBytes this long is dropped (4003). */
@@ -210,6 +217,8 @@ export const DEFAULTS: Readonly<HubOptions> = Object.freeze({
 	livenessProbeMs: 2_000,
 	helloTimeoutMs: 10_000,
 	turnBudgetMs: 10,
+	acceptWindow: 64,
+	acceptSlotMs: 25,
 	sendBufferHighBytes: 1024 * 1024,
 	slowConsumerMs: 30_000,
 	replayBatch: 200,

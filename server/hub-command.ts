@@ -65,6 +65,7 @@ export interface HubArgs {
 	rateBurst: number;
 	heartbeat: number;
 	turnBudget: number;
+	acceptWindow: number;
 	retentionDays: number;
 	retentionMaxMessages: number;
 	maxSessionsPerRoom: number;
@@ -120,6 +121,7 @@ export const hubCommand: CommandModule<object, HubArgs> = {
 				"rate-limit": withEnv("RELAY_RATE_LIMIT", { type: "number", default: DEFAULTS.rateLimitPerSecond, describe: "Frames per second per connection (sustained); past it the connection is slowed down, never refused" }),
 				"rate-burst": withEnv("RELAY_RATE_BURST", { type: "number", default: DEFAULTS.rateLimitBurst, describe: "Frames per connection allowed in a burst" }),
 				"turn-budget": withEnv("RELAY_TURN_BUDGET", { type: "number", default: DEFAULTS.turnBudgetMs, describe: "Ms of inbound work per event-loop turn before later frames wait for the next turn, in order (bounds how long a reconnect storm blocks timers; 0: no budget)" }),
+				"accept-window": withEnv("RELAY_ACCEPT_WINDOW", { type: "number", default: DEFAULTS.acceptWindow, describe: "Accepted sockets read at once before their HTTP request arrives; the rest wait in order (bounds what one poll parses in a reconnect storm; 0: no window)" }),
 				heartbeat: withEnv("RELAY_HEARTBEAT", { type: "number", default: DEFAULTS.heartbeatMs, describe: "Heartbeat interval, ms (dead sockets are cut after one missed pong; on Redis, a dead hub's sessions go offline on the others within one)" }),
 				"retention-days": withEnv("RELAY_RETENTION_DAYS", { type: "number", default: DEFAULTS.retentionDays, describe: "Delete messages older than this (0: never)" }),
 				"retention-max-messages": withEnv("RELAY_RETENTION_MAX_MESSAGES", { type: "number", default: DEFAULTS.retentionMaxMessages, describe: "Keep at most this many messages per room (0: no limit)" }),

@@ -124,6 +124,7 @@ export async function runHub(args: HubArgs): Promise<void> {
 				rateLimitBurst: args.rateBurst,
 				heartbeatMs: args.heartbeat,
 				turnBudgetMs: args.turnBudget,
+				acceptWindow: args.acceptWindow,
 				retentionDays: args.retentionDays,
 				retentionMaxMessages: args.retentionMaxMessages,
 				maxSessionsPerRoom: args.maxSessionsPerRoom,

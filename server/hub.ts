@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocketServer, type WebSocket } from "ws";
 import { safeEqual, tokenFromUpgrade } from "./auth.js";
+import { AcceptWindow } from "./accept-window.js";
 import { AddressLimiter } from "./address-limit.js";
 import { Connection } from "./connection.js";
 import { InboundGate } from "./inbound.js";
@@ -105,6 +106,8 @@ export class Hub {
 	readonly #httpContext: HttpContext;
 	/** Host and Origin checks (server/origin.ts); set once the port is known, before the first request. */
 	#guard: RequestGuard | undefined;
+	/** Sockets read before their request is heard, at most acceptWindow (server/accept-window.ts). */
+	readonly #accepts: AcceptWindow | undefined;
 	#timers: NodeJS.Timeout[] = [];
 	#unsubscribe: (() => void) | undefined;
 	#unresume: (() => void) | undefined;
@@ -133,6 +136,13 @@ export class Hub {
 		}
 		const budget = this.options.turnBudgetMs;
 		if (!Number.isFinite(budget) || budget < 0) throw new HubConfigError(`--turn-budget must be a number of ms, 0 or more, not ${budget}.`);
+		for (const [key, flag] of [
+			["acceptWindow", "--accept-window"],
+			["acceptSlotMs", "acceptSlotMs"],
+		] as const) {
+			const v = this.options[key];
+			if (!Number.isInteger(v) || v < 0) throw new HubConfigError(`${flag} must be an integer, 0 or more, not ${v}.`);
+		}
 		for (const [list, check] of [
 			[this.options.allowOrigins, normalizeOrigin],
 			[this.options.allowHosts, normalizeAllowedHost],
@@ -171,6 +181,7 @@ export class Hub {
 			storeBytes: () => this.store.operator.sizeBytes(),
 			storeKind: this.store.kind,
 			turns: () => this.turns,
+			accepts: () => this.accepts,
 		});
 		this.context = {
 			options: this.options,
@@ -220,6 +231,12 @@ export class Hub {
 			clientTracking: false,
 		});
 		this.#http.on("upgrade", (req, socket, head) => this.#onUpgrade(req, socket, head));
+		// Waiting sockets are bounded by the connection cap: a storm's clients all fit, a flood past it is closed.
+		this.#accepts = AcceptWindow.install(this.#http, {
+			size: this.options.acceptWindow,
+			slotMs: Math.max(1, this.options.acceptSlotMs),
+			maxWaiting: this.options.maxConnections,
+		});
 	}
 
 	/** Opens the store and starts listening. Resolves with the bound address. */
@@ -261,6 +278,11 @@ export class Hub {
 
 	get port(): number {
 		return (this.#http.address() as AddressInfo).port;
+	}
+
+	/** The accept window's counts (server/accept-window.ts): for tests and metrics; zeros without one. */
+	get accepts(): { readonly waiting: number; readonly open: number; readonly requeued: number; readonly refused: number } {
+		return this.#accepts ?? NO_ACCEPTS;
 	}
 
 	/** The open connections, read-only: for tests and metrics (send buffers, pre-hello counts). */
@@ -604,6 +626,7 @@ export class Hub {
 		const deadline = Date.now() + this.options.shutdownGraceMs;
 		while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 		for (const conn of this.#connections) conn.ws.terminate();
+		this.#accepts?.close();
 		this.#http.closeAllConnections?.();
 		await httpClosed;
 		// Releases what is still held here (a graceful stop: the other hubs see these sessions leave at once).
@@ -614,6 +637,8 @@ export class Hub {
 		await this.store.close();
 	}
 }
+
+const NO_ACCEPTS = Object.freeze({ waiting: 0, open: 0, requeued: 0, refused: 0 });
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
 	return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

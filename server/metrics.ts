@@ -98,6 +98,8 @@ export interface MetricsSources {
 	storeKind: string;
 	/** The turn budget's counts (server/turn-budget.ts). */
 	turns(): { deferred: number; exhaustedTurns: number };
+	/** The accept window's counts (server/accept-window.ts); zeros without one. */
+	accepts(): { waiting: number; requeued: number; refused: number };
 }
 
 export class HubMetrics {
@@ -217,6 +219,7 @@ export class HubMetrics {
 		gauge("relay_connections", "Open WebSocket connections.", () => s.connections());
 		gauge("relay_pre_hello_connections", "Connections that have neither brought the token at the upgrade nor said hello.", () => s.preHello());
 		gauge("relay_sessions_online", "Sessions held by a live connection on this hub.", () => s.sessionsOnline());
+		gauge("relay_accept_waiting", "Accepted sockets waiting for a place in the accept window before they are read.", () => s.accepts().waiting);
 		gauge("relay_dashboard_viewers", "Open live streams of the dashboard (GET /api/live).", () => s.viewers());
 		this.start();
 		const loop = this.#loopDelay as IntervalHistogram;
@@ -284,6 +287,8 @@ export class HubMetrics {
 			"Times a connection's frames waited for a later event-loop turn because the turn's budget for inbound work was spent.",
 			() => s.turns().deferred,
 		);
+		counter("relay_accept_requeued_total", "Places in the accept window given up by sockets silent past acceptSlotMs while others waited.", () => s.accepts().requeued);
+		counter("relay_accept_refused_total", "Sockets closed at accept because the accept window's line was full (--max-connections).", () => s.accepts().refused);
 		counter("relay_turns_exhausted_total", "Event-loop turns that spent their whole budget for inbound work (turnBudgetMs).", () => s.turns().exhaustedTurns);
 		registry.registerMetric(recorded("relay_send_commit_seconds", "From the hub starting to handle a send to the store committing it.", this.sendCommit));
 		registry.registerMetric(
