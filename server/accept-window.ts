@@ -35,20 +35,19 @@ export interface AcceptWindowOptions {
 type Handle = { readStart(): number; readStop(): number };
 type Held = Socket & { _handle: Handle | null };
 
-const kWindow = Symbol("acceptWindow");
-
-/** One function for every socket's close, not a closure each. */
-function onClose(this: Held & { [kWindow]?: AcceptWindow }): void {
-	this[kWindow]?.gone(this);
-}
-
 export class AcceptWindow {
 	/** Sockets with a place, oldest place first, and when they got it (performance.now()). */
 	readonly #open = new Map<Held, number>();
 	/** Sockets waiting for a place, in order (a Set: a closed one leaves in O(1)). */
 	readonly #waiting = new Set<Held>();
-	/** Sockets already given to HTTP once (a requeued one is only started again). */
-	readonly #handedOver = new WeakSet<Held>();
+	/** Sockets that gave their place up (given to HTTP once already: only started again when they get one). */
+	readonly #paused = new Set<Held>();
+	/**
+	 * Each socket's close listener until it is heard. All of the window's state about a socket is here and in
+	 * the sets above, and goes once it is heard: an idle connection carries nothing of it (no property, no
+	 * listener, no WeakSet entry), since memory per idle session is one of the hub's targets.
+	 */
+	readonly #onClose = new Map<Held, () => void>();
 	readonly #http: (socket: Socket) => void;
 	#timer: NodeJS.Timeout | undefined;
 	#closed = false;
@@ -102,6 +101,7 @@ export class AcceptWindow {
 		this.#timer = undefined;
 		for (const socket of this.#waiting) socket.destroy();
 		this.#waiting.clear();
+		this.#paused.clear();
 	}
 
 	#accept(socket: Held): void {
@@ -109,20 +109,22 @@ export class AcceptWindow {
 			socket.destroy();
 			return;
 		}
-		(socket as Held & { [kWindow]?: AcceptWindow })[kWindow] = this;
-		socket.once("close", onClose);
 		if (!socket._handle || typeof socket._handle.readStart !== "function") {
 			// Not a handle this can pause (never so for TCP on the Node versions tested): no window for it.
 			this.#give(socket);
 			return;
 		}
-		if (this.#open.size < this.options.size && this.#waiting.size === 0) {
-			this.#admit(socket);
-			return;
-		}
-		if (this.#waiting.size >= this.options.maxWaiting) {
+		const room = this.#open.size < this.options.size && this.#waiting.size === 0;
+		if (!room && this.#waiting.size >= this.options.maxWaiting) {
 			this.refused++;
 			socket.destroy();
+			return;
+		}
+		const onClose = () => this.#gone(socket);
+		this.#onClose.set(socket, onClose);
+		socket.once("close", onClose);
+		if (room) {
+			this.#admit(socket);
 			return;
 		}
 		this.#waiting.add(socket);
@@ -131,25 +133,28 @@ export class AcceptWindow {
 
 	#admit(socket: Held): void {
 		this.#open.set(socket, performance.now());
-		if (this.#handedOver.has(socket)) socket._handle?.readStart();
+		if (this.#paused.delete(socket)) socket._handle?.readStart();
 		else this.#give(socket);
 	}
 
 	/** First hand-over: HTTP's own connection listener (it consumes the handle), then start reading. */
 	#give(socket: Held): void {
-		this.#handedOver.add(socket);
 		this.#http.call(this.server, socket);
 		socket.resume();
 	}
 
 	#heard(socket: Held): void {
-		// Heard once is out for good: no listener of ours stays on a connection for its life.
+		const onClose = this.#onClose.get(socket);
+		if (!onClose) return; // a later request on a kept-alive socket, or one given to HTTP without a window
+		this.#onClose.delete(socket);
 		socket.removeListener("close", onClose);
 		if (this.#open.delete(socket)) this.#fill();
 	}
 
 	/** A socket closed before it was heard (from its place or from the line). */
-	gone(socket: Held): void {
+	#gone(socket: Held): void {
+		this.#onClose.delete(socket);
+		this.#paused.delete(socket);
 		if (this.#open.delete(socket)) this.#fill();
 		else this.#waiting.delete(socket);
 	}
@@ -179,6 +184,7 @@ export class AcceptWindow {
 			if (this.#waiting.size === 0 || now - since < this.options.slotMs) break;
 			this.#open.delete(socket);
 			socket._handle?.readStop();
+			this.#paused.add(socket);
 			this.#waiting.add(socket);
 			this.requeued++;
 			this.#fill();
