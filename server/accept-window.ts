@@ -16,8 +16,8 @@ import type { Socket } from "node:net";
  * handle (`readStop`: pausing the stream would not stop the parser) and goes to the back of the line, so no
  * number of silent sockets can keep a newcomer out for longer than it takes them to rotate (`size` per
  * `slotMs`). Node's header timeout runs from a socket's first hand-over, so a silent socket is still closed
- * by it. The line itself is bounded by `maxWaiting` (the hub's connection cap): past it the newest socket
- * is closed at once, which is what the OS backlog would do.
+ * by it. The line itself is bounded by `maxWaiting` (the hub's connection cap): past it a new socket is
+ * read at once, as if there were no window, so a burst larger than the cap loses nothing but the pacing.
  *
  * It relies on two private parts of Node's net module, checked at install (else no window): the `connection`
  * listener that http.Server adds for itself, and the socket's `_handle` with `readStart`/`readStop`.
@@ -28,7 +28,7 @@ export interface AcceptWindowOptions {
 	size: number;
 	/** How long a silent socket keeps its place while others wait. */
 	slotMs: number;
-	/** Most sockets waiting for a place; past it a new socket is closed. */
+	/** Most sockets waiting for a place; past it a new socket is read at once (no pacing, nothing lost). */
 	maxWaiting: number;
 }
 
@@ -51,9 +51,9 @@ export class AcceptWindow {
 	readonly #http: (socket: Socket) => void;
 	#timer: NodeJS.Timeout | undefined;
 	#closed = false;
-	/** For /metrics and tests: places given up by silent sockets, sockets refused past maxWaiting. */
+	/** For /metrics and tests: places given up by silent sockets, sockets read at once past maxWaiting. */
 	requeued = 0;
-	refused = 0;
+	overflowed = 0;
 
 	private constructor(
 		private readonly server: Server,
@@ -116,8 +116,10 @@ export class AcceptWindow {
 		}
 		const room = this.#open.size < this.options.size && this.#waiting.size === 0;
 		if (!room && this.#waiting.size >= this.options.maxWaiting) {
-			this.refused++;
-			socket.destroy();
+			// Past the line's bound the newcomer is read at once, as with no window: never closed for being new.
+			// Its request then meets the connection cap and the pre-hello pool, which bound it as before.
+			this.overflowed++;
+			this.#give(socket);
 			return;
 		}
 		const onClose = () => this.#gone(socket);

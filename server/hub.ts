@@ -231,7 +231,7 @@ export class Hub {
 			clientTracking: false,
 		});
 		this.#http.on("upgrade", (req, socket, head) => this.#onUpgrade(req, socket, head));
-		// Waiting sockets are bounded by the connection cap: a storm's clients all fit, a flood past it is closed.
+		// Waiting sockets are bounded by the connection cap: a storm's clients all fit, and past it a socket is read at once.
 		this.#accepts = AcceptWindow.install(this.#http, {
 			size: this.options.acceptWindow,
 			slotMs: Math.max(1, this.options.acceptSlotMs),
@@ -281,7 +281,7 @@ export class Hub {
 	}
 
 	/** The accept window's counts (server/accept-window.ts): for tests and metrics; zeros without one. */
-	get accepts(): { readonly waiting: number; readonly open: number; readonly requeued: number; readonly refused: number } {
+	get accepts(): { readonly waiting: number; readonly open: number; readonly requeued: number; readonly overflowed: number } {
 		return this.#accepts ?? NO_ACCEPTS;
 	}
 
@@ -638,7 +638,7 @@ export class Hub {
 	}
 }
 
-const NO_ACCEPTS = Object.freeze({ waiting: 0, open: 0, requeued: 0, refused: 0 });
+const NO_ACCEPTS = Object.freeze({ waiting: 0, open: 0, requeued: 0, overflowed: 0 });
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
 	return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -109,7 +109,7 @@ export interface MetricsSources {
 	/** The turn budget's counts (server/turn-budget.ts). */
 	turns(): { deferred: number; exhaustedTurns: number };
 	/** The accept window's counts (server/accept-window.ts); zeros without one. */
-	accepts(): { waiting: number; requeued: number; refused: number };
+	accepts(): { waiting: number; requeued: number; overflowed: number };
 }
 
 export class HubMetrics {
@@ -298,7 +298,7 @@ export class HubMetrics {
 			() => s.turns().deferred,
 		);
 		counter("relay_accept_requeued_total", "Places in the accept window given up by sockets silent past acceptSlotMs while others waited.", () => s.accepts().requeued);
-		counter("relay_accept_refused_total", "Sockets closed at accept because the accept window's line was full (--max-connections).", () => s.accepts().refused);
+		counter("relay_accept_overflow_total", "Sockets read at once, without waiting, because the accept window's line was full (--max-connections).", () => s.accepts().overflowed);
 		counter("relay_turns_exhausted_total", "Event-loop turns that spent their whole budget for inbound work (turnBudgetMs).", () => s.turns().exhaustedTurns);
 		registry.registerMetric(recorded("relay_send_commit_seconds", "From the hub starting to handle a send to the store committing it.", this.sendCommit));
 		registry.registerMetric(

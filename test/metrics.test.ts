@@ -136,7 +136,7 @@ describe("HubMetrics", () => {
 			storeBytes: async () => null,
 			storeKind: "memory",
 			turns: () => ({ deferred: 0, exhaustedTurns: 0 }),
-			accepts: () => ({ waiting: 0, requeued: 0, refused: 0 }),
+			accepts: () => ({ waiting: 0, requeued: 0, overflowed: 0 }),
 		});
 		for (let i = 0; i < MAX_ROOM_LABELS + 44; i++) m.committed(`room${i}`, 2, Date.now());
 		m.committed("room0", 1, Date.now());
@@ -158,7 +158,7 @@ describe("HubMetrics", () => {
 			storeBytes: async () => null,
 			storeKind: "memory",
 			turns: () => ({ deferred: 0, exhaustedTurns: 0 }),
-			accepts: () => ({ waiting: 0, requeued: 0, refused: 0 }),
+			accepts: () => ({ waiting: 0, requeued: 0, overflowed: 0 }),
 		});
 		const t0 = 1_000 * 60_000;
 		for (let i = 0; i < 5; i++) m.minutes.add(t0);
