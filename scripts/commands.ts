@@ -21,8 +21,32 @@ import { UsageError } from "../sessions/cli-errors.js";
 import { autowakeCommand } from "../mcp-client/autowake/autowake-command.js";
 
 export async function runCli(argv: string[]): Promise<void> {
+	await run(() => parser(argv).parseAsync());
+}
+
+/**
+ * `claude-relay hub …` (not `--help`: that goes through the whole tree) on a parser of its own, where the
+ * hub is the default command. yargs renders a named command's whole help right after calling its handler
+ * (`cacheHelpMessage`, for a later `showHelp`), which for the hub's 40 options was 120-240 ms of every
+ * hub's start on the test VM: a restart under launchd, or the reconnect storm's. A default command's is not.
+ */
+export async function runHubCli(argv: string[]): Promise<void> {
+	await run(() =>
+		yargs(argv)
+			.scriptName("claude-relay")
+			.usage(`$0 hub [port]\n\n${hubCommand.describe}`)
+			.command({ ...hubCommand, command: "$0 [port]" })
+			.strict()
+			.help()
+			.alias("h", "help")
+			.wrap(Math.min(110, process.stdout.columns || 100))
+			.parseAsync(),
+	);
+}
+
+async function run(parse: () => Promise<unknown>): Promise<void> {
 	try {
-		await parser(argv).parseAsync();
+		await parse();
 	} catch (err) {
 		// Thrown (synchronously, by yargs' validation) from a command's failWithUsage; its help is on stderr.
 		if (!(err instanceof UsageError)) throw err;

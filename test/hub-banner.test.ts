@@ -117,4 +117,18 @@ describe("the hub's start banner", () => {
 		expect(fromEnv).toContain("  token      required (from RELAY_TOKEN): every client must present it\n");
 		for (const text of [sameHome, otherFile, fromEnv]) expect(text).not.toContain(TOKEN);
 	});
+
+	it("a flag the hub does not know: exit 1 with the hub's own usage, as from the whole command tree", () => {
+		// `hub` has a parser of its own (scripts/commands.ts runHubCli); --help still goes through the tree.
+		const env = minimalEnv({ RELAY_HOME: temp() });
+		const bad = spawnSync(process.execPath, [CLI, "hub", "--bogus"], { env, encoding: "utf8", timeout: 15_000 });
+		expect(bad.status).toBe(1);
+		expect(bad.stderr).toMatch(/^claude-relay hub \[port\]\n\nRun the hub in the foreground/);
+		expect(bad.stderr).toContain("  claude-relay hub --db :memory:");
+		expect(bad.stderr).toMatch(/Unknown argument: bogus\n$/);
+		const help = spawnSync(process.execPath, [CLI, "hub", "--help"], { env, encoding: "utf8", timeout: 15_000 });
+		expect(help.status).toBe(0);
+		expect(help.stdout).toMatch(/^claude-relay hub \[port\]\n/);
+		expect(help.stdout).toContain("--accept-window");
+	});
 });
