@@ -62,6 +62,8 @@ export class RedisFanout implements Fanout {
 	#lastEventAt = Date.now();
 	/** The first drop's #lastEventAt, until the resume handlers ran. */
 	#awaySince: number | null = null;
+	/** The next SUBSCRIBE after one was refused on a live connection (see #resubscribe). */
+	#retry: NodeJS.Timeout | undefined;
 
 	constructor(private readonly options: RedisFanoutOptions) {
 		this.channel = `${options.prefix ?? DEFAULT_REDIS_PREFIX}fanout`;
@@ -97,22 +99,36 @@ export class RedisFanout implements Fanout {
 		// Every "ready" from here on is a reconnect: events published while the subscriber was away are gone.
 		// Once this SUBSCRIBE is answered the subscription is in place, and the hub can catch its connections up
 		// from the store without missing what follows.
-		sub.value.on("ready", () => {
-			const drops = this.#drops;
-			sub.value
-				.subscribe(this.channel)
-				.catch((err) => this.options.onError?.(err))
-				.then(() => {
-					// Dropped again meanwhile: the next "ready" resumes (and subscribes). A SUBSCRIBE refused on a
-					// live connection still resumes, or the hub's connections would never catch up.
-					if (this.#closed || drops !== this.#drops) return;
-					this.#inSync = true;
-					const since = this.#awaySince ?? this.#lastEventAt;
-					this.#awaySince = null;
-					for (const handler of this.#resumeHandlers) handler(since);
-				});
-		});
+		sub.value.on("ready", () => this.#resubscribe(sub.value, this.#drops, 0));
 		await sub.value.subscribe(this.channel);
+	}
+
+	/**
+	 * SUBSCRIBE again after a reconnect, and resume once it is answered. Dropped again meanwhile: the next
+	 * "ready" does it. Refused on a live connection (an ACL that lost the channel: Redis closes a subscriber
+	 * whose channel is revoked, and the reconnect's SUBSCRIBE gets NOPERM): try again, 0.5 s doubling to 30 s,
+	 * and resume only once it works. Resuming at the refusal had the hub catch up once and then hear no event
+	 * at all, its own hub's included, until the next drop.
+	 */
+	#resubscribe(sub: Redis, drops: number, attempt: number): void {
+		clearTimeout(this.#retry);
+		this.#retry = undefined;
+		if (this.#closed || drops !== this.#drops) return;
+		sub.subscribe(this.channel).then(
+			() => {
+				if (this.#closed || drops !== this.#drops) return;
+				this.#inSync = true;
+				const since = this.#awaySince ?? this.#lastEventAt;
+				this.#awaySince = null;
+				for (const handler of this.#resumeHandlers) handler(since);
+			},
+			(err) => {
+				this.options.onError?.(err);
+				if (this.#closed || drops !== this.#drops) return;
+				this.#retry = setTimeout(() => this.#resubscribe(sub, drops, attempt + 1), Math.min(30_000, 500 * 2 ** attempt));
+				this.#retry.unref();
+			},
+		);
 	}
 
 	async publish(event: FanoutEvent): Promise<void> {
@@ -137,6 +153,7 @@ export class RedisFanout implements Fanout {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		clearTimeout(this.#retry);
 		this.#handlers.clear();
 		this.#resumeHandlers.clear();
 		await this.#opening?.catch(() => undefined);

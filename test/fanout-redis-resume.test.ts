@@ -302,4 +302,42 @@ describe.skipIf(!hasRedis)(`the Redis fan-out after its subscriber dropped${redi
 		await until(() => fatal !== undefined, 10_000, "L closed as forgotten").catch(() => undefined);
 		expect(fatal?.message).toMatch(/forgot session L/);
 	}, 60_000);
+
+	it("a SUBSCRIBE refused on a live connection (an ACL that lost the channel) is tried again, and the resume waits for it", async () => {
+		const admin = new Redis(server.url);
+		cleanups.push(() => admin.quit());
+		const user = `fan${uniquePrefix().slice(1, -1)}`;
+		const password = "fanout-acl-test-0123456789";
+		await admin.call("ACL", "SETUSER", user, "on", `>${password}`, "~*", "&*", "+@all");
+		cleanups.push(() => admin.call("ACL", "DELUSER", user));
+		const prefix = uniquePrefix();
+		const errors: unknown[] = [];
+		const fanout = new RedisFanout({ url: server.url.replace("redis://", `redis://${user}:${password}@`), prefix, onError: (e) => errors.push(e) });
+		cleanups.push(() => fanout.close());
+		await fanout.open();
+		const heard: string[] = [];
+		let resumes = 0;
+		fanout.subscribe((e) => {
+			if (e.kind === "session") heard.push(e.session);
+		});
+		fanout.onResume(() => resumes++);
+
+		// Redis closes a subscriber whose channel is revoked; the reconnect's SUBSCRIBE gets NOPERM.
+		await admin.call("ACL", "SETUSER", user, "resetchannels");
+		await until(() => errors.some((e) => /NOPERM/.test(String(e))), 10_000, "the refused SUBSCRIBE");
+		// Resuming here (as it did) catches up once, and then the hub hears nothing until the next drop.
+		expect(resumes).toBe(0);
+
+		await admin.call("ACL", "SETUSER", user, "&*");
+		const event = JSON.stringify({ kind: "session", room: "r", session: "Back" });
+		await until(
+			async () => {
+				await admin.publish(`${prefix}fanout`, event);
+				return heard.includes("Back");
+			},
+			15_000,
+			"events heard again once the channel is allowed",
+		);
+		expect(resumes).toBe(1);
+	}, 30_000);
 });
