@@ -16,8 +16,9 @@ import type { Socket } from "node:net";
  * handle (`readStop`: pausing the stream would not stop the parser) and goes to the back of the line, so no
  * number of silent sockets can keep a newcomer out for longer than it takes them to rotate (`size` per
  * `slotMs`). Node's header timeout runs from a socket's first hand-over, so a silent socket is still closed
- * by it. The line itself is bounded by `maxWaiting` (the hub's connection cap): past it a new socket is
- * read at once, as if there were no window, so a burst larger than the cap loses nothing but the pacing.
+ * by it. The line itself is bounded by `maxWaiting` (the hub's connection cap; plus at most `size` sockets
+ * that gave their places up): past it a new socket is read at once, as if there were no window, so a burst
+ * larger than the cap loses nothing but the pacing.
  *
  * It relies on two private parts of Node's net module, checked at install (else no window): the `connection`
  * listener that http.Server adds for itself, and the socket's `_handle` with `readStart`/`readStop`.

@@ -88,6 +88,10 @@ describe("GET /metrics", () => {
 		// Process metrics (prom-client's collectDefaultMetrics).
 		expect(value(after, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
 		expect(after.some((f) => f.name === "nodejs_eventloop_lag_seconds")).toBe(true);
+		// The accept window's counts (server/accept-window.ts): nobody waited for these few sockets.
+		expect(value(after, "relay_accept_waiting")).toBe(0);
+		expect(value(after, "relay_accept_requeued_total")).toBe(0);
+		expect(value(after, "relay_accept_overflow_total")).toBe(0);
 		// Left out: each walked every handle at each scrape, on the event loop (40 ms at 5,000 connections).
 		for (const name of ["nodejs_active_handles", "nodejs_active_handles_total", "nodejs_active_resources", "nodejs_active_resources_total"]) {
 			expect(after.some((f) => f.name === name)).toBe(false);
