@@ -389,8 +389,9 @@ export class Hub {
 		if (!this.#roomForOne(socket)) return;
 		if (this.turns.mustWait()) {
 			// The handshake (the 101, a WebSocket, its Connection) waits for a turn with budget, like a frame: in a
-			// reconnect storm thousands of upgrades land in one poll phase, and handled there they blocked every
-			// timer for 0.8-1.7 s (bench storm, the restarted hub's profile). The socket stays unread meanwhile
+			// reconnect storm thousands of upgrades landed in one poll phase, and handled there they blocked every
+			// timer for 0.8-1.7 s (bench storm, the restarted hub's profile). The accept window now brings at most
+			// 64 a poll, which still overrun a turn, and all of them when it is off or overflowing. The socket stays unread meanwhile
 			// (Node leaves an upgraded socket unread until someone listens), and it counts against the connection
 			// cap, so waiting upgrades are bounded by it.
 			this.#upgrading++;

@@ -17,7 +17,8 @@
  * What a turn can still overrun by: up to one more budget (see #turnTimer), one waiter's handler work after
  * its last check, and the work that is not a frame and not an upgrade handshake (accepting sockets,
  * parsing the upgrade requests, closes), which this does not pace. The handshakes wait here too (hub.ts):
- * the 101, the WebSocket and its Connection.
+ * the 101, the WebSocket and its Connection. The parsing is bounded apart: at most 64 requests a poll
+ * (server/accept-window.ts).
  */
 export class TurnBudget {
 	/** performance.now() when this turn's first frame was handled; 0: no turn open. */
